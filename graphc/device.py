@@ -1,0 +1,107 @@
+"""Device names and the default device.
+
+Valid names: ``cpux``, ``cpu<N>``, ``gpux``, ``gpu<N>`` and ``xpux`` (any device: the GPU
+when one is usable, else the CPU), each optionally followed by ``:<stream>``. The
+default is ``xpux``, or ``GRAPHC_DEFAULT_DEVICE`` when set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+_PATTERN = re.compile(r"^(cpu|gpu|xpu)(x|\d+)(:\d+)?$")
+_VALID_FORMS = "cpux, cpu0, cpu1, ..., gpux, gpu0, gpu1, ..., xpux (optionally with ':<stream>')"
+
+
+class Device:
+    """A logical device, printed as MegEngine prints it (``xpux:0``).
+
+    >>> Device("cpu0"), Device("xpux") == "xpux"
+    (cpu0:0, True)
+    """
+
+    __slots__ = ("logical_name",)
+
+    def __init__(self, name: str | Device) -> None:
+        self.logical_name = canonical_device(name)
+
+    @property
+    def physical(self) -> str:
+        """``"cpu"`` or ``"gpu"``: where buffers on this device live."""
+        return physical_device(self.logical_name)
+
+    def __str__(self) -> str:
+        return f"{self.logical_name}:0"
+
+    __repr__ = __str__
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Device):
+            return self.logical_name == other.logical_name
+        if isinstance(other, str):
+            try:
+                return self.logical_name == canonical_device(other)
+            except ValueError:
+                return False
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.logical_name)
+
+
+def canonical_device(name: str | Device | None) -> str:
+    """The logical name of a device spec; ValueError listing valid forms otherwise."""
+    if name is None:
+        return get_default_device()
+    if isinstance(name, Device):
+        return name.logical_name
+    if not isinstance(name, str) or not _PATTERN.match(name):
+        raise ValueError(f"invalid device {name!r}; valid forms are {_VALID_FORMS}")
+    return name.split(":")[0]
+
+
+def gpu_usable() -> bool:
+    """Whether graphc can run kernels on a GPU in this process.
+
+    graphc has no GPU backend yet, so this is False; ``xpux`` therefore means the CPU.
+    """
+    return False
+
+
+def physical_device(name: str) -> str:
+    kind = name[:3]
+    if kind == "xpu":
+        return "gpu" if gpu_usable() else "cpu"
+    return kind
+
+
+def check_available(name: str) -> None:
+    """Raise a clear error for an explicitly requested device this process cannot use."""
+    if name.startswith("gpu") and not gpu_usable():
+        raise RuntimeError(f"device {name} is not available: graphc found no usable GPU "
+                           "(use 'cpux' or 'xpux')")
+
+
+_default = ["xpux"]
+
+
+def set_default_device(device: str = "xpux") -> None:
+    """Set the device new tensors are created on.
+
+    >>> set_default_device("cpux"); get_default_device()
+    'cpux'
+    >>> set_default_device()
+    """
+    name = canonical_device(device)
+    check_available(name)
+    _default[0] = name
+
+
+def get_default_device() -> str:
+    """The logical name of the default device (``"xpux"`` unless changed)."""
+    return _default[0]
+
+
+if os.environ.get("GRAPHC_DEFAULT_DEVICE"):
+    set_default_device(os.environ["GRAPHC_DEFAULT_DEVICE"])

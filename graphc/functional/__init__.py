@@ -1,0 +1,78 @@
+"""``graphc.functional``: the operations on tensors (``import graphc.functional as F``).
+
+>>> import graphc, graphc.functional as F
+>>> F.matmul(graphc.tensor([[1., 2.]]), graphc.tensor([[3.], [4.]])).numpy()
+array([[11.]], dtype=float32)
+"""
+
+from . import elemwise, math, nn, tensor
+from .elemwise import (
+    abs,
+    add,
+    ceil,
+    clip,
+    cos,
+    div,
+    equal,
+    erf,
+    exp,
+    expm1,
+    floor,
+    floor_div,
+    greater,
+    greater_equal,
+    isinf,
+    isnan,
+    less,
+    less_equal,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    maximum,
+    minimum,
+    mod,
+    mul,
+    neg,
+    not_equal,
+    pow,
+    round,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    square,
+    sub,
+    tan,
+    tanh,
+    where,
+)
+from .math import argmax, argmin, matmul, max, mean, min, norm, prod, std, sum, var
+from .nn import gelu, leaky_relu, logsoftmax, logsumexp, relu, softmax
+from .tensor import (
+    arange,
+    broadcast_to,
+    concat,
+    copy,
+    diag,
+    expand_dims,
+    eye,
+    flatten,
+    full,
+    full_like,
+    gather,
+    linspace,
+    ones,
+    ones_like,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    transpose,
+    zeros,
+    zeros_like,
+)
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,116 @@
+"""Operand preparation shared by the functional layer: promotion, broadcasting, errors.
+
+Elementwise ops in the IR take operands of one shape and dtype; this module inserts the
+``astype`` and ``broadcast_to`` nodes that make them so, following MegEngine's rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import reduce
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes
+from ..device import get_default_device
+from ..ir import GraphcError, Node, const_node, user_location
+from ..ops import apply, broadcast_shapes
+from ..tensor import Tensor
+
+SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
+
+
+def is_scalar(value: Any) -> bool:
+    return isinstance(value, SCALARS)
+
+
+def reraise(op: str, err: GraphcError) -> None:
+    """Re-raise a front-end error with the op name and the user's line."""
+    raise type(err)(f"{op}: {err} ({user_location()})") from None
+
+
+def tensor_of(value: Any, device: str | None = None) -> Tensor:
+    if isinstance(value, Tensor):
+        return value
+    return Tensor(value, device=device)
+
+
+def broadcast_node(node: Node, shape: tuple[int, ...]) -> Node:
+    return node if node.type.shape == shape else apply("broadcast_to", [node], shape=shape)
+
+
+def cast_node(node: Node, dtype: np.dtype) -> Node:
+    return node if node.type.dtype == dtype else apply("astype", [node], dtype=dtype.name)
+
+
+def operands(op: str, values: Sequence[Any], domain: str = "numeric") -> list[Node]:
+    """Nodes of ``values`` promoted to one dtype and broadcast to one shape.
+
+    ``domain``: ``"numeric"`` (bool becomes int32), ``"float"`` (ints become float32),
+    ``"bool"`` (operands must be bool) or ``"any"``.
+    """
+    tensors = [v for v in values if isinstance(v, Tensor)]
+    device = tensors[0]._node.type.device if tensors else get_default_device()
+    vals = [v if isinstance(v, Tensor) or is_scalar(v) else Tensor(v, device=device)
+            for v in values]
+    tdts = [v.dtype for v in vals if isinstance(v, Tensor)]
+    if not tdts:
+        vals = [Tensor(v, device=device) for v in vals]
+        tdts = [v.dtype for v in vals]
+    dtype = reduce(dtypes.promote_types, tdts)
+    for v in vals:
+        if not isinstance(v, Tensor):
+            dtype = dtypes.promote_with_scalar(dtype, v)
+    if domain == "bool":
+        if any(d != dtypes.bool_ for d in tdts) or any(
+                not isinstance(v, (Tensor, bool, np.bool_)) for v in vals):
+            raise TypeError(f"{op}: expects bool operands, got "
+                            f"{', '.join(_describe(v) for v in vals)} ({user_location()})")
+    elif domain == "float":
+        dtype = dtypes.to_float(dtype)
+    elif domain == "numeric" and dtype == dtypes.bool_:
+        dtype = dtypes.int32
+    try:
+        shape = broadcast_shapes(*[v.shape for v in vals if isinstance(v, Tensor)])
+    except GraphcError as err:
+        reraise(op, err)
+    nodes = []
+    for v in vals:
+        node = v._node if isinstance(v, Tensor) else const_node(v, dtype, device)
+        nodes.append(broadcast_node(cast_node(node, dtype), shape))
+    return nodes
+
+
+def _describe(value: Any) -> str:
+    return value.dtype.name if isinstance(value, Tensor) else type(value).__name__
+
+
+def wrap(node: Node) -> Tensor:
+    return Tensor._wrap(node)
+
+
+def normalize_axis(op: str, axis: int, ndim: int) -> int:
+    if not -ndim <= axis < max(ndim, 1):
+        raise _axis_error(op, axis, ndim)
+    return axis % ndim if ndim else 0
+
+
+def _axis_error(op: str, axis: Any, ndim: int) -> Exception:
+    from ..ir import ShapeError
+
+    return ShapeError(f"{op}: axis {axis} is out of range for a tensor of {ndim} dimensions "
+                      f"({user_location()})")
+
+
+def normalize_axes(op: str, axis: Any, ndim: int) -> tuple[int, ...]:
+    """Sorted non-negative axes; ``None`` means all axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (list, tuple)):
+        axes = [normalize_axis(op, int(a), ndim) for a in axis]
+    else:
+        axes = [normalize_axis(op, int(axis), ndim)]
+    if len(set(axes)) != len(axes):
+        raise _axis_error(op, axis, ndim)
+    return tuple(sorted(axes))

@@ -1,0 +1,166 @@
+"""Reductions, statistics and matrix multiplication.
+
+>>> import graphc, graphc.functional as F
+>>> x = graphc.tensor([[1., 2.], [3., 4.]])
+>>> F.sum(x, axis=0).numpy(), F.argmax(x).item()
+(array([4., 6.], dtype=float32), 3)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import dtypes
+from ..ir import GraphcError
+from ..ops import apply, broadcast_shapes
+from ..tensor import Tensor
+from ._operands import (
+    broadcast_node,
+    normalize_axes,
+    normalize_axis,
+    operands,
+    tensor_of,
+    wrap,
+)
+from .elemwise import sqrt, square
+
+
+def _reduce(op: str, inp: Any, axis: Any, keepdims: bool) -> Tensor:
+    x = tensor_of(inp)
+    axes = normalize_axes(op, axis, x.ndim)
+    if not axes:
+        return x
+    return wrap(apply(op, [x._node], axes=axes, keepdims=bool(keepdims)))
+
+
+def sum(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (an int, a sequence, or None for all)."""
+    return _reduce("sum", inp, axis, keepdims)
+
+
+def prod(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Product over ``axis``."""
+    return _reduce("prod", inp, axis, keepdims)
+
+
+def max(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Maximum over ``axis``; NaN propagates."""
+    return _reduce("max", inp, axis, keepdims)
+
+
+def min(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Minimum over ``axis``; NaN propagates."""
+    return _reduce("min", inp, axis, keepdims)
+
+
+def _count(x: Tensor, axis: Any) -> int:
+    n = 1
+    for a in normalize_axes("mean", axis, x.ndim):
+        n *= x.shape[a]
+    return n
+
+
+def mean(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis``; integer input gives float32."""
+    x = tensor_of(inp)
+    x = x.astype(dtypes.to_float(x.dtype))
+    n = _count(x, axis)
+    return sum(x, axis, keepdims) / float(n) if n else sum(x, axis, keepdims) * float("nan")
+
+
+def var(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Population variance (NumPy's default, ``ddof=0``)."""
+    x = tensor_of(inp)
+    x = x.astype(dtypes.to_float(x.dtype))
+    centred = x - mean(x, axis, keepdims=True)
+    return mean(square(centred), axis, keepdims)
+
+
+def std(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Population standard deviation."""
+    return sqrt(var(inp, axis, keepdims))
+
+
+def _arg(op: str, inp: Any, axis: Any, keepdims: bool) -> Tensor:
+    x = tensor_of(inp)
+    if axis is None:
+        flat = x.reshape(-1)
+        out = wrap(apply(op, [flat._node], axes=(0,), keepdims=False))
+        return out.reshape([1] * x.ndim) if keepdims else out
+    a = normalize_axis(op, int(axis), x.ndim)
+    if x.ndim == 0:
+        return wrap(apply(op, [x.reshape(1)._node], axes=(0,), keepdims=False))
+    return wrap(apply(op, [x._node], axes=(a,), keepdims=bool(keepdims)))
+
+
+def argmax(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Index of the maximum (int32); ``axis=None`` indexes the flattened tensor."""
+    return _arg("argmax", inp, axis, keepdims)
+
+
+def argmin(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Index of the minimum (int32); ``axis=None`` indexes the flattened tensor."""
+    return _arg("argmin", inp, axis, keepdims)
+
+
+def matmul(inp1: Any, inp2: Any, transpose_a: bool = False, transpose_b: bool = False) -> Tensor:
+    """Matrix product with NumPy's rules: vectors, batches and batch broadcasting.
+
+    >>> import graphc, numpy as np
+    >>> a = graphc.tensor(np.ones((2, 3))); b = graphc.tensor(np.ones((3, 4)))
+    >>> matmul(a, b).shape, matmul(b, b, transpose_a=True).shape
+    ((2, 4), (3, 4))
+    """
+    a, b = operands("matmul", [tensor_of(inp1), tensor_of(inp2)], "numeric") \
+        if _need_promotion(inp1, inp2) else (tensor_of(inp1)._node, tensor_of(inp2)._node)
+    ta, tb = wrap(a), wrap(b)
+    if ta.ndim == 0 or tb.ndim == 0:
+        from ..ir import ShapeError, user_location
+
+        raise ShapeError(f"matmul: cannot multiply {ta.shape} by {tb.shape}: operands must "
+                         f"have at least one dimension ({user_location()})")
+    squeeze_a, squeeze_b = ta.ndim == 1, tb.ndim == 1
+    if squeeze_a:
+        ta = ta.reshape(1, -1)
+    if squeeze_b:
+        tb = tb.reshape(-1, 1)
+    if transpose_a:
+        ta = ta.transpose(*range(ta.ndim - 2), ta.ndim - 1, ta.ndim - 2)
+    if transpose_b:
+        tb = tb.transpose(*range(tb.ndim - 2), tb.ndim - 1, tb.ndim - 2)
+    try:
+        batch = broadcast_shapes(ta.shape[:-2], tb.shape[:-2])
+    except GraphcError:
+        batch = None
+    if batch is not None:
+        an = broadcast_node(ta._node, batch + ta.shape[-2:])
+        bn = broadcast_node(tb._node, batch + tb.shape[-2:])
+    else:
+        an, bn = ta._node, tb._node
+    out = wrap(apply("matmul", [an, bn]))
+    if squeeze_a or squeeze_b:
+        shape = out.shape[:-2] + (() if squeeze_a else out.shape[-2:-1]) + \
+            (() if squeeze_b else out.shape[-1:])
+        out = out.reshape(shape)
+    return out
+
+
+def _need_promotion(a: Any, b: Any) -> bool:
+    return not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype)
+
+
+def norm(inp: Any, ord: float | None = None, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Vector p-norm over ``axis`` (2-norm by default)."""
+    x = tensor_of(inp)
+    p = 2.0 if ord is None else float(ord)
+    if p == 2.0:
+        return sqrt(sum(square(x), axis, keepdims))
+    from .elemwise import abs as _abs
+
+    if p == float("inf"):
+        return max(_abs(x), axis, keepdims)
+    return sum(_abs(x) ** p, axis, keepdims) ** (1.0 / p)
+
+
+__all__ = ["argmax", "argmin", "matmul", "max", "mean", "min", "norm", "prod", "std", "sum",
+           "var"]

@@ -1,0 +1,77 @@
+"""Neural-network functions built from primitives, so they get gradients and fusion.
+
+>>> import graphc, graphc.functional as F
+>>> F.softmax(graphc.tensor([[0., 0.]])).numpy()
+array([[0.5, 0.5]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import math as _math
+from typing import Any
+
+from ..tensor import Tensor
+from ._operands import normalize_axis, tensor_of
+from .elemwise import erf, exp, isinf, log, maximum, sigmoid, tanh, where
+from .math import max, sum
+
+__all__ = ["gelu", "leaky_relu", "logsoftmax", "logsumexp", "relu", "sigmoid", "softmax", "tanh"]
+
+
+def relu(x: Any) -> Tensor:
+    """``max(x, 0)``."""
+    return maximum(x, 0)
+
+
+def leaky_relu(inp: Any, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where positive, else ``negative_slope * x``."""
+    x = tensor_of(inp)
+    return where(x > 0, x, x * negative_slope)
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit: ``x * Φ(x)`` (erf form), or the tanh approximation
+    with ``approximate="tanh"``."""
+    x = tensor_of(x)
+    if approximate == "none":
+        return x * 0.5 * (1.0 + erf(x * (1.0 / _math.sqrt(2.0))))
+    if approximate == "tanh":
+        c = _math.sqrt(2.0 / _math.pi)
+        return x * 0.5 * (1.0 + tanh(c * (x + 0.044715 * (x * x * x))))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def _default_axis(ndim: int) -> int:
+    # MegEngine's rule for softmax without an axis.
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _stable_shift(x: Tensor, axis: int) -> Tensor:
+    """The row maximum, with infinities replaced by 0 so that ``x - shift`` stays finite
+    for finite x (NaN still propagates)."""
+    m = max(x, axis, keepdims=True)
+    return where(isinf(m), 0.0, m)
+
+
+def logsumexp(inp: Any, axis: int, keepdims: bool = False) -> Tensor:
+    """``log(sum(exp(x), axis))`` computed stably."""
+    x = tensor_of(inp)
+    a = normalize_axis("logsumexp", axis, x.ndim)
+    shift = _stable_shift(x, a)
+    out = log(sum(exp(x - shift), a, keepdims=True)) + shift
+    return out if keepdims else out.reshape(tuple(d for i, d in enumerate(x.shape) if i != a))
+
+
+def softmax(inp: Any, axis: int | None = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis`` (MegEngine's default axis when None)."""
+    x = tensor_of(inp)
+    a = normalize_axis("softmax", _default_axis(x.ndim) if axis is None else axis, x.ndim)
+    e = exp(x - max(x, a, keepdims=True))
+    return e / sum(e, a, keepdims=True)
+
+
+def logsoftmax(inp: Any, axis: int | None = None) -> Tensor:
+    """``x - logsumexp(x)`` along ``axis``."""
+    x = tensor_of(inp)
+    a = normalize_axis("logsoftmax", _default_axis(x.ndim) if axis is None else axis, x.ndim)
+    return x - logsumexp(x, a, keepdims=True)

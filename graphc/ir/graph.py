@@ -1,0 +1,128 @@
+"""Graph traversal and structural keys. Every traversal is iterative (no recursion)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .node import Node, const_in_key
+
+
+def _is_frontier(node: Node) -> bool:
+    """Realized nodes and leaves end a pending subgraph: their values are inputs."""
+    return node.buffer is not None or not node.inputs
+
+
+def topo_order(roots: Iterable[Node], stop: Callable[[Node], bool] = _is_frontier) -> list[Node]:
+    """Nodes reachable from ``roots``, inputs before users; traversal ends at ``stop`` nodes.
+
+    >>> from graphc.ir import buffer_node
+    >>> import numpy as np
+    >>> x = buffer_node(np.ones(2, np.float32), "cpux")
+    >>> [n.op for n in topo_order([x])]
+    ['buffer']
+    """
+    order: list[Node] = []
+    visited: set[int] = set()
+    for root in roots:
+        if root.uid in visited:
+            continue
+        stack: list[tuple[Node, int]] = [(root, 0)]
+        visited.add(root.uid)
+        while stack:
+            node, i = stack[-1]
+            inputs = () if stop(node) else node.inputs
+            if i < len(inputs):
+                stack[-1] = (node, i + 1)
+                child = inputs[i]
+                if child.uid not in visited:
+                    visited.add(child.uid)
+                    stack.append((child, 0))
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def pending_nodes(roots: Iterable[Node]) -> list[Node]:
+    """The unrealized part of the graph below ``roots`` (frontier nodes excluded)."""
+    return [n for n in topo_order(roots) if not _is_frontier(n)]
+
+
+def count_nodes(roots: Iterable[Node]) -> int:
+    """Number of nodes reachable from ``roots`` through all retained inputs."""
+    return len(topo_order(roots, stop=lambda n: False))
+
+
+def structural_key(roots: list[Node]) -> tuple[tuple, list[Node]]:
+    """A hashable key for the pending subgraph below ``roots`` and its runtime arguments.
+
+    Realized nodes, buffers and placeholders become numbered arguments abstracted to
+    their types, so the next step of a training loop (new data, same model) gets the
+    same key. Scalar constants are arguments keyed by dtype, except 0 and ±1, which stay
+    in the key because simplification rewrites them.
+
+    >>> from graphc.ir import buffer_node
+    >>> import numpy as np
+    >>> k1, args = structural_key([buffer_node(np.ones(2, np.float32), "cpux")])
+    >>> k2, _ = structural_key([buffer_node(np.zeros(2, np.float32), "cpux")])
+    >>> k1 == k2, len(args)
+    (True, 1)
+    """
+    order = topo_order(roots)
+    index: dict[int, int] = {}
+    args: list[Node] = []
+    entries: list[tuple] = []
+    for node in order:
+        index[node.uid] = len(entries)
+        if node.op == "const" and const_in_key(node):
+            entries.append(("const", node.type, repr(node.value)))
+        elif _is_frontier(node):
+            kind = "scalar" if node.op == "const" else "arg"
+            entries.append((kind, node.type, len(args)))
+            args.append(node)
+        else:
+            entries.append((node.op, node.attrs, node.type,
+                            tuple(index[i.uid] for i in node.inputs)))
+    outputs = tuple(index[r.uid] for r in roots)
+    return (tuple(entries), outputs), args
+
+
+@dataclass(frozen=True)
+class Graph:
+    """What passes transform: the pending computation of ``outputs``.
+
+    Its frontier (leaves and realized nodes) holds the inputs. Passes are pure functions
+    ``Graph -> Graph`` that rebuild nodes with :func:`graphc.ir.rebuild` (hash-consing
+    merges duplicates) and never change a frontier node.
+
+    A frontier ``const`` whose value is not in the structural key (anything but 0 and ±1)
+    is a runtime argument: passes must not fold or specialise on its value.
+    """
+
+    outputs: tuple[Node, ...]
+
+    def nodes(self) -> list[Node]:
+        """All nodes, inputs before users (frontier nodes included)."""
+        return topo_order(self.outputs)
+
+    def pending(self) -> list[Node]:
+        """The nodes to compute, inputs before users."""
+        return [n for n in self.nodes() if not _is_frontier(n)]
+
+    def frontier(self) -> list[Node]:
+        """Leaves and realized nodes the computation reads."""
+        return [n for n in self.nodes() if _is_frontier(n)]
+
+    def consumers(self) -> dict[int, list[Node]]:
+        """uid → the pending nodes that read it (once per use)."""
+        users: dict[int, list[Node]] = {}
+        for n in self.pending():
+            for i in n.inputs:
+                users.setdefault(i.uid, []).append(n)
+        return users
+
+
+def is_frontier(node: Node) -> bool:
+    """Whether ``node`` is an input of any computation that reads it."""
+    return _is_frontier(node)

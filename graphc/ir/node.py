@@ -1,0 +1,208 @@
+"""The graph node: immutable, hash-consed, one output each.
+
+A node is ``op`` applied to ``inputs`` with frozen ``attrs``, producing a value of
+``type``. Building the same op on the same inputs with the same attrs returns the same
+node (hash-consing), which makes common-subexpression elimination free.
+
+Leaves are ``buffer`` (realized data), ``const`` (a scalar literal) and ``placeholder``
+(an input of a define-then-run function). A node that has been realized keeps its data in
+``buffer``; once nothing can differentiate through it, it drops its inputs so that graphs
+never grow without bound across training steps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import weakref
+from typing import Any
+
+import numpy as np
+
+from .types import EMPTY_ATTRS, Attrs, TensorType
+
+LEAF_OPS = frozenset({"buffer", "const", "placeholder"})
+
+_GRAPHC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_uids = itertools.count(1)
+_consed: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+# Module scopes (filled by Module.__call__) and the autodiff marker are node metadata.
+_scope_stack: list[str] = []
+_autodiff_depth = [0]
+
+
+class NodeMeta:
+    """Metadata outside the structural key: where and how the node was built."""
+
+    __slots__ = ("location", "scope", "from_autodiff")
+
+    def __init__(self, location: str, scope: str, from_autodiff: bool) -> None:
+        self.location = location
+        self.scope = scope
+        self.from_autodiff = from_autodiff
+
+    def __repr__(self) -> str:
+        return f"NodeMeta({self.location!r}, scope={self.scope!r}, autodiff={self.from_autodiff})"
+
+
+class Node:
+    """One operation in the graph. Build nodes with :func:`make_node` or the leaf helpers.
+
+    >>> from graphc.ir import buffer_node
+    >>> n = buffer_node(np.ones(3, np.float32), "cpux")
+    >>> n.op, n.type.shape
+    ('buffer', (3,))
+    """
+
+    __slots__ = ("op", "inputs", "attrs", "type", "uid", "value", "buffer", "meta", "depth",
+                 "__weakref__")
+
+    op: str
+    inputs: tuple[Node, ...]
+    attrs: Attrs
+    type: TensorType
+    uid: int
+    value: Any
+    buffer: Any
+    meta: NodeMeta
+    depth: int
+
+    def __init__(self, op: str, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
+                 value: Any = None, buffer: Any = None, meta: NodeMeta | None = None) -> None:
+        self.op = op
+        self.inputs = inputs
+        self.attrs = attrs
+        self.type = type
+        self.uid = next(_uids)
+        self.value = value
+        self.buffer = buffer
+        self.meta = meta or NodeMeta(user_location(), _scope_stack[-1] if _scope_stack else "",
+                                     _autodiff_depth[0] > 0)
+        # Longest chain of pending (unrealized) nodes ending here; bounds pending graphs.
+        self.depth = 1 + max((i.depth for i in inputs if i.buffer is None), default=0)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op in LEAF_OPS
+
+    @property
+    def realized(self) -> bool:
+        return self.buffer is not None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.type.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.type.dtype
+
+    def set_realized(self, data: Any, drop_inputs: bool) -> None:
+        """Memoise this node's value; optionally forget how it was computed."""
+        self.buffer = data
+        self.depth = 0
+        if drop_inputs and self.inputs:
+            self.inputs = ()
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"%{i.uid}" for i in self.inputs)
+        extra = f" {self.attrs!r}" if len(self.attrs) else ""
+        if self.op == "const":
+            extra = f" {self.value!r}"
+        return f"%{self.uid} = {self.op}({args}){extra} : {self.type}"
+
+
+def user_location() -> str:
+    """file:line of the innermost frame outside the graphc package."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_GRAPHC_DIR):
+            return f"{os.path.basename(filename)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<graphc>"
+
+
+def make_node(op: str, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
+              meta: NodeMeta | None = None) -> Node:
+    """Return the node ``op(inputs; attrs)``, reusing an existing identical node.
+
+    ``meta`` carries metadata over when a pass rebuilds a node (see :func:`rebuild`).
+    """
+    key = (op, tuple(i.uid for i in inputs), attrs, type)
+    node = _consed.get(key)
+    if node is None:
+        node = Node(op, inputs, attrs, type, meta=meta)
+        _consed[key] = node
+    return node
+
+
+def rebuild(node: Node, inputs: tuple[Node, ...]) -> Node:
+    """``node`` with new inputs of the same types, keeping its metadata (for passes)."""
+    if inputs == node.inputs:
+        return node
+    for old, new in zip(node.inputs, inputs):
+        if old.type != new.type:
+            raise TypeError(f"rebuild of {node.op}: input type {new.type} replaces {old.type}")
+    return make_node(node.op, tuple(inputs), node.attrs, node.type, meta=node.meta)
+
+
+def buffer_node(data: np.ndarray, device: str) -> Node:
+    """A leaf holding realized data. Never hash-consed: each buffer is its own value."""
+    t = TensorType(tuple(data.shape), data.dtype, device)
+    return Node("buffer", (), EMPTY_ATTRS, t, buffer=data)
+
+
+def const_node(value: bool | int | float, dtype: Any, device: str) -> Node:
+    """A 0-d scalar literal. Its value is a runtime argument unless it is 0 or ±1."""
+    dtype = np.dtype(dtype)
+    py = dtype.type(value).item()
+    if isinstance(py, float):
+        ident = py.hex()  # distinguishes -0.0, nan and inf
+    else:
+        ident = py
+    key = ("const", dtype.name, device, type(py).__name__, ident)
+    node = _consed.get(key)
+    if node is None:
+        t = TensorType((), dtype, device)
+        node = Node("const", (), EMPTY_ATTRS, t, value=py, buffer=np.asarray(py, dtype=dtype))
+        _consed[key] = node
+    return node
+
+
+def placeholder_node(shape: tuple[int, ...], dtype: Any, device: str, name: str) -> Node:
+    """An input slot of a define-then-run function; never hash-consed."""
+    t = TensorType(tuple(shape), np.dtype(dtype), device)
+    return Node("placeholder", (), Attrs(name=name), t)
+
+
+def const_in_key(node: Node) -> bool:
+    """Whether a const's value belongs in structural keys (0 and ±1 drive simplification)."""
+    v = node.value
+    return v in (0, 1, -1) and not (isinstance(v, float) and v != v)
+
+
+class module_scope:
+    """Context manager recording the module scope of nodes built inside it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        parent = _scope_stack[-1] if _scope_stack else ""
+        _scope_stack.append(f"{parent}.{self.name}" if parent and self.name else self.name)
+
+    def __exit__(self, *exc: object) -> None:
+        _scope_stack.pop()
+
+
+class autodiff_marker:
+    """Context manager: nodes built inside are marked as made by autodiff."""
+
+    def __enter__(self) -> None:
+        _autodiff_depth[0] += 1
+
+    def __exit__(self, *exc: object) -> None:
+        _autodiff_depth[0] -= 1

@@ -1,0 +1,120 @@
+"""The two doors of lazy state: every realization and every mutation passes here.
+
+- :func:`realize` is the only place that computes pending nodes. It knows whether a
+  trace is in progress (``realize_hooks``) and whether realized nodes must keep their
+  inputs because something may still differentiate through them (``keep_graph``).
+- :func:`rebind` is the only place a Tensor changes which node it holds (``+=``,
+  setitem, parameter and buffer updates); ``rebind_hooks`` observe it.
+- A weak registry of live Tensors with pending nodes lets realization memoise every
+  value a user still holds, and lets the optimizer find readers of a buffer.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from . import interp
+from .ir import Node
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+# Past this many pending nodes in a chain, graphc realizes on its own so that a graph
+# that is never read cannot grow without bound.
+MAX_PENDING_DEPTH = 2000
+
+_live: weakref.WeakSet = weakref.WeakSet()
+_graph_keepers = [0]
+
+realize_hooks: list[Callable[[list[Node]], None]] = []
+# Called as hook(field, tensor, old, new) with field "data" (old/new are nodes) or
+# "grad" (old/new are Tensors or None).
+rebind_hooks: list[Callable[[str, Tensor, object, object], None]] = []
+
+
+def backend() -> str:
+    """The execution backend: ``GRAPHC_BACKEND`` (``interp`` is the reference)."""
+    return os.environ.get("GRAPHC_BACKEND", "interp")
+
+
+def track(tensor: Tensor) -> None:
+    """Register a Tensor that holds a pending node; realize past the depth limit."""
+    node = tensor._node
+    if node.buffer is None:
+        _live.add(tensor)
+        if node.depth > MAX_PENDING_DEPTH:
+            realize([node])
+
+
+def live_pending_tensors() -> list[Tensor]:
+    """Live Tensors whose nodes are still pending."""
+    return [t for t in list(_live) if t._node.buffer is None]
+
+
+def keep_graph() -> bool:
+    """True while something may differentiate through realized nodes."""
+    return _graph_keepers[0] > 0
+
+
+class keeping_graph:
+    """While active, realized nodes keep their inputs (used by GradManager recording)."""
+
+    def __enter__(self) -> None:
+        _graph_keepers[0] += 1
+
+    def __exit__(self, *exc: object) -> None:
+        _graph_keepers[0] -= 1
+
+
+def realize(nodes: Iterable[Node]) -> None:
+    """Compute every pending node in ``nodes`` and memoise its buffer.
+
+    Live Tensors whose nodes lie inside the computed subgraph are memoised too, so a
+    value the user still holds is never computed twice.
+    """
+    pending = [n for n in nodes if n.buffer is None]
+    if not pending:
+        return
+    for hook in realize_hooks:
+        hook(pending)
+    memo = {t._node.uid for t in list(_live) if t._node.buffer is None}
+    values = _execute(pending, memo)
+    drop = not keep_graph()
+    done = set()
+    for node in pending + [t._node for t in list(_live)]:
+        if node.uid in values and node.uid not in done:
+            done.add(node.uid)
+            node.set_realized(values[node.uid], drop_inputs=drop)
+
+
+def _execute(roots: list[Node], memo: set[int]) -> dict[int, object]:
+    name = backend()
+    if name == "interp":
+        return interp.run(roots, memo)
+    raise ValueError(f"unknown GRAPHC_BACKEND {name!r}; valid: 'interp'")
+
+
+def rebind(tensor: Tensor, node: Node) -> None:
+    """Make ``tensor`` hold ``node``: the one door for every mutation of a Tensor."""
+    old = tensor._node
+    tensor._node = node
+    for hook in rebind_hooks:
+        hook("data", tensor, old, node)
+    track(tensor)
+
+
+def set_grad(tensor: Tensor, grad: Tensor | None) -> None:
+    """Set ``tensor.grad``: the same door, for gradients."""
+    from .tensor import Tensor
+
+    if grad is not None and not isinstance(grad, Tensor):
+        raise TypeError(f"grad must be a Tensor or None, got {type(grad).__name__}")
+    if grad is not None and grad.shape != tensor.shape:
+        raise ValueError(f"grad of shape {grad.shape} for a tensor of shape {tensor.shape}")
+    old = tensor._grad
+    tensor._grad = grad
+    for hook in rebind_hooks:
+        hook("grad", tensor, old, grad)

@@ -1,0 +1,144 @@
+"""Elementwise ops. Operands arrive with equal shapes and dtypes: the front end inserts
+explicit ``broadcast_to`` and ``astype`` nodes, so fusion sees every index map and cast.
+
+Each op's ``template`` is a scalar expression over ``{0}``, ``{1}``, ... (and attrs by
+name) that codegen renders; helper names such as ``exp`` or ``erf`` are supplied by the
+code generator, which picks implementations that vectorise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..ir import Attrs, TensorType
+from .registry import DTypeError, ShapeError, check_devices, is_float, register
+
+BOOL = np.dtype(bool)
+
+
+def _same_operands(types: Sequence[TensorType]) -> None:
+    shapes = {t.shape for t in types}
+    if len(shapes) > 1:
+        raise ShapeError(f"operand shapes differ: {' vs '.join(str(t.shape) for t in types)}")
+    dtypes = {t.dtype for t in types}
+    if len(dtypes) > 1:
+        raise DTypeError(f"operand dtypes differ: {' vs '.join(t.dtype.name for t in types)}")
+    check_devices(types)
+
+
+def _infer(domain: str, result: str = "same"):
+    """Inference for an elementwise op: ``domain`` is the accepted dtype kind."""
+
+    def infer(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
+        _same_operands(types)
+        dtype = types[0].dtype
+        if domain == "float" and not is_float(dtype):
+            raise DTypeError(f"expects a floating-point operand, got {dtype.name}")
+        if domain == "bool" and dtype != BOOL:
+            raise DTypeError(f"expects bool operands, got {dtype.name}")
+        if domain == "numeric" and dtype == BOOL:
+            raise DTypeError("expects numeric operands, got bool")
+        return types[0] if result == "same" else types[0].with_dtype(BOOL)
+
+    return infer
+
+
+def _np(fn):
+    """Reference from a NumPy function of the operand arrays."""
+    return lambda xs, attrs: fn(*xs)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # Stable in both tails: exp of a non-positive number only.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+_UNARY = {
+    # name: (domain, reference, template)
+    "neg": ("numeric", np.negative, "(-{0})"),
+    "abs": ("numeric", np.abs, "abs({0})"),
+    "exp": ("float", np.exp, "exp({0})"),
+    "log": ("float", np.log, "log({0})"),
+    "log1p": ("float", np.log1p, "log1p({0})"),
+    "expm1": ("float", np.expm1, "expm1({0})"),
+    "sqrt": ("float", np.sqrt, "sqrt({0})"),
+    "sin": ("float", np.sin, "sin({0})"),
+    "cos": ("float", np.cos, "cos({0})"),
+    "tan": ("float", np.tan, "tan({0})"),
+    "tanh": ("float", np.tanh, "tanh({0})"),
+    "erf": ("float", _erf, "erf({0})"),
+    "sigmoid": ("float", _sigmoid, "sigmoid({0})"),
+    "floor": ("float", np.floor, "floor({0})"),
+    "ceil": ("float", np.ceil, "ceil({0})"),
+    "round": ("float", np.round, "rint({0})"),
+    "sign": ("numeric", np.sign, "sign({0})"),
+    "copy": ("any", np.copy, "{0}"),
+}
+for _name, (_domain, _fn, _tpl) in _UNARY.items():
+    register(_name, "elementwise", _infer(_domain), _np(_fn), _tpl,
+             differentiable=_domain != "bool")
+
+register("detach", "elementwise", _infer("any"), _np(np.copy), "{0}", differentiable=False)
+
+_BINARY = {
+    "add": ("numeric", np.add, "({0} + {1})"),
+    "sub": ("numeric", np.subtract, "({0} - {1})"),
+    "mul": ("numeric", np.multiply, "({0} * {1})"),
+    "div": ("float", np.true_divide, "({0} / {1})"),
+    "floor_div": ("numeric", np.floor_divide, "floor_div({0}, {1})"),
+    "mod": ("numeric", np.mod, "mod({0}, {1})"),
+    "pow": ("numeric", np.power, "power({0}, {1})"),
+    "maximum": ("any", np.maximum, "maximum({0}, {1})"),
+    "minimum": ("any", np.minimum, "minimum({0}, {1})"),
+}
+for _name, (_domain, _fn, _tpl) in _BINARY.items():
+    register(_name, "elementwise", _infer(_domain), _np(_fn), _tpl)
+
+_PREDICATES = {
+    "equal": ("any", np.equal, "({0} == {1})"),
+    "not_equal": ("any", np.not_equal, "({0} != {1})"),
+    "less": ("any", np.less, "({0} < {1})"),
+    "less_equal": ("any", np.less_equal, "({0} <= {1})"),
+    "greater": ("any", np.greater, "({0} > {1})"),
+    "greater_equal": ("any", np.greater_equal, "({0} >= {1})"),
+    "logical_and": ("bool", np.logical_and, "({0} and {1})"),
+    "logical_or": ("bool", np.logical_or, "({0} or {1})"),
+    "logical_xor": ("bool", np.logical_xor, "({0} != {1})"),
+    "logical_not": ("bool", np.logical_not, "(not {0})"),
+    "isnan": ("float", np.isnan, "isnan({0})"),
+    "isinf": ("float", np.isinf, "isinf({0})"),
+}
+for _name, (_domain, _fn, _tpl) in _PREDICATES.items():
+    register(_name, "elementwise", _infer(_domain, result="bool"), _np(_fn), _tpl,
+             differentiable=False)
+
+
+def _infer_where(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
+    cond, a, b = types
+    if cond.dtype != BOOL:
+        raise DTypeError(f"condition must be bool, got {cond.dtype.name}")
+    if not cond.shape == a.shape == b.shape:
+        raise ShapeError(f"operand shapes differ: {cond.shape}, {a.shape}, {b.shape}")
+    if a.dtype != b.dtype:
+        raise DTypeError(f"branch dtypes differ: {a.dtype.name} vs {b.dtype.name}")
+    check_devices(types)
+    return a
+
+
+register("where", "elementwise", _infer_where, _np(np.where), "({1} if {0} else {2})")
+
+
+def _infer_astype(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
+    return types[0].with_dtype(np.dtype(attrs["dtype"]))
+
+
+register("astype", "elementwise", _infer_astype,
+         lambda xs, attrs: xs[0].astype(attrs["dtype"]), "{dtype}({0})")

@@ -1,0 +1,139 @@
+"""Indexing ops that read or write with data: ``index``, ``setitem`` and ``gather``.
+
+An index ``spec`` (an attr) has one entry per position of the user's index tuple, after
+``...`` has been expanded and slices normalised:
+
+- ``("s", start, stop, step)`` a slice with ``range`` semantics,
+- ``("i", k)`` an integer (already non-negative),
+- ``("n",)`` a new axis of size 1,
+- ``("a", j)`` an integer index array: input ``j + 1`` (after ``x``; for ``setitem``,
+  after ``x`` and the value).
+
+The result shape follows NumPy exactly, including where the broadcast shape of the
+index arrays goes when they are not adjacent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..ir import Attrs, DTypeError, OpError, TensorType
+from .movement import broadcast_shapes, slice_length
+from .registry import ShapeError, check_devices, register
+
+
+def index_result_shape(shape: tuple[int, ...], spec: tuple,
+                       array_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+    """The shape of ``x[index]`` for ``x`` of ``shape`` under NumPy's rules."""
+    has_arrays = any(e[0] == "a" for e in spec)
+    advanced = [p for p, e in enumerate(spec) if e[0] == "a" or (has_arrays and e[0] == "i")]
+    bshape = broadcast_shapes(*[array_shapes[e[1]] for e in spec if e[0] == "a"]) \
+        if has_arrays else ()
+    adjacent = advanced == list(range(advanced[0], advanced[-1] + 1)) if advanced else True
+    out: list = []
+    axis = 0
+    for p, e in enumerate(spec):
+        if e[0] == "n":
+            out.append(1)
+            continue
+        if p in advanced:
+            if adjacent and p == advanced[0]:
+                out.extend(bshape)
+        elif e[0] == "s":
+            out.append(slice_length(*e[1:]))
+        axis += 1
+    if axis != len(shape):
+        raise ShapeError(f"index has {axis} entries for a tensor of shape {shape}")
+    if not adjacent:
+        out = list(bshape) + out
+    return tuple(out)
+
+
+def _numpy_index(spec: tuple, arrays: Sequence[np.ndarray]) -> tuple:
+    items: list = []
+    for e in spec:
+        if e[0] == "s":
+            start, stop, step = e[1:]
+            items.append(slice(start, stop if stop >= 0 else None, step))
+        elif e[0] == "i":
+            items.append(e[1])
+        elif e[0] == "n":
+            items.append(None)
+        else:
+            items.append(arrays[e[1]])
+    return tuple(items)
+
+
+def _check_arrays(types: Sequence[TensorType]) -> None:
+    for t in types:
+        if not np.issubdtype(t.dtype, np.integer):
+            raise DTypeError(f"index arrays must be integers, got {t.dtype.name}")
+
+
+def _infer_index(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
+    x, *arrays = types
+    _check_arrays(arrays)
+    check_devices(types)
+    return x.with_shape(index_result_shape(x.shape, attrs["spec"], [a.shape for a in arrays]))
+
+
+def _index_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
+    x, *arrays = xs
+    try:
+        return np.array(x[_numpy_index(attrs["spec"], arrays)])
+    except IndexError as err:
+        raise OpError(str(err)) from None
+
+
+register("index", "opaque", _infer_index, _index_reference)
+
+
+def _infer_setitem(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
+    x, value, *arrays = types
+    _check_arrays(arrays)
+    check_devices(types)
+    target = index_result_shape(x.shape, attrs["spec"], [a.shape for a in arrays])
+    if value.shape != target or value.dtype != x.dtype:
+        raise ShapeError(f"value of shape {value.shape} ({value.dtype.name}) does not match "
+                         f"the indexed region {target} ({x.dtype.name})")
+    return x
+
+
+def _setitem_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
+    x, value, *arrays = xs
+    out = np.array(x)
+    try:
+        out[_numpy_index(attrs["spec"], arrays)] = value
+    except IndexError as err:
+        raise OpError(str(err)) from None
+    return out
+
+
+register("setitem", "opaque", _infer_setitem, _setitem_reference)
+
+
+def _infer_gather(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
+    x, index = types
+    axis = attrs["axis"]
+    _check_arrays([index])
+    check_devices(types)
+    if index.ndim != x.ndim or not 0 <= axis < x.ndim or any(
+            i != axis and index.shape[i] > x.shape[i] for i in range(x.ndim)):
+        raise ShapeError(f"cannot gather {index.shape} indices from {x.shape} along axis {axis}")
+    return x.with_shape(index.shape)
+
+
+def _gather_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
+    x, index = xs
+    axis = attrs["axis"]
+    size = x.shape[axis]
+    if index.size and (index.min() < 0 or index.max() >= size):
+        bad = index[(index < 0) | (index >= size)].flat[0]
+        raise OpError(f"index {bad} is out of bounds for axis {axis} with size {size}")
+    region = tuple(slice(0, n) if i != axis else slice(None) for i, n in enumerate(index.shape))
+    return np.take_along_axis(x[region], index.astype(np.intp), axis=axis)
+
+
+register("gather", "opaque", _infer_gather, _gather_reference)

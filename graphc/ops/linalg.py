@@ -1,0 +1,29 @@
+"""Matrix multiplication: ``matmul(a, b)`` with a of shape (..., M, K) and b (..., K, N).
+
+The front end reshapes vectors, applies transpose flags and broadcasts batch dimensions
+explicitly, so the op itself sees equal batch dimensions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..ir import Attrs, TensorType
+from .registry import DTypeError, ShapeError, check_devices, register
+
+
+def _infer_matmul(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
+    a, b = types
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2] or a.shape[:-2] != b.shape[:-2]:
+        raise ShapeError(f"cannot multiply {a.shape} by {b.shape}")
+    if a.dtype != b.dtype:
+        raise DTypeError(f"operand dtypes differ: {a.dtype.name} vs {b.dtype.name}")
+    if a.dtype == np.bool_:
+        raise DTypeError("cannot multiply bool matrices")
+    check_devices(types)
+    return a.with_shape(a.shape[:-1] + (b.shape[-1],))
+
+
+register("matmul", "opaque", _infer_matmul, lambda xs, attrs: np.matmul(xs[0], xs[1]))

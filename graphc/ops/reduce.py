@@ -1,0 +1,71 @@
+"""Reductions over a set of axes: sum, prod, max, min, argmax, argmin.
+
+``axes`` is a sorted tuple of non-negative axes (the front end normalises it);
+``keepdims`` keeps reduced axes as size 1. argmax/argmin reduce exactly one axis and
+return int32, as MegEngine does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..ir import Attrs, TensorType
+from .registry import DTypeError, ShapeError, register
+
+
+def reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> tuple:
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _check_axes(t: TensorType, axes: tuple[int, ...]) -> None:
+    if any(a < 0 or a >= t.ndim for a in axes) or len(set(axes)) != len(axes):
+        raise ShapeError(f"invalid axes {axes} for shape {t.shape}")
+
+
+def _infer_reduce(kind: str):
+    def infer(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
+        (t,) = types
+        axes = attrs["axes"]
+        _check_axes(t, axes)
+        shape = reduced_shape(t.shape, axes, attrs["keepdims"])
+        if kind in ("max", "min", "argmax", "argmin"):
+            empty = [d for i, d in enumerate(t.shape) if i in axes and d == 0]
+            if empty:
+                raise ShapeError(f"cannot reduce over an empty axis of shape {t.shape}")
+        if kind in ("argmax", "argmin"):
+            if len(axes) != 1:
+                raise ShapeError(f"reduces exactly one axis, got {axes}")
+            return TensorType(shape, np.dtype(np.int32), t.device)
+        if kind in ("sum", "prod") and t.dtype == np.bool_:
+            return TensorType(shape, np.dtype(np.int32), t.device)
+        if kind in ("sum", "prod") and np.issubdtype(t.dtype, np.integer):
+            return TensorType(shape, t.dtype, t.device)
+        if t.dtype == np.bool_ and kind in ("max", "min"):
+            return TensorType(shape, t.dtype, t.device)
+        if not (np.issubdtype(t.dtype, np.number)):
+            raise DTypeError(f"cannot reduce dtype {t.dtype.name}")
+        return TensorType(shape, t.dtype, t.device)
+
+    return infer
+
+
+def _reference(fn):
+    def reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
+        (x,) = xs
+        axes = attrs["axes"]
+        if fn in (np.argmax, np.argmin):
+            out = fn(x, axis=axes[0], keepdims=attrs["keepdims"])
+            return out.astype(np.int32)
+        return fn(x, axis=axes, keepdims=attrs["keepdims"])
+
+    return reference
+
+
+for _name, _fn in {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min,
+                   "argmax": np.argmax, "argmin": np.argmin}.items():
+    register(_name, "reduce", _infer_reduce(_name), _reference(_fn),
+             differentiable=_name not in ("argmax", "argmin"))

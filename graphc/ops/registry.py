@@ -1,0 +1,106 @@
+"""The op registry: each op declares, in one place, its inference, its NumPy reference,
+its fusion kind (with a scalar template for elementwise ops) and its VJP rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..ir import (
+    Attrs,
+    DTypeError,
+    GraphcError,
+    Node,
+    ShapeError,
+    TensorType,
+    make_node,
+    user_location,
+)
+
+KINDS = ("elementwise", "reduce", "movement", "opaque", "leaf")
+
+InferFn = Callable[[Sequence[TensorType], Attrs], TensorType]
+ReferenceFn = Callable[[Sequence[np.ndarray], Attrs], np.ndarray]
+
+
+@dataclass(eq=False)
+class OpDef:
+    """Everything graphc knows about one op.
+
+    ``template`` (elementwise ops only) is a Python scalar expression over ``{0}``,
+    ``{1}``, ... that both CPU and GPU codegen render. ``vjp(node, grad_out) -> tuple of
+    input gradients (or None)`` is filled in by the autodiff layer.
+    """
+
+    name: str
+    kind: str
+    infer: InferFn
+    reference: ReferenceFn
+    template: str | None = None
+    vjp: Callable[..., Any] | None = None
+    differentiable: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"op {self.name}: unknown kind {self.kind!r}")
+        if self.kind == "elementwise" and self.template is None:
+            raise ValueError(f"elementwise op {self.name} needs a scalar template")
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
+             template: str | None = None, differentiable: bool = True) -> OpDef:
+    """Declare an op. Names are stable: dumps and visualisation depend on them."""
+    if name in OPS:
+        raise ValueError(f"op {name} is already registered")
+    op = OpDef(name, kind, infer, reference, template, None, differentiable)
+    OPS[name] = op
+    return op
+
+
+def get_op(name: str) -> OpDef:
+    try:
+        return OPS[name]
+    except KeyError:
+        raise KeyError(f"unknown op {name!r}") from None
+
+
+def apply(name: str, inputs: Sequence[Node], **attrs: Any) -> Node:
+    """Build ``name(inputs; attrs)`` after checking it; errors name the op and user line.
+
+    >>> import numpy as np
+    >>> from graphc.ir import buffer_node
+    >>> x = buffer_node(np.ones((2, 3), np.float32), "cpux")
+    >>> apply("transpose", [x], perm=(1, 0)).type.shape
+    (3, 2)
+    """
+    op = get_op(name)
+    frozen = Attrs(attrs)
+    try:
+        out_type = op.infer([i.type for i in inputs], frozen)
+    except GraphcError as err:
+        raise type(err)(f"{name}: {err} ({user_location()})") from None
+    return make_node(name, tuple(inputs), frozen, out_type)
+
+
+
+def check_devices(types: Sequence[TensorType]) -> str:
+    """The common device of ``types``; operands on different devices are an error."""
+    devices = {t.device for t in types}
+    if len(devices) > 1:
+        raise DTypeError(f"operands are on different devices {sorted(devices)}; "
+                         "move them with .to(device) first")
+    return types[0].device
+
+
+def is_float(dtype: np.dtype) -> bool:
+    return np.issubdtype(dtype, np.floating)
+
+
+__all__ = ["KINDS", "OPS", "OpDef", "apply", "check_devices", "get_op", "is_float", "register",
+           "DTypeError", "ShapeError"]

@@ -1,0 +1,1 @@
+"""CPU kernels (numba) for ops that codegen does not generate."""
