@@ -50,7 +50,8 @@ def run(roots: Sequence[Node], memo: set[int] = frozenset()) -> dict[int, np.nda
             if uses[i.uid] == 0 and i.buffer is None:
                 del values[i.uid]
     for r in roots:
-        result[r.uid] = values[r.uid]
+        if r.uid not in result:  # a frontier root: its value is its buffer
+            result[r.uid] = values[r.uid]
     return result
 
 

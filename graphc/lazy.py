@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 # that is never read cannot grow without bound.
 MAX_PENDING_DEPTH = 2000
 
-_live: weakref.WeakSet = weakref.WeakSet()
+# Keyed by id(): Tensor.__eq__ is elementwise, so a WeakSet (which compares members
+# with ==) would evaluate a tensor comparison when the same tensor is tracked twice.
+_live: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
 _graph_keepers = [0]
 
 realize_hooks: list[Callable[[list[Node]], None]] = []
@@ -35,23 +37,27 @@ realize_hooks: list[Callable[[list[Node]], None]] = []
 rebind_hooks: list[Callable[[str, Tensor, object, object], None]] = []
 
 
+BACKENDS = ("compiled", "interp")
+
+
 def backend() -> str:
-    """The execution backend: ``GRAPHC_BACKEND`` (``interp`` is the reference)."""
-    return os.environ.get("GRAPHC_BACKEND", "interp")
+    """The execution backend: ``GRAPHC_BACKEND``, ``compiled`` (default) or ``interp``
+    (the NumPy reference interpreter)."""
+    return os.environ.get("GRAPHC_BACKEND", "compiled")
 
 
 def track(tensor: Tensor) -> None:
     """Register a Tensor that holds a pending node; realize past the depth limit."""
     node = tensor._node
     if node.buffer is None:
-        _live.add(tensor)
+        _live[id(tensor)] = tensor
         if node.depth > MAX_PENDING_DEPTH:
             realize([node])
 
 
 def live_pending_tensors() -> list[Tensor]:
     """Live Tensors whose nodes are still pending."""
-    return [t for t in list(_live) if t._node.buffer is None]
+    return [t for t in list(_live.values()) if t._node.buffer is None]
 
 
 def keep_graph() -> bool:
@@ -80,21 +86,29 @@ def realize(nodes: Iterable[Node]) -> None:
         return
     for hook in realize_hooks:
         hook(pending)
-    memo = {t._node.uid for t in list(_live) if t._node.buffer is None}
+    live = live_pending_tensors()
+    memo = {t._node.uid for t in live}
     values = _execute(pending, memo)
     drop = not keep_graph()
     done = set()
-    for node in pending + [t._node for t in list(_live)]:
+    for node in pending + [t._node for t in live]:
         if node.uid in values and node.uid not in done:
             done.add(node.uid)
             node.set_realized(values[node.uid], drop_inputs=drop)
+    for t in live:  # realized tensors need no tracking until they are rebound
+        if t._node.buffer is not None:
+            _live.pop(id(t), None)
 
 
 def _execute(roots: list[Node], memo: set[int]) -> dict[int, object]:
     name = backend()
     if name == "interp":
         return interp.run(roots, memo)
-    raise ValueError(f"unknown GRAPHC_BACKEND {name!r}; valid: 'interp'")
+    if name == "compiled":
+        from .runtime.compiler import execute
+
+        return execute(roots, memo)
+    raise ValueError(f"unknown GRAPHC_BACKEND {name!r}; valid: {', '.join(BACKENDS)}")
 
 
 def rebind(tensor: Tensor, node: Node) -> None:

@@ -3,6 +3,12 @@
 ``reshape(shape)``, ``transpose(perm)``, ``broadcast_to(shape)`` and
 ``slice(starts, stops, steps)``; ``stops`` follow ``range`` semantics (a stop of -1 with a
 negative step runs to the beginning), so every output length is ``len(range(...))``.
+
+Each op declares an index map ``index_map(in_type, out_type, attrs, out_index, size)``:
+given the index expressions (Python source strings) of one output element, it returns
+the index expressions of the input element it reads. ``size(n)`` turns a dimension size
+into an expression, so that generated kernels take sizes as runtime arguments instead of
+baking them in; only whether a dimension is 1 (the broadcast pattern) is structural.
 """
 
 from __future__ import annotations
@@ -36,8 +42,51 @@ def _infer_reshape(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
     return t.with_shape(shape)
 
 
+def _reshape_groups(ins: tuple[int, ...], outs: tuple[int, ...]) -> list[tuple[list, list]]:
+    """Split two shapes of equal size into aligned groups of axes with equal products."""
+    groups: list[tuple[list, list]] = []
+    i = j = 0
+    while i < len(ins) or j < len(outs):
+        gi, gj = [], []
+        pi = pj = 1
+        while True:
+            if pi <= pj and i < len(ins) and (not gi or pi < pj or ins[i] == 1):
+                pi *= ins[i]; gi.append(i); i += 1
+            elif j < len(outs) and (not gj or pj < pi or outs[j] == 1):
+                pj *= outs[j]; gj.append(j); j += 1
+            else:
+                break
+            if pi == pj and gi and gj and not (i < len(ins) and ins[i] == 1) and not (
+                    j < len(outs) and outs[j] == 1):
+                break
+        groups.append((gi, gj))
+    return groups
+
+
+def _reshape_map(in_type: TensorType, out_type: TensorType, attrs: Attrs,
+                 out_index: tuple[str, ...], size) -> tuple[str, ...]:
+    ins, outs = in_type.shape, out_type.shape
+    result = ["0"] * len(ins)
+    for gi, gj in _reshape_groups(ins, outs):
+        src = [j for j in gj if outs[j] != 1]
+        dst = [i for i in gi if ins[i] != 1]
+        if not dst:
+            continue
+        if len(src) == 1 and len(dst) == 1:
+            result[dst[0]] = out_index[src[0]]
+            continue
+        linear = "0"
+        for j in src:
+            linear = out_index[j] if linear == "0" else f"({linear} * {size(outs[j])} + {out_index[j]})"
+        for k, i in enumerate(dst):
+            stride = " * ".join(size(ins[m]) for m in dst[k + 1:])
+            part = f"({linear} // ({stride}))" if stride else linear
+            result[i] = f"({part} % {size(ins[i])})" if k else part
+    return tuple(result)
+
+
 register("reshape", "movement", _infer_reshape,
-         lambda xs, attrs: np.reshape(xs[0], attrs["shape"]))
+         lambda xs, attrs: np.reshape(xs[0], attrs["shape"]), index_map=_reshape_map)
 
 
 def _infer_transpose(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
@@ -48,8 +97,15 @@ def _infer_transpose(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
     return t.with_shape(tuple(t.shape[p] for p in perm))
 
 
+def _transpose_map(in_type, out_type, attrs, out_index, size) -> tuple[str, ...]:
+    result = [""] * len(out_index)
+    for j, p in enumerate(attrs["perm"]):
+        result[p] = out_index[j]
+    return tuple(result)
+
+
 register("transpose", "movement", _infer_transpose,
-         lambda xs, attrs: np.transpose(xs[0], attrs["perm"]))
+         lambda xs, attrs: np.transpose(xs[0], attrs["perm"]), index_map=_transpose_map)
 
 
 def _infer_broadcast(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
@@ -62,8 +118,14 @@ def _infer_broadcast(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
     return t.with_shape(shape)
 
 
+def _broadcast_map(in_type, out_type, attrs, out_index, size) -> tuple[str, ...]:
+    lead = out_type.ndim - in_type.ndim
+    return tuple("0" if d == 1 and out_type.shape[lead + k] != 1 else out_index[lead + k]
+                 for k, d in enumerate(in_type.shape))
+
+
 register("broadcast_to", "movement", _infer_broadcast,
-         lambda xs, attrs: np.broadcast_to(xs[0], attrs["shape"]))
+         lambda xs, attrs: np.broadcast_to(xs[0], attrs["shape"]), index_map=_broadcast_map)
 
 
 def slice_length(start: int, stop: int, step: int) -> int:
@@ -92,4 +154,12 @@ def _slice_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
     return xs[0][index]
 
 
-register("slice", "movement", _infer_slice, _slice_reference)
+def _slice_map(in_type, out_type, attrs, out_index, size) -> tuple[str, ...]:
+    result = []
+    for idx, a, s in zip(out_index, attrs["starts"], attrs["steps"]):
+        term = idx if s == 1 else f"{s} * {idx}"
+        result.append(term if a == 0 else f"({a} + {term})")
+    return tuple(result)
+
+
+register("slice", "movement", _infer_slice, _slice_reference, index_map=_slice_map)

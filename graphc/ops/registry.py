@@ -31,8 +31,10 @@ class OpDef:
     """Everything graphc knows about one op.
 
     ``template`` (elementwise ops only) is a Python scalar expression over ``{0}``,
-    ``{1}``, ... that both CPU and GPU codegen render. ``vjp(node, grad_out) -> tuple of
-    input gradients (or None)`` is filled in by the autodiff layer.
+    ``{1}``, ... that both CPU and GPU codegen render. ``index_map`` (movement ops only)
+    maps the index expressions of an output element to those of the input element it
+    reads (see :mod:`graphc.ops.movement`). ``vjp(node, grad_out) -> tuple of input
+    gradients (or None)`` is filled in by the autodiff layer.
     """
 
     name: str
@@ -42,6 +44,7 @@ class OpDef:
     template: str | None = None
     vjp: Callable[..., Any] | None = None
     differentiable: bool = True
+    index_map: Callable[..., tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -54,11 +57,14 @@ OPS: dict[str, OpDef] = {}
 
 
 def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
-             template: str | None = None, differentiable: bool = True) -> OpDef:
+             template: str | None = None, differentiable: bool = True,
+             index_map: Callable[..., tuple[str, ...]] | None = None) -> OpDef:
     """Declare an op. Names are stable: dumps and visualisation depend on them."""
     if name in OPS:
         raise ValueError(f"op {name} is already registered")
-    op = OpDef(name, kind, infer, reference, template, None, differentiable)
+    if kind == "movement" and index_map is None:
+        raise ValueError(f"movement op {name} needs an index map")
+    op = OpDef(name, kind, infer, reference, template, None, differentiable, index_map)
     OPS[name] = op
     return op
 

@@ -1,0 +1,1 @@
+"""Benchmark suites (``make bench``, ``python -m graphc.bench``)."""

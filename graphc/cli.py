@@ -1,0 +1,129 @@
+"""The ``graphc`` command.
+
+>>> main(["cache", "info"])
+cache dir: /home/me/.cache/graphc
+kernels:   12
+files:     36
+size:      792.5 KiB (811520 bytes)
+0
+
+Each command is a function that adds its subparser; ``@command`` registers it, so a new
+command (viz, run, bench) is one decorated function here or in its own module, imported
+below. A subparser sets ``handler=<function(args) -> int>`` through ``set_defaults``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+Registrar = Callable[["argparse._SubParsersAction"], None]
+
+COMMANDS: dict[str, Registrar] = {}
+
+
+def command(name: str) -> Callable[[Registrar], Registrar]:
+    """Register ``register(subparsers)`` as the function that adds command ``name``.
+
+    >>> @command("hello")
+    ... def _hello(subparsers):
+    ...     subparsers.add_parser("hello").set_defaults(handler=lambda args: print("hi"))
+    """
+    def register(registrar: Registrar) -> Registrar:
+        if name in COMMANDS:
+            raise ValueError(f"graphc command {name!r} is registered twice")
+        COMMANDS[name] = registrar
+        return registrar
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``graphc`` argument parser with every registered command.
+
+    >>> build_parser().parse_args(["cache", "clear"]).handler.__name__
+    '_cache_clear'
+    """
+    from graphc import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="graphc", description="graphc: a lazy computational-graph compiler.")
+    parser.add_argument("--version", action="version", version=f"graphc {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for registrar in COMMANDS.values():
+        registrar(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``graphc`` command line; returns the exit status.
+
+    >>> main(["cache", "clear"])
+    removed 12 kernels (36 files, 792.5 KiB) from /home/me/.cache/graphc
+    0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:  # `graphc` or `graphc cache` alone: show what can follow
+        (getattr(args, "parser", None) or parser).print_help()
+        return 2
+    return handler(args) or 0
+
+
+# ------------------------------------------------------------------------- cache
+
+
+@command("cache")
+def _register_cache(subparsers: argparse._SubParsersAction) -> None:
+    cache_parser = subparsers.add_parser(
+        "cache", help="inspect or clear the compiled-kernel cache",
+        description="The compiled-kernel cache (GRAPHC_CACHE_DIR, default ~/.cache/graphc).")
+    cache_parser.set_defaults(parser=cache_parser)
+    actions = cache_parser.add_subparsers(title="actions", metavar="ACTION")
+    info = actions.add_parser("info", help="show the cache directory, kernel count and size")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(handler=_cache_info)
+    clear = actions.add_parser("clear", help="delete every cached kernel")
+    clear.add_argument("--json", action="store_true", help="print one JSON object")
+    clear.set_defaults(handler=_cache_clear)
+
+
+def _cache_info(args: argparse.Namespace) -> int:
+    from graphc.codegen.cache import cache_info
+
+    info = cache_info()
+    if args.json:
+        print(json.dumps(info))
+    else:
+        print(f"cache dir: {info['dir']}\nkernels:   {info['kernels']}\n"
+              f"files:     {info['files']}\nsize:      {_human_bytes(info['bytes'])} "
+              f"({info['bytes']} bytes)")
+    return 0
+
+
+def _cache_clear(args: argparse.Namespace) -> int:
+    from graphc.codegen.cache import clear_cache
+
+    removed = clear_cache()
+    if args.json:
+        print(json.dumps(removed))
+    else:
+        print(f"removed {removed['kernels']} kernels ({removed['files']} files, "
+              f"{_human_bytes(removed['bytes'])}) from {removed['dir']}")
+    return 0
+
+
+def _human_bytes(count: int) -> str:
+    if count < 1024:
+        return f"{count} B"
+    size = count / 1024
+    for unit in ("KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+if __name__ == "__main__":
+    sys.exit(main())

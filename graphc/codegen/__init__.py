@@ -1,0 +1,1 @@
+"""Code generation: fused kernels to source text to compiled numba functions."""

@@ -1,0 +1,435 @@
+"""CPU code generation: one fused loop kernel → readable Python source for numba.
+
+The kernel's iteration domain is split into kept axes (looped in parallel: blocks of
+the first kept axis under ``prange``) and reduced axes. Each reduction is one loop over
+the reduced axes per row, accumulating in a wide type; values of the reduced shape
+("row values") are then plain locals, so reduce-then-broadcast patterns such as softmax
+run as one kernel. When every axis is reduced, blocks of the first reduced axis
+accumulate partial results in parallel, combined in block order.
+
+Sizes are never baked into the source: they arrive in the ``sh`` array, so a new batch
+size reuses the compiled kernel. Only dtypes, ranks, which axes are 1 (the broadcast
+pattern) and op attributes shape the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir import FusedGraph, Kernel, Node, const_in_key
+from ..ops import get_op
+
+REDUCE_OPS = frozenset({"sum", "prod", "max", "min", "argmax", "argmin"})
+FASTMATH = '{"reassoc", "contract"}'  # keeps NaN/Inf semantics: no nnan/ninf
+
+
+@dataclass
+class Param:
+    """How the executor binds one kernel argument."""
+
+    kind: str  # "out" | "in" | "scalar"
+    node: Node
+
+
+@dataclass
+class KernelSource:
+    """A rendered kernel: its module source and how to call it."""
+
+    kernel: Kernel
+    source: str
+    params: list[Param]
+    sizes: list[int]  # values of sh[0], sh[1], ...
+    parallel_extent: int  # length of the axis split into blocks (0: no parallel loop)
+    work: int  # elements per kernel call, to choose the number of blocks
+    out_nodes: list[Node] = field(default_factory=list)
+
+
+def compute_dtype(dtype: np.dtype) -> str:
+    """The dtype a kernel computes in: float16 is a storage type on the CPU."""
+    return "float32" if dtype == np.float16 else dtype.name
+
+
+def literal(value: object, dtype: np.dtype) -> str:
+    """A typed scalar literal (typed, so float32 math stays float32)."""
+    name = compute_dtype(dtype)
+    if name == "bool":
+        return "True" if value else "False"
+    if isinstance(value, float):
+        if value != value:
+            return f"{name}(np.nan)"
+        if value in (float("inf"), float("-inf")):
+            return f"{name}({'-' if value < 0 else ''}np.inf)"
+    return f"{name}({value!r})"
+
+
+class _Renderer:
+    def __init__(self, fused: FusedGraph, kernel: Kernel, runtime_scalars: set[int]) -> None:
+        self.fused = fused
+        self.kernel = kernel
+        self.members = {m.uid for m in kernel.members}
+        self.runtime_scalars = runtime_scalars
+        self.lines: list[str] = []
+        self.depth = 1
+        self.sizes: list[int] = []
+        self.scopes: list[dict] = [{}]
+        self.row_vars: dict[int, str] = {}
+        self.counter = 0
+        self.params: list[Param] = []
+        self.names: dict[int, str] = {}
+        domain = kernel.domain
+        self.axes = set(kernel.reduce_axes)
+        self.full_index = tuple("0" if d == 1 else f"i{k}" for k, d in enumerate(domain))
+        self.dim_names: dict[int, str] = {}
+        self.stored: set[int] = set()
+
+    # ---- small helpers ----------------------------------------------------------
+    def emit(self, text: str) -> None:
+        self.lines.append("    " * self.depth + text)
+
+    def size(self, n: int) -> str:
+        self.sizes.append(int(n))
+        return f"sh[{len(self.sizes) - 1}]"
+
+    def fresh(self, prefix: str = "v") -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def lookup(self, key: tuple) -> str | None:
+        for scope in reversed(self.scopes):
+            if key in scope:
+                return scope[key]
+        return None
+
+    def push(self) -> None:
+        self.scopes.append({})
+        self.depth += 1
+
+    def pop(self) -> None:
+        self.scopes.pop()
+        self.depth -= 1
+
+    @staticmethod
+    def subscript(index: tuple[str, ...]) -> str:
+        return "[" + ", ".join(index) + "]" if index else "[0]"
+
+    def row_index(self, shape: tuple[int, ...]) -> tuple[str, ...]:
+        domain = self.kernel.domain
+        keep = tuple("0" if k in self.axes else self.full_index[k] for k in range(len(domain)))
+        if len(shape) == len(domain):
+            return keep
+        return tuple(self.full_index[k] for k in range(len(domain)) if k not in self.axes)
+
+    # ---- values -----------------------------------------------------------------
+    def value(self, node: Node, index: tuple[str, ...]) -> str:
+        key = (node.uid, index)
+        hit = self.lookup(key)
+        if hit is not None:
+            return hit
+        op = get_op(node.op) if node.inputs or node.uid in self.members else None
+        if node.uid in self.row_vars:
+            return self.row_vars[node.uid]
+        if node.uid in self.members or node.uid in self.fused.free:
+            if op.kind == "movement":
+                inner = op.index_map(node.inputs[0].type, node.type, node.attrs, index,
+                                     self.size)
+                return self.value(node.inputs[0], tuple(inner))
+            args = [self.value(i, index) for i in node.inputs]
+            attrs = dict(node.attrs)
+            if "dtype" in attrs:
+                attrs["dtype"] = compute_dtype(np.dtype(attrs["dtype"]))
+            expr = op.template.format(*args, **attrs)
+        else:
+            expr = self.load(node, index)
+            if not expr.startswith(("in", "out")):
+                return expr  # a literal or scalar parameter
+        var = self.fresh()
+        self.emit(f"{var} = {expr}")
+        self.scopes[-1][key] = var
+        return var
+
+    def load(self, node: Node, index: tuple[str, ...]) -> str:
+        if node.op == "const" and node.uid not in self.runtime_scalars:
+            return literal(node.value, node.type.dtype)
+        if node.uid not in self.names:
+            kind = "scalar" if node.op == "const" else "in"
+            self.names[node.uid] = f"{'s' if kind == 'scalar' else 'in'}{len(self.params)}"
+            self.params.append(Param(kind, node))
+        name = self.names[node.uid]
+        if node.op == "const":
+            return name
+        return name + self.subscript(index)
+
+    def out_name(self, node: Node) -> str:
+        if node.uid not in self.names:
+            self.names[node.uid] = f"out{len(self.params)}"
+            self.params.append(Param("out", node))
+        return self.names[node.uid]
+
+    # ---- reductions -------------------------------------------------------------
+    def reduction_parts(self, node: Node) -> tuple[str, str, str]:
+        """(accumulator dtype, initial value, combine statement template)."""
+        src = node.inputs[0].type.dtype
+        is_float = np.issubdtype(src, np.floating)
+        op = node.op
+        if op in ("sum", "prod"):
+            acc = "float64" if is_float else "int64"
+            init = f"{acc}({0 if op == 'sum' else 1})"
+            return acc, init, "{acc} = {acc} + {v}" if op == "sum" else "{acc} = {acc} * {v}"
+        if src == np.bool_:
+            init = "False" if op in ("max", "argmax") else "True"
+            combine = "{acc} = {acc} or {v}" if op == "max" else "{acc} = {acc} and {v}"
+            return "bool_", init, combine
+        name = compute_dtype(src)
+        if is_float:
+            init = f"{name}({'-' if op in ('max', 'argmax') else ''}np.inf)"
+        else:
+            info = np.iinfo(src)
+            init = f"{name}({info.min if op in ('max', 'argmax') else info.max})"
+        cmp = ">" if op in ("max", "argmax") else "<"
+        nan = " or ({v} != {v} and {acc} == {acc})" if is_float else ""
+        return name, init, f"{{acc}} = {{v}} if ({{v}} {cmp} {{acc}}{nan}) else {{acc}}"
+
+    def reduce_loops(self, loops: list[int], body, blocked: bool = False) -> None:
+        """Nested loops over ``loops`` axes; the first one blocked if ``blocked``."""
+        opened = 0
+        for n, axis in enumerate(loops):
+            var = f"i{axis}"
+            if blocked and n == 0:
+                self.emit(f"for {var} in range(lo, hi):")
+            else:
+                self.emit(f"for {var} in range({self.dim(axis)}):")
+            self.push()
+            opened += 1
+        body()
+        for _ in range(opened):
+            self.pop()
+
+    def dim(self, axis: int) -> str:
+        if axis not in self.dim_names:
+            self.dim_names[axis] = self.size(self.kernel.domain[axis])
+        return self.dim_names[axis]
+
+    # ---- kernel -----------------------------------------------------------------
+    def render(self) -> KernelSource:
+        k = self.kernel
+        domain = k.domain
+        loops = [a for a, d in enumerate(domain) if d != 1]
+        kept = [a for a in loops if a not in self.axes]
+        reduced = [a for a in loops if a in self.axes]
+        order = k.members
+        reductions = [m for m in order if m.op in REDUCE_OPS]
+        outputs = set(o.uid for o in k.outputs)
+        full_outputs = [m for m in k.outputs if m.uid not in self._row_level(order)]
+        row_nodes = [m for m in order if m.uid in self._row_level(order)
+                     and m.op not in REDUCE_OPS]
+        body_start = len(self.lines)
+        parallel_extent = 0
+        if kept or not reductions:
+            # Parallel over blocks of the first kept axis; reductions per row inside.
+            if kept:
+                parallel_extent = domain[kept[0]]
+                first = self.dim(kept[0])
+                self.emit(f"bs = ({first} + nblocks - 1) // nblocks")
+                self.emit("for blk in prange(nblocks):")
+                self.push()
+                self.emit("lo = blk * bs")
+                self.emit(f"hi = min(lo + bs, {first})")
+                self.emit(f"for i{kept[0]} in range(lo, hi):")
+                self.push()
+                for a in kept[1:]:
+                    self.emit(f"for i{a} in range({self.dim(a)}):")
+                    self.push()
+            for r in reductions:
+                self.row_reduction(r, reduced)
+                self.row_epilogue(r, row_nodes, outputs)
+            if full_outputs:
+                self.reduce_loops(reduced, lambda: self.store(full_outputs))
+        else:
+            parallel_extent = domain[reduced[0]] if reduced else 0
+            if reduced:
+                first = self.dim(reduced[0])
+                self.emit(f"bs = ({first} + nblocks - 1) // nblocks")
+            for r in reductions:
+                self.partial_reduction(r, reduced)
+                self.row_epilogue(r, row_nodes, outputs)
+            if full_outputs:
+                self.blocked(reduced, lambda: self.store(full_outputs))
+        body = self.lines[body_start:]
+        params = self.params
+        signature = ", ".join(self.names[p.node.uid] for p in params)
+        uses_prange = "prange" in "\n".join(body)
+        deco = (f"@njit(parallel=True, nogil=True, cache=True, fastmath={FASTMATH})"
+                if uses_prange else f"@njit(nogil=True, cache=True, fastmath={FASTMATH})")
+        header = [
+            f"# graphc kernel {k.name}: {len(k.members)} ops over domain "
+            f"{'x'.join('N' if d != 1 else '1' for d in domain) or 'scalar'}"
+            + (f", reducing axes {k.reduce_axes}" if k.reduce_axes else ""),
+            f"# ops: {' '.join(k.ops)}",
+            "import numpy as np",
+            "from numba import njit, prange",
+            "from numpy import bool_, float32, float64, int8, int16, int32, int64, uint8",
+            "from graphc.codegen.mathlib import *  # noqa: F403",
+            "",
+            "",
+            deco,
+            f"def kernel({signature}{', ' if signature else ''}sh, nblocks):",
+        ]
+        if not body:
+            body = ["    pass"]
+        source = "\n".join(header + body) + "\n"
+        work = int(np.prod(domain)) if domain else 1
+        return KernelSource(k, source, params, self.sizes, parallel_extent, work)
+
+    def _row_level(self, order: list[Node]) -> set[int]:
+        if not self.axes:
+            return set()
+        row_shapes = {self._shape(True), self._shape(False)}
+        full = self.kernel.domain
+        return {m.uid for m in order
+                if m.op in REDUCE_OPS or (m.type.shape in row_shapes and m.type.shape != full)}
+
+    def _shape(self, keepdims: bool) -> tuple[int, ...]:
+        d = self.kernel.domain
+        if keepdims:
+            return tuple(1 if k in self.axes else n for k, n in enumerate(d))
+        return tuple(n for k, n in enumerate(d) if k not in self.axes)
+
+    def store(self, nodes: list[Node]) -> None:
+        for node in nodes:
+            v = self.value(node, self.full_index)
+            self.emit(f"{self.out_name(node)}{self.subscript(self.full_index)} = {v}")
+
+    def row_reduction(self, r: Node, reduced: list[int]) -> None:
+        acc_dtype, init, combine = self.reduction_parts(r)
+        acc = self.fresh("acc")
+        self.emit(f"{acc} = {init}")
+        is_arg = r.op in ("argmax", "argmin")
+        best = self.fresh("arg") if is_arg else None
+        if is_arg:
+            self.emit(f"{best} = 0")
+
+        def body() -> None:
+            v = self.value(r.inputs[0], self.full_index)
+            if is_arg:
+                axis = r.attrs["axes"][0]
+                cond = combine.split(" if ", 1)[1].split(" else ")[0].format(v=v, acc=acc)
+                self.emit(f"if {cond}:")
+                self.emit(f"    {acc} = {v}")
+                self.emit(f"    {best} = {self.full_index[axis]}")
+            else:
+                self.emit(combine.format(acc=acc, v=v))
+
+        self.reduce_loops(reduced, body)
+        self.finish_row(r, best if is_arg else acc)
+
+    def finish_row(self, r: Node, acc: str) -> None:
+        var = self.fresh("r")
+        self.emit(f"{var} = {compute_dtype(r.type.dtype)}({acc})")
+        self.row_vars[r.uid] = var
+
+    def row_epilogue(self, r: Node, row_nodes: list[Node], outputs: set[int]) -> None:
+        """Compute and store row values that became available after reduction ``r``."""
+        for node in [r] + row_nodes:
+            if node.uid in outputs and node.uid not in self.stored and self._ready(node):
+                index = self.row_index(node.type.shape)
+                v = self.value(node, index)
+                self.emit(f"{self.out_name(node)}{self.subscript(index)} = {v}")
+                self.stored.add(node.uid)
+
+    def _ready(self, node: Node) -> bool:
+        """Whether every reduction ``node`` depends on inside this kernel is computed."""
+        stack = [node]
+        seen = set()
+        while stack:
+            n = stack.pop()
+            if n.uid in seen or n.uid not in self.members:
+                continue
+            seen.add(n.uid)
+            if n.op in REDUCE_OPS and n.uid not in self.row_vars:
+                return False
+            if n.op not in REDUCE_OPS:
+                stack.extend(n.inputs)
+        return True
+
+    def blocked(self, reduced: list[int], body) -> None:
+        """A parallel loop over blocks of the first reduced axis (all axes reduced)."""
+        if not reduced:
+            body()
+            return
+        first = self.dim(reduced[0])
+        self.emit("for blk in prange(nblocks):")
+        self.push()
+        self.emit("lo = blk * bs")
+        self.emit(f"hi = min(lo + bs, {first})")
+        self.reduce_loops(reduced, body, blocked=True)
+        self.pop()
+
+    def partial_reduction(self, r: Node, reduced: list[int]) -> None:
+        acc_dtype, init, combine = self.reduction_parts(r)
+        is_arg = r.op in ("argmax", "argmin")
+        if not reduced:
+            v = self.value(r.inputs[0], self.full_index)
+            self.finish_row(r, "0" if is_arg else v)
+            return
+        part = self.fresh("part")
+        self.emit(f"{part} = np.empty(nblocks, dtype=np.{acc_dtype})")
+        ipart = self.fresh("ipart") if is_arg else None
+        if is_arg:
+            self.emit(f"{ipart} = np.zeros(nblocks, dtype=np.int64)")
+        self.emit("for blk in prange(nblocks):")
+        self.push()
+        acc = self.fresh("acc")
+        best = self.fresh("arg") if is_arg else None
+        self.emit(f"{acc} = {init}")
+        self.emit("lo = blk * bs")
+        self.emit(f"hi = min(lo + bs, {self.dim(reduced[0])})")
+        if is_arg:
+            self.emit(f"{best} = lo")
+
+        def body() -> None:
+            v = self.value(r.inputs[0], self.full_index)
+            if is_arg:
+                axis = r.attrs["axes"][0]
+                cond = combine.split(" if ", 1)[1].split(" else ")[0].format(v=v, acc=acc)
+                self.emit(f"if {cond}:")
+                self.emit(f"    {acc} = {v}")
+                self.emit(f"    {best} = {self.full_index[axis]}")
+            else:
+                self.emit(combine.format(acc=acc, v=v))
+
+        self.reduce_loops(reduced, body, blocked=True)
+        self.emit(f"{part}[blk] = {acc}")
+        if is_arg:
+            self.emit(f"{ipart}[blk] = {best}")
+        self.pop()
+        total = self.fresh("acc")
+        self.emit(f"{total} = {init}")
+        tbest = self.fresh("arg") if is_arg else None
+        if is_arg:
+            self.emit(f"{tbest} = 0")
+        self.emit("for blk in range(nblocks):")
+        self.push()
+        pv = f"{part}[blk]"
+        if is_arg:
+            cond = combine.split(" if ", 1)[1].split(" else ")[0].format(v=pv, acc=total)
+            self.emit(f"if {cond}:")
+            self.emit(f"    {total} = {pv}")
+            self.emit(f"    {tbest} = {ipart}[blk]")
+        else:
+            self.emit(combine.format(acc=total, v=pv))
+        self.pop()
+        self.finish_row(r, tbest if is_arg else total)
+
+
+def render_kernel(fused: FusedGraph, kernel: Kernel, runtime_scalars: set[int]) -> KernelSource:
+    """The source text and call description of one ``loop`` kernel.
+
+    ``runtime_scalars`` are the uids of const nodes passed at run time (not baked in).
+    """
+    return _Renderer(fused, kernel, runtime_scalars).render()
+
+
+def is_baked_const(node: Node, runtime_scalars: set[int]) -> bool:
+    return node.op == "const" and (const_in_key(node) or node.uid not in runtime_scalars)

@@ -1,0 +1,271 @@
+"""The ``fuse`` pass: partition a graph into kernels, following DESIGN.md §5.
+
+Nodes are visited in topological order and each joins the first kernel where it is
+legal, else starts its own:
+
+- elementwise and movement nodes over the kernel's iteration domain join it (one loop
+  nest, several outputs where siblings share it);
+- a reduction joins the kernel computing its input (an elementwise prologue); nodes of
+  the reduced shape join as an epilogue, and nodes that broadcast the reduced value back
+  over the domain join too (softmax, layer norm: one kernel per row block);
+- opaque ops (matmul, gather, ...) are library kernels of their own;
+- a movement node that cannot join is a *free view* over the stored value it reads.
+
+Legality is checked on index expressions: a member may be read at another element than
+the one being computed only if it is a pure elementwise expression of stored inputs
+(then it is recomputed there); a reduced value may be read only in its own row. A join
+must not create a cycle between kernels.
+"""
+
+from __future__ import annotations
+
+from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier
+from ..ops import get_op
+from ..ops.reduce import reduced_shape
+from . import graph_pass
+
+
+def _size_placeholder(n: int) -> str:
+    return "S"  # sizes never affect legality
+
+
+class _KernelState:
+    """A kernel under construction, with what legality checks need."""
+
+    def __init__(self, kernel: Kernel, index: int) -> None:
+        self.kernel = kernel
+        self.index = index
+        self.level: dict[int, str] = {}  # member uid → "full" | "row"
+        self.pure: dict[int, bool] = {}  # member uid → recomputable at any index
+        self.deps: set[int] = set()  # indices of kernels this one reads
+
+    @property
+    def domain(self) -> tuple[int, ...]:
+        return self.kernel.domain
+
+    def full_index(self) -> tuple[str, ...]:
+        return tuple("0" if d == 1 else f"i{k}" for k, d in enumerate(self.domain))
+
+    def row_forms(self) -> dict[tuple[int, ...], tuple[str, ...]]:
+        """Shapes a row-level value may have, with the index of the current row."""
+        axes = self.kernel.reduce_axes
+        full = self.full_index()
+        keep = tuple("0" if k in axes else full[k] for k in range(len(self.domain)))
+        drop = tuple(full[k] for k in range(len(self.domain)) if k not in axes)
+        return {reduced_shape(self.domain, axes, True): keep,
+                reduced_shape(self.domain, axes, False): drop}
+
+
+class _Fuser:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.states: list[_KernelState] = []
+        self.kernel_of: dict[int, _KernelState] = {}
+        self.free: dict[int, Node] = {}
+
+    # ---- dependency bookkeeping ---------------------------------------------------
+    def _base(self, node: Node) -> Node:
+        while node.uid in self.free:
+            node = node.inputs[0]
+        return node
+
+    def _depends(self, src: int, target: int) -> bool:
+        """Whether kernel ``src`` reads (transitively) from kernel ``target``."""
+        stack, seen = [src], set()
+        while stack:
+            k = stack.pop()
+            if k == target:
+                return True
+            if k in seen:
+                continue
+            seen.add(k)
+            stack.extend(self.states[k].deps)
+        return False
+
+    def _input_kernels(self, node: Node) -> set[int]:
+        out = set()
+        for i in node.inputs:
+            base = self._base(i)
+            if base.uid in self.kernel_of:
+                out.add(self.kernel_of[base.uid].index)
+        return out
+
+    # ---- legality -----------------------------------------------------------------
+    def _readable(self, st: _KernelState, node: Node, index: tuple[str, ...]) -> bool:
+        """Can ``st`` compute ``node`` at ``index`` (walking through movement)?"""
+        while True:
+            if node.uid in st.level:
+                if st.level[node.uid] == "full":
+                    return index == st.full_index() or st.pure[node.uid]
+                return st.row_forms().get(node.type.shape) == index
+            if node.uid in self.free or (node.op in _MOVEMENT and node.uid not in
+                                         self.kernel_of and not is_frontier(node)):
+                op = get_op(node.op)
+                index = op.index_map(node.inputs[0].type, node.type, node.attrs, index,
+                                     _size_placeholder)
+                node = node.inputs[0]
+                continue
+            return True  # stored elsewhere or frontier: read from memory
+
+    def _level_of(self, st: _KernelState, node: Node) -> str | None:
+        if node.op in _REDUCE:
+            src = node.inputs[0].type.shape
+            axes = node.attrs["axes"]
+            if src != st.domain or (st.kernel.reduce_axes and st.kernel.reduce_axes != axes):
+                return None
+            return "row"
+        if node.type.shape == st.domain:
+            return "full"
+        if st.kernel.reduce_axes and node.type.shape in st.row_forms():
+            return "row"
+        return None
+
+    def _index_for(self, st: _KernelState, node: Node, level: str) -> tuple[str, ...]:
+        if node.op in _REDUCE or level == "full":
+            return st.full_index()
+        return st.row_forms()[node.type.shape]
+
+    def _try_join(self, st: _KernelState, node: Node) -> bool:
+        if st.kernel.kind != "loop":
+            return False
+        level = self._level_of(st, node)
+        if level is None:
+            return False
+        reduce_axes = st.kernel.reduce_axes
+        if node.op in _REDUCE and not reduce_axes:
+            st.kernel.reduce_axes = node.attrs["axes"]  # tentatively, for row checks
+        index = self._index_for(st, node, level)
+        reads_member = False
+        for inp in node.inputs:
+            in_index = index
+            if node.op in _MOVEMENT:
+                in_index = get_op(node.op).index_map(inp.type, node.type, node.attrs, index,
+                                                     _size_placeholder)
+            base = self._base(inp)
+            if base.uid in st.level or (self._chain_reaches(inp, st)):
+                if not self._readable(st, inp, in_index):
+                    st.kernel.reduce_axes = reduce_axes
+                    return False
+                reads_member = True
+        for k in self._input_kernels(node):
+            if k != st.index and self._depends(k, st.index):
+                st.kernel.reduce_axes = reduce_axes
+                return False
+        if node.op in _MOVEMENT and not reads_member:
+            st.kernel.reduce_axes = reduce_axes
+            return False  # a movement of stored data is a free view, not work
+        self._add(st, node, level)
+        return True
+
+    def _chain_reaches(self, node: Node, st: _KernelState) -> bool:
+        return self._base(node).uid in st.level
+
+    def _add(self, st: _KernelState, node: Node, level: str) -> None:
+        st.kernel.members.append(node)
+        st.level[node.uid] = level
+        member_inputs = [self._base(i) for i in node.inputs]
+        st.pure[node.uid] = node.op not in _REDUCE and all(
+            st.pure.get(b.uid, True) for b in member_inputs if b.uid in st.level) and all(
+            st.level.get(b.uid, "full") == "full" for b in member_inputs)
+        self.kernel_of[node.uid] = st
+        for k in self._input_kernels(node):
+            if k != st.index:
+                st.deps.add(k)
+
+    def _new_kernel(self, node: Node, reason: str) -> None:
+        op = get_op(node.op)
+        if op.kind == "opaque":
+            kernel = Kernel(f"k{len(self.states)}_{node.op}", "library", node.type.shape,
+                            boundary=reason)
+        elif node.op in _REDUCE:
+            kernel = Kernel(f"k{len(self.states)}_{node.op}", "loop",
+                            node.inputs[0].type.shape, node.attrs["axes"], boundary=reason)
+        else:
+            kernel = Kernel(f"k{len(self.states)}_{node.op}", "loop", node.type.shape,
+                            boundary=reason)
+        st = _KernelState(kernel, len(self.states))
+        self.states.append(st)
+        self._add(st, node, "row" if node.op in _REDUCE else "full")
+
+    # ---- driver -------------------------------------------------------------------
+    def run(self) -> FusedGraph:
+        for node in self.graph.pending():
+            kind = get_op(node.op).kind
+            if kind == "opaque":
+                self._new_kernel(node, f"{node.op} is a library call")
+                continue
+            producers = sorted(self._input_kernels(node), reverse=True)
+            candidates = [self.states[k] for k in producers] + [
+                st for st in reversed(self.states) if st.index not in producers]
+            if any(self._try_join(st, node) for st in candidates):
+                continue
+            if kind == "movement":
+                self.free[node.uid] = node
+                continue
+            self._new_kernel(node, self._reason(node, producers))
+        self._finish()
+        order = [st.kernel for st in self._schedule()]
+        return FusedGraph(self.graph, order, {u: st.kernel for u, st in self.kernel_of.items()},
+                          dict(self.free))
+
+    def _reason(self, node: Node, producers: list[int]) -> str:
+        if not producers:
+            return "reads only stored inputs and no kernel over the same domain could take it"
+        k = self.states[producers[0]].kernel
+        if node.op in _REDUCE:
+            return (f"reduction of shape {node.inputs[0].type.shape} over {node.attrs['axes']} "
+                    f"cannot join {k.name} (domain {k.domain}, reduces {k.reduce_axes})")
+        return (f"shape {node.type.shape} does not match {k.name} (domain {k.domain}) or it "
+                "reads a value at another element than the one being computed")
+
+    def _finish(self) -> None:
+        outputs = {o.uid for o in self.graph.outputs}
+        consumers = self.graph.consumers()
+        for st in self.states:
+            k = st.kernel
+            members = {m.uid for m in k.members}
+            seen_inputs: set[int] = set()
+            for m in k.members:
+                users = consumers.get(m.uid, [])
+                if m.uid in outputs or any(u.uid not in members for u in users):
+                    k.outputs.append(m)
+                for i in m.inputs:
+                    base = i if k.kind == "library" else self._base(i)
+                    if base.uid not in members and base.uid not in seen_inputs:
+                        seen_inputs.add(base.uid)
+                        k.inputs.append(base)
+
+    def _schedule(self) -> list[_KernelState]:
+        """Kernels in an order where each runs after the kernels it reads."""
+        done: set[int] = set()
+        order: list[_KernelState] = []
+        for st in self.states:
+            stack = [(st, False)]
+            while stack:
+                cur, expanded = stack.pop()
+                if cur.index in done:
+                    continue
+                if expanded:
+                    done.add(cur.index)
+                    order.append(cur)
+                    continue
+                stack.append((cur, True))
+                stack.extend((self.states[d], False) for d in cur.deps if d not in done)
+        return order
+
+
+_REDUCE = frozenset({"sum", "prod", "max", "min", "argmax", "argmin"})
+_MOVEMENT = frozenset({"reshape", "transpose", "broadcast_to", "slice"})
+
+
+@graph_pass("fuse")
+def fuse(graph: Graph) -> FusedGraph:
+    """Partition ``graph`` into kernels (see the module docstring for the rules).
+
+    >>> import graphc, graphc.functional as F
+    >>> x = graphc.tensor([[1., 2.], [3., 4.]])
+    >>> fused = fuse(Graph((F.softmax(x, axis=1)._node,)))
+    >>> [k.kind for k in fused.kernels]
+    ['loop']
+    """
+    return _Fuser(graph).run()

@@ -1,0 +1,283 @@
+"""Compile a pending graph into a Program, cache it, and run it.
+
+``execute`` is what realization calls: it looks the pending subgraph up by structural
+key (same model, next batch → same key), compiles on a miss (passes → fuse → schedule →
+plan_memory → codegen), and runs the Program on the current buffers and scalars.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import interp
+from ..codegen.cpu import KernelSource, render_kernel
+from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier, structural_key, topo_order
+from ..ops import get_op
+from ..passes import run_pipeline
+from ..passes.memory import MemoryPlan, plan_memory
+from .program import (
+    BufferSpec,
+    OutputPool,
+    Program,
+    Step,
+    choose_blocks,
+    library_step,
+    loop_step,
+)
+
+# Programs kept in memory, least recently used evicted first (with their buffers).
+MAX_PROGRAMS = 256
+# A graph seen for the first time whose values are all this small runs in the
+# interpreter: compiling it would cost more than it saves unless it recurs.
+TINY_ELEMENTS = 4096
+
+_programs: OrderedDict = OrderedDict()
+_sightings: dict = {}
+stats = {"programs_compiled": 0, "program_hits": 0, "interpreted": 0, "compile_seconds": 0.0}
+
+
+@dataclass
+class Compiled:
+    """A Program with what produced it (for ``explain`` and ``CompiledFunction``)."""
+
+    program: Program
+    fused: FusedGraph
+    kernels: list[KernelSource | Kernel]
+    plan: MemoryPlan
+    compile_seconds: float
+    outputs: list[Node] = field(default_factory=list)
+
+
+def _runtime_value(node: Node):
+    if node.op == "const":
+        return node.type.dtype.type(node.value)
+    if node.buffer is None:
+        raise RuntimeError(f"{node.op} node %{node.uid} has no value (built at "
+                           f"{node.meta.location})")
+    return node.buffer
+
+
+def _view_fn(chain: list[Node]):
+    """NumPy views for a chain of movement nodes (base first)."""
+    ops = [(get_op(n.op).reference, n.attrs) for n in chain]
+
+    def view(a: np.ndarray) -> np.ndarray:
+        for ref, attrs in ops:
+            a = ref([a], attrs)
+        return a
+
+    return view
+
+
+class _Builder:
+    def __init__(self, fused: FusedGraph, args: list[Node], outputs: list[Node],
+                 plan: MemoryPlan) -> None:
+        self.fused = fused
+        self.plan = plan
+        self.slot_of: dict[int, int] = {}
+        self.steps: list[Step] = []
+        self.n_slots = 0
+        self.runtime_scalars = {a.uid for a in args if a.op == "const"}
+        self.arg_slots = [self.slot(a) for a in args]
+        self.constants: dict[int, object] = {}
+        self.buffers = [None] * len(plan.buffers)
+        self.sources: list = []
+        self.outputs = outputs
+        self.output_uids = {o.uid for o in outputs}
+
+    def slot(self, node: Node) -> int:
+        if node.uid not in self.slot_of:
+            self.slot_of[node.uid] = self.n_slots
+            self.n_slots += 1
+        return self.slot_of[node.uid]
+
+    def array_slot(self, node: Node) -> int:
+        """The slot holding ``node`` as an array, adding view steps for free nodes."""
+        if node.uid in self.slot_of:
+            return self.slot_of[node.uid]
+        if node.uid in self.fused.free:
+            chain = []
+            cur = node
+            while cur.uid in self.fused.free:
+                chain.append(cur)
+                cur = cur.inputs[0]
+            src = self.array_slot(cur)
+            dst = self.slot(node)
+            view = _view_fn(list(reversed(chain)))
+            self.steps.append(Step(f"view {node.op}", lambda v, s=src, d=dst, f=view:
+                                   v.__setitem__(d, f(v[s])), (src,), (dst,)))
+            return dst
+        if is_frontier(node):  # a baked constant (folded or in the key)
+            dst = self.slot(node)
+            value = np.asarray(node.value if node.op == "const" else node.buffer,
+                               dtype=node.type.dtype)
+            self.steps.append(Step("const", lambda v, d=dst, c=value: v.__setitem__(d, c),
+                                   (), (dst,)))
+            return dst
+        raise AssertionError(f"no value for %{node.uid} {node.op}")
+
+    def allocator(self, node: Node):
+        dtype = node.type.dtype
+        if node.uid in self.plan.buffer_of:
+            b = self.plan.buffer_of[node.uid]
+
+            def reused(b=b, shape=node.type.shape, dtype=dtype):
+                buf = self.buffers[b]
+                if buf is None:
+                    buf = self.buffers[b] = np.empty(shape, dtype)
+                return buf
+
+            return reused
+        return OutputPool(BufferSpec(node.type.shape, dtype, True)).get
+
+    def loop_kernel(self, kernel: Kernel) -> None:
+        from ..codegen.cache import load_kernel  # imports numba: only when compiling
+
+        ks = render_kernel(self.fused, kernel, self.runtime_scalars)
+        self.sources.append(ks)
+        dispatcher = load_kernel(ks.source)
+        params = []
+        outs = []
+        for p in ks.params:
+            if p.kind == "out":
+                s = self.slot(p.node)
+                params.append(("out", s))
+                outs.append((s, self.allocator(p.node)))
+            elif p.kind == "scalar":
+                params.append(("scalar", self.slot(p.node)))
+            else:
+                params.append(("in", self.array_slot(p.node)))
+        sizes = np.array(ks.sizes or [0], dtype=np.int64)
+        nblocks = choose_blocks(ks.parallel_extent, ks.work)
+        self.steps.append(loop_step(kernel.name, dispatcher, params, outs, sizes, nblocks))
+
+    def library_kernel(self, kernel: Kernel) -> None:
+        (node,) = kernel.members
+        self.sources.append(kernel)
+        in_slots = [self.array_slot(i) for i in node.inputs]
+        out = self.slot(node)
+        op = get_op(node.op)
+        dtype = node.type.dtype
+        if node.op == "matmul":
+            alloc = self.allocator(node)
+
+            def fn(a, b, alloc=alloc):
+                return np.matmul(a, b, out=alloc())
+        else:
+            ref, attrs = op.reference, node.attrs
+
+            def fn(*xs, ref=ref, attrs=attrs, dtype=dtype):
+                with np.errstate(all="ignore"):
+                    return np.asarray(ref(list(xs), attrs), dtype=dtype)
+        self.steps.append(library_step(kernel.name, fn, in_slots, out, node.meta.location,
+                                       node.op))
+
+    def build(self) -> Program:
+        for kernel in self.fused.kernels:
+            if kernel.kind == "library":
+                self.library_kernel(kernel)
+            else:
+                self.loop_kernel(kernel)
+        output_slots = [self.array_slot(o) if o.uid not in self.slot_of else self.slot_of[o.uid]
+                        for o in self.outputs]
+        return Program(self.steps, self.n_slots, self.arg_slots, output_slots, self.sources)
+
+
+def compile_outputs(outputs: list[Node], args: list[Node] | None = None) -> Compiled:
+    """Run the whole pipeline on the pending graph of ``outputs`` (no cache)."""
+    t0 = time.perf_counter()
+    if args is None:
+        _, args = structural_key(outputs)
+    graph = run_pipeline(Graph(tuple(outputs)))
+    from ..passes.fusion import fuse
+    from ..passes.schedule import schedule
+
+    fused = schedule(fuse(graph))
+    plan = plan_memory(fused, list(graph.outputs))
+    builder = _Builder(fused, args, list(graph.outputs), plan)
+    program = builder.build()
+    seconds = time.perf_counter() - t0
+    program.stats.update(compile_seconds=seconds, kernels=len(fused.kernels),
+                         planned_bytes=plan.planned_bytes)
+    return Compiled(program, fused, builder.sources, plan, seconds, list(outputs))
+
+
+def _log_miss(key: tuple, n_kernels: int) -> None:
+    entries = key[0]
+    best, best_same = None, -1
+    for other in _programs:
+        same = sum(a == b for a, b in zip(other[0], entries))
+        if same > best_same:
+            best, best_same = other, same
+    if best is None:
+        detail = "no program cached yet"
+    else:
+        diffs = [i for i, (a, b) in enumerate(zip(best[0], entries)) if a != b]
+        if len(best[0]) != len(entries):
+            detail = f"graph size {len(entries)} vs nearest cached {len(best[0])}"
+        elif diffs:
+            i = diffs[0]
+            detail = f"entry {i} differs: cached {best[0][i]!r}, now {entries[i]!r}"
+        else:
+            detail = "outputs differ"
+    print(f"graphc: compiled a program of {n_kernels} kernel(s); {detail}", file=sys.stderr)
+
+
+def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None
+                      ) -> tuple[Compiled, list[Node]]:
+    """The cached Compiled for ``outputs``' structure (compiling on a miss) and its args.
+
+    ``keyed`` is ``structural_key(outputs)`` when the caller has it already."""
+    key, args = keyed or structural_key(outputs)
+    compiled = _programs.get(key)
+    if compiled is None:
+        compiled = compile_outputs(outputs, args)
+        stats["programs_compiled"] += 1
+        stats["compile_seconds"] += compiled.compile_seconds
+        _programs[key] = compiled
+        if len(_programs) > MAX_PROGRAMS:
+            _programs.popitem(last=False)
+        if os.environ.get("GRAPHC_LOG_COMPILES"):
+            _log_miss(key, len(compiled.fused.kernels))
+    else:
+        stats["program_hits"] += 1
+        _programs.move_to_end(key)
+    return compiled, args
+
+
+def _is_tiny(order: Sequence[Node]) -> bool:
+    return all(n.type.size <= TINY_ELEMENTS for n in order)
+
+
+def execute(roots: list[Node], memo: set[int]) -> dict[int, object]:
+    """Compute ``roots`` (and memoised live nodes inside their graph); ``{uid: value}``."""
+    order = topo_order(roots)
+    root_ids = {r.uid for r in roots}
+    outputs = list(roots) + [n for n in order if n.uid in memo and n.uid not in root_ids
+                             and not is_frontier(n)]
+    keyed = structural_key(outputs)
+    key = keyed[0]
+    if key not in _programs:
+        seen = _sightings.get(key, 0)
+        if seen < 1 and _is_tiny(order):
+            _sightings[key] = seen + 1
+            if len(_sightings) > 4 * MAX_PROGRAMS:
+                _sightings.clear()
+            stats["interpreted"] += 1
+            return interp.run(roots, memo)
+    compiled, args = lookup_or_compile(outputs, keyed)
+    values = compiled.program.run([_runtime_value(a) for a in args])
+    return {o.uid: v for o, v in zip(outputs, values)}
+
+
+def clear_programs() -> None:
+    """Forget every compiled Program (kernels stay in the kernel cache)."""
+    _programs.clear()
+    _sightings.clear()

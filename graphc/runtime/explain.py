@@ -1,0 +1,76 @@
+"""``graphc.explain``: what the compiler would do with some tensors, without running it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..codegen.cpu import KernelSource
+from ..ir import Kernel
+from .compiler import compile_outputs
+
+
+@dataclass
+class KernelInfo:
+    """One kernel of a compiled Program."""
+
+    name: str
+    kind: str  # "loop" (generated) or "library" (a NumPy/BLAS call)
+    ops: list[str]
+    source: str
+    boundary: str  # why this kernel is separate from the ones before it
+    inputs: list[tuple]
+    outputs: list[tuple]
+
+    def __str__(self) -> str:
+        head = (f"== {self.name} [{self.kind}] {len(self.ops)} op(s): {' '.join(self.ops)}\n"
+                f"   reads {self.inputs} -> writes {self.outputs}\n"
+                f"   boundary: {self.boundary}\n")
+        return head + "\n".join("   | " + line for line in self.source.splitlines())
+
+
+@dataclass
+class Explanation:
+    """The kernels of the Program that realizing the tensors compiles to."""
+
+    kernels: list[KernelInfo]
+    compile_seconds: float
+    planned_bytes: int
+
+    def __str__(self) -> str:
+        parts = [f"{len(self.kernels)} kernel(s), {self.planned_bytes} bytes of planned "
+                 f"intermediate buffers, compiled in {self.compile_seconds * 1e3:.1f} ms"]
+        parts += [str(k) for k in self.kernels]
+        return "\n".join(parts)
+
+    __repr__ = __str__
+
+
+def _describe(item: KernelSource | Kernel) -> KernelInfo:
+    kernel = item.kernel if isinstance(item, KernelSource) else item
+    if isinstance(item, KernelSource):
+        source = item.source
+    else:
+        (node,) = kernel.members
+        source = (f"np.matmul(a, b, out=out)  # {node.op} through NumPy/BLAS"
+                  if node.op == "matmul" else
+                  f"{node.op} via its NumPy implementation (graphc.ops), bounds-checked")
+    return KernelInfo(kernel.name, kernel.kind, kernel.ops, source, kernel.boundary or "first",
+                      [(i.type.shape, i.type.dtype.name) for i in kernel.inputs],
+                      [(o.type.shape, o.type.dtype.name) for o in kernel.outputs])
+
+
+def explain(*tensors) -> Explanation:
+    """Compile the pending graph of ``tensors`` without running it and describe it.
+
+    >>> import graphc, graphc.functional as F
+    >>> x = graphc.tensor([[1., 2.], [3., 4.]])
+    >>> e = graphc.explain(F.softmax(x, axis=1))
+    >>> len(e.kernels), e.kernels[0].ops[:2]
+    (1, ['max', 'broadcast_to'])
+    """
+    nodes = [t._node for t in tensors if t._node.buffer is None]
+    if not nodes:
+        return Explanation([], 0.0, 0)
+    compiled = compile_outputs(nodes)
+    return Explanation([_describe(k) for k in compiled.kernels], compiled.compile_seconds,
+                       compiled.plan.planned_bytes)

@@ -1,0 +1,148 @@
+"""A compiled Program: ordered steps over value slots, run by a plain Python loop.
+
+Building a Program does all the graph work once (binding kernels to slots, sizes and
+block counts); running it only calls prepared callables. Intermediate buffers belong
+to the Program and are reused across calls; output buffers are fresh unless the
+previous call's output is no longer referenced by anyone, in which case it is recycled.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir import OpError
+
+_THREADS = [0]
+
+
+def _num_threads() -> int:
+    if not _THREADS[0]:
+        import numba
+
+        _THREADS[0] = numba.get_num_threads()
+    return _THREADS[0]
+
+
+# Below this many elements a kernel runs as one block: threads cost more than they save.
+MIN_PARALLEL_WORK = 1 << 15
+
+
+def choose_blocks(extent: int, work: int) -> int:
+    """How many parallel blocks to split the first parallel axis of a kernel into."""
+    if extent <= 1 or work < MIN_PARALLEL_WORK:
+        return 1
+    return max(1, min(extent, _num_threads() * 4))
+
+
+@dataclass
+class BufferSpec:
+    """An array a step writes: its shape and dtype, and whether it is a fresh output."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fresh: bool  # a Program output (handed to the user) rather than a reused buffer
+
+
+class OutputPool:
+    """Recycles an output buffer once nobody but the pool references it."""
+
+    __slots__ = ("spec", "last")
+
+    def __init__(self, spec: BufferSpec) -> None:
+        self.spec = spec
+        self.last: np.ndarray | None = None
+
+    def get(self) -> np.ndarray:
+        last = self.last
+        # References: self.last, the local `last` and getrefcount's argument.
+        if last is not None and sys.getrefcount(last) <= 3:
+            last.flags.writeable = True
+            return last
+        self.last = np.empty(self.spec.shape, self.spec.dtype)
+        return self.last
+
+
+@dataclass
+class Step:
+    """One call: ``run(vals)`` reads and writes slots of the value list."""
+
+    name: str
+    run: Callable[[list], None]
+    reads: tuple[int, ...] = ()
+    writes: tuple[int, ...] = ()
+
+
+@dataclass
+class Program:
+    """Ordered steps over ``n_slots`` value slots.
+
+    ``arg_slots[i]`` receives runtime argument ``i``; ``output_slots`` are returned.
+    """
+
+    steps: list[Step]
+    n_slots: int
+    arg_slots: list[int]
+    output_slots: list[int]
+    kernels: list = field(default_factory=list)  # KernelSource or library descriptions
+    stats: dict = field(default_factory=dict)
+
+    def run(self, args: Sequence) -> list:
+        vals: list = [None] * self.n_slots
+        for slot, value in zip(self.arg_slots, args):
+            vals[slot] = value
+        for step in self.steps:
+            step.run(vals)
+        outs = [vals[s] for s in self.output_slots]
+        for out in outs:
+            if isinstance(out, np.ndarray) and out.flags.writeable and out.base is None:
+                out.flags.writeable = False
+        return outs
+
+
+def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
+              outs: list[tuple[int, Callable]], sizes: np.ndarray, nblocks: int) -> Step:
+    """A generated kernel call. ``params`` are (kind, slot) in signature order and
+    ``outs`` (slot, allocator) for the arrays it writes. float16 arrays are converted at
+    the kernel's edges (numba has no float16 arrays on the CPU)."""
+
+    def run(vals: list) -> None:
+        for slot, alloc in outs:
+            vals[slot] = alloc()
+        call = []
+        post = []
+        for kind, slot in params:
+            v = vals[slot]
+            if kind != "scalar":
+                if v.dtype == np.float16:
+                    if kind == "out":
+                        tmp = np.empty(v.shape, np.float32)
+                        post.append((v, tmp))
+                        v = tmp
+                    else:
+                        v = v.astype(np.float32)
+                if v.ndim == 0:
+                    v = v.reshape(1)
+            call.append(v)
+        dispatcher(*call, sizes, nblocks)
+        for dst, tmp in post:
+            np.copyto(dst, tmp, casting="unsafe")
+
+    reads = tuple(s for k, s in params if k != "out")
+    return Step(name, run, reads, tuple(s for s, _ in outs))
+
+
+def library_step(name: str, fn: Callable, in_slots: list[int], out_slot: int,
+                 location: str, op: str) -> Step:
+    """A library call (NumPy/BLAS) for one opaque op; data errors name the user's line."""
+
+    def run(vals: list) -> None:
+        try:
+            vals[out_slot] = fn(*[vals[s] for s in in_slots])
+        except OpError as err:
+            raise OpError(f"{op}: {err} ({location})") from None
+
+    return Step(name, run, tuple(in_slots), (out_slot,))

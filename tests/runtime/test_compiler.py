@@ -1,0 +1,127 @@
+"""The compile-and-cache pipeline: Program cache, tiering, logging, batch-size reuse."""
+
+import numpy as np
+import pytest
+
+import graphc
+import graphc.functional as F
+from graphc.codegen.cpu import render_kernel
+from graphc.ir import Graph, structural_key
+from graphc.passes.fusion import fuse
+from graphc.runtime import compiler
+from tests.runtime.compiled import assert_same
+
+rng = np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def compiled_backend(monkeypatch):
+    monkeypatch.setenv("GRAPHC_BACKEND", "compiled")
+
+
+def mlp_step(batch):
+    x = graphc.tensor(rng.standard_normal((batch, 8)).astype(np.float32))
+    w = graphc.tensor(rng.standard_normal((8, 4)).astype(np.float32))
+    return F.softmax(F.relu(x @ w) * 0.5, axis=1), x, w
+
+
+def test_second_step_of_a_loop_compiles_nothing():
+    y, x, w = mlp_step(64)
+    graphc.realize(y)
+    before = dict(compiler.stats)
+    for _ in range(3):
+        y, x, w = mlp_step(64)
+        y.numpy()
+    assert compiler.stats["programs_compiled"] == before["programs_compiled"]
+    assert compiler.stats["program_hits"] >= before["program_hits"] + 3
+
+
+def test_new_batch_size_reuses_kernel_sources():
+    def sources(batch):
+        y, _, _ = mlp_step(batch)
+        outs = [y._node]
+        key, args = structural_key(outs)
+        fused = fuse(Graph(tuple(outs)))
+        scalars = {a.uid for a in args if a.op == "const"}
+        return [render_kernel(fused, k, scalars).source
+                for k in fused.kernels if k.kind == "loop"]
+
+    assert sources(16) == sources(48)
+
+
+def test_step_scalars_are_runtime_arguments():
+    x = graphc.tensor(np.arange(6, dtype=np.float32))
+    before = compiler.stats["programs_compiled"]
+    results = []
+    for lr in (0.5, 0.25, 0.125):
+        y = x * lr + 3.0
+        _, compiled = assert_same(y), None
+        results.append(y)
+    # One structure, three learning rates: one Program.
+    assert compiler.stats["programs_compiled"] <= before + 1
+    for lr, y in zip((0.5, 0.25, 0.125), results):
+        np.testing.assert_allclose(y.numpy(), np.arange(6) * lr + 3.0, rtol=1e-6)
+
+
+def test_tiny_graph_seen_once_is_interpreted_then_compiled():
+    compiler.clear_programs()
+    a = graphc.tensor(np.ones(3, np.float32))
+    before = dict(compiler.stats)
+    (a * 7 + 1).numpy()
+    assert compiler.stats["interpreted"] == before["interpreted"] + 1
+    assert compiler.stats["programs_compiled"] == before["programs_compiled"]
+    np.testing.assert_allclose((a * 7 + 1).numpy(), [8, 8, 8])  # hash-consed: no new work
+    b = graphc.tensor(np.full(3, 2, np.float32))
+    np.testing.assert_allclose((b * 7 + 1).numpy(), [15, 15, 15])
+    assert compiler.stats["programs_compiled"] == before["programs_compiled"] + 1
+
+
+def test_log_compiles_names_the_difference(monkeypatch, capsys):
+    monkeypatch.setenv("GRAPHC_LOG_COMPILES", "1")
+    big = graphc.tensor(rng.standard_normal((80, 80)).astype(np.float32))
+    (F.exp(big) + 1).numpy()
+    (F.exp(big.astype("float64")) + 1).numpy()
+    err = capsys.readouterr().err
+    assert "graphc: compiled a program" in err
+    assert "float64" in err
+
+
+def test_live_intermediates_are_memoised_with_the_result():
+    x = graphc.tensor(rng.standard_normal((70, 70)).astype(np.float32))
+    h = F.exp(x)
+    y = (h * 2).sum()
+    y.numpy()
+    assert h._node.realized
+    np.testing.assert_allclose(h.numpy(), np.exp(x.numpy()), rtol=1e-6)
+
+
+def test_program_cache_is_bounded(monkeypatch):
+    monkeypatch.setattr(compiler, "MAX_PROGRAMS", 3)
+    x = graphc.tensor(rng.standard_normal((70, 70)).astype(np.float32))
+    for k in range(5):
+        (x.reshape(70 * 70 // (k + 1) if 4900 % (k + 1) == 0 else 4900, -1) + 1).numpy()
+    assert len(compiler._programs) <= 3
+
+
+def test_outputs_are_never_clobbered_by_the_next_call():
+    x1 = graphc.tensor(np.full((90, 90), 1, np.float32))
+    x2 = graphc.tensor(np.full((90, 90), 2, np.float32))
+    y1 = F.exp(x1) * 3
+    y1.numpy()
+    y2 = F.exp(x2) * 3
+    y2.numpy()
+    np.testing.assert_allclose(y1.numpy(), np.exp(1) * 3, rtol=1e-6)
+    np.testing.assert_allclose(y2.numpy(), np.exp(2) * 3, rtol=1e-6)
+
+
+def test_gather_out_of_bounds_names_op_and_line():
+    x = graphc.tensor(rng.standard_normal((100, 50)).astype(np.float32))
+    idx = graphc.tensor(np.full((100, 1), 60, np.int32))
+    y = F.gather(x, 1, idx) * 2
+    with pytest.raises(graphc.OpError, match=r"gather: .*out of bounds.*test_compiler.py:\d+"):
+        assert_same(y)
+
+
+def test_float16_is_a_storage_type():
+    x = graphc.tensor(rng.standard_normal((40, 40)).astype(np.float16))
+    assert_same(F.tanh(x) * 2 + x, (x * x).sum(axis=1))
