@@ -50,16 +50,19 @@ def _array_dtype(item: Any) -> np.dtype:
     return arr.dtype
 
 
-def _index_node(item: Any, device: str) -> Node:
+def _index_node(item: Any, device: str, axis: int, size: int) -> Node:
     from .tensor import Tensor
 
     if isinstance(item, Tensor):
-        return item._node
+        return item._node  # its values are checked when the index runs
     arr = np.asarray(item)
     if arr.size == 0:
         arr = arr.astype(np.int32)
     if not np.issubdtype(arr.dtype, np.integer):
         raise IndexError(f"arrays used as indices must be integers or booleans, got {arr.dtype}")
+    bad = arr[(arr < -size) | (arr >= size)]
+    if bad.size:
+        raise IndexError(f"index {bad.flat[0]} is out of bounds for axis {axis} with size {size}")
     if arr.dtype == np.int64 and (arr.size == 0 or abs(arr).max() < 2**31):
         arr = arr.astype(np.int32)
     arr = np.array(arr, order="C")
@@ -77,6 +80,15 @@ def _mask_positions(item: Any, dims: tuple[int, ...]) -> list[np.ndarray]:
         raise IndexError(f"boolean index of shape {mask.shape} does not match the indexed "
                          f"dimensions {dims}")
     return [p.astype(np.int32) for p in np.nonzero(mask)]
+
+
+def _slice_entry(item: slice, size: int) -> tuple:
+    """``("s", start, stop, step)`` with range semantics; an empty slice is ``0:0:1``
+    (``slice.indices`` may give a start of -1 there, which would read from the end)."""
+    start, stop, step = item.indices(size)
+    if not len(range(start, stop, step)):
+        return ("s", 0, 0, 1)
+    return ("s", start, stop, step)
 
 
 def parse_key(shape: tuple[int, ...], key: Any, device: str) -> tuple[tuple, list[Node]]:
@@ -98,7 +110,7 @@ def parse_key(shape: tuple[int, ...], key: Any, device: str) -> tuple[tuple, lis
         elif item is None:
             spec.append(("n",))
         elif isinstance(item, slice):
-            spec.append(("s", *item.indices(shape[axis])))
+            spec.append(_slice_entry(item, shape[axis]))
             axis += 1
         elif _is_array_like(item) and _array_dtype(item) == np.bool_:
             ndim = _consumed_dims(item)
@@ -109,7 +121,7 @@ def parse_key(shape: tuple[int, ...], key: Any, device: str) -> tuple[tuple, lis
             axis += ndim
         elif _is_array_like(item):
             spec.append(("a", len(arrays)))
-            arrays.append(_index_node(item, device))
+            arrays.append(_index_node(item, device, axis, shape[axis]))
             axis += 1
         else:
             try:

@@ -65,14 +65,32 @@ def keep_graph() -> bool:
     return _graph_keepers[0] > 0
 
 
+_kept: list = []  # weakrefs to nodes realized while the graph was kept
+
+
 class keeping_graph:
-    """While active, realized nodes keep their inputs (used by GradManager recording)."""
+    """While active, realized nodes keep their inputs (used by GradManager recording).
+
+    When the last keeper exits, nodes realized meanwhile drop their inputs, so memory
+    stays bounded across training steps.
+    """
 
     def __enter__(self) -> None:
         _graph_keepers[0] += 1
 
     def __exit__(self, *exc: object) -> None:
         _graph_keepers[0] -= 1
+        if _graph_keepers[0] == 0:
+            release_kept_graph()
+
+
+def release_kept_graph() -> None:
+    """Let nodes realized while the graph was kept forget their inputs."""
+    for ref in _kept:
+        node = ref()
+        if node is not None and node.buffer is not None:
+            node.inputs = ()
+    _kept.clear()
 
 
 def realize(nodes: Iterable[Node]) -> None:
@@ -95,6 +113,8 @@ def realize(nodes: Iterable[Node]) -> None:
         if node.uid in values and node.uid not in done:
             done.add(node.uid)
             node.set_realized(values[node.uid], drop_inputs=drop)
+            if not drop:
+                _kept.append(weakref.ref(node))
     for t in live:  # realized tensors need no tracking until they are rebound
         if t._node.buffer is not None:
             _live.pop(id(t), None)

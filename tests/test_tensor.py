@@ -71,9 +71,11 @@ def test_tensor_of_tensor_keeps_dtype_device_and_value():
     assert Tensor(src, dtype="int32").dtype == np.int32
 
 
-def test_tensor_of_tensor_with_other_dtype_raises():
+def test_tensor_of_tensor_with_other_dtype_or_device_raises():
     with pytest.raises(RuntimeError, match="astype"):
         Tensor(graphc.tensor([1, 2]), dtype="float32")
+    with pytest.raises(RuntimeError, match="to"):
+        Tensor(graphc.tensor([1, 2], device="cpu0"), device="cpu1")
 
 
 def test_name_attribute():
@@ -223,6 +225,7 @@ def test_binary_operators_broadcast_like_numpy(kind, symbol):
     _check(op(graphc.tensor(a), b), op(a, b))          # NumPy array operand
     _check(op(graphc.tensor(a), 2), op(a, a.dtype.type(2)))
     _check(op(3, graphc.tensor(b)), op(b.dtype.type(3), b))  # reflected
+    _check(op(a, graphc.tensor(b)), op(a, b))          # NumPy array on the left
 
 
 @pytest.mark.parametrize("symbol", list(INPLACE))
@@ -266,9 +269,6 @@ def test_matmul_operator_and_reflected_form():
     _check(y, a @ b)
 
 
-@pytest.mark.xfail(strict=True, reason="graphc/functional/math.py matmul: a non-Tensor or "
-                   "mixed-dtype operand goes through operands(), which broadcasts (2, 3) with "
-                   "(3, 4) elementwise and raises ShapeError")
 def test_matmul_with_numpy_operand_on_the_left():
     a = RNG.standard_normal((2, 3)).astype(np.float32)
     b = RNG.standard_normal((3, 4)).astype(np.float32)

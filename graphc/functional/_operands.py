@@ -113,4 +113,5 @@ def normalize_axes(op: str, axis: Any, ndim: int) -> tuple[int, ...]:
         axes = [normalize_axis(op, int(axis), ndim)]
     if len(set(axes)) != len(axes):
         raise _axis_error(op, axis, ndim)
-    return tuple(sorted(axes))
+    # A 0-d tensor accepts axis 0 (as NumPy does) and has no axis to reduce.
+    return tuple(sorted(axes)) if ndim else ()

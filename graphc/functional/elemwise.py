@@ -107,7 +107,7 @@ def clip(x: Any, lower: Any = None, upper: Any = None) -> Tensor:
     >>> import graphc; clip(graphc.tensor([-2., 0.5, 3.]), 0, 1).numpy()
     array([0. , 0.5, 1. ], dtype=float32)
     """
-    out = x if isinstance(x, Tensor) else Tensor(x)
+    out = Tensor._wrap(x._node) if isinstance(x, Tensor) else Tensor(x)  # never alias x
     if lower is not None:
         out = maximum(out, lower)
     if upper is not None:

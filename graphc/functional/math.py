@@ -11,14 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from .. import dtypes
-from ..ir import GraphcError
+from ..ir import GraphcError, ShapeError, user_location
 from ..ops import apply, broadcast_shapes
 from ..tensor import Tensor
 from ._operands import (
     broadcast_node,
     normalize_axes,
     normalize_axis,
-    operands,
     tensor_of,
     wrap,
 )
@@ -29,7 +28,7 @@ def _reduce(op: str, inp: Any, axis: Any, keepdims: bool) -> Tensor:
     x = tensor_of(inp)
     axes = normalize_axes(op, axis, x.ndim)
     if not axes:
-        return x
+        return wrap(x._node)  # a new handle: an in-place op on it must not rebind inp
     return wrap(apply(op, [x._node], axes=axes, keepdims=bool(keepdims)))
 
 
@@ -111,14 +110,15 @@ def matmul(inp1: Any, inp2: Any, transpose_a: bool = False, transpose_b: bool = 
     >>> matmul(a, b).shape, matmul(b, b, transpose_a=True).shape
     ((2, 4), (3, 4))
     """
-    a, b = operands("matmul", [tensor_of(inp1), tensor_of(inp2)], "numeric") \
-        if _need_promotion(inp1, inp2) else (tensor_of(inp1)._node, tensor_of(inp2)._node)
-    ta, tb = wrap(a), wrap(b)
+    ta, tb = tensor_of(inp1), tensor_of(inp2)
+    if ta.dtype != tb.dtype or ta.dtype == dtypes.bool_:
+        dtype = dtypes.promote_types(ta.dtype, tb.dtype)
+        dtype = dtypes.int32 if dtype == dtypes.bool_ else dtype
+        ta, tb = ta.astype(dtype), tb.astype(dtype)
     if ta.ndim == 0 or tb.ndim == 0:
-        from ..ir import ShapeError, user_location
-
         raise ShapeError(f"matmul: cannot multiply {ta.shape} by {tb.shape}: operands must "
                          f"have at least one dimension ({user_location()})")
+    user_shapes = ta.shape, tb.shape
     squeeze_a, squeeze_b = ta.ndim == 1, tb.ndim == 1
     if squeeze_a:
         ta = ta.reshape(1, -1)
@@ -137,16 +137,18 @@ def matmul(inp1: Any, inp2: Any, transpose_a: bool = False, transpose_b: bool = 
         bn = broadcast_node(tb._node, batch + tb.shape[-2:])
     else:
         an, bn = ta._node, tb._node
-    out = wrap(apply("matmul", [an, bn]))
+    try:
+        out = wrap(apply("matmul", [an, bn]))
+    except ShapeError:
+        flags = "".join(f", {n}=True" for n, f in (("transpose_a", transpose_a),
+                                                    ("transpose_b", transpose_b)) if f)
+        raise ShapeError(f"matmul: cannot multiply {user_shapes[0]} by {user_shapes[1]}{flags} "
+                         f"({user_location()})") from None
     if squeeze_a or squeeze_b:
         shape = out.shape[:-2] + (() if squeeze_a else out.shape[-2:-1]) + \
             (() if squeeze_b else out.shape[-1:])
         out = out.reshape(shape)
     return out
-
-
-def _need_promotion(a: Any, b: Any) -> bool:
-    return not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype)
 
 
 def norm(inp: Any, ord: float | None = None, axis: Any = None, keepdims: bool = False) -> Tensor:

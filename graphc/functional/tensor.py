@@ -134,7 +134,9 @@ def transpose(inp: Any, pattern: Sequence[Any]) -> Tensor:
     perm = tuple(int(p) % x.ndim if x.ndim else 0 for p in pattern if p != "x")
     if sorted(perm) != list(range(x.ndim)):
         raise _error("transpose", f"invalid pattern {pattern} for shape {x.shape}")
-    out = x if perm == tuple(range(x.ndim)) else wrap(apply("transpose", [x._node], perm=perm))
+    # Always a new handle: an in-place op on the result must not rebind inp.
+    out = wrap(x._node) if perm == tuple(range(x.ndim)) else \
+        wrap(apply("transpose", [x._node], perm=perm))
     if "x" in pattern:
         out = out.reshape(tuple(1 if p == "x" else x.shape[int(p)] for p in pattern))
     return out

@@ -32,6 +32,11 @@ _consed: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _scope_stack: list[str] = []
 _autodiff_depth = [0]
 
+# Called with every node make_node returns (new or hash-consed) while non-empty: a
+# recording GradManager stamps the nodes built during recording. Empty otherwise, so
+# building graphs costs nothing extra when nobody records.
+build_hooks: list = []
+
 
 class NodeMeta:
     """Metadata outside the structural key: where and how the node was built."""
@@ -136,6 +141,9 @@ def make_node(op: str, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
     if node is None:
         node = Node(op, inputs, attrs, type, meta=meta)
         _consed[key] = node
+    if build_hooks:
+        for hook in build_hooks:
+            hook(node)
     return node
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..ir import Attrs, TensorType
+from ..ir import Attrs, OpError, TensorType
 from .registry import DTypeError, ShapeError, check_devices, is_float, register
 
 BOOL = np.dtype(bool)
@@ -53,6 +53,13 @@ def _np(fn):
 
 def _erf(x: np.ndarray) -> np.ndarray:
     return np.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
+
+
+def _power(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if np.issubdtype(b.dtype, np.integer) and b.size and b.min() < 0:
+        # NumPy raises a bare ValueError here; report it as bad data of this op.
+        raise OpError(f"integer base to the negative integer power {b.min()}")
+    return np.power(a, b)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -95,7 +102,7 @@ _BINARY = {
     "div": ("float", np.true_divide, "({0} / {1})"),
     "floor_div": ("numeric", np.floor_divide, "floor_div({0}, {1})"),
     "mod": ("numeric", np.mod, "mod({0}, {1})"),
-    "pow": ("numeric", np.power, "power({0}, {1})"),
+    "pow": ("numeric", _power, "power({0}, {1})"),
     "maximum": ("any", np.maximum, "maximum({0}, {1})"),
     "minimum": ("any", np.minimum, "minimum({0}, {1})"),
 }
@@ -142,3 +149,165 @@ def _infer_astype(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
 
 register("astype", "elementwise", _infer_astype,
          lambda xs, attrs: xs[0].astype(attrs["dtype"]), "{dtype}({0})")
+
+
+# ---- gradients (VJP rules) -------------------------------------------------------
+# Operands of elementwise ops have one shape, so every rule here is elementwise too;
+# the VJP of the front end's broadcast_to nodes sums gradients back to operand shapes.
+
+from .build import binary, scalar, unary  # noqa: E402
+from .registry import apply, defvjp  # noqa: E402
+
+_TWO_OVER_SQRT_PI = 1.1283791670955126
+
+
+def _zero_grad(node, g):
+    return tuple(scalar(0, i) for i in node.inputs)
+
+
+for _name in ("floor", "ceil", "round", "sign", "floor_div"):
+    defvjp(_name)(_zero_grad)
+
+
+@defvjp("neg")
+def _neg(node, g):
+    return (unary("neg", g),)
+
+
+@defvjp("abs")
+def _abs(node, g):
+    return (binary("mul", g, unary("sign", node.inputs[0])),)
+
+
+@defvjp("exp")
+def _exp(node, g):
+    return (binary("mul", g, node),)
+
+
+@defvjp("expm1")
+def _expm1(node, g):
+    return (binary("mul", g, binary("add", node, scalar(1, node))),)
+
+
+@defvjp("log")
+def _log(node, g):
+    return (binary("div", g, node.inputs[0]),)
+
+
+@defvjp("log1p")
+def _log1p(node, g):
+    x = node.inputs[0]
+    return (binary("div", g, binary("add", x, scalar(1, x))),)
+
+
+@defvjp("sqrt")
+def _sqrt(node, g):
+    return (binary("div", binary("mul", g, scalar(0.5, node)), node),)
+
+
+@defvjp("sin")
+def _sin(node, g):
+    return (binary("mul", g, unary("cos", node.inputs[0])),)
+
+
+@defvjp("cos")
+def _cos(node, g):
+    return (unary("neg", binary("mul", g, unary("sin", node.inputs[0]))),)
+
+
+@defvjp("tan")
+def _tan(node, g):
+    return (binary("mul", g, binary("add", scalar(1, node), binary("mul", node, node))),)
+
+
+@defvjp("tanh")
+def _tanh(node, g):
+    return (binary("mul", g, binary("sub", scalar(1, node), binary("mul", node, node))),)
+
+
+@defvjp("erf")
+def _erf(node, g):
+    x = node.inputs[0]
+    density = unary("exp", unary("neg", binary("mul", x, x)))
+    return (binary("mul", g, binary("mul", scalar(_TWO_OVER_SQRT_PI, x), density)),)
+
+
+@defvjp("sigmoid")
+def _sigmoid(node, g):
+    return (binary("mul", g, binary("mul", node, binary("sub", scalar(1, node), node))),)
+
+
+for _name in ("copy",):
+    defvjp(_name)(lambda node, g: (g,))
+
+
+@defvjp("add")
+def _add(node, g):
+    return g, g
+
+
+@defvjp("sub")
+def _sub(node, g):
+    return g, unary("neg", g)
+
+
+@defvjp("mul")
+def _mul(node, g):
+    a, b = node.inputs
+    return binary("mul", g, b), binary("mul", g, a)
+
+
+@defvjp("div")
+def _div(node, g):
+    a, b = node.inputs
+    ga = binary("div", g, b)
+    return ga, unary("neg", binary("mul", ga, node))
+
+
+@defvjp("mod")
+def _mod(node, g):
+    a, b = node.inputs
+    return g, unary("neg", binary("mul", g, binary("floor_div", a, b)))
+
+
+@defvjp("pow")
+def _pow(node, g):
+    a, b = node.inputs
+    ga = binary("mul", g, binary("mul", b, binary("pow", a, binary("sub", b, scalar(1, b)))))
+    # d/db a**b = a**b * log(a); taken as 0 where a == 0 (as PyTorch does).
+    log_a = unary("log", a)
+    safe = apply("where", [binary("equal", a, scalar(0, a)), scalar(0, a),
+                           binary("mul", node, log_a)])
+    return ga, binary("mul", g, safe)
+
+
+def _extreme_vjp(pick: str):
+    # The larger (smaller) operand gets the gradient; ties split it in half.
+    def rule(node, g):
+        a, b = node.inputs
+        wins_a = apply("astype", [binary(pick, a, b)], dtype=g.type.dtype.name)
+        tie = apply("astype", [binary("equal", a, b)], dtype=g.type.dtype.name)
+        share_a = binary("add", wins_a, binary("mul", tie, scalar(0.5, g)))
+        share_b = binary("sub", scalar(1, g), share_a)
+        return binary("mul", g, share_a), binary("mul", g, share_b)
+
+    return rule
+
+
+defvjp("maximum")(_extreme_vjp("greater"))
+defvjp("minimum")(_extreme_vjp("less"))
+
+
+@defvjp("where")
+def _where(node, g):
+    cond = node.inputs[0]
+    zero = scalar(0, g)
+    return None, apply("where", [cond, g, zero]), apply("where", [cond, zero, g])
+
+
+@defvjp("astype")
+def _astype(node, g):
+    x = node.inputs[0]
+    if not np.issubdtype(x.type.dtype, np.floating):
+        return (None,)
+    return (apply("astype", [g], dtype=x.type.dtype.name),)

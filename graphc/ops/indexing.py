@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..ir import Attrs, DTypeError, OpError, TensorType
-from .movement import broadcast_shapes, slice_length
+from .movement import as_python_slice, broadcast_shapes, slice_length
 from .registry import ShapeError, check_devices, register
 
 
@@ -55,8 +55,7 @@ def _numpy_index(spec: tuple, arrays: Sequence[np.ndarray]) -> tuple:
     items: list = []
     for e in spec:
         if e[0] == "s":
-            start, stop, step = e[1:]
-            items.append(slice(start, stop if stop >= 0 else None, step))
+            items.append(as_python_slice(*e[1:]))
         elif e[0] == "i":
             items.append(e[1])
         elif e[0] == "n":
@@ -137,3 +136,90 @@ def _gather_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
 
 
 register("gather", "opaque", _infer_gather, _gather_reference)
+
+
+# ---- scatter-add: the adjoint of reading with data ---------------------------------
+
+def _infer_scatter_add(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
+    x, value, *arrays = types
+    _check_arrays(arrays)
+    check_devices(types)
+    target = index_result_shape(x.shape, attrs["spec"], [a.shape for a in arrays])
+    if value.shape != target or value.dtype != x.dtype:
+        raise ShapeError(f"value of shape {value.shape} does not match the indexed region "
+                         f"{target}")
+    return x
+
+
+def _scatter_add_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
+    x, value, *arrays = xs
+    out = np.array(x)
+    try:
+        np.add.at(out, _numpy_index(attrs["spec"], arrays), value)
+    except IndexError as err:
+        raise OpError(str(err)) from None
+    return out
+
+
+register("scatter_add", "opaque", _infer_scatter_add, _scatter_add_reference)
+
+
+def _infer_scatter_add_axis(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
+    x, index, value = types
+    _check_arrays([index])
+    if index.shape != value.shape or value.dtype != x.dtype:
+        raise ShapeError(f"index {index.shape} and value {value.shape} must match")
+    return x
+
+
+def _scatter_add_axis_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
+    x, index, value = xs
+    axis = attrs["axis"]
+    out = np.array(x)
+    grid = list(np.indices(index.shape, sparse=True))
+    grid[axis] = index.astype(np.intp)
+    np.add.at(out, tuple(grid), value)
+    return out
+
+
+register("scatter_add_axis", "opaque", _infer_scatter_add_axis, _scatter_add_axis_reference)
+
+
+# ---- gradients (VJP rules) -------------------------------------------------------
+
+from .build import scalar  # noqa: E402
+from .registry import apply, defvjp  # noqa: E402
+
+
+@defvjp("index")
+def _index_vjp(node, g):
+    x, *arrays = node.inputs
+    grad = apply("scatter_add", [scalar(0, x), g, *arrays], spec=node.attrs["spec"])
+    return (grad, *[None] * len(arrays))
+
+
+@defvjp("setitem")
+def _setitem_vjp(node, g):
+    x, value, *arrays = node.inputs
+    spec = node.attrs["spec"]
+    gx = apply("setitem", [g, scalar(0, value), *arrays], spec=spec)
+    gv = apply("index", [g, *arrays], spec=spec)
+    return (gx, gv, *[None] * len(arrays))
+
+
+@defvjp("scatter_add")
+def _scatter_add_vjp(node, g):
+    x, value, *arrays = node.inputs
+    return (g, apply("index", [g, *arrays], spec=node.attrs["spec"]), *[None] * len(arrays))
+
+
+@defvjp("gather")
+def _gather_vjp(node, g):
+    x, index = node.inputs
+    return apply("scatter_add_axis", [scalar(0, x), index, g], axis=node.attrs["axis"]), None
+
+
+@defvjp("scatter_add_axis")
+def _scatter_add_axis_vjp(node, g):
+    x, index, value = node.inputs
+    return g, None, apply("gather", [g, index], axis=node.attrs["axis"])

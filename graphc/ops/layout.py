@@ -37,3 +37,28 @@ def _infer_to_device(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
 
 
 register("to_device", "opaque", _infer_to_device, lambda xs, attrs: np.array(xs[0]))
+
+
+# ---- gradients (VJP rules) -------------------------------------------------------
+
+from .registry import apply, defvjp  # noqa: E402
+
+
+@defvjp("concat")
+def _concat_vjp(node, g):
+    axis = node.attrs["axis"]
+    grads, start = [], 0
+    shape = node.type.shape
+    for x in node.inputs:
+        n = x.type.shape[axis]
+        starts = [0] * len(shape)
+        stops = list(shape)
+        starts[axis], stops[axis] = start, start + n
+        grads.append(apply("slice", [g], starts=starts, stops=stops, steps=[1] * len(shape)))
+        start += n
+    return tuple(grads)
+
+
+@defvjp("to_device")
+def _to_device_vjp(node, g):
+    return (apply("to_device", [g], device=node.inputs[0].type.device),)

@@ -27,3 +27,19 @@ def _infer_matmul(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
 
 
 register("matmul", "opaque", _infer_matmul, lambda xs, attrs: np.matmul(xs[0], xs[1]))
+
+
+# ---- gradients (VJP rules) -------------------------------------------------------
+
+from .registry import apply, defvjp  # noqa: E402
+
+
+def _swap_last(node):
+    n = node.type.ndim
+    return apply("transpose", [node], perm=tuple(range(n - 2)) + (n - 1, n - 2))
+
+
+@defvjp("matmul")
+def _matmul_vjp(node, g):
+    a, b = node.inputs
+    return apply("matmul", [g, _swap_last(b)]), apply("matmul", [_swap_last(a), g])

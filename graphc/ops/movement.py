@@ -148,8 +148,16 @@ def _infer_slice(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
     return t.with_shape(tuple(shape))
 
 
+def as_python_slice(start: int, stop: int, step: int) -> slice:
+    """The Python slice selecting ``range(start, stop, step)`` (a stop of -1 with a
+    negative step means "through index 0", which Python spells ``None``)."""
+    if not slice_length(start, stop, step):
+        return slice(0, 0, 1)
+    return slice(start, stop if stop >= 0 else None, step)
+
+
 def _slice_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
-    index = tuple(slice(a, b if b >= 0 else None, s)
+    index = tuple(as_python_slice(a, b, s)
                   for a, b, s in zip(attrs["starts"], attrs["stops"], attrs["steps"]))
     return xs[0][index]
 
@@ -163,3 +171,34 @@ def _slice_map(in_type, out_type, attrs, out_index, size) -> tuple[str, ...]:
 
 
 register("slice", "movement", _infer_slice, _slice_reference, index_map=_slice_map)
+
+
+# ---- gradients (VJP rules) -------------------------------------------------------
+
+from .build import scalar, sum_to  # noqa: E402
+from .registry import apply, defvjp  # noqa: E402
+
+
+@defvjp("reshape")
+def _reshape_vjp(node, g):
+    return (apply("reshape", [g], shape=node.inputs[0].type.shape),)
+
+
+@defvjp("transpose")
+def _transpose_vjp(node, g):
+    perm = node.attrs["perm"]
+    inverse = tuple(sorted(range(len(perm)), key=lambda k: perm[k]))
+    return (apply("transpose", [g], perm=inverse),)
+
+
+@defvjp("broadcast_to")
+def _broadcast_vjp(node, g):
+    return (sum_to(g, node.inputs[0].type.shape),)
+
+
+@defvjp("slice")
+def _slice_vjp(node, g):
+    x = node.inputs[0]
+    spec = tuple(("s", a, b, s) for a, b, s in
+                 zip(node.attrs["starts"], node.attrs["stops"], node.attrs["steps"]))
+    return (apply("setitem", [scalar(0, x), g], spec=spec),)

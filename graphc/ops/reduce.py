@@ -69,3 +69,55 @@ for _name, _fn in {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min,
                    "argmax": np.argmax, "argmin": np.argmin}.items():
     register(_name, "reduce", _infer_reduce(_name), _reference(_fn),
              differentiable=_name not in ("argmax", "argmin"))
+
+
+# ---- gradients (VJP rules) -------------------------------------------------------
+
+from .build import expand_reduced, scalar  # noqa: E402
+from .registry import apply, defvjp  # noqa: E402
+
+
+@defvjp("sum")
+def _sum(node, g):
+    return (expand_reduced(g, node),)
+
+
+def _extreme(node, g):
+    # The gradient goes to the positions holding the extreme value; ties split it evenly.
+    x = node.inputs[0]
+    hit = apply("astype", [apply("equal", [x, expand_reduced(node, node)])],
+                dtype=x.type.dtype.name)
+    count = apply("sum", [hit], axes=node.attrs["axes"], keepdims=True)
+    share = apply("div", [hit, apply("broadcast_to", [count], shape=x.type.shape)
+                          if count.type.shape != x.type.shape else count])
+    return (apply("mul", [share, expand_reduced(g, node)]),)
+
+
+defvjp("max")(_extreme)
+defvjp("min")(_extreme)
+
+
+@defvjp("prod")
+def _prod(node, g):
+    # Exact with zeros: with one zero in a reduced slice, only that position gets the
+    # product of the others; with several, every gradient there is 0.
+    x = node.inputs[0]
+    axes = node.attrs["axes"]
+    is_zero = apply("equal", [x, scalar(0, x)])
+    ones = scalar(1, x)
+    nonzero_prod = apply("prod", [apply("where", [is_zero, ones, x])], axes=axes,
+                         keepdims=True)
+    zeros = apply("sum", [apply("astype", [is_zero], dtype=x.type.dtype.name)], axes=axes,
+                  keepdims=True)
+
+    def full(v):
+        return v if v.type.shape == x.type.shape else apply("broadcast_to", [v],
+                                                            shape=x.type.shape)
+
+    nz_prod, nz_count = full(nonzero_prod), full(zeros)
+    zero = scalar(0, x)
+    at_zero = apply("where", [apply("equal", [nz_count, ones]), nz_prod, zero])
+    elsewhere = apply("where", [apply("equal", [nz_count, zero]),
+                                apply("div", [nz_prod, x]), zero])
+    local = apply("where", [is_zero, at_zero, elsewhere])
+    return (apply("mul", [local, expand_reduced(g, node)]),)

@@ -110,3 +110,14 @@ def is_float(dtype: np.dtype) -> bool:
 
 __all__ = ["KINDS", "OPS", "OpDef", "apply", "check_devices", "get_op", "is_float", "register",
            "DTypeError", "ShapeError"]
+
+
+def defvjp(name: str) -> Callable:
+    """Declare the VJP rule of op ``name``: ``rule(node, g) -> one gradient (a Node or
+    None) per input``, built from other ops so gradients are ordinary nodes."""
+
+    def declare(rule: Callable) -> Callable:
+        get_op(name).vjp = rule
+        return rule
+
+    return declare

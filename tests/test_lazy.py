@@ -1,0 +1,222 @@
+"""The doors of lazy state (graphc/lazy.py): when realization happens, what it memoises,
+what it forgets, the rebind/grad hooks, and graphs that stay bounded in long loops."""
+
+import gc
+
+import numpy as np
+import pytest
+
+import graphc
+from graphc import lazy
+from graphc.ir import Node, count_nodes
+
+
+@pytest.fixture
+def realize_calls():
+    """Records the pending nodes of every realization."""
+    calls = []
+    lazy.realize_hooks.append(calls.append)
+    yield calls
+    lazy.realize_hooks.remove(calls.append)
+
+
+@pytest.fixture
+def rebinds():
+    """Records every (field, tensor, old, new) seen by the rebind door."""
+    seen = []
+
+    def hook(field, tensor, old, new):
+        seen.append((field, tensor, old, new))
+
+    lazy.rebind_hooks.append(hook)
+    yield seen
+    lazy.rebind_hooks.remove(hook)
+
+
+A = np.array([[1.0, -2.0], [3.0, 0.5]], dtype=np.float32)
+
+
+def _pending():
+    return graphc.tensor(A) * 2 + 1
+
+
+# ---- what realizes ---------------------------------------------------------------
+
+def test_operations_do_not_realize(realize_calls):
+    y = _pending()
+    z = (y @ y).sum(axis=0) - y.mean()
+    w = z.reshape(2, 1).T
+    for t in (y, z, w):
+        assert not t._node.realized
+    assert realize_calls == []
+
+
+@pytest.mark.parametrize("read", [
+    lambda t: t.numpy(), lambda t: t.tolist(), lambda t: repr(t), lambda t: str(t),
+    lambda t: np.asarray(t), lambda t: graphc.realize(t), lambda t: t.sum().item(),
+], ids=["numpy", "tolist", "repr", "str", "asarray", "realize", "item"])
+def test_reads_realize(read, realize_calls):
+    y = _pending()
+    read(y)
+    assert y._node.realized
+    assert len(realize_calls) == 1
+    np.testing.assert_array_equal(y._node.buffer, A * 2 + 1)
+
+
+@pytest.mark.parametrize("convert", [bool, int, float])
+def test_scalar_conversions_realize(convert):
+    s = (graphc.tensor([1.5, 2.5]) * 2).sum()
+    assert convert(s) == convert(8.0)
+    assert s._node.realized
+
+
+def test_realize_of_several_tensors_runs_once(realize_calls):
+    a, b = _pending(), graphc.tensor(A) - 3
+    graphc.realize(a, b)
+    assert a._node.realized and b._node.realized
+    assert len(realize_calls) == 1
+    assert {n.uid for n in realize_calls[0]} == {a._node.uid, b._node.uid}
+    np.testing.assert_array_equal(b.numpy(), A - 3)
+    assert len(realize_calls) == 1  # reading a realized tensor computes nothing
+
+
+def test_realize_of_realized_or_leaf_tensors_does_nothing(realize_calls):
+    graphc.realize(graphc.tensor(A))
+    graphc.realize()
+    assert realize_calls == []
+
+
+def test_live_pending_tensors_inside_the_subgraph_are_memoised(realize_calls):
+    x = graphc.tensor(A)
+    inner = x * 2
+    outer = inner + 1
+    unrelated = x * 3
+    outer.numpy()
+    assert inner._node.realized
+    np.testing.assert_array_equal(inner._node.buffer, A * 2)
+    assert not unrelated._node.realized
+    inner.numpy()
+    assert len(realize_calls) == 1
+    pending = lazy.live_pending_tensors()
+    assert not any(t is inner for t in pending) and any(t is unrelated for t in pending)
+
+
+def test_realized_node_drops_its_inputs():
+    y = _pending()
+    assert y._node.inputs != ()
+    y.numpy()
+    assert y._node.inputs == ()
+    assert count_nodes([y._node]) == 1
+
+
+def test_keeping_graph_keeps_inputs():
+    with lazy.keeping_graph():
+        assert lazy.keep_graph()
+        y = _pending()
+        y.numpy()
+        assert y._node.realized and len(y._node.inputs) == 2
+    assert not lazy.keep_graph()
+    np.testing.assert_array_equal(y.numpy(), A * 2 + 1)
+
+
+def test_unknown_backend_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("GRAPHC_BACKEND", "nope")
+    with pytest.raises(ValueError, match="nope"):
+        _pending().numpy()
+
+
+# ---- the rebind door -------------------------------------------------------------
+
+def test_rebind_hooks_see_inplace_ops(rebinds):
+    y = _pending()
+    old = y._node
+    y += 1
+    assert len(rebinds) == 1
+    field, tensor, before, after = rebinds[0]
+    assert field == "data" and tensor is y and before is old and after is y._node
+    np.testing.assert_array_equal(y.numpy(), A * 2 + 2)
+
+
+def test_rebind_hooks_see_setitem(rebinds):
+    y = graphc.tensor(A)
+    old = y._node
+    y[0, 1] = 7.0
+    assert [(f, t, o) for f, t, o, _ in rebinds] == [("data", y, old)]
+    want = A.copy()
+    want[0, 1] = 7.0
+    np.testing.assert_array_equal(y.numpy(), want)
+
+
+def test_rebinding_a_pending_tensor_twice_is_safe():
+    # a tracked tensor tracked again must not be compared with == (elementwise)
+    y = _pending()
+    y += 1
+    y *= 2
+    np.testing.assert_array_equal(y.numpy(), (A * 2 + 2) * 2)
+
+
+def test_set_grad(rebinds):
+    w = graphc.Parameter(A)
+    g = graphc.tensor(np.ones_like(A))
+    w.grad = g
+    assert w.grad is g
+    assert rebinds == [("grad", w, None, g)]
+    w.grad = None
+    assert w.grad is None
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2, 2\)"):
+        w.grad = graphc.tensor([1.0, 2.0, 3.0])
+    with pytest.raises(TypeError):
+        w.grad = np.ones_like(A)
+    assert w.grad is None
+
+
+# ---- bounded graphs --------------------------------------------------------------
+
+def _closed_form(x0: np.ndarray, steps: int) -> np.ndarray:
+    """x ← 0.5 x + 1 has the fixed point 2 and halves the distance to it each step."""
+    return 2.0 + (x0.astype(np.float64) - 2.0) * 0.5 ** steps
+
+
+X0 = np.array([0.0, 1.0, 4.0, -3.0], dtype=np.float32)
+
+
+def _live_nodes() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, Node))
+
+
+def test_training_like_loop_keeps_the_graph_bounded():
+    read_every = 100
+    # two nodes a step, the realized input, and two constants with their broadcasts
+    bound = 2 * read_every + 5
+    x = graphc.tensor(X0)
+    live = {}
+    for step in range(1, 10_001):
+        x = x * 0.5 + 1
+        assert count_nodes([x._node]) <= bound, step
+        if step % read_every == 0 or step == 7:
+            np.testing.assert_allclose(x.numpy(), _closed_form(X0, step), rtol=1e-6)
+            if step in (100, 1000, 10_000):
+                live[step] = _live_nodes()
+    np.testing.assert_allclose(x.numpy(), _closed_form(X0, 10_000), rtol=1e-6)
+    # memory: the number of live nodes does not grow with the number of steps
+    assert live[10_000] <= live[100] + 5 and live[1000] <= live[100] + 5, live
+
+
+def test_a_chain_never_read_is_realized_at_the_depth_limit():
+    limit = lazy.MAX_PENDING_DEPTH
+    x = graphc.tensor(X0)
+    for step in range(1, 5001):
+        x = x * 0.5 + 1
+        assert x._node.depth <= limit + 1, step
+        if step % 250 == 0:
+            assert count_nodes([x._node]) <= limit + 5, step
+    np.testing.assert_allclose(x.numpy(), _closed_form(X0, 5000), rtol=1e-6)
+
+
+def test_depth_limit_applies_to_inplace_updates():
+    x = graphc.tensor(X0)
+    for _ in range(3 * lazy.MAX_PENDING_DEPTH):
+        x += 1
+        assert x._node.depth <= lazy.MAX_PENDING_DEPTH + 1
+    np.testing.assert_allclose(x.numpy(), X0 + 3 * lazy.MAX_PENDING_DEPTH)
