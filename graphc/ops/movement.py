@@ -51,9 +51,13 @@ def _reshape_groups(ins: tuple[int, ...], outs: tuple[int, ...]) -> list[tuple[l
         pi = pj = 1
         while True:
             if pi <= pj and i < len(ins) and (not gi or pi < pj or ins[i] == 1):
-                pi *= ins[i]; gi.append(i); i += 1
+                pi *= ins[i]
+                gi.append(i)
+                i += 1
             elif j < len(outs) and (not gj or pj < pi or outs[j] == 1):
-                pj *= outs[j]; gj.append(j); j += 1
+                pj *= outs[j]
+                gj.append(j)
+                j += 1
             else:
                 break
             if pi == pj and gi and gj and not (i < len(ins) and ins[i] == 1) and not (
@@ -77,7 +81,8 @@ def _reshape_map(in_type: TensorType, out_type: TensorType, attrs: Attrs,
             continue
         linear = "0"
         for j in src:
-            linear = out_index[j] if linear == "0" else f"({linear} * {size(outs[j])} + {out_index[j]})"
+            linear = out_index[j] if linear == "0" else \
+                f"({linear} * {size(outs[j])} + {out_index[j]})"
         for k, i in enumerate(dst):
             stride = " * ".join(size(ins[m]) for m in dst[k + 1:])
             part = f"({linear} // ({stride}))" if stride else linear
