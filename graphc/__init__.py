@@ -9,6 +9,7 @@ array([0., 1., 3.], dtype=float32)
 """
 
 from . import functional, lazy, ops
+from .autodiff import grad
 from .device import Device, get_default_device, set_default_device
 from .ir import DTypeError, GraphcError, OpError, ShapeError
 from .runtime.explain import explain
@@ -18,6 +19,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DTypeError", "Device", "GraphcError", "OpError", "Parameter", "ShapeError", "Tensor",
-    "__version__", "explain", "functional", "get_default_device", "lazy", "ops", "realize",
+    "__version__", "explain", "functional", "grad", "get_default_device", "lazy", "ops", "realize",
     "set_default_device", "tensor",
 ]

@@ -29,7 +29,16 @@ from typing import Any
 import numpy as np
 
 from . import lazy
-from .ir import Node, autodiff_marker, make_node, topo_order, user_location
+from .ir import (
+    DTypeError,
+    Node,
+    ShapeError,
+    TensorType,
+    autodiff_marker,
+    make_node,
+    topo_order,
+    user_location,
+)
 from .ir import node as _node_module
 from .ops import apply, get_op
 from .ops.registry import Attrs
@@ -58,7 +67,9 @@ def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
     """Gradient nodes of ``sum(ys * dys)`` with respect to each of ``xs`` (None if
     unconnected). ``through(node)`` limits which nodes gradients flow through."""
     x_ids = {x.uid for x in xs}
-    order = topo_order(ys, stop=lambda n: not n.inputs or n.uid in x_ids)
+    # Walk through the xs too: an x computed from another x (an intermediate attached
+    # to a GradManager) passes its gradient on, as a total derivative should.
+    order = topo_order(ys, stop=lambda n: not n.inputs)
     # Only nodes that depend on some x carry gradient.
     depends: set[int] = set()
     for node in order:
@@ -70,16 +81,21 @@ def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
     for y, dy in zip(ys, dys):
         if y.uid in depends:
             grads[y.uid] = _add(grads.get(y.uid), dy)
-    pending_functions: dict[int, list[Node]] = {}
+    # Each Function call's outputs (custom_grad nodes) reached here, by call id.
+    calls: dict[int, list[Node]] = {}
+    for node in order:
+        if node.op == "custom_grad" and node.uid in depends:
+            calls.setdefault(node.attrs["function"], []).append(node)
     for node in reversed(order):
-        g = grads.get(node.uid)
-        if g is None or node.uid in x_ids or node.uid not in depends or not node.inputs:
-            continue
-        op = get_op(node.op)
-        if not op.differentiable:
+        if node.uid not in depends or not node.inputs:
             continue
         if node.op == "custom_grad":
-            _custom_vjp(node, order, grads, depends, pending_functions)
+            # Visited even without a gradient: backward runs at the call's last output.
+            _custom_vjp(node, calls, grads, depends)
+            continue
+        g = grads.get(node.uid)
+        op = get_op(node.op)
+        if g is None or not op.differentiable:
             continue
         if op.vjp is None:
             raise NotImplementedError(f"{node.op}: no gradient rule (node built at "
@@ -110,33 +126,69 @@ def grad(y: Tensor | Sequence[Tensor], xs: Tensor | Sequence[Tensor],
     dys = _dys(ys, dy)
     with autodiff_marker():
         nodes = vjp_graph([t._node for t in ys], dys, [x._node for x in xs_list])
+    if any(n is None for n in nodes):
+        _explain_missing(ys, xs_list, nodes)
     out = [Tensor._wrap(n) if n is not None else None for n in nodes]
     return out[0] if single else out
 
 
+def _describe(node: Node) -> str:
+    return (f"the {node.type.dtype.name} output of {node.op} of shape {node.type.shape} "
+            f"(built at {node.meta.location})")
+
+
+def _explain_missing(ys: list[Tensor], xs: list[Tensor], nodes: list) -> None:
+    """A gradient is missing: if y's graph was released by an earlier realization, say
+    so instead of silently returning None."""
+    walked = topo_order([y._node for y in ys], stop=lambda n: not n.inputs)
+    released = [n for n in walked if n.released]
+    if released:
+        raise RuntimeError(
+            f"grad: the graph of y was released when {released[0].op} (built at "
+            f"{released[0].meta.location}) was realized, so the gradient cannot reach x. "
+            "Realize inside `with GradManager()` or `graphc.lazy.keeping_graph()`, or take "
+            "gradients before realizing.")
+
+
 def _dys(ys: list[Tensor], dy: Any) -> list[Node]:
+    """Output gradients: ones by default, else ``dy`` (broadcast to and cast like y)."""
+    for y in ys:
+        if not isinstance(y, Tensor):
+            raise TypeError(f"grad: y must be a Tensor or a list of Tensors, got "
+                            f"{type(y).__name__} ({user_location()})")
+        if not _differentiable_dtype(y.dtype):
+            raise DTypeError(f"grad: cannot differentiate {_describe(y._node)}: integer and "
+                             f"bool outputs are not differentiable ({user_location()})")
     if dy is None:
         return [_ones_like(y._node) for y in ys]
     dy_list = [dy] if isinstance(dy, Tensor) or not isinstance(dy, (list, tuple)) else list(dy)
     if len(dy_list) != len(ys):
-        raise ValueError(f"backward: {len(ys)} outputs but {len(dy_list)} output gradients")
+        raise ValueError(f"grad: {len(ys)} outputs but {len(dy_list)} output gradients "
+                         f"({user_location()})")
     out = []
     for y, d in zip(ys, dy_list):
-        d = d if isinstance(d, Tensor) else Tensor(d, dtype=y.dtype)
+        d = d if isinstance(d, Tensor) else Tensor(d, dtype=y.dtype, device=y._node.type.device)
+        d = d.astype(y.dtype)
         if d.shape != y.shape:
-            d = d.astype(y.dtype)
-            d = Tensor._wrap(apply("broadcast_to", [d._node], shape=y.shape))
-        out.append(d.astype(y.dtype)._node)
+            try:
+                d = Tensor._wrap(apply("broadcast_to", [d._node], shape=y.shape))
+            except ShapeError:
+                raise ShapeError(f"grad: dy of shape {d.shape} does not match "
+                                 f"{_describe(y._node)} ({user_location()})") from None
+        out.append(d._node)
     return out
 
 
 # ---- GradManager ----------------------------------------------------------------
 
-_recording: list[GradManager] = []
+_recording: list[GradManager] = []  # in the order they began recording
+# While a manager's backward builds gradient nodes, only the managers that began
+# recording before it see them (MegEngine's visibility by order): the index it holds.
+_visible_to: list[int] = []
 
 
 def _stamp(node: Node) -> None:
-    for gm in _recording:
+    for gm in _recording[:_visible_to[-1]] if _visible_to else _recording:
         gm._recorded.add(node.uid)
 
 
@@ -145,10 +197,12 @@ class GradManager:
 
     Only what is computed while recording is differentiated; ``backward`` accumulates
     into each attached tensor's ``.grad`` (``None`` → set, else add) and releases.
+    Gradients are taken with respect to the value each tensor held when recording
+    began (or when it was attached, mid-recording), through any later in-place update.
     """
 
     def __init__(self) -> None:
-        self._attached: list[tuple[weakref.ref, list[Callable]]] = []
+        self._attached: list[_Attachment] = []
         self._recorded: set[int] = set()
         self._keeper: lazy.keeping_graph | None = None
 
@@ -169,20 +223,22 @@ class GradManager:
             if not _differentiable_dtype(t.dtype):
                 raise AssertionError(f"attach: only floating-point tensors can be attached, "
                                      f"got {t.dtype.name} ({user_location()})")
-            entry = next((e for e in self._attached if e[0]() is t), None)
+            entry = next((e for e in self._attached if e.ref() is t), None)
             if entry is None:
+                entry = _Attachment(t)
                 if self.recording:
                     # An intermediate attached mid-recording gets a node of its own, so
                     # only its uses from now on are differentiated with respect to it.
+                    # Other managers keep their node: gradients pass through identity.
                     lazy.rebind(t, apply("identity", [t._node]))
-                entry = (weakref.ref(t), [])
+                    entry.node = t._node
                 self._attached.append(entry)
-            entry[1].extend(cbs)
+            entry.callbacks.extend(cbs)
         return self
 
     def attached_tensors(self) -> list[Tensor]:
         """The attached tensors still alive, in attach order."""
-        return [t for t in (ref() for ref, _ in self._attached) if t is not None]
+        return [t for t in (e.ref() for e in self._attached) if t is not None]
 
     # -- recording ------------------------------------------------------------------
     @property
@@ -194,8 +250,10 @@ class GradManager:
         if self.recording:
             raise RuntimeError("GradManager is already recording")
         self._recorded = set()
-        for t in self.attached_tensors():
-            self._recorded.add(t._node.uid)
+        for entry in self._attached:
+            t = entry.ref()
+            entry.node = None if t is None else t._node
+        self._attached = [e for e in self._attached if e.node is not None]
         self._keeper = lazy.keeping_graph()
         self._keeper.__enter__()
         _recording.append(self)
@@ -210,6 +268,8 @@ class GradManager:
         if not _recording and _stamp in _node_module.build_hooks:
             _node_module.build_hooks.remove(_stamp)
         self._recorded = set()
+        for entry in self._attached:
+            entry.node = None  # holds no graph once released
         if self._keeper is not None:
             self._keeper.__exit__(None, None, None)
             self._keeper = None
@@ -224,32 +284,53 @@ class GradManager:
     # -- backward -------------------------------------------------------------------
     def backward(self, y: Tensor | Sequence[Tensor] | None = None,
                  dy: Tensor | Sequence[Tensor] | None = None) -> None:
-        """Accumulate d(y·dy)/dx into ``x.grad`` for every attached x, then release."""
-        if y is None:
-            self.release()
-            return
+        """Accumulate d(y·dy)/dx into ``x.grad`` for every attached x, then release.
+
+        ``y=None`` only releases. As in MegEngine, either way it is an error when this
+        manager is not recording.
+        """
         if not self.recording:
             raise RuntimeError("backward: this GradManager is not recording; call it inside "
                                "`with gm:` or after gm.record()")
-        ys = [y] if isinstance(y, Tensor) else list(y)
-        attached = self.attached_tensors()
+        try:
+            if y is not None:
+                _visible_to.append(_recording.index(self))
+                try:
+                    self._accumulate([y] if isinstance(y, Tensor) else list(y), dy)
+                finally:
+                    _visible_to.pop()
+        finally:  # as MegEngine does: a failed backward still ends the recording
+            self.release()
+
+    def _accumulate(self, ys: list[Tensor], dy: Any) -> None:
+        live = [(t, e) for e in self._attached if (t := e.ref()) is not None]
         recorded = set(self._recorded)
         dys = _dys(ys, dy)
         with autodiff_marker():
-            grads = vjp_graph([t._node for t in ys], dys, [t._node for t in attached],
+            grads = vjp_graph([t._node for t in ys], dys, [e.node for _, e in live],
                               through=lambda n: n.uid in recorded)
-        callbacks = {id(ref()): cbs for ref, cbs in self._attached if ref() is not None}
-        for t, g in zip(attached, grads):
+        for (t, entry), g in zip(live, grads):
             if g is None:
                 continue
             gt = Tensor._wrap(g)
-            for cb in callbacks.get(id(t), []):
+            for cb in entry.callbacks:
                 gt = cb(t, gt)
             t.grad = gt if t.grad is None else t.grad + gt
-        self.release()
 
     def __or__(self, other: GradManager) -> GradManager:
         raise NotImplementedError("GradManager groups (gm | gm2) are not supported yet")
+
+
+class _Attachment:
+    """One attached tensor (held weakly), its callbacks, and while recording the node
+    gradients are taken with respect to."""
+
+    __slots__ = ("ref", "callbacks", "node")
+
+    def __init__(self, tensor: Tensor) -> None:
+        self.ref = weakref.ref(tensor)
+        self.callbacks: list[Callable] = []
+        self.node: Node | None = None
 
 
 # ---- custom functions -----------------------------------------------------------
@@ -286,49 +367,71 @@ class Function:
         detached = [Tensor._wrap(apply("detach", [t._node])) for t in inputs]
         result = self.forward(*detached)
         outputs = result if isinstance(result, (tuple, list)) else (result,)
+        for out in outputs:
+            if not isinstance(out, Tensor):
+                raise TypeError(f"{type(self).__name__}.forward must return Tensors, got "
+                                f"{type(out).__name__} ({user_location()})")
         fid = next(_function_ids)
+        call = _FunctionCall(self, tuple(out._node.type for out in outputs))
         wrapped = []
         for i, out in enumerate(outputs):
             node = make_node("custom_grad", (out._node, *[t._node for t in inputs]),
                              Attrs(function=fid, index=i, outputs=len(outputs)), out._node.type)
-            node.value = self
+            node.value = call
             wrapped.append(Tensor._wrap(node))
         return tuple(wrapped) if isinstance(result, (tuple, list)) else wrapped[0]
 
 
-def _custom_vjp(node: Node, order: list[Node], grads: dict[int, Node], depends: set[int],
-                pending: dict[int, list[Node]]) -> None:
-    """Call a Function's backward once all of its outputs' gradients are known."""
-    fid = node.attrs["function"]
-    siblings = [n for n in order if n.op == "custom_grad" and n.attrs["function"] == fid]
-    seen = pending.setdefault(fid, [])
-    seen.append(node)
-    if len(seen) < len(siblings):
+class _FunctionCall:
+    """What the outputs of one Function call share: the Function and the output types
+    (an output nobody uses still needs a zero gradient of its shape)."""
+
+    __slots__ = ("function", "output_types")
+
+    def __init__(self, function: Function, output_types: tuple) -> None:
+        self.function = function
+        self.output_types = output_types
+
+
+def _custom_vjp(node: Node, calls: dict[int, list[Node]], grads: dict[int, Node],
+                depends: set[int]) -> None:
+    """Call a Function's backward at the last of its outputs (in reverse order), when
+    every output's gradient is known; outputs without one get zeros."""
+    siblings = calls[node.attrs["function"]]
+    if node is not siblings[0]:  # siblings are in topological order
         return
-    fn: Function = node.value
-    n_out = node.attrs["outputs"]
+    if all(grads.get(n.uid) is None for n in siblings):
+        return
+    call: _FunctionCall = node.value
+    fn = call.function
     by_index = {n.attrs["index"]: n for n in siblings}
     out_grads = []
-    for i in range(n_out):
+    for i, out_type in enumerate(call.output_types):
         sib = by_index.get(i)
         g = grads.get(sib.uid) if sib is not None else None
         if g is None:
-            ref = sib or node
-            g = apply("broadcast_to", [_zero(ref)], shape=ref.type.shape) \
-                if ref.type.shape else _zero(ref)
+            g = _zeros(out_type)
         out_grads.append(Tensor._wrap(g))
     result = fn.backward(*out_grads)
     in_grads = result if isinstance(result, (tuple, list)) else (result,)
     inputs = node.inputs[1:]
+    name = type(fn).__name__
     if len(in_grads) != len(inputs):
-        raise ValueError(f"{type(fn).__name__}.backward returned {len(in_grads)} gradients "
-                         f"for {len(inputs)} inputs")
-    for inp, gi in zip(inputs, in_grads):
-        if gi is not None and inp.uid in depends and _differentiable_dtype(inp.type.dtype):
-            grads[inp.uid] = _add(grads.get(inp.uid), gi._node)
+        raise ValueError(f"{name}.backward returned {len(in_grads)} gradients for "
+                         f"{len(inputs)} inputs")
+    for k, (inp, gi) in enumerate(zip(inputs, in_grads)):
+        if gi is None:
+            continue
+        if not isinstance(gi, Tensor) or gi.shape != inp.type.shape:
+            got = gi.shape if isinstance(gi, Tensor) else type(gi).__name__
+            raise ValueError(f"{name}.backward: gradient {k} must be a Tensor of shape "
+                             f"{inp.type.shape} (or None), got {got}")
+        if inp.uid in depends and _differentiable_dtype(inp.type.dtype):
+            grads[inp.uid] = _add(grads.get(inp.uid), gi.astype(inp.type.dtype)._node)
 
 
-def _zero(node: Node) -> Node:
+def _zeros(t: TensorType) -> Node:
     from .ir import const_node
 
-    return const_node(0, node.type.dtype, node.type.device)
+    zero = const_node(0, t.dtype, t.device)
+    return apply("broadcast_to", [zero], shape=t.shape) if t.shape else zero

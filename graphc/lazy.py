@@ -89,7 +89,7 @@ def release_kept_graph() -> None:
     for ref in _kept:
         node = ref()
         if node is not None and node.buffer is not None:
-            node.inputs = ()
+            node.release_inputs()
     _kept.clear()
 
 

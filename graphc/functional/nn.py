@@ -10,17 +10,18 @@ from __future__ import annotations
 import math as _math
 from typing import Any
 
+from ..ops import apply
 from ..tensor import Tensor
-from ._operands import normalize_axis, tensor_of
-from .elemwise import erf, exp, isinf, log, maximum, sigmoid, tanh, where
+from ._operands import normalize_axis, operands, tensor_of, wrap
+from .elemwise import erf, exp, isinf, log, sigmoid, tanh, where
 from .math import max, sum
 
 __all__ = ["gelu", "leaky_relu", "logsoftmax", "logsumexp", "relu", "sigmoid", "softmax", "tanh"]
 
 
 def relu(x: Any) -> Tensor:
-    """``max(x, 0)``."""
-    return maximum(x, 0)
+    """``max(x, 0)``; NaN propagates and the gradient at 0 is 0."""
+    return wrap(apply("relu", operands("relu", [x], "numeric")))
 
 
 def leaky_relu(inp: Any, negative_slope: float = 0.01) -> Tensor:

@@ -39,14 +39,26 @@ build_hooks: list = []
 
 
 class NodeMeta:
-    """Metadata outside the structural key: where and how the node was built."""
+    """Metadata outside the structural key: where and how the node was built.
 
-    __slots__ = ("location", "scope", "from_autodiff")
+    ``location`` is the user's ``file:line``; it is formatted on first use, because
+    building nodes is the per-step hot path and most locations are never shown.
+    """
 
-    def __init__(self, location: str, scope: str, from_autodiff: bool) -> None:
-        self.location = location
+    __slots__ = ("_where", "scope", "from_autodiff")
+
+    def __init__(self, location: str | tuple[str, int] | None, scope: str,
+                 from_autodiff: bool) -> None:
+        self._where = location
         self.scope = scope
         self.from_autodiff = from_autodiff
+
+    @property
+    def location(self) -> str:
+        where = self._where
+        if isinstance(where, tuple):
+            where = self._where = f"{os.path.basename(where[0])}:{where[1]}"
+        return where or "<graphc>"
 
     def __repr__(self) -> str:
         return f"NodeMeta({self.location!r}, scope={self.scope!r}, autodiff={self.from_autodiff})"
@@ -62,7 +74,7 @@ class Node:
     """
 
     __slots__ = ("op", "inputs", "attrs", "type", "uid", "value", "buffer", "meta", "depth",
-                 "__weakref__")
+                 "released", "__weakref__")
 
     op: str
     inputs: tuple[Node, ...]
@@ -83,7 +95,8 @@ class Node:
         self.uid = next(_uids)
         self.value = value
         self.buffer = buffer
-        self.meta = meta or NodeMeta(user_location(), _scope_stack[-1] if _scope_stack else "",
+        self.released = False  # True once a realized node has forgotten its inputs
+        self.meta = meta or NodeMeta(_user_frame(), _scope_stack[-1] if _scope_stack else "",
                                      _autodiff_depth[0] > 0)
         # Longest chain of pending (unrealized) nodes ending here; bounds pending graphs.
         self.depth = 1 + max((i.depth for i in inputs if i.buffer is None), default=0)
@@ -108,8 +121,14 @@ class Node:
         """Memoise this node's value; optionally forget how it was computed."""
         self.buffer = data
         self.depth = 0
-        if drop_inputs and self.inputs:
+        if drop_inputs:
+            self.release_inputs()
+
+    def release_inputs(self) -> None:
+        """Forget how a realized node was computed (it becomes a leaf for autodiff)."""
+        if self.inputs:
             self.inputs = ()
+            self.released = True
 
     def __repr__(self) -> str:
         args = ", ".join(f"%{i.uid}" for i in self.inputs)
@@ -119,15 +138,27 @@ class Node:
         return f"%{self.uid} = {self.op}({args}){extra} : {self.type}"
 
 
-def user_location() -> str:
-    """file:line of the innermost frame outside the graphc package."""
+_inside_graphc: dict = {}  # code object → whether it belongs to the graphc package
+
+
+def _user_frame() -> tuple[str, int] | None:
+    """(file, line) of the innermost frame outside the graphc package."""
     frame = sys._getframe(1)
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_GRAPHC_DIR):
-            return f"{os.path.basename(filename)}:{frame.f_lineno}"
+        code = frame.f_code
+        inside = _inside_graphc.get(code)
+        if inside is None:
+            inside = _inside_graphc[code] = code.co_filename.startswith(_GRAPHC_DIR)
+        if not inside:
+            return code.co_filename, frame.f_lineno
         frame = frame.f_back
-    return "<graphc>"
+    return None
+
+
+def user_location() -> str:
+    """file:line of the innermost frame outside the graphc package."""
+    where = _user_frame()
+    return f"{os.path.basename(where[0])}:{where[1]}" if where else "<graphc>"
 
 
 def make_node(op: str, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,

@@ -83,6 +83,7 @@ _UNARY = {
     "tanh": ("float", np.tanh, "tanh({0})"),
     "erf": ("float", _erf, "erf({0})"),
     "sigmoid": ("float", _sigmoid, "sigmoid({0})"),
+    "relu": ("numeric", lambda x: np.maximum(x, np.zeros((), x.dtype)), "relu({0})"),
     "floor": ("float", np.floor, "floor({0})"),
     "ceil": ("float", np.ceil, "ceil({0})"),
     "round": ("float", np.round, "rint({0})"),
@@ -232,9 +233,20 @@ def _erf(node, g):
     return (binary("mul", g, binary("mul", scalar(_TWO_OVER_SQRT_PI, x), density)),)
 
 
+@defvjp("relu")
+def _relu(node, g):
+    # relu'(0) = 0, as in MegEngine and PyTorch (not the 1/2 of maximum's tie rule).
+    x = node.inputs[0]
+    positive = apply("astype", [binary("greater", x, scalar(0, x))], dtype=g.type.dtype.name)
+    return (binary("mul", g, positive),)
+
+
 @defvjp("sigmoid")
 def _sigmoid(node, g):
-    return (binary("mul", g, binary("mul", node, binary("sub", scalar(1, node), node))),)
+    # s * (1 - s) with 1 - s written as sigmoid(-x): 1 - s rounds to 0 for x > ~37 in
+    # float64 (~17 in float32), which would lose the tail's gradient entirely.
+    rest = unary("sigmoid", unary("neg", node.inputs[0]))
+    return (binary("mul", g, binary("mul", node, rest)),)
 
 
 for _name in ("copy",):
@@ -273,7 +285,11 @@ def _mod(node, g):
 @defvjp("pow")
 def _pow(node, g):
     a, b = node.inputs
-    ga = binary("mul", g, binary("mul", b, binary("pow", a, binary("sub", b, scalar(1, b)))))
+    # d/da a**b = b * a**(b-1), taken as 0 where b == 0 (as PyTorch does): at a == 0
+    # the formula gives 0 * 0**-1 = nan, though a**0 is constant.
+    slope = binary("mul", b, binary("pow", a, binary("sub", b, scalar(1, b))))
+    ga = binary("mul", g, apply("where", [binary("equal", b, scalar(0, b)), scalar(0, b),
+                                          slope]))
     # d/db a**b = a**b * log(a); taken as 0 where a == 0 (as PyTorch does).
     log_a = unary("log", a)
     safe = apply("where", [binary("equal", a, scalar(0, a)), scalar(0, a),

@@ -187,6 +187,7 @@ register("scatter_add_axis", "opaque", _infer_scatter_add_axis, _scatter_add_axi
 
 # ---- gradients (VJP rules) -------------------------------------------------------
 
+from ..ir import buffer_node, const_node  # noqa: E402
 from .build import scalar  # noqa: E402
 from .registry import apply, defvjp  # noqa: E402
 
@@ -204,7 +205,25 @@ def _setitem_vjp(node, g):
     spec = node.attrs["spec"]
     gx = apply("setitem", [g, scalar(0, value), *arrays], spec=spec)
     gv = apply("index", [g, *arrays], spec=spec)
+    if arrays:  # repeated indices: only the value element that stays gets a gradient
+        gv = apply("where", [_written(node), gv, scalar(0, value)])
     return (gx, gv, *[None] * len(arrays))
+
+
+def _written(node):
+    """Bool mask over ``value`` of a setitem: the elements that end up in the result.
+
+    With repeated indices one write wins (the last one, as in NumPy); the same setitem
+    applied to the element numbers finds which, so the mask agrees with the forward op.
+    """
+    x, value, *arrays = node.inputs
+    spec, device = node.attrs["spec"], value.type.device
+    ids = np.arange(value.type.size, dtype=np.int32).reshape(value.type.shape)
+    ids.flags.writeable = False
+    ids_node = buffer_node(ids, device)
+    blank = apply("broadcast_to", [const_node(-1, np.int32, device)], shape=x.type.shape)
+    slots = apply("setitem", [blank, ids_node, *arrays], spec=spec)
+    return apply("equal", [apply("index", [slots, *arrays], spec=spec), ids_node])
 
 
 @defvjp("scatter_add")

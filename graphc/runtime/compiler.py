@@ -219,15 +219,22 @@ def _log_miss(key: tuple, n_kernels: int) -> None:
     if best is None:
         detail = "no program cached yet"
     else:
-        diffs = [i for i, (a, b) in enumerate(zip(best[0], entries)) if a != b]
-        if len(best[0]) != len(entries):
-            detail = f"graph size {len(entries)} vs nearest cached {len(best[0])}"
-        elif diffs:
-            i = diffs[0]
-            detail = f"entry {i} differs: cached {best[0][i]!r}, now {entries[i]!r}"
-        else:
-            detail = "outputs differ"
+        cached = best[0]
+        first = next((i for i, (a, b) in enumerate(zip(cached, entries)) if a != b), None)
+        parts = []
+        if len(cached) != len(entries):
+            parts.append(f"{len(entries)} nodes vs {len(cached)} in the nearest cached program")
+        if first is not None:
+            parts.append(f"node {first} differs: cached {_entry(cached[first])}, "
+                         f"now {_entry(entries[first])}")
+        detail = "; ".join(parts) or "the outputs differ"
     print(f"graphc: compiled a program of {n_kernels} kernel(s); {detail}", file=sys.stderr)
+
+
+def _entry(entry: tuple) -> str:
+    kind = entry[0]
+    ty = entry[2] if kind not in ("arg", "scalar", "const") else entry[1]
+    return f"{kind} {ty}"
 
 
 def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None
@@ -241,11 +248,11 @@ def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None
         compiled = compile_outputs(outputs, args)
         stats["programs_compiled"] += 1
         stats["compile_seconds"] += compiled.compile_seconds
-        _programs[key] = compiled
-        if len(_programs) > MAX_PROGRAMS:
-            _programs.popitem(last=False)
         if os.environ.get("GRAPHC_LOG_COMPILES"):
             _log_miss(key, len(compiled.fused.kernels))
+        _programs[key] = compiled
+        while len(_programs) > MAX_PROGRAMS:
+            _programs.popitem(last=False)
     else:
         stats["program_hits"] += 1
         _programs.move_to_end(key)

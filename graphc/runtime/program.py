@@ -116,7 +116,9 @@ def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
         post = []
         for kind, slot in params:
             v = vals[slot]
-            if kind != "scalar":
+            if kind == "scalar" and v.dtype == np.float16:
+                v = np.float32(v)
+            elif kind != "scalar":
                 if v.dtype == np.float16:
                     if kind == "out":
                         tmp = np.empty(v.shape, np.float32)

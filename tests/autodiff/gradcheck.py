@@ -51,7 +51,7 @@ def autodiff_grads(fn: Callable[..., graphc.Tensor], arrays: Sequence[np.ndarray
     """Autodiff gradients of ``sum(fn(*arrays) * dy)``: ``fn``'s output weighted by ``dy``."""
     xs = [as_f64(a) for a in arrays]
     y = fn(*xs)
-    gs = grad(y, xs, as_f64(dy))
+    gs = grad(y, xs, graphc.tensor(dy, dtype=F64, device=y._node.type.device))
     return [None if g is None else np.asarray(g.numpy()) for g in gs]
 
 

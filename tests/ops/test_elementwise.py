@@ -145,6 +145,7 @@ NAMESPACE = {
     "sigmoid": _sigmoid, "floor": np.floor, "ceil": np.ceil, "rint": np.rint,
     "sign": np.sign, "isnan": np.isnan, "isinf": np.isinf, "floor_div": np.floor_divide,
     "mod": np.mod, "power": np.power, "maximum": np.maximum, "minimum": np.minimum,
+    "relu": lambda v: np.maximum(v, 0),
     "float32": np.float32, "int32": np.int32, "bool": bool, "float16": np.float16,
 }
 

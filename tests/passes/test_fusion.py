@@ -7,7 +7,6 @@ import graphc
 import graphc.functional as F
 from graphc.ir import Graph
 from graphc.passes.fusion import fuse
-
 from tests.runtime.compiled import assert_same
 
 rng = np.random.default_rng(0)

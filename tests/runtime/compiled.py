@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import interp
-from graphc.ir import structural_key
 from graphc.runtime.compiler import _runtime_value, lookup_or_compile
 
 

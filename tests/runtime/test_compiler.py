@@ -26,8 +26,9 @@ def mlp_step(batch):
 
 
 def test_second_step_of_a_loop_compiles_nothing():
-    y, x, w = mlp_step(64)
-    graphc.realize(y)
+    for _ in range(2):  # a tiny graph is interpreted when first seen, compiled when seen again
+        y, x, w = mlp_step(64)
+        graphc.realize(y)
     before = dict(compiler.stats)
     for _ in range(3):
         y, x, w = mlp_step(64)
@@ -55,7 +56,7 @@ def test_step_scalars_are_runtime_arguments():
     results = []
     for lr in (0.5, 0.25, 0.125):
         y = x * lr + 3.0
-        _, compiled = assert_same(y), None
+        assert_same(y)
         results.append(y)
     # One structure, three learning rates: one Program.
     assert compiler.stats["programs_compiled"] <= before + 1
