@@ -89,7 +89,9 @@ def _relu_impl(x):
     zero = np.zeros((), as_dtype(x))[()]  # a zero of x's own type: no float64 promotion
 
     def impl(x):
-        return x if not (x < 0) else zero
+        if x < 0:
+            return zero
+        return x
 
     return impl
 

@@ -27,7 +27,6 @@ from .program import (
     OutputPool,
     Program,
     Step,
-    choose_blocks,
     library_step,
     loop_step,
 )
@@ -155,8 +154,7 @@ class _Builder:
             else:
                 params.append(("in", self.array_slot(p.node)))
         sizes = np.array(ks.sizes or [0], dtype=np.int64)
-        nblocks = choose_blocks(ks.parallel_extent, ks.work)
-        self.steps.append(loop_step(kernel.name, dispatcher, params, outs, sizes, nblocks))
+        self.steps.append(loop_step(kernel.name, dispatcher, params, outs, sizes))
 
     def library_kernel(self, kernel: Kernel) -> None:
         (node,) = kernel.members

@@ -16,27 +16,6 @@ import numpy as np
 
 from ..ir import OpError
 
-_THREADS = [0]
-
-
-def _num_threads() -> int:
-    if not _THREADS[0]:
-        import numba
-
-        _THREADS[0] = numba.get_num_threads()
-    return _THREADS[0]
-
-
-# Below this many elements a kernel runs as one block: threads cost more than they save.
-MIN_PARALLEL_WORK = 1 << 15
-
-
-def choose_blocks(extent: int, work: int) -> int:
-    """How many parallel blocks to split the first parallel axis of a kernel into."""
-    if extent <= 1 or work < MIN_PARALLEL_WORK:
-        return 1
-    return max(1, min(extent, _num_threads() * 4))
-
 
 @dataclass
 class BufferSpec:
@@ -104,7 +83,7 @@ class Program:
 
 
 def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
-              outs: list[tuple[int, Callable]], sizes: np.ndarray, nblocks: int) -> Step:
+              outs: list[tuple[int, Callable]], sizes: np.ndarray) -> Step:
     """A generated kernel call. ``params`` are (kind, slot) in signature order and
     ``outs`` (slot, allocator) for the arrays it writes. float16 arrays are converted at
     the kernel's edges (numba has no float16 arrays on the CPU)."""
@@ -129,7 +108,7 @@ def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
                 if v.ndim == 0:
                     v = v.reshape(1)
             call.append(v)
-        dispatcher(*call, sizes, nblocks)
+        dispatcher(*call, sizes)
         for dst, tmp in post:
             np.copyto(dst, tmp, casting="unsafe")
 
