@@ -8,17 +8,21 @@
 array([0., 1., 3.], dtype=float32)
 """
 
-from . import functional, lazy, ops
+# First: sets threading defaults before any parallel kernel starts OpenMP threads.
+from .runtime import threads as _threads  # noqa: I001, F401
+
+from . import data, functional, lazy, ops, optimizer, random
 from .autodiff import grad
 from .device import Device, get_default_device, set_default_device
 from .ir import DTypeError, GraphcError, OpError, ShapeError
 from .runtime.explain import explain
+from .serialization import load, save
 from .tensor import Parameter, Tensor, realize, tensor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DTypeError", "Device", "GraphcError", "OpError", "Parameter", "ShapeError", "Tensor",
-    "__version__", "explain", "functional", "grad", "get_default_device", "lazy", "ops", "realize",
-    "set_default_device", "tensor",
+    "__version__", "data", "explain", "functional", "grad", "get_default_device", "lazy",
+    "load", "ops", "optimizer", "random", "realize", "save", "set_default_device", "tensor",
 ]

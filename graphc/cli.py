@@ -1,10 +1,10 @@
 """The ``graphc`` command.
 
->>> main(["cache", "info"])
-cache dir: /home/me/.cache/graphc
-kernels:   12
-files:     36
-size:      792.5 KiB (811520 bytes)
+>>> main(["cache", "info"])             # doctest: +ELLIPSIS
+cache dir: ...
+kernels:   ...
+files:     ...
+size:      ...
 0
 
 Each command is a function that adds its subparser; ``@command`` registers it, so a new
@@ -30,6 +30,10 @@ def command(name: str) -> Callable[[Registrar], Registrar]:
     >>> @command("hello")
     ... def _hello(subparsers):
     ...     subparsers.add_parser("hello").set_defaults(handler=lambda args: print("hi"))
+    >>> main(["hello"])
+    hi
+    0
+    >>> del COMMANDS["hello"]     # leave the command table as it was
     """
     def register(registrar: Registrar) -> Registrar:
         if name in COMMANDS:
@@ -59,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``graphc`` command line; returns the exit status.
 
-    >>> main(["cache", "clear"])
-    removed 12 kernels (36 files, 792.5 KiB) from /home/me/.cache/graphc
+    >>> import tempfile; from unittest import mock
+    >>> with tempfile.TemporaryDirectory() as d, mock.patch.dict("os.environ", GRAPHC_CACHE_DIR=d):
+    ...     main(["cache", "clear"])    # doctest: +ELLIPSIS
+    removed 0 kernels (0 files, 0 B) from ...
     0
     """
     parser = build_parser()

@@ -6,10 +6,21 @@ does not notice when a called jitted function changes). The text is written to
 ``<cache dir>/kernels/k_<hash>.py`` and imported as ``graphc_kernels.k_<hash>``; the
 kernel's ``@njit(cache=True)`` then keeps its machine code in ``__pycache__`` beside that
 file (or under ``NUMBA_CACHE_DIR``), so a second process loads it instead of compiling.
+A kernel source is a module defining ``kernel`` (graphc.codegen.cpu renders them):
 
+>>> import numpy as np
 >>> from graphc.codegen.cache import load_kernel
->>> kernel = load_kernel(source)        # source text from graphc.codegen.cpu
->>> kernel(out0, in0, in1, dims)        # compiles, or loads numba's cached code, once
+>>> source = '''
+... from numba import njit
+...
+... @njit(cache=True)
+... def kernel(out, x):
+...     for i in range(x.shape[0]):
+...         out[i] = x[i] + 1.0
+... '''
+>>> kernel = load_kernel(source)        # writes k_<hash>.py to the cache, imports it
+>>> out = np.zeros(3); kernel(out, np.arange(3.0)); out   # compiles, or loads numba's code
+array([1., 2., 3.])
 
 The cache directory is ``GRAPHC_CACHE_DIR`` (default ``~/.cache/graphc``), read at every
 call. ``GRAPHC_DUMP=dir`` also writes each loaded source to ``dir/<hash>.py``.
@@ -85,8 +96,13 @@ _dependency_digests: dict[str, str] = {}  # graphc module name → sha256 of its
 def cache_dir() -> Path:
     """The cache directory: ``GRAPHC_CACHE_DIR``, else ``~/.cache/graphc`` (not created).
 
-    >>> cache_dir()
-    PosixPath('/home/me/.cache/graphc')
+    >>> from unittest import mock
+    >>> with mock.patch.dict("os.environ", GRAPHC_CACHE_DIR="/tmp/graphc-cache"):
+    ...     str(cache_dir())
+    '/tmp/graphc-cache'
+    >>> with mock.patch.dict("os.environ", GRAPHC_CACHE_DIR=""):
+    ...     cache_dir() == Path.home() / ".cache" / "graphc"
+    True
     """
     return Path(os.environ.get("GRAPHC_CACHE_DIR") or "~/.cache/graphc").expanduser()
 
@@ -112,9 +128,10 @@ def load_kernel(source: str, entry: str = "kernel") -> Any:
     the source is written to the cache (if missing or different on disk) and imported;
     numba compiles at the first call, or loads its cached machine code without compiling.
 
+    >>> source = "from numba import njit\\n@njit(cache=True)\\ndef kernel(x):\\n    return x + 1\\n"
     >>> kernel = load_kernel(source)
-    >>> kernel is load_kernel(source)
-    True
+    >>> kernel is load_kernel(source), kernel(41)
+    (True, 42)
     """
     key = kernel_key(source)
     with _lock:
@@ -145,9 +162,12 @@ def compile_stats() -> dict[str, int]:
     calling); ``numba_cache_rebuilds``: corrupt numba cache entries deleted and rebuilt;
     ``sources_dumped``: files written to ``GRAPHC_DUMP``.
 
-    >>> kernel(out0, in0, in1, dims)
-    >>> compile_stats()["numba_compiles"]      # 0 in a process that found a warm cache
-    0
+    >>> source = "from numba import njit\\n@njit(cache=True)\\ndef kernel(x):\\n    return 2 * x\\n"
+    >>> load_kernel(source)(21)      # the first call compiles, or loads the cached code
+    42
+    >>> stats = compile_stats()      # numba_compiles is 0 in a process with a warm cache
+    >>> stats["numba_compiles"] + stats["numba_cache_hits"] >= 1
+    True
     """
     with _lock:
         stats = dict(_counts)
@@ -166,8 +186,13 @@ def cache_info() -> dict[str, Any]:
 
     Files numba keeps under ``NUMBA_CACHE_DIR`` (when set) are not counted.
 
-    >>> cache_info()
-    {'dir': '/home/me/.cache/graphc', 'kernels': 12, 'files': 36, 'bytes': 811520}
+    >>> import tempfile; from unittest import mock
+    >>> source = "from numba import njit\\n@njit(cache=True)\\ndef kernel():\\n    return 1\\n"
+    >>> with tempfile.TemporaryDirectory() as d, mock.patch.dict("os.environ", GRAPHC_CACHE_DIR=d):
+    ...     _ = load_kernel(source)
+    ...     info = cache_info()
+    >>> info["kernels"], info["files"], info["bytes"] > 0  # no numba files before a call
+    (1, 1, True)
     """
     root = cache_dir()
     files = _files_under(root)
@@ -182,8 +207,14 @@ def clear_cache() -> dict[str, Any]:
     Dispatchers already handed out keep working; the next ``load_kernel`` of a source
     writes and compiles it again.
 
-    >>> clear_cache()
-    {'dir': '/home/me/.cache/graphc', 'kernels': 12, 'files': 36, 'bytes': 811520}
+    >>> import tempfile; from unittest import mock
+    >>> source = "from numba import njit\\n@njit(cache=True)\\ndef kernel():\\n    return 3\\n"
+    >>> with tempfile.TemporaryDirectory() as d, mock.patch.dict("os.environ", GRAPHC_CACHE_DIR=d):
+    ...     _ = load_kernel(source)
+    ...     removed = clear_cache()
+    ...     left = cache_info()
+    >>> removed["kernels"], removed["files"], left["kernels"], left["files"]
+    (1, 1, 0, 0)
     """
     root = cache_dir()
     kernels_dir = root / "kernels"

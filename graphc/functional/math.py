@@ -108,7 +108,7 @@ def matmul(inp1: Any, inp2: Any, transpose_a: bool = False, transpose_b: bool = 
     >>> import graphc, numpy as np
     >>> a = graphc.tensor(np.ones((2, 3))); b = graphc.tensor(np.ones((3, 4)))
     >>> matmul(a, b).shape, matmul(b, b, transpose_a=True).shape
-    ((2, 4), (3, 4))
+    ((2, 4), (4, 4))
     """
     ta, tb = tensor_of(inp1), tensor_of(inp2)
     if ta.dtype != tb.dtype or ta.dtype == dtypes.bool_:

@@ -1,0 +1,327 @@
+"""The optimizer base class: parameter groups, per-parameter state, one-Program steps.
+
+Subclasses say how one parameter moves (``_update``) by building ordinary lazy tensor
+arithmetic. :meth:`Optimizer.step` collects the new value of every parameter and state
+tensor, realizes them all in one call of :func:`graphc.lazy.realize` (so the pending
+forward, backward and update compile into one Program), then points each tensor at its
+new value through :func:`graphc.lazy.rebind`, the one door for mutations.
+
+Hyper-parameters (``lr``, momentum, bias corrections, ...) enter the graph as fresh 0-d
+buffer leaves made each step, never as literals: structural keys abstract a buffer to its
+type, so changing ``group["lr"]`` reuses the compiled Program. (Python float literals would
+be runtime arguments too, but their values still shape the key: 0 and ±1 are kept in it,
+and two literals that happen to be equal are hash-consed into one node, so ``lr=0.1``
+next to a ``mean`` over 10 items would change the graph's structure.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .. import lazy
+from ..ir import Node, buffer_node, topo_order
+from ..tensor import Parameter, Tensor
+
+__all__ = ["Optimizer", "required"]
+
+
+class _Required:
+    """Sentinel for a hyper-parameter without a default (``lr`` of SGD)."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+class Scalars:
+    """The per-step scalars of one parameter group, as 0-d buffer tensors.
+
+    One tensor per (name, dtype, device), so a float16 parameter gets float16 scalars and
+    its update stays float16.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[tuple, Tensor] = {}
+
+    def __call__(self, name: str, value: float, like: Tensor) -> Tensor:
+        device = like._node.type.device
+        key = (name, like.dtype, device)
+        scalar = self._made.get(key)
+        if scalar is None:
+            data = np.asarray(value, dtype=like.dtype)
+            data.flags.writeable = False
+            scalar = self._made[key] = Tensor._wrap(buffer_node(data, device))
+        return scalar
+
+
+def _zeros_like(param: Tensor) -> Tensor:
+    """A realized zero buffer shaped like ``param`` (state starts as data, not a literal,
+    so step 1 and step 2 have the same graph structure)."""
+    return Tensor(np.zeros(param.shape, dtype=param.dtype), device=param.device)
+
+
+def _live_readers(replaced: set[int]) -> list[Node]:
+    """Nodes of live pending Tensors whose graphs read one of the ``replaced`` nodes."""
+    live = lazy.live_pending_tensors()
+    if not live:
+        return []
+    reads: set[int] = set()
+    for node in topo_order([t._node for t in live]):
+        if node.uid in replaced or (
+                node.buffer is None and any(i.uid in reads for i in node.inputs)):
+            reads.add(node.uid)
+    return [t._node for t in live if t._node.uid in reads]
+
+
+class Optimizer:
+    """Base class: holds ``param_groups`` and per-parameter ``state``.
+
+    ``params`` is an iterable of :class:`graphc.Parameter` or of dicts (parameter
+    groups) with a ``"params"`` entry and any hyper-parameters overriding ``defaults``.
+
+    >>> import graphc, graphc.optimizer as optim
+    >>> w = graphc.Parameter([1., 2.])
+    >>> opt = optim.SGD([{"params": [w], "lr": 0.5}], lr=0.1)
+    >>> opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]
+    (0.5, 0.0)
+    """
+
+    def __init__(self, params: Iterable[Parameter] | Iterable[dict] | Parameter | dict,
+                 defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        self._state: dict[Parameter, dict[str, Any]] = {}
+        if isinstance(params, (Tensor, dict)):
+            params = [params]
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if not isinstance(params[0], dict):
+            params = [{"params": params}]
+        for group in params:
+            self.add_param_group(group)
+
+    # -- groups and state -----------------------------------------------------------
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own hyper-parameters (defaults fill in).
+
+        >>> import graphc, graphc.optimizer as optim
+        >>> opt = optim.SGD([graphc.Parameter([1.])], lr=0.1)
+        >>> opt.add_param_group({"params": graphc.Parameter([2.]), "lr": 0.01})
+        >>> [g["lr"] for g in opt.param_groups]
+        [0.1, 0.01]
+        """
+        name = type(self).__name__
+        if not isinstance(param_group, dict) or "params" not in param_group:
+            raise TypeError(f"{name}.add_param_group: expected a dict with a 'params' entry, "
+                            f"got {type(param_group).__name__}")
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Parameter):
+                raise TypeError(f"{name}: can only optimize graphc.Parameter, got "
+                                f"{type(p).__name__}")
+            if not np.issubdtype(p.dtype, np.floating):
+                raise TypeError(f"{name}: can only optimize floating-point parameters, got "
+                                f"{p.dtype.name} of shape {p.shape}")
+        ids = [id(p) for p in params]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{name}: a parameter group lists the same parameter twice")
+        existing = {id(p) for g in self.param_groups for p in g["params"]}
+        if existing & set(ids):
+            raise ValueError(f"{name}.add_param_group: some parameters already belong to "
+                             f"another parameter group")
+        group = dict(param_group)
+        group["params"] = params
+        for key, default in self.defaults.items():
+            if default is required and key not in group:
+                raise ValueError(f"{name}: parameter group has no {key!r} and there is no "
+                                 f"default; pass {key}=...")
+            group.setdefault(key, default)
+        self._check_group(group)
+        self.param_groups.append(group)
+        for p in params:
+            if p not in self._state:
+                self._state[p] = self._create_state(p, group)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Validate hyper-parameters (subclasses raise ValueError on bad values)."""
+        lr = group.get("lr")
+        if isinstance(lr, (int, float)) and lr < 0:
+            raise ValueError(f"{type(self).__name__}: invalid learning rate {lr}")
+
+    def _create_state(self, param: Parameter, group: dict[str, Any]) -> dict[str, Any]:
+        """The initial state of one parameter (subclasses)."""
+        return {}
+
+    @property
+    def state(self) -> dict[Parameter, dict[str, Any]]:
+        """Per-parameter state: Tensors (moments, buffers) and ints (step counts)."""
+        return self._state
+
+    def _params(self) -> list[Parameter]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    # -- stepping -------------------------------------------------------------------
+    def _update(self, param: Parameter, grad: Tensor, group: dict[str, Any],
+                state: dict[str, Any], scalars: Scalars) -> dict[str, Any]:
+        """New lazy values for one parameter: ``{"param": Tensor, <state key>: value}``.
+
+        Tensor entries are realized with the step and rebound; other entries (step
+        counts) are stored as they are once the step has run.
+        """
+        raise NotImplementedError
+
+    def step(self) -> Optimizer:
+        """Update every parameter that has a gradient, as one compiled Program.
+
+        Returns ``self``, so ``opt.step().clear_grad()`` works. Gradients are not
+        modified. Every live pending Tensor that reads a value the step replaces (the
+        loss the user prints next, accuracy counters) is computed in the same Program,
+        with the pre-step values.
+        """
+        targets: list[Tensor] = []
+        values: list[Tensor] = []
+        plain: list[tuple[dict[str, Any], str, Any]] = []
+        for group in self.param_groups:
+            scalars = Scalars()
+            for param in group["params"]:
+                grad = param.grad
+                if grad is None:
+                    continue
+                state = self._state.get(param)
+                if state is None:
+                    state = self._state[param] = self._create_state(param, group)
+                for key, value in self._update(param, grad, group, state, scalars).items():
+                    if isinstance(value, Tensor):
+                        targets.append(param if key == "param" else state[key])
+                        values.append(value)
+                    else:
+                        plain.append((state, key, value))
+        roots = [v._node for v in values]
+        computed = {n.uid for n in roots}
+        roots += [n for n in _live_readers({t._node.uid for t in targets})
+                  if n.uid not in computed]
+        lazy.realize(roots)
+        for target, value in zip(targets, values):
+            lazy.rebind(target, value._node)
+        for state, key, value in plain:
+            state[key] = value
+        return self
+
+    def clear_grad(self) -> None:
+        """Set every parameter's ``.grad`` to None (gradients accumulate otherwise)."""
+        for p in self._params():
+            p.grad = None
+
+    def zero_grad(self) -> None:
+        """Deprecated in MegEngine: fill existing gradients with zeros."""
+        for p in self._params():
+            if p.grad is not None:
+                p.grad = _zeros_like(p)
+
+    # -- (de)serialization ----------------------------------------------------------
+    def state_dict(self, keep_var: bool = False) -> dict[str, Any]:
+        """``{"param_groups": [...], "state": {index: {name: value}}}``.
+
+        Parameters are numbered in group order; Tensor state becomes NumPy arrays (kept
+        as Tensors with ``keep_var=True``).
+
+        >>> import graphc, graphc.optimizer as optim
+        >>> opt = optim.SGD([graphc.Parameter([1.])], lr=0.1, momentum=0.9)
+        >>> sd = opt.state_dict()
+        >>> sd["param_groups"][0]["params"], sorted(sd["state"][0])
+        ([0], ['momentum_buffer'])
+        """
+        index = {id(p): i for i, p in enumerate(self._params())}
+        groups = []
+        for group in self.param_groups:
+            saved = {k: v for k, v in group.items() if k != "params"}
+            saved["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(saved)
+        state = {}
+        for p in self._params():
+            entries = {}
+            for key, value in self._state.get(p, {}).items():
+                if isinstance(value, Tensor) and not keep_var:
+                    value = value.numpy()
+                entries[key] = value
+            state[index[id(p)]] = entries
+        return {"param_groups": groups, "state": state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore hyper-parameters and state saved by :meth:`state_dict`.
+
+        The optimizer must have the same groups (same sizes and keys); ValueError
+        otherwise.
+        """
+        name = type(self).__name__
+        if not isinstance(state, dict) or set(state) != {"param_groups", "state"}:
+            raise ValueError(f"{name}.load_state_dict: expected a dict with keys "
+                             f"'param_groups' and 'state'")
+        saved_groups = state["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: {len(saved_groups)} parameter groups "
+                             f"saved, the optimizer has {len(self.param_groups)}")
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(group["params"]) != len(saved["params"]):
+                raise ValueError(f"{name}.load_state_dict: group {i} has "
+                                 f"{len(group['params'])} parameters, the saved one "
+                                 f"{len(saved['params'])}")
+            if set(group) != set(saved):
+                raise ValueError(f"{name}.load_state_dict: group {i} has keys "
+                                 f"{sorted(group)}, the saved one {sorted(saved)}")
+        saved_state = state["state"]
+        for saved in saved_groups:
+            for idx in saved["params"]:
+                if idx not in saved_state:
+                    raise ValueError(f"{name}.load_state_dict: no state for parameter {idx}")
+        # Validate everything before changing anything.
+        new_states = []
+        for group, saved in zip(self.param_groups, saved_groups):
+            for p, idx in zip(group["params"], saved["params"]):
+                new_states.append((p, self._loaded_state(p, saved_state[idx], idx)))
+        for group, saved in zip(self.param_groups, saved_groups):
+            for key, value in saved.items():
+                if key != "params":
+                    group[key] = value
+        for p, loaded in new_states:
+            current = self._state.setdefault(p, {})
+            for key, value in loaded.items():
+                if isinstance(current.get(key), Tensor) and isinstance(value, Tensor):
+                    lazy.rebind(current[key], value._node)
+                else:
+                    current[key] = value
+
+    def _loaded_state(self, param: Parameter, saved: dict[str, Any], idx: int) -> dict:
+        """Saved state of one parameter as Tensors/ints, checked against the current one."""
+        name = type(self).__name__
+        current = self._state.get(param, {})
+        loaded = {}
+        for key, value in saved.items():
+            if isinstance(value, (np.ndarray, Tensor)):
+                array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+                old = current.get(key)
+                if isinstance(old, Tensor) and tuple(array.shape) != old.shape:
+                    raise ValueError(f"{name}.load_state_dict: state {key!r} of parameter "
+                                     f"{idx} has shape {tuple(array.shape)}, expected "
+                                     f"{old.shape}")
+                loaded[key] = Tensor(array, dtype=param.dtype, device=param.device)
+            else:
+                loaded[key] = value
+        return loaded
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)

@@ -1,0 +1,199 @@
+"""Random tensors from a counter-based generator: ``seed``, ``uniform``, ``normal``, ...
+
+Design. Every draw uses NumPy's Philox bit generator keyed by ``(seed, counter)``: the key
+is the seed, and the call number sits in the high 128 bits of Philox's 256-bit counter,
+so each call reads its own stream that no other call can overlap. The random array is
+drawn when the graph is built and enters the graph as a *buffer leaf*. Structural keys
+abstract buffers to their type, so a training step that draws a fresh dropout mask each
+time has the same key as the step before and reuses its compiled Program, while
+``seed(n)`` makes a whole run repeat bit for bit (draws happen in program order).
+
+Consequences: two calls always draw different values (different counters); randomness
+costs nothing in compiled kernels; and a define-then-run function replayed without
+running its Python body would replay one fixed draw, so tracing must re-draw (call the
+body or feed the random arrays as inputs).
+
+>>> import graphc
+>>> graphc.random.seed(7)
+>>> a = graphc.random.uniform(size=(3,)).numpy()
+>>> graphc.random.seed(7)
+>>> b = graphc.random.uniform(size=(3,)).numpy()
+>>> bool((a == b).all()), bool((graphc.random.uniform(size=(3,)).numpy() != a).any())
+(True, True)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import dtypes, lazy
+from .device import canonical_device
+from .tensor import Tensor
+
+__all__ = ["RNG", "bernoulli", "get_seed", "normal", "permutation", "seed", "shuffle",
+           "uniform"]
+
+_MAX_SEED = 2 ** 128
+
+
+def _check_seed(value: Any) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(value).__name__}")
+    if not 0 <= int(value) < _MAX_SEED:
+        raise ValueError(f"seed must be in [0, 2**128), got {value}")
+    return int(value)
+
+
+def _shape(op: str, size: Any) -> tuple[int, ...]:
+    if size is None:
+        return ()
+    shape = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+    if not all(isinstance(d, (int, np.integer)) and d >= 0 for d in shape):
+        raise ValueError(f"random.{op}: size must be non-negative ints, got {size!r}")
+    return tuple(int(d) for d in shape)
+
+
+class RNG:
+    """A generator with its own seed and counter (module functions share a global one).
+
+    >>> rng = RNG(seed=3)
+    >>> rng.normal(size=(2, 2)).shape
+    (2, 2)
+    """
+
+    def __init__(self, seed: int | None = None, device: Any = None) -> None:
+        self.device = canonical_device(device) if device is not None else None
+        self.seed(np.random.SeedSequence().entropy % _MAX_SEED if seed is None else seed)
+
+    def seed(self, seed: int) -> None:
+        """Restart from ``seed``: the following draws repeat those after any earlier
+        ``seed(seed)`` call."""
+        self._seed = _check_seed(seed)
+        self._counter = 0
+
+    def get_seed(self) -> int:
+        """The seed of the current stream."""
+        return self._seed
+
+    def _generator(self) -> np.random.Generator:
+        """A NumPy Generator on this call's own Philox stream (advances the counter)."""
+        bits = np.random.Philox(key=self._seed, counter=self._counter << 128)
+        self._counter += 1
+        return np.random.Generator(bits)
+
+    def _tensor(self, data: np.ndarray, dtype: Any) -> Tensor:
+        return Tensor(data, dtype=dtype, device=self.device)
+
+    def uniform(self, low: float = 0.0, high: float = 1.0, size: Any = None,
+                dtype: Any = "float32") -> Tensor:
+        """Samples from ``[low, high)``."""
+        if not low <= high:
+            raise ValueError(f"random.uniform: low {low} is greater than high {high}")
+        dtype = dtypes.canonical(dtype)
+        draw = self._generator().random(_shape("uniform", size), dtype=np.float64)
+        return self._tensor((low + (high - low) * draw).astype(dtype), dtype)
+
+    def normal(self, mean: float = 0.0, std: float = 1.0, size: Any = None,
+               dtype: Any = "float32") -> Tensor:
+        """Samples from N(mean, std²)."""
+        if std < 0:
+            raise ValueError(f"random.normal: std must be >= 0, got {std}")
+        dtype = dtypes.canonical(dtype)
+        draw = self._generator().standard_normal(_shape("normal", size))
+        return self._tensor((mean + std * draw).astype(dtype), dtype)
+
+    def bernoulli(self, p: float = 0.5, size: Any = None, dtype: Any = "float32") -> Tensor:
+        """1 with probability ``p``, else 0 (a dropout keep-mask: ``bernoulli(1 - rate)``)."""
+        probs = np.asarray(p, dtype=np.float64)
+        if probs.size and not ((probs >= 0) & (probs <= 1)).all():
+            raise ValueError(f"random.bernoulli: p must be in [0, 1], got {p}")
+        shape = _shape("bernoulli", size) if size is not None else probs.shape
+        draw = self._generator().random(shape) < probs
+        return self._tensor(draw.astype(dtypes.canonical(dtype)), dtype)
+
+    def permutation(self, n: int | Tensor, dtype: Any = "int32") -> Tensor:
+        """A shuffled ``arange(n)``, or a copy of a Tensor shuffled along axis 0."""
+        if isinstance(n, Tensor):
+            if not n.ndim:
+                raise ValueError("random.permutation: cannot permute a 0-d tensor")
+            order = self._generator().permutation(n.shape[0]).astype(np.int32)
+            return n[Tensor(order, device=n._node.type.device)]
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"random.permutation: n must be a non-negative int or a Tensor, "
+                             f"got {n!r}")
+        return self._tensor(self._generator().permutation(int(n)).astype(dtype), dtype)
+
+    def shuffle(self, inp: Tensor) -> None:
+        """Shuffle ``inp`` in place along axis 0."""
+        if not isinstance(inp, Tensor):
+            raise TypeError(f"random.shuffle: expected a Tensor, got {type(inp).__name__}")
+        lazy.rebind(inp, self.permutation(inp)._node)
+
+    def spawn_seed(self) -> int:
+        """A new seed drawn from this stream (for data loaders that shuffle)."""
+        return int(self._generator().integers(0, 2 ** 63))
+
+
+_global = RNG()
+
+
+def seed(seed: int) -> None:
+    """Seed the global generator: the same seed repeats a run bit for bit.
+
+    >>> seed(0); a = uniform(size=2).numpy(); seed(0); bool((uniform(size=2).numpy() == a).all())
+    True
+    """
+    _global.seed(seed)
+
+
+def get_seed() -> int:
+    """The global generator's seed."""
+    return _global.get_seed()
+
+
+def uniform(low: float = 0.0, high: float = 1.0, size: Any = None) -> Tensor:
+    """float32 samples from ``[low, high)`` (a 0-d tensor when ``size`` is None).
+
+    >>> float(uniform(2.0, 3.0).item()) >= 2.0
+    True
+    """
+    return _global.uniform(low, high, size)
+
+
+def normal(mean: float = 0.0, std: float = 1.0, size: Any = None) -> Tensor:
+    """float32 samples from N(mean, std²).
+
+    >>> normal(size=(2, 3)).shape
+    (2, 3)
+    """
+    return _global.normal(mean, std, size)
+
+
+def bernoulli(p: float = 0.5, size: Any = None, dtype: Any = "float32") -> Tensor:
+    """1 with probability ``p`` else 0, as ``dtype`` (float32 by default).
+
+    >>> bernoulli(1.0, size=3).numpy()
+    array([1., 1., 1.], dtype=float32)
+    """
+    return _global.bernoulli(p, size, dtype)
+
+
+def permutation(n: int | Tensor, dtype: Any = "int32") -> Tensor:
+    """A random permutation of ``arange(n)``, or of a Tensor's rows.
+
+    >>> sorted(permutation(4).numpy().tolist())
+    [0, 1, 2, 3]
+    """
+    return _global.permutation(n, dtype)
+
+
+def shuffle(inp: Tensor) -> None:
+    """Shuffle a Tensor in place along axis 0 (MegEngine's ``random.shuffle``)."""
+    _global.shuffle(inp)
+
+
+def spawn_seed() -> int:
+    """A seed drawn from the global stream: reproducible under :func:`seed`."""
+    return _global.spawn_seed()
