@@ -2,10 +2,10 @@
 user documentation, runs and prints what it shows.
 
 One test per module that has examples (found with pkgutil.walk_packages, plus folders
-without an ``__init__.py`` such as graphc/runtime), and one per documentation file.
-Examples run on the backend tests/conftest.py selects, with the default device pinned to
-``xpux`` (the outputs show it) and a private, empty kernel cache (the cache and CLI
-examples write and clear one).
+without an ``__init__.py``), on the backend tests/conftest.py selects; one per
+documentation file and backend. The default device is pinned to ``xpux`` (the outputs
+show it) and the kernel cache is a private, empty one (the cache and CLI examples write
+and clear it).
 """
 
 from __future__ import annotations
@@ -118,8 +118,18 @@ def test_doc_blocks_are_found():
     assert doc_blocks(text) == [(3, "x = 1\n"), (7, ">>> x\n1\n")]
 
 
-@pytest.mark.parametrize("path", DOC_FILES)
-def test_documentation_examples(path):
+def _doc_cases() -> list:
+    cases = []
+    for path in DOC_FILES:
+        for backend in ("interp", "compiled"):
+            cases.append(pytest.param(path, backend, id=f"{path}-{backend}"))
+    return cases
+
+
+@pytest.mark.parametrize(("path", "backend"), _doc_cases())
+def test_documentation_examples(path, backend, monkeypatch):
+    """The examples hold on both backends (the compiled one is what users get)."""
+    monkeypatch.setenv("GRAPHC_BACKEND", backend)
     file = ROOT / path
     text = file.read_text(encoding="utf-8")
     blocks = doc_blocks(text)

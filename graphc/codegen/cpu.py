@@ -128,30 +128,61 @@ class _Renderer:
 
     # ---- values -----------------------------------------------------------------
     def value(self, node: Node, index: tuple[str, ...]) -> str:
-        key = (node.uid, index)
-        hit = self.lookup(key)
-        if hit is not None:
-            return hit
-        op = get_op(node.op) if node.inputs or node.uid in self.members else None
-        if node.uid in self.row_vars:
-            return self.row_vars[node.uid]
-        if node.uid in self.members or node.uid in self.fused.free:
+        """The expression of ``node`` at ``index``, emitting the statements it needs.
+
+        Iterative (an explicit stack, not recursion), so fused chains of any length work;
+        each (node, index) pair is computed once per loop scope.
+        """
+        stack: list[tuple[Node, tuple[str, ...], bool]] = [(node, index, False)]
+        moved: dict[tuple, tuple] = {}  # (uid, index) of a movement node → (input, index)
+        while stack:
+            n, idx, ready = stack.pop()
+            key = (n.uid, idx)
+            if self.lookup(key) is not None or n.uid in self.row_vars:
+                continue
+            computed = n.uid in self.members or n.uid in self.fused.free
+            if not computed:
+                self.scopes[-1][key] = self._load_var(n, idx)
+                continue
+            op = get_op(n.op)
             if op.kind == "movement":
-                inner = op.index_map(node.inputs[0].type, node.type, node.attrs, index,
-                                     self.size)
-                return self.value(node.inputs[0], tuple(inner))
-            args = [self.value(i, index) for i in node.inputs]
-            attrs = dict(node.attrs)
+                if key not in moved:
+                    inner = op.index_map(n.inputs[0].type, n.type, n.attrs, idx, self.size)
+                    moved[key] = (n.inputs[0], tuple(inner))
+                child, child_idx = moved[key]
+                if ready:
+                    self.scopes[-1][key] = self._resolved(child, child_idx)
+                else:
+                    stack += [(n, idx, True), (child, child_idx, False)]
+                continue
+            if not ready:
+                stack.append((n, idx, True))
+                stack += [(i, idx, False) for i in reversed(n.inputs)]
+                continue
+            args = [self._resolved(i, idx) for i in n.inputs]
+            attrs = dict(n.attrs)
             if "dtype" in attrs:
                 attrs["dtype"] = compute_dtype(np.dtype(attrs["dtype"]))
-            expr = op.template.format(*args, **attrs)
-        else:
-            expr = self.load(node, index)
-            if not expr.startswith(("in", "out")):
-                return expr  # a literal or scalar parameter
+            var = self.fresh()
+            self.emit(f"{var} = {op.template.format(*args, **attrs)}")
+            self.scopes[-1][key] = var
+        return self._resolved(node, index)
+
+    def _resolved(self, node: Node, index: tuple[str, ...]) -> str:
+        if node.uid in self.row_vars:
+            return self.row_vars[node.uid]
+        hit = self.lookup((node.uid, index))
+        assert hit is not None, (node, index)
+        return hit
+
+    def _load_var(self, node: Node, index: tuple[str, ...]) -> str:
+        """A read of a stored value: literals and scalar parameters are used as they are,
+        array elements are loaded into a local."""
+        expr = self.load(node, index)
+        if not expr.startswith(("in", "out")):
+            return expr
         var = self.fresh()
         self.emit(f"{var} = {expr}")
-        self.scopes[-1][key] = var
         return var
 
     def load(self, node: Node, index: tuple[str, ...]) -> str:

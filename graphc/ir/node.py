@@ -195,17 +195,21 @@ def buffer_node(data: np.ndarray, device: str) -> Node:
 
 
 def const_node(value: bool | int | float, dtype: Any, device: str) -> Node:
-    """A 0-d scalar literal. Its value is a runtime argument unless it is 0 or ±1."""
+    """A 0-d scalar literal. Its value is a runtime argument unless it is 0 or ±1.
+
+    Key constants (0, ±1) are hash-consed. Every other value gets a fresh node: were
+    equal runtime scalars merged, ``x*0.1 + x*0.1`` and ``x*0.1 + x*0.2`` would have
+    different graph shapes and so different structural keys.
+    """
     dtype = np.dtype(dtype)
     py = dtype.type(value).item()
-    if isinstance(py, float):
-        ident = py.hex()  # distinguishes -0.0, nan and inf
-    else:
-        ident = py
+    t = TensorType((), dtype, device)
+    if not (py in (0, 1, -1) and py == py):
+        return Node("const", (), EMPTY_ATTRS, t, value=py, buffer=np.asarray(py, dtype=dtype))
+    ident = py.hex() if isinstance(py, float) else py  # distinguishes -0.0 from 0.0
     key = ("const", dtype.name, device, type(py).__name__, ident)
     node = _consed.get(key)
     if node is None:
-        t = TensorType((), dtype, device)
         node = Node("const", (), EMPTY_ATTRS, t, value=py, buffer=np.asarray(py, dtype=dtype))
         _consed[key] = node
     return node

@@ -194,6 +194,8 @@ class Optimizer:
                 grad = param.grad
                 if grad is None:
                     continue
+                if grad.dtype != param.dtype:  # keep the parameter's dtype
+                    grad = grad.astype(param.dtype)
                 state = self._state.get(param)
                 if state is None:
                     state = self._state[param] = self._create_state(param, group)

@@ -63,7 +63,10 @@ def test_make_node_conses_on_type_too():
 
 def test_tensor_expressions_share_nodes():
     x = graphc.tensor(np.ones(3, dtype=np.float32))
-    assert (x * 2 + 1)._node is (x * 2 + 1)._node
+    assert (x * -1 + 1)._node is (x * -1 + 1)._node
+    # Other scalars are runtime arguments: equal values are never merged, so graphs that
+    # differ only in scalar values keep one shape (and one structural key).
+    assert (x * 2)._node is not (x * 2)._node
 
 
 def test_buffers_and_placeholders_are_never_consed():
@@ -73,13 +76,17 @@ def test_buffers_and_placeholders_are_never_consed():
         placeholder_node((2,), "float32", "cpux", "x")
 
 
-def test_consts_are_consed_by_value_dtype_and_device():
-    assert const_node(0.5, "float32", "cpux") is const_node(0.5, np.float32, "cpux")
-    assert const_node(0.5, "float32", "cpux") is not const_node(0.5, "float16", "cpux")
-    assert const_node(0.5, "float32", "cpux") is not const_node(0.5, "float32", "cpu0")
+def test_key_consts_are_consed_by_value_dtype_and_device():
+    assert const_node(1.0, "float32", "cpux") is const_node(1, np.float32, "cpux")
+    assert const_node(1.0, "float32", "cpux") is not const_node(1.0, "float16", "cpux")
+    assert const_node(-1.0, "float32", "cpux") is not const_node(-1.0, "float32", "cpu0")
     assert const_node(0.0, "float32", "cpux") is not const_node(-0.0, "float32", "cpux")
-    assert const_node(math.nan, "float32", "cpux") is const_node(math.nan, "float32", "cpux")
     assert const_node(1, "int32", "cpux") is const_node(True, "int32", "cpux")
+
+
+def test_runtime_scalars_are_fresh_nodes():
+    assert const_node(0.5, "float32", "cpux") is not const_node(0.5, "float32", "cpux")
+    assert const_node(math.nan, "float32", "cpux") is not const_node(math.nan, "float32", "cpux")
 
 
 def test_unreferenced_nodes_are_not_kept_alive_by_the_cons_table():

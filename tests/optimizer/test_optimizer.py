@@ -55,6 +55,7 @@ def test_groups_get_defaults_and_overrides() -> None:
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
     assert [g["momentum"] for g in opt.param_groups] == [0.0, 0.9]
     assert opt.param_groups[1]["params"] == [b]
+    assert "Parameter Group 1" in repr(opt) and "lr: 0.5" in repr(opt)
 
 
 def test_each_group_uses_its_own_learning_rate() -> None:
@@ -111,6 +112,19 @@ def test_step_skips_parameters_without_grad_and_leaves_grads_alone() -> None:
     assert b.item() == 5.0
     assert a.grad.item() == 3.0  # step() does not modify .grad
     np.testing.assert_allclose(opt.state[b]["momentum_buffer"].numpy(), [0.0])
+
+
+def test_zero_grad_fills_zeros_and_mixed_dtype_grads_keep_param_dtype() -> None:
+    w = graphc.Parameter(np.array([1.0, 2.0], np.float16))
+    opt = optim.SGD([w], lr=0.5)
+    w.grad = graphc.tensor([1.0, -1.0])  # float32 gradient of a float16 parameter
+    opt.step()
+    assert w.dtype == np.float16
+    np.testing.assert_array_equal(w.numpy(), [0.5, 2.5])
+    opt.zero_grad()
+    np.testing.assert_array_equal(w.grad.numpy(), [0.0, 0.0])
+    opt.step()
+    np.testing.assert_array_equal(w.numpy(), [0.5, 2.5])
 
 
 def test_gradients_accumulate_until_cleared() -> None:
