@@ -1,43 +1,108 @@
-"""``make demo``: a short lazy-graph example (training arrives with the training issue)."""
+"""``make demo``: train a classifier on scikit-learn's digits with compiled graphs.
+
+Each training step (forward, backward and the SGD update) is one lazy graph that
+``optimizer.step()`` realizes as one compiled Program; after the first steps every step
+reuses it. The demo prints accuracy, steps per second, compile time and kernel counts.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
 
 import graphc
 import graphc.functional as F
-from graphc.ir import count_nodes
+import graphc.optimizer as optim
+from graphc.autodiff import GradManager
+from graphc.runtime import compiler
 
 
-def main() -> None:
+def load_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits (shipped with the package, no download), split 80/20."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    data = sk_digits()
+    x = (data.data / 16.0).astype(np.float32)
+    y = data.target.astype(np.int32)
+    order = np.random.default_rng(0).permutation(len(x))
+    x, y = x[order], y[order]
+    cut = int(0.8 * len(x))
+    return x[:cut], y[:cut], x[cut:], y[cut:]
+
+
+class MLP:
+    """64 → 128 → 10 with ReLU, written with graphc.functional on Parameters."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        def init(fan_in: int, shape: tuple[int, ...]) -> graphc.Parameter:
+            return graphc.Parameter(rng.normal(0, np.sqrt(2 / fan_in), shape).astype(np.float32))
+
+        self.w1, self.b1 = init(64, (64, 128)), graphc.Parameter(np.zeros(128, np.float32))
+        self.w2, self.b2 = init(128, (128, 10)), graphc.Parameter(np.zeros(10, np.float32))
+
+    def parameters(self) -> list[graphc.Parameter]:
+        return [self.w1, self.b1, self.w2, self.b2]
+
+    def __call__(self, x: graphc.Tensor) -> graphc.Tensor:
+        return F.relu(x @ self.w1 + self.b1) @ self.w2 + self.b2
+
+
+def cross_entropy(logits: graphc.Tensor, labels: np.ndarray) -> graphc.Tensor:
+    onehot = graphc.tensor(np.eye(10, dtype=np.float32)[labels])
+    return -(F.logsoftmax(logits, axis=1) * onehot).sum() / len(labels)
+
+
+def progress(epoch: int, epochs: int, loss: float, rate: float) -> None:
+    done = int(30 * epoch / epochs)
+    sys.stdout.write(f"\r  [{'#' * done}{'.' * (30 - done)}] epoch {epoch}/{epochs} "
+                     f"loss {loss:.4f}  {rate:,.0f} steps/s")
+    sys.stdout.flush()
+
+
+def main(epochs: int = 30, batch: int = 64) -> float:
+    x_train, y_train, x_test, y_test = load_digits()
     rng = np.random.default_rng(0)
-    x = graphc.tensor(rng.standard_normal((4, 8)))
-    w = graphc.tensor(rng.standard_normal((8, 3)))
-    b = graphc.tensor(np.zeros(3))
-
-    t0 = time.perf_counter()
-    logits = F.relu(x @ w + b)
-    probs = F.softmax(logits, axis=1)
-    built = time.perf_counter() - t0
-    print(f"built a graph of {count_nodes([probs._node])} nodes in {built * 1e3:.2f} ms; "
-          f"nothing has run yet (realized: {probs._node.realized})")
-
-    t0 = time.perf_counter()
-    value = probs.numpy()
-    print(f"realized with the {graphc.lazy.backend()} backend in "
-          f"{(time.perf_counter() - t0) * 1e3:.2f} ms")
-    print("row sums of softmax:", np.round(value.sum(axis=1), 6))
-    print(probs)
-
-    y = graphc.tensor(1.0)
-    for step in range(1, 1001):
-        y = y * 0.5 + 1
-        if step % 100 == 0:
-            y.numpy()
-    print(f"1000 lazy steps of y = y * 0.5 + 1 -> {y.item():.6f} (fixed point 2); "
-          f"graph kept: {count_nodes([y._node])} node(s)")
+    model = MLP(rng)
+    gm = GradManager().attach(model.parameters())
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    print(f"graphc {graphc.__version__}: MLP 64-128-10 on digits ({len(x_train)} train, "
+          f"{len(x_test)} test), batch {batch}, SGD with momentum, backend "
+          f"{graphc.lazy.backend()}")
+    steps, t_start = 0, time.perf_counter()
+    first_step_s = None
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(len(x_train))
+        t0 = time.perf_counter()
+        epoch_steps = 0
+        for i in range(0, len(order) - batch + 1, batch):
+            idx = order[i:i + batch]
+            x = graphc.tensor(x_train[idx])
+            with gm:
+                loss = cross_entropy(model(x), y_train[idx])
+                gm.backward(loss)
+            opt.step().clear_grad()
+            steps += 1
+            epoch_steps += 1
+            if first_step_s is None:
+                first_step_s = time.perf_counter() - t_start
+        progress(epoch, epochs, loss.item(), epoch_steps / (time.perf_counter() - t0))
+    total = time.perf_counter() - t_start
+    print()
+    predicted = model(graphc.tensor(x_test)).numpy().argmax(axis=1)
+    accuracy = float((predicted == y_test).mean())
+    step_programs = [c for c in compiler._programs.values() if len(c.fused.kernels) > 3]
+    kernels = max((len(c.fused.kernels) for c in step_programs), default=0)
+    print(f"test accuracy {accuracy:.2%} after {steps} steps in {total:.2f} s "
+          f"({steps / total:,.0f} steps/s overall)")
+    print(f"first step {first_step_s:.2f} s (graph compilation plus numba's, whose machine "
+          f"code is cached on disk for the next run); "
+          f"{compiler.stats['programs_compiled']} programs compiled in "
+          f"{compiler.stats['compile_seconds']:.2f} s of graph compilation, "
+          f"{compiler.stats['program_hits']} cache hits; a training step runs "
+          f"{kernels} kernels")
+    return accuracy
 
 
 if __name__ == "__main__":
