@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: deps venv demo test lint bench clean
 
 # System packages later features need (Graphviz, Chromium) are installed here; none yet.
+# make test, make demo and .ci/run all go through it.
 deps:
 	@true
 
@@ -23,6 +24,9 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q -n 2 tests
+
+bench: venv
+	$(PY) -m graphc.bench
 
 lint: venv
 	$(PY) -m ruff check graphc kernels tests

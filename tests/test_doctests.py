@@ -32,7 +32,8 @@ EXCLUDED: dict[str, str] = {}
 # User documentation whose ```python / ```pycon blocks must run. Blocks with ">>>" are
 # doctests; blocks without are run as scripts. Blocks of one file share their names, like
 # one interactive session read top to bottom.
-DOC_FILES = ["README.md", "docs/getting-started.md", "docs/architecture.md", "docs/api.md"]
+DOC_FILES = ["README.md", "docs/getting-started.md", "docs/architecture.md", "docs/api.md",
+             "docs/autodiff.md"]
 
 
 def _module_names(package: ModuleType) -> list[str]:
