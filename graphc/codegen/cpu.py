@@ -264,11 +264,19 @@ class _Renderer:
                 for n, a in enumerate(kept):
                     self.emit(f"for i{a} in {'prange' if n == 0 else 'range'}({self.dim(a)}):")
                     self.push()
+            reuse = self._reusable(reductions[-1], full_outputs) if reductions else None
             for r in reductions:
-                self.row_reduction(r, reduced)
+                self.row_reduction(r, reduced, reuse if r is reductions[-1] else None)
                 self.row_epilogue(r, row_nodes, outputs)
             if full_outputs:
-                self.reduce_loops(reduced, lambda: self.store(full_outputs))
+                def final() -> None:
+                    if reuse is not None:  # read back what the last reduction stored
+                        shared, out = reuse
+                        self.scopes[-1][(shared.uid, self.full_index)] = \
+                            self.out_name(out) + self.subscript(self.full_index)
+                    self.store(full_outputs)
+
+                self.reduce_loops(reduced, final)
         else:
             parallel_extent = domain[reduced[0]] if reduced else 0
             for r in reductions:
@@ -321,7 +329,38 @@ class _Renderer:
             v = self.value(node, self.full_index)
             self.emit(f"{self.out_name(node)}{self.subscript(self.full_index)} = {v}")
 
-    def row_reduction(self, r: Node, reduced: list[int]) -> None:
+    def _reusable(self, r: Node, full_outputs: list[Node]) -> tuple[Node, Node] | None:
+        """A value the last reduction's loop computes that the final loop needs again
+        (softmax: ``exp(x - max)``), with the output whose buffer can hold it meanwhile:
+        the reduction loop stores it there and the final loop reads it back instead of
+        recomputing it (same row, same elements, before the output is written)."""
+        if len(full_outputs) != 1:
+            return None
+        out = full_outputs[0]
+
+        def elementwise_members(root: Node) -> list[Node]:
+            seen, order, stack = set(), [], [root]
+            while stack:
+                n = stack.pop()
+                if n.uid in seen or n.uid not in self.members or n.op in REDUCE_OPS:
+                    continue
+                if get_op(n.op).kind != "elementwise" or n.type.shape != self.kernel.domain:
+                    continue
+                seen.add(n.uid)
+                order.append(n)
+                stack.extend(n.inputs)
+            return order
+
+        in_reduction = {n.uid for n in elementwise_members(r.inputs[0])}
+        shared = [n for n in elementwise_members(out) if n.uid in in_reduction
+                  and n.type.dtype == out.type.dtype and n is not out]
+        if not shared:
+            return None
+        # The first found walking down from the output is the largest shared expression.
+        return shared[0], out
+
+    def row_reduction(self, r: Node, reduced: list[int],
+                      reuse: tuple[Node, Node] | None = None) -> None:
         acc_dtype, init, combine = self.reduction_parts(r)
         acc = self.fresh("acc")
         self.emit(f"{acc} = {init}")
@@ -329,9 +368,19 @@ class _Renderer:
         best = self.fresh("arg") if is_arg else None
         if is_arg:
             self.emit(f"{best} = 0")
+        nans = None
+        if r.op in ("max", "min") and np.issubdtype(r.inputs[0].type.dtype, np.floating):
+            # max()/min() vectorise; a NaN count keeps NumPy's NaN propagation.
+            nans = self.fresh("nans")
+            self.emit(f"{nans} = 0")
+            combine = f"{{acc}} = {r.op}({{acc}}, {{v}})\n{nans} += 1 if {{v}} != {{v}} else 0"
 
         def body() -> None:
             v = self.value(r.inputs[0], self.full_index)
+            if reuse is not None:
+                shared, out = reuse
+                keep = self.value(shared, self.full_index)
+                self.emit(f"{self.out_name(out)}{self.subscript(self.full_index)} = {keep}")
             if is_arg:
                 axis = r.attrs["axes"][0]
                 cond = combine.split(" if ", 1)[1].split(" else ")[0].format(v=v, acc=acc)
@@ -339,9 +388,12 @@ class _Renderer:
                 self.emit(f"    {acc} = {v}")
                 self.emit(f"    {best} = {self.full_index[axis]}")
             else:
-                self.emit(combine.format(acc=acc, v=v))
+                for line in combine.format(acc=acc, v=v).split("\n"):
+                    self.emit(line)
 
         self.reduce_loops(reduced, body)
+        if nans is not None:
+            self.emit(f"{acc} = {acc_dtype}(np.nan) if {nans} > 0 else {acc}")
         self.finish_row(r, best if is_arg else acc)
 
     def finish_row(self, r: Node, acc: str) -> None:
