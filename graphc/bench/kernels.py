@@ -16,7 +16,7 @@ import numpy as np
 
 import graphc
 import graphc.functional as F
-from graphc.ir import buffer_node, structural_key
+from graphc.ir import buffer_node
 from graphc.runtime.compiler import _runtime_value, lookup_or_compile
 from graphc.tensor import Tensor
 

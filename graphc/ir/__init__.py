@@ -5,6 +5,7 @@ Imports nothing else of graphc.
 
 from .errors import DTypeError, GraphcError, OpError, ShapeError
 from .graph import Graph, count_nodes, is_frontier, pending_nodes, structural_key, topo_order
+from .kernel import FusedGraph, Kernel
 from .node import (
     LEAF_OPS,
     Node,
@@ -19,11 +20,11 @@ from .node import (
     rebuild,
     user_location,
 )
-from .kernel import FusedGraph, Kernel
 from .types import EMPTY_ATTRS, Attrs, TensorType
 
 __all__ = [
-    "LEAF_OPS", "Attrs", "DTypeError", "EMPTY_ATTRS", "FusedGraph", "Graph", "GraphcError", "Kernel", "Node", "NodeMeta",
+    "LEAF_OPS", "Attrs", "DTypeError", "EMPTY_ATTRS", "FusedGraph", "Graph", "GraphcError",
+    "Kernel", "Node", "NodeMeta",
     "OpError", "ShapeError", "TensorType", "autodiff_marker", "buffer_node", "const_in_key",
     "const_node", "count_nodes", "is_frontier", "make_node", "module_scope", "pending_nodes",
     "placeholder_node", "rebuild", "structural_key", "topo_order", "user_location",
