@@ -100,17 +100,26 @@ def _infer_setitem(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
     return x
 
 
-def _setitem_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
-    x, value, *arrays = xs
-    out = np.array(x)
-    try:
-        out[_numpy_index(attrs["spec"], arrays)] = value
-    except IndexError as err:
-        raise OpError(str(err)) from None
-    return out
+def _writer(write):
+    """The reference of an op that writes ``value`` into a copy of ``x`` at an index."""
+
+    def reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
+        x, value, *arrays = xs
+        out = np.array(x)
+        try:
+            write(out, _numpy_index(attrs["spec"], arrays), value)
+        except IndexError as err:
+            raise OpError(str(err)) from None
+        return out
+
+    return reference
 
 
-register("setitem", "opaque", _infer_setitem, _setitem_reference)
+def _assign(out: np.ndarray, index: tuple, value: np.ndarray) -> None:
+    out[index] = value
+
+
+register("setitem", "opaque", _infer_setitem, _writer(_assign))
 
 
 def _infer_gather(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
@@ -140,28 +149,8 @@ register("gather", "opaque", _infer_gather, _gather_reference)
 
 # ---- scatter-add: the adjoint of reading with data ---------------------------------
 
-def _infer_scatter_add(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
-    x, value, *arrays = types
-    _check_arrays(arrays)
-    check_devices(types)
-    target = index_result_shape(x.shape, attrs["spec"], [a.shape for a in arrays])
-    if value.shape != target or value.dtype != x.dtype:
-        raise ShapeError(f"value of shape {value.shape} does not match the indexed region "
-                         f"{target}")
-    return x
-
-
-def _scatter_add_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
-    x, value, *arrays = xs
-    out = np.array(x)
-    try:
-        np.add.at(out, _numpy_index(attrs["spec"], arrays), value)
-    except IndexError as err:
-        raise OpError(str(err)) from None
-    return out
-
-
-register("scatter_add", "opaque", _infer_scatter_add, _scatter_add_reference)
+# Same operands and checks as setitem; duplicate indices accumulate instead of overwriting.
+register("scatter_add", "opaque", _infer_setitem, _writer(np.add.at))
 
 
 def _infer_scatter_add_axis(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
