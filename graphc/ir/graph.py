@@ -54,7 +54,8 @@ def count_nodes(roots: Iterable[Node]) -> int:
     return len(topo_order(roots, stop=lambda n: False))
 
 
-def structural_key(roots: list[Node]) -> tuple[tuple, list[Node]]:
+def structural_key(roots: list[Node], order: list[Node] | None = None
+                   ) -> tuple[tuple, list[Node]]:
     """A hashable key for the pending subgraph below ``roots`` and its runtime arguments.
 
     Realized nodes, buffers and placeholders become numbered arguments abstracted to
@@ -69,7 +70,8 @@ def structural_key(roots: list[Node]) -> tuple[tuple, list[Node]]:
     >>> k1 == k2, len(args)
     (True, 1)
     """
-    order = topo_order(roots)
+    if order is None:  # callers that just walked the graph pass topo_order(roots)
+        order = topo_order(roots)
     index: dict[int, int] = {}
     args: list[Node] = []
     entries: list[tuple] = []

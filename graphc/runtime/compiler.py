@@ -267,7 +267,8 @@ def execute(roots: list[Node], memo: set[int]) -> dict[int, object]:
     root_ids = {r.uid for r in roots}
     outputs = list(roots) + [n for n in order if n.uid in memo and n.uid not in root_ids
                              and not is_frontier(n)]
-    keyed = structural_key(outputs)
+    # Memoised extras lie inside `order`, so it is also the topological order of outputs.
+    keyed = structural_key(outputs, order)
     key = keyed[0]
     if key not in _programs:
         seen = _sightings.get(key, 0)
