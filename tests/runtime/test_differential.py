@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import graphc
 import graphc.functional as F
+import graphc.ir
 from tests.runtime.compiled import assert_same
 
 UNARY = [F.exp, F.tanh, F.sigmoid, F.abs, F.neg, lambda x: F.sqrt(F.abs(x)),
@@ -117,3 +118,21 @@ def test_integer_and_bool_graphs():
     b = graphc.tensor(rng.integers(1, 4, (5,)))
     assert_same(a * b + 3, a // b, a % b, (a > 0).sum(axis=1), F.maximum(a, b).max(axis=0),
                 ((a > 0) & (b > 1)).astype("int32").sum())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(graphs())
+def test_compiled_gradients_equal_interpreted_gradients(outputs):
+    """The backward graph of random forward graphs, compiled vs interpreted."""
+    leaves = [n for n in graphc.ir.topo_order([o._node for o in outputs])
+              if n.op == "buffer" and np.issubdtype(n.type.dtype, np.floating)]
+    floats = [o for o in outputs if np.issubdtype(o.dtype, np.floating)]
+    if not leaves or not floats:
+        return
+    loss = floats[0].sum()
+    for extra in floats[1:]:
+        loss = loss + (extra * extra).sum()
+    xs = [graphc.Tensor._wrap(n) for n in leaves]
+    grads = [g for g in graphc.grad(loss, xs) if g is not None]
+    if grads:
+        assert_same(*grads)
