@@ -86,12 +86,33 @@ def apply(name: str, inputs: Sequence[Node], **attrs: Any) -> Node:
     (3, 2)
     """
     op = get_op(name)
-    frozen = Attrs(attrs)
+    # Building nodes is the per-step hot path: frozen attrs and inferred types are pure
+    # functions of their inputs, so both are memoised (bounded).
     try:
-        out_type = op.infer([i.type for i in inputs], frozen)
-    except GraphcError as err:
-        raise type(err)(f"{name}: {err} ({user_location()})") from None
+        attrs_key = tuple(sorted(attrs.items()))
+        frozen = _attrs_memo.get(attrs_key)
+    except TypeError:  # an unhashable value (a list): freeze it every time
+        attrs_key, frozen = None, None
+    if frozen is None:
+        frozen = Attrs(attrs)
+        if attrs_key is not None and len(_attrs_memo) < _MEMO_LIMIT:
+            _attrs_memo[attrs_key] = frozen
+    types = tuple(i.type for i in inputs)
+    infer_key = (name, types, frozen)
+    out_type = _infer_memo.get(infer_key)
+    if out_type is None:
+        try:
+            out_type = op.infer(types, frozen)
+        except GraphcError as err:
+            raise type(err)(f"{name}: {err} ({user_location()})") from None
+        if len(_infer_memo) < _MEMO_LIMIT:
+            _infer_memo[infer_key] = out_type
     return make_node(name, tuple(inputs), frozen, out_type)
+
+
+_MEMO_LIMIT = 1 << 16
+_attrs_memo: dict = {}
+_infer_memo: dict = {}
 
 
 
