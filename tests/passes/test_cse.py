@@ -4,26 +4,16 @@ import numpy as np
 import pytest
 
 import graphc
-from graphc import interp
 from graphc.ir import Graph, buffer_node, const_node
 from graphc.ops import apply
 from graphc.passes.cse import cse
 from graphc.passes.fold_constants import fold_constants
+from tests.passes.graph_values import assert_same_values, values
 
 DEV = "xpux"
 
 
-def values(graph: Graph) -> list[np.ndarray]:
-    got = interp.run(list(graph.outputs))
-    return [got[o.uid] for o in graph.outputs]
 
-
-def assert_same_values(before: Graph, after: Graph) -> None:
-    for a, b in zip(values(before), values(after)):
-        assert a.dtype == b.dtype and a.shape == b.shape
-        np.testing.assert_array_equal(a, b)
-        zero = a == 0
-        np.testing.assert_array_equal(np.signbit(a[zero]), np.signbit(b[zero]))
 
 
 def count(graph: Graph, op: str) -> int:

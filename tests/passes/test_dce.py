@@ -4,18 +4,14 @@ import numpy as np
 
 import graphc
 import graphc.functional as F
-from graphc import interp
 from graphc.ir import Attrs, Graph, buffer_node, make_node
 from graphc.ops import apply
 from graphc.passes.dce import dce, live_nodes
 from graphc.passes.simplify import simplify
+from tests.passes.graph_values import values
 
 DEV = "xpux"
 
-
-def values(graph: Graph) -> list[np.ndarray]:
-    got = interp.run(list(graph.outputs))
-    return [got[o.uid] for o in graph.outputs]
 
 
 def reachable(outputs) -> set[int]:

@@ -5,10 +5,10 @@ import pytest
 
 import graphc
 import graphc.functional as F
-from graphc import interp
 from graphc.ir import Graph, buffer_node, const_in_key, const_node
 from graphc.ops import apply
 from graphc.passes.fold_constants import fold_constants, folded_const, is_known_constant
+from tests.passes.graph_values import assert_same_values, values
 
 DEV = "xpux"  # the default device: graphs mix these with graphc.tensor data
 
@@ -17,17 +17,7 @@ def c(value, dtype=np.float32):
     return const_node(value, dtype, DEV)
 
 
-def values(graph: Graph) -> list[np.ndarray]:
-    got = interp.run(list(graph.outputs))
-    return [got[o.uid] for o in graph.outputs]
 
-
-def assert_same_values(before: Graph, after: Graph) -> None:
-    for a, b in zip(values(before), values(after)):
-        assert a.dtype == b.dtype and a.shape == b.shape
-        np.testing.assert_array_equal(a, b)
-        zero = a == 0
-        np.testing.assert_array_equal(np.signbit(a[zero]), np.signbit(b[zero]))  # -0.0 stays
 
 
 def consts(graph: Graph) -> list:

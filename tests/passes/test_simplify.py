@@ -9,33 +9,19 @@ from hypothesis import strategies as st
 
 import graphc
 import graphc.functional as F
-from graphc import interp
 from graphc.ir import Graph, buffer_node, const_node
 from graphc.ops import apply
 from graphc.passes import run_pipeline
 from graphc.passes.simplify import known_scalar, simplify
 from graphc.passes.verify import verify
+from tests.passes.graph_values import assert_same_values, values
 
 DEV = "xpux"
 SPECIALS = np.array([[0.0, -0.0, np.inf], [-np.inf, np.nan, -2.5]], np.float32)
 INTS = np.array([[0, -7, 3], [2**31 - 1, -(2**31), 12]], np.int32)
 
 
-def values(graph: Graph) -> list[np.ndarray]:
-    got = interp.run(list(graph.outputs))
-    return [got[o.uid] for o in graph.outputs]
 
-
-def assert_same_values(before: Graph, after: Graph, rtol: float = 0.0) -> None:
-    """Equal values, dtypes and shapes; NaN where NaN; the sign of every zero kept."""
-    for a, b in zip(values(before), values(after)):
-        assert a.dtype == b.dtype and a.shape == b.shape
-        if rtol:
-            np.testing.assert_allclose(b, a, rtol=rtol, equal_nan=True)
-        else:
-            np.testing.assert_array_equal(b, a)
-        zero = a == 0
-        np.testing.assert_array_equal(np.signbit(b[zero]), np.signbit(a[zero]))
 
 
 def ops(graph: Graph) -> list[str]:
