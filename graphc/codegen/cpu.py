@@ -19,11 +19,11 @@ pattern) and op attributes shape the text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import FusedGraph, Kernel, Node, const_in_key
+from ..ir import FusedGraph, Kernel, Node
 from ..ops import get_op
 
 REDUCE_OPS = frozenset({"sum", "prod", "max", "min", "argmax", "argmin"})
@@ -46,9 +46,6 @@ class KernelSource:
     source: str
     params: list[Param]
     sizes: list[int]  # values of sh[0], sh[1], ...
-    parallel_extent: int  # length of the axis split into blocks (0: no parallel loop)
-    work: int  # elements per kernel call, to choose the number of blocks
-    out_nodes: list[Node] = field(default_factory=list)
 
 
 def compute_dtype(dtype: np.dtype) -> str:
@@ -256,11 +253,9 @@ class _Renderer:
         row_nodes = [m for m in order if m.uid in self._row_level(order)
                      and m.op not in REDUCE_OPS]
         body_start = len(self.lines)
-        parallel_extent = 0
         if kept or not reductions:
             # Parallel over the first kept axis; reductions run per row inside.
             if kept:
-                parallel_extent = domain[kept[0]]
                 for n, a in enumerate(kept):
                     self.emit(f"for i{a} in {'prange' if n == 0 else 'range'}({self.dim(a)}):")
                     self.push()
@@ -278,7 +273,6 @@ class _Renderer:
 
                 self.reduce_loops(reduced, final)
         else:
-            parallel_extent = domain[reduced[0]] if reduced else 0
             for r in reductions:
                 self.parallel_reduction(r, reduced)
                 self.row_epilogue(r, row_nodes, outputs)
@@ -307,8 +301,7 @@ class _Renderer:
         if not body:
             body = ["    pass"]
         source = "\n".join(header + body) + "\n"
-        work = int(np.prod(domain)) if domain else 1
-        return KernelSource(k, source, params, self.sizes, parallel_extent, work)
+        return KernelSource(k, source, params, self.sizes)
 
     def _row_level(self, order: list[Node]) -> set[int]:
         if not self.axes:
@@ -497,7 +490,3 @@ def render_kernel(fused: FusedGraph, kernel: Kernel, runtime_scalars: set[int]) 
     ``runtime_scalars`` are the uids of const nodes passed at run time (not baked in).
     """
     return _Renderer(fused, kernel, runtime_scalars).render()
-
-
-def is_baked_const(node: Node, runtime_scalars: set[int]) -> bool:
-    return node.op == "const" and (const_in_key(node) or node.uid not in runtime_scalars)

@@ -134,7 +134,7 @@ class _Builder:
                 return buf
 
             return reused
-        return OutputPool(BufferSpec(node.type.shape, dtype, True)).get
+        return OutputPool(BufferSpec(node.type.shape, dtype)).get
 
     def loop_kernel(self, kernel: Kernel) -> None:
         from ..codegen.cache import load_kernel  # imports numba: only when compiling

@@ -19,11 +19,10 @@ from ..ir import OpError
 
 @dataclass
 class BufferSpec:
-    """An array a step writes: its shape and dtype, and whether it is a fresh output."""
+    """The shape and dtype of an output buffer."""
 
     shape: tuple[int, ...]
     dtype: np.dtype
-    fresh: bool  # a Program output (handed to the user) rather than a reused buffer
 
 
 class OutputPool:
