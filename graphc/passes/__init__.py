@@ -69,15 +69,12 @@ def run_pipeline(graph: Graph, names: tuple[str, ...] = PIPELINE) -> Graph:
 
 
 def _load() -> None:
+    """Import every pass module so that each registers itself in PASSES."""
     import importlib
 
     for module in ("verify", "fold_constants", "cse", "simplify", "dce", "fusion", "schedule",
                    "memory"):
-        try:
-            importlib.import_module(f"{__name__}.{module}")
-        except ModuleNotFoundError as err:
-            if err.name != f"{__name__}.{module}":
-                raise
+        importlib.import_module(f"{__name__}.{module}")
 
 
 _load()
