@@ -11,7 +11,7 @@ array([0., 1., 3.], dtype=float32)
 # First: sets threading defaults before any parallel kernel starts OpenMP threads.
 from .runtime import threads as _threads  # noqa: I001, F401
 
-from . import data, functional, lazy, ops, optimizer, random
+from . import data, functional, lazy, module, ops, optimizer, random
 from .autodiff import grad
 from .device import Device, get_default_device, set_default_device
 from .ir import DTypeError, GraphcError, OpError, ShapeError
@@ -24,5 +24,6 @@ __version__ = "0.1.0"
 __all__ = [
     "DTypeError", "Device", "GraphcError", "OpError", "Parameter", "ShapeError", "Tensor",
     "__version__", "data", "explain", "functional", "grad", "get_default_device", "lazy",
-    "load", "ops", "optimizer", "random", "realize", "save", "set_default_device", "tensor",
+    "load", "module", "ops", "optimizer", "random", "realize", "save", "set_default_device",
+    "tensor",
 ]

@@ -14,6 +14,7 @@ import numpy as np
 
 import graphc
 import graphc.functional as F
+import graphc.module as M
 import graphc.optimizer as optim
 from graphc.autodiff import GradManager
 from graphc.runtime import compiler
@@ -32,21 +33,9 @@ def load_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x[:cut], y[:cut], x[cut:], y[cut:]
 
 
-class MLP:
-    """64 → 128 → 10 with ReLU, written with graphc.functional on Parameters."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        def init(fan_in: int, shape: tuple[int, ...]) -> graphc.Parameter:
-            return graphc.Parameter(rng.normal(0, np.sqrt(2 / fan_in), shape).astype(np.float32))
-
-        self.w1, self.b1 = init(64, (64, 128)), graphc.Parameter(np.zeros(128, np.float32))
-        self.w2, self.b2 = init(128, (128, 10)), graphc.Parameter(np.zeros(10, np.float32))
-
-    def parameters(self) -> list[graphc.Parameter]:
-        return [self.w1, self.b1, self.w2, self.b2]
-
-    def __call__(self, x: graphc.Tensor) -> graphc.Tensor:
-        return F.relu(x @ self.w1 + self.b1) @ self.w2 + self.b2
+def mlp() -> M.Module:
+    """64 → 128 → 10 with ReLU."""
+    return M.Sequential(M.Linear(64, 128), M.ReLU(), M.Linear(128, 10))
 
 
 def cross_entropy(logits: graphc.Tensor, labels: np.ndarray) -> graphc.Tensor:
@@ -64,10 +53,11 @@ def progress(epoch: int, epochs: int, loss: float, rate: float) -> None:
 def main(epochs: int = 30, batch: int = 64) -> float:
     x_train, y_train, x_test, y_test = load_digits()
     rng = np.random.default_rng(0)
-    model = MLP(rng)
+    graphc.random.seed(0)
+    model = mlp()
     gm = GradManager().attach(model.parameters())
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    print(f"graphc {graphc.__version__}: MLP 64-128-10 on digits ({len(x_train)} train, "
+    print(f"graphc {graphc.__version__}: {model}\non digits ({len(x_train)} train, "
           f"{len(x_test)} test), batch {batch}, SGD with momentum, backend "
           f"{graphc.lazy.backend()}")
     steps, t_start = 0, time.perf_counter()

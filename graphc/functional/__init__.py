@@ -50,7 +50,7 @@ from .elemwise import (
     where,
 )
 from .math import argmax, argmin, matmul, max, mean, min, norm, prod, std, sum, var
-from .nn import gelu, leaky_relu, logsoftmax, logsumexp, relu, softmax
+from .nn import gelu, leaky_relu, linear, logsoftmax, logsumexp, relu, softmax
 from .tensor import (
     arange,
     broadcast_to,

@@ -16,7 +16,8 @@ from ._operands import normalize_axis, operands, tensor_of, wrap
 from .elemwise import erf, exp, isinf, log, sigmoid, tanh, where
 from .math import max, sum
 
-__all__ = ["gelu", "leaky_relu", "logsoftmax", "logsumexp", "relu", "sigmoid", "softmax", "tanh"]
+__all__ = ["gelu", "leaky_relu", "linear", "logsoftmax", "logsumexp", "relu", "sigmoid", "softmax",
+           "tanh"]
 
 
 def relu(x: Any) -> Tensor:
@@ -76,3 +77,16 @@ def logsoftmax(inp: Any, axis: int | None = None) -> Tensor:
     x = tensor_of(inp)
     a = normalize_axis("logsoftmax", _default_axis(x.ndim) if axis is None else axis, x.ndim)
     return x - logsumexp(x, a, keepdims=True)
+
+
+def linear(inp: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``inp @ weight.T + bias`` with ``weight`` of shape (out, in) (MegEngine's layout).
+
+    >>> import graphc, numpy as np
+    >>> linear(graphc.tensor(np.ones((2, 3))), graphc.tensor(np.ones((4, 3)))).shape
+    (2, 4)
+    """
+    from .math import matmul
+
+    out = matmul(inp, weight, transpose_b=True)
+    return out if bias is None else out + bias

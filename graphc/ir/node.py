@@ -235,7 +235,8 @@ class module_scope:
 
     def __enter__(self) -> None:
         parent = _scope_stack[-1] if _scope_stack else ""
-        _scope_stack.append(f"{parent}.{self.name}" if parent and self.name else self.name)
+        _scope_stack.append(f"{parent}.{self.name}" if parent and self.name
+                            else self.name or parent)
 
     def __exit__(self, *exc: object) -> None:
         _scope_stack.pop()

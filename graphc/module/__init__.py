@@ -1,0 +1,25 @@
+"""``graphc.module`` (``import graphc.module as M``): Module and layers.
+
+>>> import graphc, numpy as np
+>>> net = Sequential(Linear(4, 8), ReLU(), Linear(8, 2))
+>>> net(graphc.tensor(np.ones((3, 4)))).shape
+(3, 2)
+"""
+
+from . import init
+from .layers import (
+    GELU,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from .module import HookHandler, Module
+
+__all__ = ["GELU", "Flatten", "HookHandler", "Identity", "LeakyReLU", "Linear", "Module",
+           "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "init"]

@@ -1,0 +1,132 @@
+"""Basic layers: Linear, activations, Flatten, Identity and Sequential."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .. import functional as F
+from ..tensor import Parameter, Tensor
+from . import init
+from .module import Module
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias`` with weight of shape (out_features, in_features),
+    initialised from N(0, 1/in_features) and a zero bias, as MegEngine does.
+
+    >>> import graphc
+    >>> Linear(4, 3)(graphc.tensor(np.ones((2, 4)))).shape
+    (2, 3)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(np.zeros((out_features, in_features), np.float32))
+        self.bias = Parameter(np.zeros(out_features, np.float32)) if bias else None
+        init.normal_(self.weight, 0.0, math.sqrt(1.0 / in_features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def _module_info_string(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class ReLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.tanh(x)
+
+
+class GELU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x)
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope: float = 0.01, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def _module_info_string(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Softmax(Module):
+    def __init__(self, axis: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.axis)
+
+    def _module_info_string(self) -> str:
+        return f"axis={self.axis}"
+
+
+class Flatten(Module):
+    def __init__(self, start_axis: int = 1, end_axis: int = -1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.start_axis, self.end_axis = start_axis, end_axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.flatten(x, self.start_axis, self.end_axis)
+
+
+class Identity(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class Sequential(Module):
+    """Modules applied in order; supports indexing, slicing, ``len`` and iteration.
+
+    >>> net = Sequential(Linear(4, 8), ReLU(), Linear(8, 2))
+    >>> len(net), type(net[1]).__name__, len(net[:2])
+    (3, 'ReLU', 2)
+    """
+
+    def __init__(self, *modules: Module, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._keys = [str(i) for i in range(len(modules))]
+        for key, module in zip(self._keys, modules):
+            setattr(self, key, module)  # named "0", "1", ... as in MegEngine
+
+    def _layers(self) -> list[Module]:
+        return [getattr(self, key) for key in self._keys]
+
+    def forward(self, x: Any) -> Any:
+        for module in self._layers():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index: int | slice) -> Module:
+        if isinstance(index, slice):
+            return Sequential(*self._layers()[index])
+        return self._layers()[index]
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._layers())
