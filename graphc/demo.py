@@ -38,11 +38,6 @@ def mlp() -> M.Module:
     return M.Sequential(M.Linear(64, 128), M.ReLU(), M.Linear(128, 10))
 
 
-def cross_entropy(logits: graphc.Tensor, labels: np.ndarray) -> graphc.Tensor:
-    onehot = graphc.tensor(np.eye(10, dtype=np.float32)[labels])
-    return -(F.logsoftmax(logits, axis=1) * onehot).sum() / len(labels)
-
-
 def progress(epoch: int, epochs: int, loss: float, rate: float) -> None:
     done = int(30 * epoch / epochs)
     sys.stdout.write(f"\r  [{'#' * done}{'.' * (30 - done)}] epoch {epoch}/{epochs} "
@@ -70,7 +65,7 @@ def main(epochs: int = 30, batch: int = 64) -> float:
             idx = order[i:i + batch]
             x = graphc.tensor(x_train[idx])
             with gm:
-                loss = cross_entropy(model(x), y_train[idx])
+                loss = F.cross_entropy(model(x), graphc.tensor(y_train[idx]))
                 gm.backward(loss)
             opt.step().clear_grad()
             steps += 1

@@ -5,7 +5,7 @@
 array([[11.]], dtype=float32)
 """
 
-from . import elemwise, math, nn, tensor
+from . import elemwise, loss, math, nn, tensor
 from .elemwise import (
     abs,
     add,
@@ -49,6 +49,7 @@ from .elemwise import (
     tanh,
     where,
 )
+from .loss import binary_cross_entropy, cross_entropy, l1_loss, mse_loss, nll_loss, square_loss
 from .math import argmax, argmin, matmul, max, mean, min, norm, prod, std, sum, var
 from .nn import gelu, leaky_relu, linear, logsoftmax, logsumexp, relu, softmax
 from .tensor import (

@@ -16,8 +16,9 @@ from ._operands import normalize_axis, operands, tensor_of, wrap
 from .elemwise import erf, exp, isinf, log, sigmoid, tanh, where
 from .math import max, sum
 
-__all__ = ["gelu", "leaky_relu", "linear", "logsoftmax", "logsumexp", "relu", "sigmoid", "softmax",
-           "tanh"]
+__all__ = ["binary_cross_entropy", "cross_entropy", "gelu", "l1_loss", "leaky_relu", "linear",
+           "logsoftmax", "logsumexp", "mse_loss", "nll_loss", "relu", "sigmoid", "softmax",
+           "square_loss", "tanh"]
 
 
 def relu(x: Any) -> Tensor:
@@ -90,3 +91,14 @@ def linear(inp: Any, weight: Any, bias: Any = None) -> Tensor:
 
     out = matmul(inp, weight, transpose_b=True)
     return out if bias is None else out + bias
+
+
+# MegEngine reaches losses as F.nn.cross_entropy as well as F.loss.cross_entropy.
+from .loss import (  # noqa: E402
+    binary_cross_entropy,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    square_loss,
+)

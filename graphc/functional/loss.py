@@ -1,0 +1,84 @@
+"""Losses (MegEngine's ``functional.loss``; also reachable as ``F.nn.*`` and ``F.*``).
+
+>>> import graphc, numpy as np
+>>> logits = graphc.tensor([[2.0, 0.5, -1.0]])
+>>> round(cross_entropy(logits, graphc.tensor([0])).item(), 4)
+0.2413
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..tensor import Tensor
+from ._operands import normalize_axis, tensor_of
+from .elemwise import abs, clip, exp, log, log1p, maximum, square
+from .math import mean, sum
+from .tensor import expand_dims, gather, squeeze
+
+__all__ = ["binary_cross_entropy", "cross_entropy", "l1_loss", "mse_loss", "nll_loss",
+           "square_loss"]
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return mean(loss)
+    if reduction == "sum":
+        return sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def nll_loss(logp: Any, label: Any, axis: int = 1, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of integer ``label`` under log-probabilities ``logp``.
+    Labels are bounds-checked: an out-of-range label raises ``graphc.OpError``."""
+    logp = tensor_of(logp)
+    a = normalize_axis("nll_loss", axis, logp.ndim)
+    picked = gather(logp, a, expand_dims(tensor_of(label, logp._node.type.device), a))
+    return _reduce(-squeeze(picked, a), reduction)
+
+
+def cross_entropy(pred: Any, label: Any, axis: int = 1, with_logits: bool = True,
+                  label_smooth: float = 0.0, reduction: str = "mean") -> Tensor:
+    """Cross entropy of integer ``label`` (one fewer dimension than ``pred``).
+
+    ``with_logits=False`` takes probabilities; ``label_smooth`` mixes the one-hot target
+    with the uniform distribution, as MegEngine does.
+    """
+    from .nn import logsoftmax  # nn re-exports the losses, so import it late
+
+    pred = tensor_of(pred)
+    a = normalize_axis("cross_entropy", axis, pred.ndim)
+    logp = logsoftmax(pred, a) if with_logits else log(pred)
+    loss = nll_loss(logp, label, a, "none")
+    if label_smooth:
+        uniform = -mean(logp, a)
+        loss = loss * (1 - label_smooth) + uniform * label_smooth
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy(pred: Any, label: Any, with_logits: bool = True,
+                         reduction: str = "mean") -> Tensor:
+    """Binary cross entropy; with logits it is computed stably as
+    ``max(x, 0) - x*y + log1p(exp(-|x|))``."""
+    pred, label = tensor_of(pred), tensor_of(label)
+    if with_logits:
+        loss = maximum(pred, 0) - pred * label + log1p(exp(-abs(pred)))
+    else:
+        p = clip(pred, 1e-12, 1 - 1e-7)
+        loss = -(label * log(p) + (1 - label) * log(1 - p))
+    return _reduce(loss, reduction)
+
+
+def square_loss(pred: Any, label: Any, reduction: str = "mean") -> Tensor:
+    """Mean squared error."""
+    return _reduce(square(tensor_of(pred) - label), reduction)
+
+
+mse_loss = square_loss
+
+
+def l1_loss(pred: Any, label: Any, reduction: str = "mean") -> Tensor:
+    """Mean absolute error."""
+    return _reduce(abs(tensor_of(pred) - label), reduction)
