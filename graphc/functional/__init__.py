@@ -5,7 +5,7 @@
 array([[11.]], dtype=float32)
 """
 
-from . import elemwise, loss, math, nn, tensor
+from . import elemwise, loss, math, nn, nn_layers, tensor
 from .elemwise import (
     abs,
     add,
@@ -52,6 +52,7 @@ from .elemwise import (
 from .loss import binary_cross_entropy, cross_entropy, l1_loss, mse_loss, nll_loss, square_loss
 from .math import argmax, argmin, matmul, max, mean, min, norm, prod, std, sum, var
 from .nn import gelu, leaky_relu, linear, logsoftmax, logsumexp, relu, softmax
+from .nn_layers import dropout, embedding, one_hot, topk_accuracy
 from .tensor import (
     arange,
     broadcast_to,

@@ -9,6 +9,8 @@
 from . import init
 from .layers import (
     GELU,
+    Dropout,
+    Embedding,
     Flatten,
     Identity,
     LeakyReLU,
@@ -21,5 +23,5 @@ from .layers import (
 )
 from .module import HookHandler, Module
 
-__all__ = ["GELU", "Flatten", "HookHandler", "Identity", "LeakyReLU", "Linear", "Module",
-           "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "init"]
+__all__ = ["GELU", "Dropout", "Embedding", "Flatten", "HookHandler", "Identity", "LeakyReLU",
+           "Linear", "Module", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "init"]

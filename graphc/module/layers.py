@@ -130,3 +130,33 @@ class Sequential(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._layers())
+
+
+class Dropout(Module):
+    """Zeroes elements with probability ``drop_prob`` while training."""
+
+    def __init__(self, drop_prob: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.drop_prob = drop_prob
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.drop_prob, self.training)
+
+    def _module_info_string(self) -> str:
+        return f"drop_prob={self.drop_prob}"
+
+
+class Embedding(Module):
+    """A lookup table of ``num_embeddings`` vectors of size ``embedding_dim``."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = Parameter(np.zeros((num_embeddings, embedding_dim), np.float32))
+        init.normal_(self.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.embedding(x, self.weight)
+
+    def _module_info_string(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"

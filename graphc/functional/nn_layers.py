@@ -1,0 +1,65 @@
+"""Layer functions built from primitives: dropout, embedding, one_hot, topk_accuracy.
+
+>>> import graphc, numpy as np
+>>> one_hot(graphc.tensor([0, 2]), 3).numpy().tolist()
+[[1, 0, 0], [0, 0, 1]]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import random as _random
+from ..tensor import Tensor
+from ._operands import tensor_of
+from .elemwise import equal
+from .tensor import arange, expand_dims
+
+__all__ = ["dropout", "embedding", "one_hot", "topk_accuracy"]
+
+
+def dropout(inp: Any, drop_prob: float, training: bool = True) -> Tensor:
+    """Zero each element with probability ``drop_prob`` and scale survivors by
+    ``1 / (1 - drop_prob)``; the identity when not training. Each call draws a new mask
+    from ``graphc.random`` (a buffer in the graph: a new mask never recompiles)."""
+    x = tensor_of(inp)
+    if not training or drop_prob == 0:
+        return x
+    if not 0 <= drop_prob < 1:
+        raise ValueError(f"dropout: drop_prob must be in [0, 1), got {drop_prob}")
+    keep = _random.bernoulli(1 - drop_prob, size=x.shape, dtype=x.dtype)
+    return x * keep * (1.0 / (1 - drop_prob))
+
+
+def embedding(inp: Any, weight: Any) -> Tensor:
+    """Rows of ``weight`` selected by the integer ``inp`` (bounds-checked)."""
+    return tensor_of(weight)[tensor_of(inp)]
+
+
+def one_hot(inp: Any, num_classes: int) -> Tensor:
+    """One-hot encoding along a new last axis, in the input's dtype (as MegEngine)."""
+    x = tensor_of(inp)
+    classes = arange(num_classes, dtype=x.dtype, device=x._node.type.device)
+    return equal(expand_dims(x, -1), classes).astype(x.dtype)
+
+
+def topk_accuracy(logits: Any, target: Any, topk: int | tuple = 1) -> Any:
+    """Fraction of rows whose target is among the ``k`` largest logits (one value per k);
+    ties go to the lower class index.
+
+    >>> import graphc
+    >>> topk_accuracy(graphc.tensor([[0.1, 0.9], [0.8, 0.2]]), graphc.tensor([1, 1])).item()
+    0.5
+    """
+    x, y = tensor_of(logits), tensor_of(target)
+    ks = (topk,) if isinstance(topk, int) else tuple(topk)
+    scores = x.numpy()
+    labels = y.numpy()
+    order = np.argsort(-scores, axis=1, kind="stable")
+    results = []
+    for k in ks:
+        hit = (order[:, :k] == labels[:, None]).any(axis=1)
+        results.append(Tensor(np.float32(hit.mean())))
+    return results[0] if isinstance(topk, int) else tuple(results)
