@@ -6,10 +6,19 @@ STAMP := $(VENV)/.installed
 
 .PHONY: deps venv demo test lint bench clean
 
-# System packages later features need (Graphviz, Chromium) are installed here; none yet.
+# System packages: Graphviz (`dot`, for graphc.viz's SVG/PNG/HTML) and Debian's Chromium
+# with its driver (the HTML page is tested in headless Chromium). Installed with apt only
+# when a command is missing, so a second run does nothing; sudo only when not root.
 # make test, make demo and .ci/run all go through it.
+DEPS_CMDS := dot chromium chromedriver
+DEPS_APT := graphviz chromium chromium-driver
 deps:
-	@true
+	@missing=""; for c in $(DEPS_CMDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "make deps: missing$$missing; installing $(DEPS_APT) with apt"; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo"; fi; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEPS_APT)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -1,0 +1,1 @@
+"""Graph visualisation export (DOT, SVG, PNG, JSON, HTML). Being written: issue 7."""
