@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -35,6 +36,10 @@ realize_hooks: list[Callable[[list[Node]], None]] = []
 # Called as hook(field, tensor, old, new) with field "data" (old/new are nodes) or
 # "grad" (old/new are Tensors or None).
 rebind_hooks: list[Callable[[str, Tensor, object, object], None]] = []
+# graphc.jit hook: the active trace (innermost last). While one runs, realize() computes
+# nothing: it calls ``trace.defer_realize(pending, caller_frame)``, which defers the
+# nodes into the traced Program or raises TraceError when the caller needs a value.
+tracing: list = []
 
 
 BACKENDS = ("compiled", "interp")
@@ -101,6 +106,9 @@ def realize(nodes: Iterable[Node]) -> None:
     """
     pending = [n for n in nodes if n.buffer is None]
     if not pending:
+        return
+    if tracing:  # graphc.jit hook: a trace defers realization (or refuses a value)
+        tracing[-1].defer_realize(pending, sys._getframe(1))
         return
     for hook in realize_hooks:
         hook(pending)

@@ -83,26 +83,36 @@ class RNG:
         self._counter += 1
         return np.random.Generator(bits)
 
-    def _tensor(self, data: np.ndarray, dtype: Any) -> Tensor:
-        return Tensor(data, dtype=dtype, device=self.device)
+    def _draw(self, kind: str, shape: tuple[int, ...], dtype: Any, params: tuple,
+              device: Any = None) -> Tensor:
+        """One call's draw as a buffer Tensor (every public sampler goes through here)."""
+        data = _sample(self._generator(), kind, shape, dtype, params)
+        out = Tensor(data, dtype=dtype, device=self.device if device is None else device)
+        if lazy.tracing:  # graphc.jit hook: a traced draw is drawn afresh on every call
+            lazy.tracing[-1].note_draw(self, out._node, (kind, shape, dtype, params))
+        return out
+
+    def redraw(self, recipe: tuple) -> np.ndarray:
+        """Draw again what a traced call drew (``recipe`` as passed to ``note_draw``),
+        advancing the counter as that call did: compiled functions replay draws with it."""
+        kind, shape, dtype, params = recipe
+        return _sample(self._generator(), kind, shape, dtype, params)
 
     def uniform(self, low: float = 0.0, high: float = 1.0, size: Any = None,
                 dtype: Any = "float32") -> Tensor:
         """Samples from ``[low, high)``."""
         if not low <= high:
             raise ValueError(f"random.uniform: low {low} is greater than high {high}")
-        dtype = dtypes.canonical(dtype)
-        draw = self._generator().random(_shape("uniform", size), dtype=np.float64)
-        return self._tensor((low + (high - low) * draw).astype(dtype), dtype)
+        return self._draw("uniform", _shape("uniform", size), dtypes.canonical(dtype),
+                          (low, high))
 
     def normal(self, mean: float = 0.0, std: float = 1.0, size: Any = None,
                dtype: Any = "float32") -> Tensor:
         """Samples from N(mean, std²)."""
         if std < 0:
             raise ValueError(f"random.normal: std must be >= 0, got {std}")
-        dtype = dtypes.canonical(dtype)
-        draw = self._generator().standard_normal(_shape("normal", size))
-        return self._tensor((mean + std * draw).astype(dtype), dtype)
+        return self._draw("normal", _shape("normal", size), dtypes.canonical(dtype),
+                          (mean, std))
 
     def bernoulli(self, p: float = 0.5, size: Any = None, dtype: Any = "float32") -> Tensor:
         """1 with probability ``p``, else 0 (a dropout keep-mask: ``bernoulli(1 - rate)``)."""
@@ -110,20 +120,20 @@ class RNG:
         if probs.size and not ((probs >= 0) & (probs <= 1)).all():
             raise ValueError(f"random.bernoulli: p must be in [0, 1], got {p}")
         shape = _shape("bernoulli", size) if size is not None else probs.shape
-        draw = self._generator().random(shape) < probs
-        return self._tensor(draw.astype(dtypes.canonical(dtype)), dtype)
+        return self._draw("bernoulli", shape, dtypes.canonical(dtype), (p,))
 
     def permutation(self, n: int | Tensor, dtype: Any = "int32") -> Tensor:
         """A shuffled ``arange(n)``, or a copy of a Tensor shuffled along axis 0."""
         if isinstance(n, Tensor):
             if not n.ndim:
                 raise ValueError("random.permutation: cannot permute a 0-d tensor")
-            order = self._generator().permutation(n.shape[0]).astype(np.int32)
-            return n[Tensor(order, device=n._node.type.device)]
+            order = self._draw("permutation", (n.shape[0],), np.dtype(np.int32), (),
+                               device=n._node.type.device)
+            return n[order]
         if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"random.permutation: n must be a non-negative int or a Tensor, "
                              f"got {n!r}")
-        return self._tensor(self._generator().permutation(int(n)).astype(dtype), dtype)
+        return self._draw("permutation", (int(n),), dtypes.canonical(dtype), ())
 
     def shuffle(self, inp: Tensor) -> None:
         """Shuffle ``inp`` in place along axis 0."""
@@ -134,6 +144,22 @@ class RNG:
     def spawn_seed(self) -> int:
         """A new seed drawn from this stream (for data loaders that shuffle)."""
         return int(self._generator().integers(0, 2 ** 63))
+
+
+def _sample(gen: np.random.Generator, kind: str, shape: tuple[int, ...], dtype: np.dtype,
+            params: tuple) -> np.ndarray:
+    """The values of one draw of ``kind`` from the stream ``gen``."""
+    if kind == "uniform":
+        low, high = params
+        return (low + (high - low) * gen.random(shape, dtype=np.float64)).astype(dtype)
+    if kind == "normal":
+        mean, std = params
+        return (mean + std * gen.standard_normal(shape)).astype(dtype)
+    if kind == "bernoulli":
+        return (gen.random(shape) < np.asarray(params[0], dtype=np.float64)).astype(dtype)
+    if kind == "permutation":
+        return gen.permutation(shape[0]).astype(dtype)
+    raise ValueError(f"random: unknown kind of draw {kind!r}")
 
 
 _global = RNG()

@@ -185,6 +185,8 @@ class Optimizer:
         loss the user prints next, accuracy counters) is computed in the same Program,
         with the pre-step values.
         """
+        if lazy.tracing:  # graphc.jit hook: a trace keys its cache on Python-side state
+            lazy.tracing[-1].note_optimizer(self)
         targets: list[Tensor] = []
         values: list[Tensor] = []
         plain: list[tuple[dict[str, Any], str, Any]] = []
