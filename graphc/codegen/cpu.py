@@ -145,10 +145,16 @@ class _Renderer:
             if op.kind == "movement":
                 if key not in moved:
                     inner = op.index_map(n.inputs[0].type, n.type, n.attrs, idx, self.size)
-                    moved[key] = (n.inputs[0], tuple(inner))
-                child, child_idx = moved[key]
+                    moved[key] = (n.inputs[0], tuple(inner), inner)
+                child, child_idx, inner = moved[key]
                 if ready:
-                    self.scopes[-1][key] = self._resolved(child, child_idx)
+                    read = self._resolved(child, child_idx)
+                    if hasattr(inner, "condition"):  # a guarded read (constant pad)
+                        var = self.fresh()
+                        fill = literal(inner.fill, n.type.dtype)
+                        self.emit(f"{var} = {read} if {inner.condition} else {fill}")
+                        read = var
+                    self.scopes[-1][key] = read
                 else:
                     stack += [(n, idx, True), (child, child_idx, False)]
                 continue

@@ -255,7 +255,7 @@ class _Fuser:
 
 
 _REDUCE = frozenset({"sum", "prod", "max", "min", "argmax", "argmin"})
-_MOVEMENT = frozenset({"reshape", "transpose", "broadcast_to", "slice"})
+_MOVEMENT = frozenset({"reshape", "transpose", "broadcast_to", "slice", "pad"})
 
 
 @graph_pass("fuse")
