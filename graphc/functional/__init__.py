@@ -5,7 +5,7 @@
 array([[11.]], dtype=float32)
 """
 
-from . import elemwise, loss, math, nn, nn_layers, padding, tensor
+from . import elemwise, loss, math, nn, nn_layers, normalization, padding, tensor
 from .elemwise import (
     abs,
     add,
@@ -53,6 +53,7 @@ from .loss import binary_cross_entropy, cross_entropy, l1_loss, mse_loss, nll_lo
 from .math import argmax, argmin, matmul, max, mean, min, norm, prod, std, sum, var
 from .nn import gelu, leaky_relu, linear, logsoftmax, logsumexp, relu, softmax
 from .nn_layers import dropout, embedding, one_hot, topk_accuracy
+from .normalization import batch_norm, layer_norm
 from .padding import pad
 from .tensor import (
     arange,

@@ -16,6 +16,7 @@ next to a ``mean`` over 10 items would change the graph's structure.)
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -63,6 +64,26 @@ def _zeros_like(param: Tensor) -> Tensor:
     """A realized zero buffer shaped like ``param`` (state starts as data, not a literal,
     so step 1 and step 2 have the same graph structure)."""
     return Tensor(np.zeros(param.shape, dtype=param.dtype), device=param.device)
+
+
+# Tensors rebound to a pending value since the last step (BatchNorm running statistics,
+# ``x += 1``): step() realizes them in its Program, so that state updated every step
+# never chains into the next step's graph. Keyed by id(): Tensor.__eq__ is elementwise.
+_mutated: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
+
+
+def _note_mutation(field: str, tensor: Tensor, old: object, new: object) -> None:
+    if field == "data" and new.buffer is None:
+        _mutated[id(tensor)] = tensor
+
+
+lazy.rebind_hooks.append(_note_mutation)
+
+
+def _pending_mutations() -> list[Node]:
+    nodes = [t._node for t in list(_mutated.values()) if t._node.buffer is None]
+    _mutated.clear()
+    return nodes
 
 
 def _live_readers(replaced: set[int]) -> list[Node]:
@@ -183,7 +204,8 @@ class Optimizer:
         Returns ``self``, so ``opt.step().clear_grad()`` works. Gradients are not
         modified. Every live pending Tensor that reads a value the step replaces (the
         loss the user prints next, accuracy counters) is computed in the same Program,
-        with the pre-step values.
+        with the pre-step values, and so is every Tensor rebound to a pending value since
+        the last step (BatchNorm's running statistics), so no graph chains across steps.
         """
         if lazy.tracing:  # graphc.jit hook: a trace keys its cache on Python-side state
             lazy.tracing[-1].note_optimizer(self)
@@ -209,8 +231,10 @@ class Optimizer:
                         plain.append((state, key, value))
         roots = [v._node for v in values]
         computed = {n.uid for n in roots}
-        roots += [n for n in _live_readers({t._node.uid for t in targets})
-                  if n.uid not in computed]
+        for n in _live_readers({t._node.uid for t in targets}) + _pending_mutations():
+            if n.uid not in computed:
+                computed.add(n.uid)
+                roots.append(n)
         lazy.realize(roots)
         for target, value in zip(targets, values):
             lazy.rebind(target, value._node)
