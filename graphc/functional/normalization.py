@@ -50,14 +50,15 @@ def _normalized(x: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, T
 
 def _channel_param(name: str, value: Any, x: Tensor) -> Tensor | None:
     """A per-channel tensor (``C`` elements: shape ``(C,)``, ``(1, C)``, ``(1, C, 1, 1)``,
-    ...) as ``(1, C, 1, ...)`` to broadcast against ``x``."""
+    ...: MegEngine keeps (1, C, 1, 1) for 2-d and 3-d inputs too) as ``(1, C, 1, ...)``
+    with ``x``'s rank, to broadcast against ``x``."""
     if value is None:
         return None
     t = tensor_of(value, x._node.type.device)
     channels = x.shape[1]
     target = (1, channels) + (1,) * (x.ndim - 2)
     fits = t.size == channels and (t.shape == (channels,) or (
-        t.ndim >= 2 and t.shape[1] == channels and t.ndim <= x.ndim))
+        t.ndim >= 2 and t.shape[1] == channels))
     if not fits:
         raise ShapeError(f"batch_norm: {name} of shape {t.shape} does not match the {channels} "
                          f"channels of the input of shape {x.shape}; expected ({channels},) "

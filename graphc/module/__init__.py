@@ -22,6 +22,8 @@ from .layers import (
     Tanh,
 )
 from .module import HookHandler, Module
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 
-__all__ = ["GELU", "Dropout", "Embedding", "Flatten", "HookHandler", "Identity", "LeakyReLU",
+__all__ = ["GELU", "BatchNorm1d", "BatchNorm2d", "Dropout", "Embedding", "Flatten", "HookHandler",
+           "Identity", "LayerNorm", "LeakyReLU",
            "Linear", "Module", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "init"]
