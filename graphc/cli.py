@@ -131,5 +131,20 @@ def _human_bytes(count: int) -> str:
         size /= 1024
     return f"{size:.1f} GiB"
 
+# --------------------------------------------------------------------------- viz
+
+
+@command("viz")
+def _register_viz(subparsers: argparse._SubParsersAction) -> None:
+    from graphc.viz import command as viz_command
+
+    parser = subparsers.add_parser(
+        "viz", help="draw a compiled graph (.svg .png .dot .json .html)",
+        description="Export a dumped function (model.graphc) or the tensors a script's "
+                    "function returns (script.py:function) at a compiler stage.")
+    viz_command.add_arguments(parser)
+    parser.set_defaults(handler=viz_command.run)
+
+
 if __name__ == "__main__":
     sys.exit(main())
