@@ -26,7 +26,12 @@ def _infer_matmul(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
     return a.with_shape(a.shape[:-1] + (b.shape[-1],))
 
 
-register("matmul", "opaque", _infer_matmul, lambda xs, attrs: np.matmul(xs[0], xs[1]))
+def _matmul_library(xs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray) -> None:
+    np.matmul(xs[0], xs[1], out=out)  # BLAS, straight into the Program's buffer
+
+
+register("matmul", "opaque", _infer_matmul, lambda xs, attrs: np.matmul(xs[0], xs[1]),
+         library=_matmul_library)
 
 
 # ---- gradients (VJP rules) -------------------------------------------------------

@@ -24,6 +24,7 @@ KINDS = ("elementwise", "reduce", "movement", "opaque", "leaf")
 
 InferFn = Callable[[Sequence[TensorType], Attrs], TensorType]
 ReferenceFn = Callable[[Sequence[np.ndarray], Attrs], np.ndarray]
+LibraryFn = Callable[[Sequence[np.ndarray], Attrs, np.ndarray], None]
 
 
 @dataclass(eq=False)
@@ -34,7 +35,10 @@ class OpDef:
     ``{1}``, ... that both CPU and GPU codegen render. ``index_map`` (movement ops only)
     maps the index expressions of an output element to those of the input element it
     reads (see :mod:`graphc.ops.movement`). ``vjp(node, grad_out) -> tuple of input
-    gradients (or None)`` is filled in by the autodiff layer.
+    gradients (or None)`` is filled in by the autodiff layer. ``library(inputs, attrs,
+    out)`` (opaque ops only) is the fast implementation compiled Programs call: it writes
+    the whole result into ``out``, a buffer of the node's shape and dtype from the
+    Program's allocator; opaque ops without one run their NumPy reference there.
     """
 
     name: str
@@ -45,12 +49,15 @@ class OpDef:
     vjp: Callable[..., Any] | None = None
     differentiable: bool = True
     index_map: Callable[..., tuple[str, ...]] | None = None
+    library: LibraryFn | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"op {self.name}: unknown kind {self.kind!r}")
         if self.kind == "elementwise" and self.template is None:
             raise ValueError(f"elementwise op {self.name} needs a scalar template")
+        if self.library is not None and self.kind != "opaque":
+            raise ValueError(f"op {self.name}: only opaque ops have a library implementation")
 
 
 OPS: dict[str, OpDef] = {}
@@ -58,13 +65,15 @@ OPS: dict[str, OpDef] = {}
 
 def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
              template: str | None = None, differentiable: bool = True,
-             index_map: Callable[..., tuple[str, ...]] | None = None) -> OpDef:
+             index_map: Callable[..., tuple[str, ...]] | None = None,
+             library: LibraryFn | None = None) -> OpDef:
     """Declare an op. Names are stable: dumps and visualisation depend on them."""
     if name in OPS:
         raise ValueError(f"op {name} is already registered")
     if kind == "movement" and index_map is None:
         raise ValueError(f"movement op {name} needs an index map")
-    op = OpDef(name, kind, infer, reference, template, None, differentiable, index_map)
+    op = OpDef(name, kind, infer, reference, template, None, differentiable, index_map,
+               library)
     OPS[name] = op
     return op
 

@@ -163,11 +163,13 @@ class _Builder:
         out = self.slot(node)
         op = get_op(node.op)
         dtype = node.type.dtype
-        if node.op == "matmul":
-            alloc = self.allocator(node)
+        if op.library is not None:  # the op's fast implementation, into a planned buffer
+            alloc, lib, attrs = self.allocator(node), op.library, node.attrs
 
-            def fn(a, b, alloc=alloc):
-                return np.matmul(a, b, out=alloc())
+            def fn(*xs, alloc=alloc, lib=lib, attrs=attrs):
+                out = alloc()
+                lib(xs, attrs, out)
+                return out
         else:
             ref, attrs = op.reference, node.attrs
 
