@@ -151,7 +151,7 @@ def _phases(nodes: list[Node], outputs: set[int]) -> dict[int, str]:
 
 def _node_data(n: Node, target: Target, is_output: bool, phase: str,
                sources: SourceLines) -> dict:
-    source = sources.line(n.meta)  # before .location: formatting it drops the full path
+    location, source = sources.where(n.meta)
     role = _role(n, target)
     name = target.parameter_names.get(n.uid) or target.input_names.get(n.uid) or (
         n.attrs.get("name", "") if n.op == "placeholder" else "")
@@ -159,7 +159,7 @@ def _node_data(n: Node, target: Target, is_output: bool, phase: str,
     data: dict[str, Any] = {
         "uid": n.uid, "op": n.op, "role": role, "output": is_output,
         "shape": list(n.type.shape), "dtype": n.type.dtype.name, "device": n.type.device,
-        "attrs": attrs, "location": n.meta.location, "source": source,
+        "attrs": attrs, "location": location, "source": source,
         "scope": n.meta.scope, "phase": phase, "name": name, "cluster": None}
     type_text = f"{n.type.dtype.name}{list(n.type.shape)}"
     if n.op == "const":
@@ -173,7 +173,7 @@ def _node_data(n: Node, target: Target, is_output: bool, phase: str,
     attr_text = ", ".join(f"{k}={v}" for k, v in attrs.items())
     data["tooltip"] = (f"%{n.uid} {n.op}({attr_text}) : {type_text}"
                        f"{' in ' + n.meta.scope if n.meta.scope else ''}\n"
-                       f"{n.meta.location}{': ' + source if source else ''}")
+                       f"{location}{': ' + source if source else ''}")
     return data
 
 

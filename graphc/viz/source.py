@@ -1,9 +1,9 @@
 """The text of the user's line that built a node, for labels' tooltips and the page.
 
 Node metadata records ``file:line``; the full path is kept only until the location is
-first formatted (for an error message, a library kernel, an earlier export). Then the
-file is found again by its name among the loaded modules, ``linecache`` and the main
-script, as long as the name is unambiguous.
+first formatted (for an error message or a library kernel's step; never by export).
+Then the file is found again by its name among the loaded modules, ``linecache`` and
+the main script, as long as the name is unambiguous.
 """
 
 from __future__ import annotations
@@ -20,23 +20,26 @@ class SourceLines:
 
     >>> import graphc
     >>> t = graphc.tensor([1.]) + 1   # the line itself
-    >>> SourceLines().line(t._node.meta)
+    >>> SourceLines().where(t._node.meta)[1]
     't = graphc.tensor([1.]) + 1   # the line itself'
     """
 
     def __init__(self) -> None:
         self._paths: dict[str, str | None] | None = None
 
-    def line(self, meta: NodeMeta) -> str:
-        """The stripped source text at ``meta``'s location, or ``""`` when unknown."""
+    def where(self, meta: NodeMeta) -> tuple[str, str]:
+        """``(file:line, source text)`` of ``meta``, leaving ``meta`` as it is (reading
+        ``meta.location`` would forget the full path)."""
         where = getattr(meta, "_where", None)
         if isinstance(where, tuple):
-            return linecache.getline(where[0], where[1]).strip()
-        name, _, number = meta.location.rpartition(":")
+            text = linecache.getline(where[0], where[1]).strip()
+            return f"{os.path.basename(where[0])}:{where[1]}", text
+        location = meta.location
+        name, _, number = location.rpartition(":")
         path = self._index().get(name)
         if path is None or not number.isdigit():
-            return ""
-        return linecache.getline(path, int(number)).strip()
+            return location, ""
+        return location, linecache.getline(path, int(number)).strip()
 
     def _index(self) -> dict[str, str | None]:
         """basename → path of every file in sight (None where two files share a name)."""
