@@ -14,6 +14,8 @@ from .runtime import threads as _threads  # noqa: I001, F401
 from . import data, functional, lazy, module, ops, optimizer, random
 from .autodiff import grad
 from .device import Device, get_default_device, set_default_device
+from . import jit  # noqa: I001  (callable: @graphc.jit)
+from .jit import TraceError, function, load_function, placeholder
 from .ir import DTypeError, GraphcError, OpError, ShapeError
 from .runtime.explain import explain
 from .serialization import load, save
@@ -25,5 +27,5 @@ __all__ = [
     "DTypeError", "Device", "GraphcError", "OpError", "Parameter", "ShapeError", "Tensor",
     "__version__", "data", "explain", "functional", "grad", "get_default_device", "lazy",
     "load", "module", "ops", "optimizer", "random", "realize", "save", "set_default_device",
-    "tensor",
+    "tensor", "jit", "placeholder", "function", "TraceError", "load_function",
 ]

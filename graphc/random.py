@@ -24,6 +24,7 @@ body or feed the random arrays as inputs).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,9 @@ __all__ = ["RNG", "bernoulli", "get_seed", "normal", "permutation", "seed", "shu
            "uniform"]
 
 _MAX_SEED = 2 ** 128
+
+# Every draw's buffer node → (generator, recipe), while the node lives (graphc.jit hook).
+drawn: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _check_seed(value: Any) -> int:
@@ -88,12 +92,12 @@ class RNG:
         """One call's draw as a buffer Tensor (every public sampler goes through here)."""
         data = _sample(self._generator(), kind, shape, dtype, params)
         out = Tensor(data, dtype=dtype, device=self.device if device is None else device)
-        if lazy.tracing:  # graphc.jit hook: a traced draw is drawn afresh on every call
-            lazy.tracing[-1].note_draw(self, out._node, (kind, shape, dtype, params))
+        # graphc.jit hook: compiled functions find their draws here and redraw per call.
+        drawn[out._node] = (self, (kind, shape, dtype, params))
         return out
 
     def redraw(self, recipe: tuple) -> np.ndarray:
-        """Draw again what a traced call drew (``recipe`` as passed to ``note_draw``),
+        """Draw again what an earlier call drew (``recipe`` as recorded in ``drawn``),
         advancing the counter as that call did: compiled functions replay draws with it."""
         kind, shape, dtype, params = recipe
         return _sample(self._generator(), kind, shape, dtype, params)

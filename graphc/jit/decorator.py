@@ -1,0 +1,256 @@
+"""``@graphc.jit``: trace a Python function once per input signature, then replay it.
+
+JAX's semantics: Tensor and NumPy-array arguments (also inside tuples, lists and dicts)
+are inputs; every other argument is static and part of the signature, as are the
+shapes, dtypes and devices of the inputs. The first call with a new signature runs the
+Python body on placeholders (see :mod:`graphc.jit.trace`), compiles one Program for
+everything it did (forward, GradManager backward, optimizer steps, state updates) and
+runs it; later calls only run the Program.
+
+``check=True`` runs the body again on every call (MegEngine's trace semantics) and
+compares its op sequence with the trace, raising :class:`TraceError` at the first
+difference; the compute still runs from the compiled Program.
+
+>>> import graphc, graphc.functional as F
+>>> @graphc.jit
+... def scaled_relu(x, scale):
+...     return F.relu(x) * scale
+>>> scaled_relu(np.array([-1., 2.], np.float32), 3.0)
+Tensor([0. 6.], device=xpux:0)
+>>> scaled_relu.traces
+1
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import lazy
+from ..tensor import Tensor
+from . import tree as trees
+from .errors import TraceError
+from .function import CompiledFunction
+from .state import StateChanged
+from .trace import Traced, arrays_of, trace_call, wrap_outputs
+
+# Traced signatures kept per function (least recently traced dropped first).
+MAX_SIGNATURES = 64
+# Retraces in a row for changed Python-side state before jit says so, once.
+_RETRACE_WARNING = 3
+
+
+class JitFunction:
+    """A traced, compiled function (what ``@graphc.jit`` returns). Call it like the
+    original; ``traces`` counts traces; ``compiled`` is the :class:`CompiledFunction`
+    of the latest call, whose ``graph``, ``explain()``, ``stats`` and ``dump()`` are
+    also available here."""
+
+    def __init__(self, fn: Callable, check: bool = False, name: str | None = None) -> None:
+        if not callable(fn):
+            raise TypeError(f"graphc.jit: expected a function, got {type(fn).__name__}")
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.check = check
+        self.name = name or getattr(fn, "__qualname__", None) or repr(fn)
+        self.traces = 0
+        self._cache: dict[tuple, Traced] = {}
+        self._latest: Traced | None = None
+        self._state_retraces = 0
+        try:
+            self._signature = inspect.signature(fn)
+        except (TypeError, ValueError):
+            self._signature = None
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        return self if obj is None else types.MethodType(self, obj)
+
+    # -- calling --------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if lazy.tracing:  # called from another traced function: trace inline
+            return self.fn(*args, **kwargs)
+        leaves: list = []
+        key = _key(args, kwargs, leaves)
+        traced = self._cache.get(key)
+        if traced is None or (traced.guards or traced.grad_guards) and not traced.valid():
+            return self._trace(key, traced, args, kwargs)
+        if self.check:
+            return self._checked(traced, key, args, kwargs)
+        self._latest = traced
+        try:
+            values = traced.entry.run(arrays_of(leaves, traced.dtypes))
+        except StateChanged:
+            return self._trace(key, traced, args, kwargs)
+        return wrap_outputs(traced, values)
+
+    def _trace(self, key: tuple, stale: Traced | None, args: tuple, kwargs: dict) -> Any:
+        if stale is not None:
+            self._state_retraces += 1
+            if self._state_retraces == _RETRACE_WARNING:
+                print(f"graphc.jit: {self.name} was traced again {_RETRACE_WARNING} times in "
+                      f"a row because Python-side state it baked in changed (a learning "
+                      f"rate, Adam's step count, a .grad set to None or not); each such call "
+                      f"runs the Python body. See docs/define-then-run.md.", file=sys.stderr)
+        else:
+            self._state_retraces = 0
+        traced = self._run_trace(args, kwargs)
+        self.traces += 1
+        self._cache.pop(key, None)
+        self._cache[key] = traced
+        while len(self._cache) > MAX_SIGNATURES:
+            self._cache.pop(next(iter(self._cache)))
+        self._latest = traced
+        result, traced.result = traced.result, None
+        return result
+
+    def _run_trace(self, args: tuple, kwargs: dict) -> Traced:
+        leaves: list = []
+        names: list[str] = []
+        tree = _flatten_args(args, kwargs, self._signature, leaves, names)
+        traced = trace_call(self.fn, self.name, tree, leaves, names)
+        pins: list = []
+        _key(args, kwargs, [], pins)
+        traced.pins = pins  # objects keyed by identity stay alive with their trace
+        return traced
+
+    def _checked(self, traced: Traced, key: tuple, args: tuple, kwargs: dict) -> Any:
+        again = self._run_trace(args, kwargs)
+        _compare(self.name, traced, again)
+        self._latest = traced
+        result, again.result = again.result, None
+        return result
+
+    # -- inspection (the latest call's compiled function) ---------------------------
+    @property
+    def compiled(self) -> CompiledFunction:
+        if self._latest is None:
+            raise TraceError(f"{self.name}: not traced yet; call it first")
+        return self._latest.function
+
+    @property
+    def graph(self):
+        return self.compiled.graph
+
+    @property
+    def stats(self) -> dict:
+        return {**self.compiled.stats, "traces": self.traces, "signatures": len(self._cache)}
+
+    @property
+    def input_nodes(self):
+        return self.compiled.input_nodes
+
+    @property
+    def output_nodes(self):
+        return self.compiled.output_nodes
+
+    @property
+    def input_names(self) -> list[str]:
+        return self.compiled.input_names
+
+    @property
+    def output_names(self) -> list[str]:
+        return self.compiled.output_names
+
+    def explain(self):
+        return self.compiled.explain()
+
+    def dump(self, path: str) -> None:
+        self.compiled.dump(path)
+
+    def __repr__(self) -> str:
+        return f"<graphc.jit {self.name} ({self.traces} trace(s))>"
+
+
+def _flatten_args(args: tuple, kwargs: dict, signature: inspect.Signature | None,
+                  leaves: list, names: list[str]) -> tuple:
+    """The tree of ``(args, kwargs)``, naming leaves by parameter (``x``, ``batch[0]``)."""
+    params = list(signature.parameters.values()) if signature else []
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    arg_trees = []
+    for i, a in enumerate(args):
+        label = params[i].name if i < len(params) and params[i].kind in positional \
+            else f"args[{i}]"
+        arg_trees.append(trees.flatten(a, leaves, names, label))
+    kw_trees = tuple((k, trees.flatten(v, leaves, names, k)) for k, v in kwargs.items())
+    return ("tuple", (("tuple", tuple(arg_trees)), ("dict", kw_trees)))
+
+
+def _key(args: tuple, kwargs: dict, leaves: list, pins: list | None = None) -> tuple:
+    """The signature of a call (collecting its tensor leaves in flatten order): input
+    types and static values. Objects are keyed by identity (``pins`` collects them)."""
+    key = []
+    for a in args:
+        if type(a) is np.ndarray:
+            key.append((a.shape, a.dtype))
+            leaves.append(a)
+        elif isinstance(a, Tensor):
+            key.append(a._node.type)
+            leaves.append(a)
+        else:
+            key.append(_static_key(a, leaves, pins))
+    for k in kwargs:
+        key.append((k, _static_key(kwargs[k], leaves, pins)))
+    return tuple(key)
+
+
+def _static_key(value: Any, leaves: list, pins: list | None) -> Any:
+    if type(value) is np.ndarray:
+        leaves.append(value)
+        return (value.shape, value.dtype)
+    if isinstance(value, Tensor):
+        leaves.append(value)
+        return value._node.type
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return (type(value), value)
+    if isinstance(value, np.generic):
+        return (type(value), value.item())
+    if isinstance(value, (tuple, list)):
+        return (type(value), tuple(_static_key(v, leaves, pins) for v in value))
+    if isinstance(value, dict):
+        return (dict, tuple((k, _static_key(v, leaves, pins)) for k, v in value.items()))
+    if pins is not None:
+        pins.append(value)
+    return ("object", id(value))  # modules, optimizers: by identity
+
+
+def _compare(name: str, traced: Traced, again: Traced) -> None:
+    """TraceError at the first op where a checked call differs from the trace."""
+    for i, (want, got) in enumerate(zip(traced.ops, again.ops)):
+        if want != got:
+            raise TraceError(
+                f"{name}: the Python body took a different path than when it was traced: "
+                f"op {i} was {_op(want)} built at {traced.locations[i].location}, now "
+                f"{_op(got)} built at {again.locations[i].location}")
+    if len(traced.ops) != len(again.ops):
+        n = min(len(traced.ops), len(again.ops))
+        longer, which = (traced, "the trace") if len(traced.ops) > n else (again, "this call")
+        raise TraceError(
+            f"{name}: the Python body took a different path than when it was traced: it built "
+            f"{len(again.ops)} ops where the trace built {len(traced.ops)}; {which} goes on "
+            f"with {_op(longer.ops[n])} built at {longer.locations[n].location}")
+
+
+def _op(entry: tuple) -> str:
+    op, attrs, type = entry
+    extra = f" {attrs!r}" if len(attrs) else ""
+    return f"{op}{extra} -> {type}"
+
+
+def jit(fn: Callable | None = None, *, check: bool = False, name: str | None = None) -> Any:
+    """Trace ``fn`` per input signature into one compiled Program (``@graphc.jit`` or
+    ``@graphc.jit(check=True)``). See :mod:`graphc.jit.decorator` and docs/define-then-run.md.
+
+    >>> import graphc
+    >>> double = graphc.jit(lambda t: t * 2)
+    >>> double(graphc.tensor([1., 2.])).numpy()
+    array([2., 4.], dtype=float32)
+    """
+    if fn is None:
+        return lambda f: JitFunction(f, check=check, name=name)
+    return JitFunction(fn, check=check, name=name)

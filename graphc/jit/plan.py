@@ -1,0 +1,172 @@
+"""One compiled specialisation of a function: its Program and a prepared call path.
+
+:class:`Entry` binds everything once: which Program argument is which input, which is a
+state read live on every call, which is a random draw made afresh, and which is a
+constant captured when the function was made. A call then only fills argument slots,
+runs the Program's prepared steps and writes state back; no graph work, no Python body.
+Under ``GRAPHC_BACKEND=interp`` the same plan runs on the NumPy reference interpreter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .. import interp, lazy
+from ..ir import Node, TensorType, is_frontier, structural_key, topo_order
+from ..random import RNG
+from .errors import TraceError
+from .state import StateRef
+
+Draws = dict[int, tuple[RNG, tuple]]  # uid of a drawn buffer → its generator and recipe
+
+
+class Entry:
+    """A Program for ``outputs`` (then the values of ``writes``) over ``inputs``."""
+
+    def __init__(self, name: str, inputs: Sequence[Node], outputs: Sequence[Node],
+                 writes: Sequence[tuple[StateRef, Node | None]], owners: dict[int, StateRef],
+                 draws: Draws) -> None:
+        self.name = name
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.writes = list(writes)
+        self.owners = owners
+        self.draw_recipes = draws
+        self._input_index = {n.uid: i for i, n in enumerate(inputs)}
+        produced = list(outputs) + [n for _, n in writes if n is not None]
+        self.roots = []  # pending nodes, computed by the Program
+        seen: dict[int, int] = {}
+        self.sources: list[tuple] = []  # per produced value: where it comes from
+        for node in produced:
+            if is_frontier(node):
+                self.sources.append(self._frontier_source(node))
+            else:
+                if node.uid not in seen:
+                    seen[node.uid] = len(self.roots)
+                    self.roots.append(node)
+                self.sources.append(("program", seen[node.uid]))
+        self.n_outputs = len(outputs)
+        self.none_writes = [ref for ref, n in writes if n is None]
+        self.write_refs = [(ref, n.type) for ref, n in writes if n is not None]
+        self.compiled = None
+        self.program = None
+        self.interpreted = lazy.backend() == "interp"
+        args: list[Node] = []
+        if self.roots:
+            if self.interpreted:
+                self.order = topo_order(self.roots)
+                _, args = structural_key(self.roots, self.order)
+            else:
+                from ..runtime.compiler import lookup_or_compile
+
+                self.compiled, args = lookup_or_compile(self.roots)
+                self.program = self.compiled.program
+        self.args = args
+        self._plan(args)
+
+    # -- binding --------------------------------------------------------------------
+    def _frontier_source(self, node: Node) -> tuple:
+        if node.op == "placeholder":
+            return ("input", self._input(node))
+        if node.op == "const":
+            return ("const", np.asarray(node.value, dtype=node.type.dtype))
+        if node.uid in self.owners:
+            return ("read", self.owners[node.uid], node.type)
+        if node.uid in self.draw_recipes:
+            rng, recipe = self.draw_recipes[node.uid]
+            return ("draw", rng, recipe, node)
+        return ("const", node.buffer)
+
+    def _input(self, node: Node) -> int:
+        index = self._input_index.get(node.uid)
+        if index is None:
+            raise TraceError(f"{self.name}: the outputs read placeholder "
+                             f"{node.attrs['name']!r} (made at {node.meta.location}), which is "
+                             f"not among the function's inputs")
+        return index
+
+    def _plan(self, args: list[Node]) -> None:
+        self.template: list = [None] * len(args)
+        self.inputs_at: list[tuple[int, int]] = []
+        self.reads_at: list[tuple[int, StateRef, TensorType]] = []
+        self.draws_at: list[tuple[int, RNG, tuple, Node]] = []
+        for k, node in enumerate(args):
+            source = self._frontier_source(node)
+            kind = source[0]
+            if kind == "input":
+                self.inputs_at.append((k, source[1]))
+            elif kind == "read":
+                self.reads_at.append((k, source[1], source[2]))
+            elif kind == "draw":
+                self.draws_at.append((k, *source[1:]))
+            elif node.op == "const":
+                self.template[k] = node.type.dtype.type(node.value)
+            else:
+                self.template[k] = source[1]
+        # Draws happen in the order the body made them, as on the lazy path.
+        self.draws_at.sort(key=lambda d: d[3].uid)
+
+    # -- calling --------------------------------------------------------------------
+    def run(self, inputs: Sequence[np.ndarray], redraw: bool = True) -> list:
+        """Run once: the output values (NumPy arrays); state is written back.
+
+        ``redraw=False`` uses the random draws made while tracing (the traced call)."""
+        args = self.template.copy()
+        for k, i in self.inputs_at:
+            args[k] = inputs[i]
+        for k, ref, type in self.reads_at:
+            args[k] = ref.read(type)
+        for k, rng, recipe, node in self.draws_at:
+            args[k] = rng.redraw(recipe) if redraw else node.buffer
+        if self.program is not None:
+            values = self.program.run(args)
+        elif self.roots:
+            values = self._interpret(args)
+        else:
+            values = []
+        sources = self.sources
+        if len(sources) == len(values) and all(s[0] == "program" for s in sources):
+            produced = values
+        else:
+            produced = [self._value(s, values, inputs, args, redraw) for s in sources]
+        n = self.n_outputs
+        for (ref, type), value in zip(self.write_refs, produced[n:]):
+            ref.write(value, type)
+        for ref in self.none_writes:
+            ref.write(None, None)
+        return produced[:n]
+
+    def _value(self, source: tuple, values: list, inputs: Sequence, args: list,
+               redraw: bool):
+        kind = source[0]
+        if kind == "program":
+            return values[source[1]]
+        if kind == "input":
+            return np.array(inputs[source[1]])  # a copy: never alias the caller's array
+        if kind == "read":
+            return source[1].read(source[2])
+        if kind == "draw":  # the Program's own draw when it reads this one too
+            k = next((k for k, *_, node in self.draws_at if node is source[3]), None)
+            if k is not None:
+                return args[k]
+            return source[1].redraw(source[2]) if redraw else source[3].buffer
+        return source[1]
+
+    def _interpret(self, args: list) -> list:
+        values = {a.uid: v for a, v in zip(self.args, args)}
+        for node in self.order:
+            if node.uid not in values:
+                values[node.uid] = interp.evaluate(node, [values[i.uid] for i in node.inputs])
+        return [values[r.uid] for r in self.roots]
+
+    # -- inspection -----------------------------------------------------------------
+    def stats(self) -> dict:
+        """Compile time, kernel count and peak planned memory of the Program."""
+        if self.compiled is None:
+            return {"compile_seconds": 0.0, "kernels": 0, "planned_bytes": 0,
+                    "backend": "interp" if self.interpreted else "none"}
+        return {"compile_seconds": self.compiled.compile_seconds,
+                "kernels": len(self.compiled.fused.kernels),
+                "planned_bytes": self.compiled.plan.planned_bytes, "backend": "compiled"}

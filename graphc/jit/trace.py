@@ -1,0 +1,319 @@
+"""Tracing: run a Python function once on placeholders and capture what it computes.
+
+While a :class:`Trace` is active (``graphc.lazy.tracing``):
+
+- realization computes nothing. ``optimizer.step()``, ``graphc.realize`` and automatic
+  realization just leave their nodes pending, so they become part of the one traced
+  Program; a call that needs a *value* (``.numpy()``, ``.item()``, ``bool(t)``,
+  boolean-mask indexing) raises :class:`TraceError` saying why;
+- every mutation through ``graphc.lazy.rebind`` and every ``.grad`` change is recorded:
+  the new values become outputs of the Program, written back after each call;
+- every op built is recorded, so ``jit(check=True)`` can compare later calls with it;
+- ``optimizer.step()`` reports its optimizer, whose Python-side state (learning rates,
+  step counts) guards the trace: when it changes, the function is traced again.
+
+Before tracing, every pending Tensor that can be realized is realized, so nothing
+pending is frozen into the capture. After tracing, state is put back as it was; the
+first run of the compiled Program then performs the traced call.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes, lazy
+from ..device import canonical_device
+from ..ir import Node, const_node, placeholder_node, topo_order
+from ..ir import node as node_module
+from ..random import drawn
+from ..tensor import Tensor
+from . import tree as trees
+from .errors import TraceError
+from .function import Capture, CompiledFunction
+from .state import DataRef, GradRef, StateRef, find_owners
+
+_GRAPHC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TENSOR_FILE = os.path.join(_GRAPHC_DIR, "tensor.py")
+_INDEXING_FILE = os.path.join(_GRAPHC_DIR, "indexing.py")
+
+
+def optimizer_fingerprint(opt: Any) -> tuple:
+    """The Python-side state of an optimizer that a trace bakes in: hyper-parameters of
+    every group and non-Tensor per-parameter state (Adam's step count)."""
+    groups = tuple(tuple((k, v) for k, v in g.items() if k != "params")
+                   for g in opt.param_groups)
+    plain = tuple((k, v) for st in opt.state.values() for k, v in st.items()
+                  if not isinstance(v, Tensor))
+    return groups, plain
+
+
+class Trace:
+    """The hooks of one trace; see the module docstring."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.start_uid = const_node(0.5, np.float32, "cpux").uid  # nodes after: traced
+        self.data: dict[int, tuple[weakref.ref, Node]] = {}
+        self.grads: dict[int, tuple[weakref.ref, Tensor | None]] = {}
+        self.optimizers: list[tuple[Any, tuple]] = []
+        self.ops: list[Node] = []
+
+    # -- hooks ----------------------------------------------------------------------
+    def defer_realize(self, pending: list[Node], frame: Any) -> None:
+        """Called by ``lazy.realize``: defer, or refuse when a value is needed."""
+        code = frame.f_code
+        if code.co_filename == _TENSOR_FILE and code.co_name != "realize":
+            raise TraceError(_value_message(self.name, frame))
+
+    def on_rebind(self, field: str, tensor: Tensor, old: Any, new: Any) -> None:
+        events = self.data if field == "data" else self.grads
+        seen = events.get(id(tensor))
+        if seen is None or seen[0]() is not tensor:
+            events[id(tensor)] = (weakref.ref(tensor), old)
+
+    def on_build(self, node: Node) -> None:
+        self.ops.append(node)
+
+    def note_optimizer(self, opt: Any) -> None:
+        if all(o is not opt for o, _ in self.optimizers):
+            self.optimizers.append((opt, optimizer_fingerprint(opt)))
+
+    def __enter__(self) -> Trace:
+        lazy.tracing.append(self)
+        lazy.rebind_hooks.append(self.on_rebind)
+        node_module.build_hooks.append(self.on_build)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _remove(node_module.build_hooks, self.on_build)
+        _remove(lazy.rebind_hooks, self.on_rebind)
+        _remove(lazy.tracing, self)
+
+    def traced(self, node: Node) -> bool:
+        return node.uid >= self.start_uid
+
+
+def _remove(hooks: list, item: Any) -> None:
+    for i in range(len(hooks) - 1, -1, -1):
+        if hooks[i] is item or hooks[i] == item:
+            del hooks[i]
+            return
+
+
+def _value_message(name: str, frame: Any) -> str:
+    """Why a value was needed, in the user's terms, with a hint."""
+    method = frame.f_back.f_code.co_name if frame.f_back else "_value"
+    where = "<graphc>"
+    indexing = False
+    f = frame
+    while f is not None:
+        filename = f.f_code.co_filename
+        if filename == _INDEXING_FILE:
+            indexing = True
+        if not filename.startswith(_GRAPHC_DIR):
+            where = f"{os.path.basename(filename)}:{f.f_lineno}"
+            break
+        f = f.f_back
+    if indexing and method in ("numpy", "__index__", "_value"):
+        return (f"{name}: indexing with a boolean mask or a tensor-valued index (at {where}) "
+                f"gives a result whose shape depends on the data, which a traced Program "
+                f"cannot have. Hint: keep shapes static, e.g. F.where(mask, x, 0) instead of "
+                f"x[mask], or do the indexing outside the traced function.")
+    shown = {"numpy": ".numpy()", "item": ".item()", "tolist": ".tolist()",
+             "__bool__": "bool(tensor) (an `if` or `while` on a tensor)",
+             "__int__": "int(tensor)", "__float__": "float(tensor)",
+             "__index__": "using a tensor as an index", "__repr__": "printing a tensor",
+             "__array__": "np.asarray(tensor)"}.get(method, f"{method}()")
+    return (f"{name}: {shown} at {where} needs the value of a tensor, but inside a traced "
+            f"function tensors have no values yet. Return the tensor from the function and "
+            f"read it after the call, or move this Python code out of the traced function.")
+
+
+def realize_pending_state() -> None:
+    """Realize every live pending Tensor that does not read a placeholder."""
+    live = lazy.live_pending_tensors()
+    if not live:
+        return
+    symbolic: set[int] = set()
+    for node in topo_order([t._node for t in live]):
+        if node.op == "placeholder" or any(i.uid in symbolic for i in node.inputs):
+            symbolic.add(node.uid)
+    ready = [t._node for t in live if t._node.uid not in symbolic]
+    if ready:
+        lazy.realize(ready)
+
+
+def make_inputs(leaves: list, names: list[str]) -> list[Tensor]:
+    """A placeholder Tensor for each tensor leaf of the arguments."""
+    out = []
+    for leaf, name in zip(leaves, names):
+        if isinstance(leaf, Tensor):
+            t = leaf._node.type
+            node = placeholder_node(t.shape, t.dtype, t.device, name)
+        else:
+            dtype = dtypes.default_for_data(leaf.dtype)
+            if leaf.dtype == object:
+                raise TraceError(f"argument {name} is an array of Python objects")
+            node = placeholder_node(leaf.shape, dtype, canonical_device(None), name)
+        out.append(Tensor._wrap(node))
+    return out
+
+
+class Traced:
+    """What one trace produced: the compiled function and how to call it again."""
+
+    def __init__(self, function: CompiledFunction, trace: Trace, result: Any,
+                 guards: list[tuple[Any, tuple]], grad_guards: list[tuple[GradRef, bool]]):
+        self.function = function
+        self.entry = function._current()
+        self.ops = [(n.op, n.attrs, n.type) for n in trace.ops]
+        self.locations = [n.meta for n in trace.ops]
+        self.result = result
+        self.guards = guards
+        self.grad_guards = grad_guards
+        self.dtypes = [n.type.dtype for n in function.capture.inputs]
+        self.out_types = [n.type for n in function.capture.outputs]
+        self.pins: list = []
+
+    def valid(self) -> bool:
+        """Whether the Python-side state the trace baked in is unchanged."""
+        for opt, fingerprint in self.guards:
+            if optimizer_fingerprint(opt) != fingerprint:
+                return False
+        for ref, had in self.grad_guards:
+            if ref.has_grad() is not had:
+                return False
+        return True
+
+
+def trace_call(fn: Callable, name: str, tree: tuple, leaves: list,
+               leaf_names: list[str]) -> Traced:
+    """Trace ``fn`` on the arguments ``tree`` (an ``(args, kwargs)`` tree over ``leaves``)
+    with its tensor leaves as placeholders, compile it, and run it once (the traced
+    call)."""
+    realize_pending_state()
+    placeholders = make_inputs(leaves, leaf_names)
+    targs, tkwargs = trees.unflatten(tree, placeholders)
+    trace = Trace(name)
+    try:
+        with trace:
+            result = fn(*targs, **tkwargs)
+    except BaseException:
+        _restore(trace)
+        raise
+    del targs, tkwargs
+    out_leaves: list = []
+    out_tree = trees.flatten(result, out_leaves, [], "output")
+    for leaf in out_leaves:
+        if not isinstance(leaf, Tensor):
+            _restore(trace)
+            raise TraceError(f"{name}: returned a NumPy array; return Tensors (computed "
+                             f"from the arguments) or Python values")
+    del result
+    try:
+        function, grad_guards = _capture(trace, name, placeholders, leaf_names, out_leaves,
+                                         out_tree)
+    finally:
+        _restore(trace)
+    traced = Traced(function, trace, None, list(trace.optimizers), grad_guards)
+    values = traced.entry.run(arrays_of(leaves, traced.dtypes), redraw=False)
+    traced.result = wrap_outputs(traced, values)
+    return traced
+
+
+def _capture(trace: Trace, name: str, placeholders: list[Tensor], leaf_names: list[str],
+             out_leaves: list[Tensor], out_tree: tuple
+             ) -> tuple[CompiledFunction, list[tuple[GradRef, bool]]]:
+    outputs = {id(t) for t in out_leaves}
+    writes: list[tuple[StateRef, Node | None]] = []
+    owners: dict[int, StateRef] = {}
+    grad_guards: list[tuple[GradRef, bool]] = []
+    final_grads: set[int] = set()
+    for ref, old in trace.grads.values():
+        t = ref()
+        if t is None:
+            continue
+        gref = GradRef(t)
+        grad_guards.append((gref, old is not None))
+        final = t._grad
+        if final is not None:
+            final_grads.add(id(final))
+        if old is not None and old._node.buffer is not None:
+            owners[old._node.uid] = gref
+            gref.fallback = old._node
+        if final is not old or (final is not None and final._node.uid >= trace.start_uid):
+            writes.append((gref, None if final is None else final._node))
+    written: set[int] = set()
+    for ref, old in trace.data.values():
+        t = ref()
+        if t is None or id(t) in final_grads:
+            continue
+        existing = not trace.traced(old) or old.buffer is not None
+        if not existing and id(t) in outputs:
+            continue
+        dref = DataRef(t)
+        if existing and old.buffer is not None:
+            owners.setdefault(old.uid, dref)
+            dref.fallback = old
+        if t._node is not old:
+            writes.append((dref, t._node))
+            written.add(id(t))
+    for t in lazy.live_pending_tensors():  # traced values stored outside the function
+        node = t._node
+        if (trace.traced(node) and node.op != "placeholder" and id(t) not in outputs
+                and id(t) not in written and id(t) not in final_grads):
+            writes.append((DataRef(t), node))
+    out_nodes = [t._node for t in out_leaves]
+    produced = out_nodes + [n for _, n in writes if n is not None]
+    frontier = [n for n in topo_order(produced) if n.buffer is not None]
+    draws = {n.uid: drawn[n] for n in frontier
+             if trace.traced(n) and not n.inputs and n in drawn}
+    unowned = [n for n in frontier if n.uid not in owners and n.uid not in draws
+               and n.op != "const"]
+    for uid, ref in find_owners(unowned).items():
+        owners.setdefault(uid, ref)
+    capture = Capture(name, [p._node for p in placeholders], list(leaf_names), out_nodes,
+                      out_tree, writes, owners, draws, {})
+    return CompiledFunction(capture), grad_guards
+
+
+def _restore(trace: Trace) -> None:
+    """Put state mutated while tracing back as it was before (the Program redoes it)."""
+    for ref, old in trace.data.values():
+        t = ref()
+        if t is not None and (not trace.traced(old) or old.buffer is not None):
+            lazy.rebind(t, old)
+    for ref, old in trace.grads.values():
+        t = ref()
+        if t is not None:
+            t._grad = old
+
+
+def arrays_of(leaves: list, want: list[np.dtype]) -> list[np.ndarray]:
+    """The values of the tensor leaves, as contiguous arrays of the traced dtypes."""
+    out = []
+    for leaf, dtype in zip(leaves, want):
+        if type(leaf) is np.ndarray:
+            if leaf.dtype != dtype or not leaf.flags.c_contiguous:
+                leaf = np.ascontiguousarray(leaf, dtype=dtype)
+            out.append(leaf)
+        else:
+            node = leaf._node
+            if node.buffer is None:
+                lazy.realize([node])
+            out.append(node.buffer)
+    return out
+
+
+def wrap_outputs(traced: Traced, values: list) -> Any:
+    """The call's results as realized Tensors, in the structure the body returned."""
+    from .state import buffer_leaf
+
+    tensors = [Tensor._wrap(buffer_leaf(v, t)) for v, t in zip(values, traced.out_types)]
+    return trees.unflatten(traced.function.capture.tree, tensors)
+
