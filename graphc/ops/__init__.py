@@ -1,6 +1,17 @@
 """Op definitions, one file per family. Importing this package registers every op."""
 
-from . import elementwise, indexing, layout, linalg, movement, pad, reduce, special  # noqa: F401
+from . import (  # noqa: F401
+    conv,
+    elementwise,
+    indexing,
+    layout,
+    linalg,
+    movement,
+    pad,
+    pool,
+    reduce,
+    special,
+)
 from .movement import broadcast_shapes
 from .registry import KINDS, OPS, OpDef, apply, get_op, register
 

@@ -1,0 +1,98 @@
+"""Convolution and pooling kernels measured against each other (docs/performance.md).
+
+For each shape of the LeNet step (batch 64 and 128: 1x28x28 → conv 6@5x5 pad 2 → max
+pool 2 → conv 16@5x5 → max pool 2) and for 3x32x32 → 32@3x3 pad 1, it times the forward
+pass, the input gradient and the weight gradient of both CPU implementations, direct
+numba loops (:mod:`graphc.kernels.cpu.conv_direct`) and im2col + BLAS
+(:mod:`graphc.kernels.cpu.conv_im2col`), and the pooling kernels against their NumPy
+references. Run it with ``python -m graphc.bench.conv`` (medians in ms, float32).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..ir import Attrs
+from .harness import environment, median_seconds
+
+# (name, batch, in_channels, size, out_channels, kernel, padding)
+CONV_CASES = [
+    (f"{name} b{batch}", batch, c, size, o, k, p)
+    for batch in (64, 128)
+    for name, c, size, o, k, p in (("lenet conv1 1x28x28→6@5x5 p2", 1, 28, 6, 5, 2),
+                                   ("lenet conv2 6x14x14→16@5x5", 6, 14, 16, 5, 0),
+                                   ("3x32x32→32@3x3 p1", 3, 32, 32, 3, 1))
+]
+POOL_CASES = [(f"max/avg pool 2 {c}x{s}x{s} b{b}", b, c, s)
+              for b in (64, 128) for c, s in ((6, 28), (16, 10))]
+
+
+def conv_times(batch: int, c: int, size: int, o: int, k: int, p: int,
+               repeat: int = 20) -> dict[str, dict[str, float]]:
+    """Median ms of each conv op for each implementation: ``{impl: {op: ms}}``."""
+    from ..kernels.cpu import conv_direct, conv_im2col
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, c, size, size), dtype=np.float32)
+    w = rng.standard_normal((o, c, k, k), dtype=np.float32)
+    out_size = size + 2 * p - k + 1
+    dy = rng.standard_normal((batch, o, out_size, out_size), dtype=np.float32)
+    y, dx, dw = np.empty_like(dy), np.empty_like(x), np.empty_like(w)
+    geometry = (1, 1, p, p, 1, 1, 1)
+    times: dict[str, dict[str, float]] = {}
+    for impl in (conv_direct, conv_im2col):
+        calls: dict[str, Callable[[], object]] = {
+            "forward": lambda m=impl: m.conv2d_forward(x, w, y, *geometry),
+            "backward_data": lambda m=impl: m.conv2d_backward_data(w, dy, dx, *geometry),
+            "backward_filter": lambda m=impl: m.conv2d_backward_filter(x, dy, dw, *geometry),
+        }
+        name = impl.__name__.rsplit(".", 1)[-1]
+        times[name] = {op: 1e3 * median_seconds(fn, repeat) for op, fn in calls.items()}
+    return times
+
+
+def pool_times(batch: int, c: int, size: int, repeat: int = 20) -> dict[str, float]:
+    """Median ms of the numba pooling kernels and of the ops' NumPy references."""
+    from ..kernels.cpu import pool
+    from ..ops import get_op
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, c, size, size), dtype=np.float32)
+    y = np.empty((batch, c, size // 2, size // 2), np.float32)
+    dy, dx = rng.standard_normal(y.shape, dtype=np.float32), np.empty_like(x)
+    geometry = (2, 2, 2, 2, 0, 0)
+    attrs = Attrs({"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0)})
+    calls = {
+        "max forward (numba)": lambda: pool.max_pool2d_forward(x, y, *geometry),
+        "max forward (NumPy)": lambda: get_op("max_pool2d").reference([x], attrs),
+        "max backward (numba)": lambda: pool.max_pool2d_backward(x, dy, dx, *geometry),
+        "max backward (NumPy)": lambda: get_op("max_pool2d_backward").reference([x, dy],
+                                                                                attrs),
+        "avg forward (numba)": lambda: pool.avg_pool2d_forward(x, y, *geometry, True),
+        "avg backward (numba)": lambda: pool.avg_pool2d_backward(dy, dx, *geometry, True),
+    }
+    return {name: 1e3 * median_seconds(fn, repeat) for name, fn in calls.items()}
+
+
+def main() -> None:
+    """Print the conv and pooling tables (Markdown)."""
+    print(environment())
+    print("| case | op | direct numba ms | im2col + BLAS ms | faster |")
+    print("| --- | --- | ---: | ---: | --- |")
+    for name, *shape in CONV_CASES:
+        times = conv_times(*shape)
+        for op in ("forward", "backward_data", "backward_filter"):
+            d, i = times["conv_direct"][op], times["conv_im2col"][op]
+            print(f"| {name} | {op} | {d:.2f} | {i:.2f} | {'direct' if d < i else 'im2col'} |")
+    print()
+    print("| case | kernel | ms |")
+    print("| --- | --- | ---: |")
+    for name, *shape in POOL_CASES:
+        for kernel, ms in pool_times(*shape).items():
+            print(f"| {name} | {kernel} | {ms:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
