@@ -27,17 +27,15 @@ def topo_order(roots: Iterable[Node], stop: Callable[[Node], bool] = _is_frontie
     for root in roots:
         if root.uid in visited:
             continue
-        stack: list[tuple[Node, int]] = [(root, 0)]
         visited.add(root.uid)
+        stack = [(root, iter(() if stop(root) else root.inputs))]
         while stack:
-            node, i = stack[-1]
-            inputs = () if stop(node) else node.inputs
-            if i < len(inputs):
-                stack[-1] = (node, i + 1)
-                child = inputs[i]
+            node, children = stack[-1]
+            for child in children:
                 if child.uid not in visited:
                     visited.add(child.uid)
-                    stack.append((child, 0))
+                    stack.append((child, iter(() if stop(child) else child.inputs)))
+                    break
             else:
                 stack.pop()
                 order.append(node)

@@ -26,11 +26,31 @@ LEAF_OPS = frozenset({"buffer", "const", "placeholder"})
 
 _GRAPHC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _uids = itertools.count(1)
-_consed: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+# Hash-consing table: key → weakref to the node. Plain refs without callbacks cost a
+# fraction of a WeakValueDictionary entry on the per-step hot path; dead entries are
+# swept when the table doubles (see _remember).
+_consed: dict[tuple, weakref.ref] = {}
+_sweep_at = [1 << 16]
+
+
+def _lookup(key: tuple) -> Node | None:
+    ref = _consed.get(key)
+    return ref() if ref is not None else None
+
+
+def _remember(key: tuple, node: Node) -> None:
+    _consed[key] = weakref.ref(node)
+    if len(_consed) > _sweep_at[0]:
+        for k in [k for k, r in _consed.items() if r() is None]:
+            del _consed[k]
+        _sweep_at[0] = max(1 << 16, 2 * len(_consed))
 
 # Module scopes (filled by Module.__call__) and the autodiff marker are node metadata.
 _scope_stack: list[str] = []
 _autodiff_depth = [0]
+# A user location shared by every node built inside a `pinned_location` block: code that
+# builds many nodes for one user line (backward, optimizer steps) finds it once.
+_pinned: list = []
 
 # Called with every node make_node returns (new or hash-consed) while non-empty: a
 # recording GradManager stamps the nodes built during recording. Empty otherwise, so
@@ -96,10 +116,15 @@ class Node:
         self.value = value
         self.buffer = buffer
         self.released = False  # True once a realized node has forgotten its inputs
-        self.meta = meta or NodeMeta(_user_frame(), _scope_stack[-1] if _scope_stack else "",
+        self.meta = meta or NodeMeta(_pinned[-1] if _pinned else _user_frame(),
+                                     _scope_stack[-1] if _scope_stack else "",
                                      _autodiff_depth[0] > 0)
         # Longest chain of pending (unrealized) nodes ending here; bounds pending graphs.
-        self.depth = 1 + max((i.depth for i in inputs if i.buffer is None), default=0)
+        depth = 0
+        for i in inputs:
+            if i.buffer is None and i.depth > depth:
+                depth = i.depth
+        self.depth = depth + 1
 
     @property
     def is_leaf(self) -> bool:
@@ -167,11 +192,11 @@ def make_node(op: str, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
 
     ``meta`` carries metadata over when a pass rebuilds a node (see :func:`rebuild`).
     """
-    key = (op, tuple(i.uid for i in inputs), attrs, type)
-    node = _consed.get(key)
+    key = (op, tuple([i.uid for i in inputs]), attrs, type)
+    node = _lookup(key)
     if node is None:
         node = Node(op, inputs, attrs, type, meta=meta)
-        _consed[key] = node
+        _remember(key, node)
     if build_hooks:
         for hook in build_hooks:
             hook(node)
@@ -208,10 +233,10 @@ def const_node(value: bool | int | float, dtype: Any, device: str) -> Node:
         return Node("const", (), EMPTY_ATTRS, t, value=py, buffer=np.asarray(py, dtype=dtype))
     ident = py.hex() if isinstance(py, float) else py  # distinguishes -0.0 from 0.0
     key = ("const", dtype.name, device, type(py).__name__, ident)
-    node = _consed.get(key)
+    node = _lookup(key)
     if node is None:
         node = Node("const", (), EMPTY_ATTRS, t, value=py, buffer=np.asarray(py, dtype=dtype))
-        _consed[key] = node
+        _remember(key, node)
     return node
 
 
@@ -242,11 +267,28 @@ class module_scope:
         _scope_stack.pop()
 
 
-class autodiff_marker:
-    """Context manager: nodes built inside are marked as made by autodiff."""
+class pinned_location:
+    """Context manager: nodes built inside record the user's line of entry, found once.
+
+    >>> with pinned_location():
+    ...     pass
+    """
+
+    def __enter__(self) -> None:
+        _pinned.append(_pinned[-1] if _pinned else _user_frame())
+
+    def __exit__(self, *exc: object) -> None:
+        _pinned.pop()
+
+
+class autodiff_marker(pinned_location):
+    """Context manager: nodes built inside are marked as made by autodiff (and carry the
+    user's line that asked for the gradient)."""
 
     def __enter__(self) -> None:
         _autodiff_depth[0] += 1
+        super().__enter__()
 
     def __exit__(self, *exc: object) -> None:
         _autodiff_depth[0] -= 1
+        super().__exit__()

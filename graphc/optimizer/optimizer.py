@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import lazy
 from ..ir import Node, buffer_node, topo_order
+from ..ir.node import pinned_location
 from ..tensor import Parameter, Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -212,23 +213,24 @@ class Optimizer:
         targets: list[Tensor] = []
         values: list[Tensor] = []
         plain: list[tuple[dict[str, Any], str, Any]] = []
-        for group in self.param_groups:
-            scalars = Scalars()
-            for param in group["params"]:
-                grad = param.grad
-                if grad is None:
-                    continue
-                if grad.dtype != param.dtype:  # keep the parameter's dtype
-                    grad = grad.astype(param.dtype)
-                state = self._state.get(param)
-                if state is None:
-                    state = self._state[param] = self._create_state(param, group)
-                for key, value in self._update(param, grad, group, state, scalars).items():
-                    if isinstance(value, Tensor):
-                        targets.append(param if key == "param" else state[key])
-                        values.append(value)
-                    else:
-                        plain.append((state, key, value))
+        with pinned_location():  # every update node records the user's step() line
+            for group in self.param_groups:
+                scalars = Scalars()
+                for param in group["params"]:
+                    grad = param.grad
+                    if grad is None:
+                        continue
+                    if grad.dtype != param.dtype:  # keep the parameter's dtype
+                        grad = grad.astype(param.dtype)
+                    state = self._state.get(param)
+                    if state is None:
+                        state = self._state[param] = self._create_state(param, group)
+                    for key, value in self._update(param, grad, group, state, scalars).items():
+                        if isinstance(value, Tensor):
+                            targets.append(param if key == "param" else state[key])
+                            values.append(value)
+                        else:
+                            plain.append((state, key, value))
         roots = [v._node for v in values]
         computed = {n.uid for n in roots}
         for n in _live_readers({t._node.uid for t in targets}) + _pending_mutations():
