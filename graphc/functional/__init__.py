@@ -6,6 +6,13 @@ array([[11.]], dtype=float32)
 """
 
 from . import elemwise, loss, math, nn, nn_layers, normalization, padding, tensor
+from .conv import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    conv2d,
+    max_pool2d,
+)
 from .elemwise import (
     abs,
     add,

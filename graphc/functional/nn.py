@@ -93,6 +93,15 @@ def linear(inp: Any, weight: Any, bias: Any = None) -> Tensor:
     return out if bias is None else out + bias
 
 
+# MegEngine reaches convolution and pooling as F.nn.conv2d, ... too.
+from .conv import (  # noqa: E402
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    conv2d,
+    max_pool2d,
+)
+
 # MegEngine reaches losses as F.nn.cross_entropy as well as F.loss.cross_entropy.
 from .loss import (  # noqa: E402
     binary_cross_entropy,
@@ -102,3 +111,5 @@ from .loss import (  # noqa: E402
     nll_loss,
     square_loss,
 )
+
+__all__ += ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "conv2d", "max_pool2d"]

@@ -7,6 +7,7 @@
 """
 
 from . import init
+from .conv import Conv2d
 from .layers import (
     GELU,
     Dropout,
@@ -23,7 +24,9 @@ from .layers import (
 )
 from .module import HookHandler, Module
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 
 __all__ = ["GELU", "BatchNorm1d", "BatchNorm2d", "Dropout", "Embedding", "Flatten", "HookHandler",
            "Identity", "LayerNorm", "LeakyReLU",
            "Linear", "Module", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "init"]
+__all__ += ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "Conv2d", "MaxPool2d"]

@@ -55,7 +55,7 @@ def check_geometry(kernel: tuple[int, int], hw: tuple[int, int], attrs: Attrs,
     extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     padded = tuple(s + 2 * p for s, p in zip(hw, padding))
     if extent[0] > padded[0] or extent[1] > padded[1]:
-        what = f"kernel {kernel}" + (f" dilated by {dilation}" if dilated else "")
+        what = f"kernel {kernel}" + (f" dilated by {dilation}" if max(dilation) > 1 else "")
         raise ShapeError(f"{what} spans {extent}, larger than the input {hw} padded by "
                          f"{padding} to {padded}")
     return tuple(out_size(s, k, st, p, d)
