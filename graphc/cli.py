@@ -145,6 +145,15 @@ def _register_viz(subparsers: argparse._SubParsersAction) -> None:
     viz_command.add_arguments(parser)
     parser.set_defaults(handler=viz_command.run)
 
+# --------------------------------------------------------------------------- run
+
+
+@command("run")
+def _register_run(subparsers: argparse._SubParsersAction) -> None:
+    from graphc.jit import cli as run_command
+
+    run_command.register(subparsers)
+
 
 if __name__ == "__main__":
     sys.exit(main())

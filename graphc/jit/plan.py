@@ -157,7 +157,11 @@ class Entry:
     def _interpret(self, args: list) -> list:
         values = {a.uid: v for a, v in zip(self.args, args)}
         for node in self.order:
-            if node.uid not in values:
+            if node.uid in values:
+                continue
+            if node.buffer is not None:  # a constant kept in the structural key
+                values[node.uid] = node.buffer
+            else:
                 values[node.uid] = interp.evaluate(node, [values[i.uid] for i in node.inputs])
         return [values[r.uid] for r in self.roots]
 
