@@ -347,3 +347,19 @@ def test_load_state_dict_mismatches_raise() -> None:
         two.load_state_dict(wrong_shape)
     with pytest.raises(ValueError, match="param_groups"):
         two.load_state_dict({"state": {}})
+
+
+def test_step_realizes_tensors_rebound_to_pending_values() -> None:
+    # State mutated every step (BatchNorm's running statistics, a counter) reads no
+    # parameter, yet step() computes it too, so no graph chains from step to step.
+    w = graphc.Parameter([1., 2.])
+    opt = optim.SGD([w], lr=0.5)
+    counter = graphc.tensor([0.])
+    for step in range(3):
+        counter += 1.0
+        assert counter._node.buffer is None
+        w.grad = graphc.tensor([1., 1.])
+        opt.step()
+        assert counter._node.buffer is not None
+        np.testing.assert_array_equal(counter.numpy(), [step + 1.0])
+    np.testing.assert_allclose(w.numpy(), [-0.5, 0.5])
