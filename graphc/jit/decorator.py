@@ -58,7 +58,7 @@ class JitFunction:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.check = check
-        self.name = name or getattr(fn, "__qualname__", None) or repr(fn)
+        self.name = name or getattr(fn, "__qualname__", repr(fn)).replace(".<locals>", "")
         self.traces = 0
         self._cache: dict[tuple, Traced] = {}
         self._latest: Traced | None = None

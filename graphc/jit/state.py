@@ -14,7 +14,6 @@ collector's referrers.
 from __future__ import annotations
 
 import gc
-import weakref
 from collections.abc import Iterable
 
 import numpy as np
@@ -36,15 +35,15 @@ def buffer_leaf(array: np.ndarray, type: TensorType) -> Node:
 class StateRef:
     """A mutable value outside a compiled function."""
 
-    __slots__ = ("ref", "fallback", "name")
+    __slots__ = ("tensor", "fallback", "name")
 
     def __init__(self, tensor: Tensor, name: str = "") -> None:
-        self.ref = weakref.ref(tensor)
-        self.fallback: Node | None = None  # what to read once the tensor is gone
+        self.tensor = tensor  # held: a function keeps the state it updates alive
+        self.fallback: Node | None = None  # the value it held when the function was made
         self.name = name or tensor.name or ""
 
-    def tensor(self) -> Tensor | None:
-        return self.ref()
+    def ref(self) -> Tensor:
+        return self.tensor
 
     def node(self) -> Node | None:
         raise NotImplementedError
@@ -53,9 +52,7 @@ class StateRef:
         """The current value; :class:`StateChanged` when it no longer has ``type``."""
         node = self.node()
         if node is None:
-            if self.fallback is None:
-                raise StateChanged(f"{self} is gone")
-            node = self.fallback
+            raise StateChanged(f"{self} is None")
         if node.type != type:
             raise StateChanged(f"{self} now has type {node.type}, traced as {type}")
         if node.buffer is None:
@@ -66,7 +63,7 @@ class StateRef:
         raise NotImplementedError
 
     def same(self, other: StateRef) -> bool:
-        return type(self) is type(other) and self.ref() is other.ref()
+        return type(self) is type(other) and self.tensor is other.tensor
 
 
 class DataRef(StateRef):
@@ -75,13 +72,10 @@ class DataRef(StateRef):
     __slots__ = ()
 
     def node(self) -> Node | None:
-        t = self.ref()
-        return None if t is None else t._node
+        return self.tensor._node
 
     def write(self, value: np.ndarray | None, type: TensorType) -> None:
-        t = self.ref()
-        if t is not None:
-            lazy.rebind(t, buffer_leaf(value, type))
+        lazy.rebind(self.tensor, buffer_leaf(value, type))
 
     def __repr__(self) -> str:
         return f"tensor {self.name!r}" if self.name else "a tensor"
@@ -93,18 +87,15 @@ class GradRef(StateRef):
     __slots__ = ()
 
     def node(self) -> Node | None:
-        t = self.ref()
-        g = None if t is None else t._grad
+        g = self.tensor._grad
         return None if g is None else g._node
 
     def write(self, value: np.ndarray | None, type: TensorType) -> None:
-        t = self.ref()
-        if t is not None:
-            lazy.set_grad(t, None if value is None else Tensor._wrap(buffer_leaf(value, type)))
+        grad = None if value is None else Tensor._wrap(buffer_leaf(value, type))
+        lazy.set_grad(self.tensor, grad)
 
-    def has_grad(self) -> bool | None:
-        t = self.ref()
-        return None if t is None else t._grad is not None
+    def has_grad(self) -> bool:
+        return self.tensor._grad is not None
 
     def __repr__(self) -> str:
         return f"the grad of {self.name!r}" if self.name else "a tensor's grad"

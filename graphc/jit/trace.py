@@ -107,7 +107,11 @@ def _remove(hooks: list, item: Any) -> None:
 
 def _value_message(name: str, frame: Any) -> str:
     """Why a value was needed, in the user's terms, with a hint."""
-    method = frame.f_back.f_code.co_name if frame.f_back else "_value"
+    method = "_value"  # the outermost Tensor method on the way (bool → item → _value)
+    f = frame.f_back
+    while f is not None and f.f_code.co_filename == _TENSOR_FILE:
+        method = f.f_code.co_name
+        f = f.f_back
     where = "<graphc>"
     indexing = False
     f = frame
