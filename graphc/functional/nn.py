@@ -113,3 +113,9 @@ from .loss import (  # noqa: E402
 )
 
 __all__ += ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "conv2d", "max_pool2d"]
+
+# ... and normalisation and padding as F.nn.batch_norm, F.nn.layer_norm, F.nn.pad.
+from .normalization import batch_norm, layer_norm  # noqa: E402
+from .padding import pad  # noqa: E402
+
+__all__ += ["batch_norm", "layer_norm", "pad"]
