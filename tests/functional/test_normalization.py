@@ -192,3 +192,7 @@ def test_compiled_forward_is_one_kernel_each_and_agrees_with_the_interpreter():
     assert len(compiled.kernels) == 1
     z = F.layer_norm(graphc.tensor(randn(6, 7)), 7, weight=randn(7), bias=randn(7))
     assert len(assert_same(z).kernels) == 1
+
+
+def test_megengine_spellings_under_f_nn():
+    assert (F.nn.batch_norm, F.nn.layer_norm, F.nn.pad) == (F.batch_norm, F.layer_norm, F.pad)
