@@ -102,8 +102,8 @@ def _rebuild(node: Node, mapping: dict[int, Node], binding: Binding) -> Node:
     try:
         new = apply(node.op, inputs, **attrs)
     except (ValueError, TypeError) as err:
-        raise TraceError(f"{node.op} (built at {node.meta.location}) cannot take the new "
-                         f"size of a symbolic dimension: {err}") from None
+        raise TraceError(f"{node.op} built at {node.meta.location} does not follow a None "
+                         f"(symbolic) dimension: {err}. {_HINT}") from None
     if new.type.shape != want:
         raise _not_generic(node, want, new.type.shape)
     return new
@@ -113,9 +113,12 @@ def _not_generic(node: Node, want: tuple, got: tuple) -> TraceError:
     return TraceError(
         f"{node.op} of shape {node.type.shape} built at {node.meta.location} does not follow "
         f"a None (symbolic) dimension: it would have shape {got} where {want} was expected. "
-        f"The graph used the dimension's size as a Python number (an index such as x[-1], "
-        f"or arithmetic on x.shape). Give the placeholder a concrete shape, or trace the "
-        f"code with @graphc.jit, which retraces for each new shape.")
+        f"{_HINT}")
+
+
+_HINT = ("The graph used the dimension's size as a Python number (an index such as x[-1], "
+         "or arithmetic on x.shape). Give the placeholder a concrete shape, or trace the "
+         "code with @graphc.jit, which retraces for each new shape.")
 
 
 def check_generic(outputs: Sequence[Node], probes: Sequence[int]) -> None:
