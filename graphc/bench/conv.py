@@ -4,8 +4,10 @@ For each shape of the LeNet step (batch 64 and 128: 1x28x28 → conv 6@5x5 pad 2
 pool 2 → conv 16@5x5 → max pool 2) and for 3x32x32 → 32@3x3 pad 1, it times the forward
 pass, the input gradient and the weight gradient of both CPU implementations, direct
 numba loops (:mod:`graphc.kernels.cpu.conv_direct`) and im2col + BLAS
-(:mod:`graphc.kernels.cpu.conv_im2col`), and the pooling kernels against their NumPy
-references. Run it with ``python -m graphc.bench.conv`` (medians in ms, float32).
+(:mod:`graphc.kernels.cpu.conv_im2col`), and the numba pooling loops
+(:mod:`graphc.kernels.cpu.pool_direct`) against strided NumPy
+(:mod:`graphc.kernels.cpu.pool_strided`). Run it with ``python -m graphc.bench.conv``
+(medians in ms, float32).
 """
 
 from __future__ import annotations
@@ -53,9 +55,10 @@ def conv_times(batch: int, c: int, size: int, o: int, k: int, p: int,
     return times
 
 
-def pool_times(batch: int, c: int, size: int, repeat: int = 20) -> dict[str, float]:
-    """Median ms of the numba pooling kernels and of the ops' NumPy references."""
-    from ..kernels.cpu import pool
+def pool_times(batch: int, c: int, size: int, repeat: int = 20) -> dict[str, dict[str, float]]:
+    """Median ms of the numba pooling kernels (``pool_direct``), the strided NumPy ones
+    (``pool_strided``) and the max ops' NumPy references: ``{impl: {op: ms}}``."""
+    from ..kernels.cpu import pool_direct, pool_strided
     from ..ops import get_op
 
     rng = np.random.default_rng(0)
@@ -64,16 +67,22 @@ def pool_times(batch: int, c: int, size: int, repeat: int = 20) -> dict[str, flo
     dy, dx = rng.standard_normal(y.shape, dtype=np.float32), np.empty_like(x)
     geometry = (2, 2, 2, 2, 0, 0)
     attrs = Attrs({"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0)})
-    calls = {
-        "max forward (numba)": lambda: pool.max_pool2d_forward(x, y, *geometry),
-        "max forward (NumPy)": lambda: get_op("max_pool2d").reference([x], attrs),
-        "max backward (numba)": lambda: pool.max_pool2d_backward(x, dy, dx, *geometry),
-        "max backward (NumPy)": lambda: get_op("max_pool2d_backward").reference([x, dy],
-                                                                                attrs),
-        "avg forward (numba)": lambda: pool.avg_pool2d_forward(x, y, *geometry, True),
-        "avg backward (numba)": lambda: pool.avg_pool2d_backward(dy, dx, *geometry, True),
-    }
-    return {name: 1e3 * median_seconds(fn, repeat) for name, fn in calls.items()}
+    times = {}
+    for impl in (pool_direct, pool_strided):
+        name = impl.__name__.rsplit(".", 1)[-1]
+        calls = {
+            "max forward": lambda m=impl: m.max_pool2d_forward(x, y, *geometry),
+            "max backward": lambda m=impl: m.max_pool2d_backward(x, dy, dx, *geometry),
+            "avg forward": lambda m=impl: m.avg_pool2d_forward(x, y, *geometry, True),
+            "avg backward": lambda m=impl: m.avg_pool2d_backward(dy, dx, *geometry, True),
+        }
+        times[name] = {op: 1e3 * median_seconds(fn, repeat) for op, fn in calls.items()}
+    times["reference"] = {
+        "max forward": 1e3 * median_seconds(
+            lambda: get_op("max_pool2d").reference([x], attrs), repeat),
+        "max backward": 1e3 * median_seconds(
+            lambda: get_op("max_pool2d_backward").reference([x, dy], attrs), repeat)}
+    return times
 
 
 def main() -> None:
@@ -87,11 +96,14 @@ def main() -> None:
             d, i = times["conv_direct"][op], times["conv_im2col"][op]
             print(f"| {name} | {op} | {d:.2f} | {i:.2f} | {'direct' if d < i else 'im2col'} |")
     print()
-    print("| case | kernel | ms |")
-    print("| --- | --- | ---: |")
+    print("| case | op | numba loops ms | strided NumPy ms | op reference ms |")
+    print("| --- | --- | ---: | ---: | ---: |")
     for name, *shape in POOL_CASES:
-        for kernel, ms in pool_times(*shape).items():
-            print(f"| {name} | {kernel} | {ms:.2f} |")
+        times = pool_times(*shape)
+        for op, ms in times["pool_direct"].items():
+            reference = times["reference"].get(op)
+            print(f"| {name} | {op} | {ms:.2f} | {times['pool_strided'][op]:.2f} | "
+                  f"{'' if reference is None else f'{reference:.2f}'} |")
 
 
 if __name__ == "__main__":
