@@ -60,14 +60,11 @@ def load_target(spec: str) -> tuple[Any, str]:
         return _call_script(Path(script), func), f"{Path(script).stem}-{func}"
     if spec.endswith(".py"):
         raise ValueError(f"{spec}: name the function to call, as in {spec}:function")
-    import graphc
+    from ..jit import load_function
 
-    loader = getattr(graphc, "load_function", None)
-    if loader is None:
-        raise ImportError("this graphc has no graphc.load_function to read dumped functions")
     if not os.path.exists(spec):
         raise FileNotFoundError(f"{spec}: no such file")
-    return loader(spec), Path(spec).stem
+    return load_function(spec), Path(spec).stem
 
 
 def _call_script(script: Path, func: str) -> Any:

@@ -166,7 +166,7 @@ def _node_data(n: Node, target: Target, is_output: bool, phase: str,
         data["value"] = _jsonable(n.value)
         head = f"const {n.value!r}"
     elif role in ("input", "parameter"):
-        head = name or ("input" if n.op == "buffer" else f"{n.op} (computed)")
+        head = name or (role if n.op in ("buffer", "placeholder") else f"{n.op} (computed)")
     else:
         head = n.op
     data["label"] = f"{head}\n{type_text}"

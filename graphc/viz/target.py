@@ -4,7 +4,8 @@
 nodes are parameters (and their names), which are inputs, and a title. A compiled or
 loaded define-then-run function (and :func:`graphc.viz.capture`'s record) is duck-typed:
 an object with ``output_nodes`` (ir Nodes), optionally ``input_nodes`` (its
-placeholders), ``name`` and ``parameter_names`` (``{uid: name}``).
+placeholders), ``output_names``, ``name``, ``parameter_names`` (``{uid: name}``) and
+``variables`` (``{name: Tensor}``, a loaded function's weights).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Target:
     outputs: list[Node]
     name: str = "graph"
     parameter_names: dict[int, str] = field(default_factory=dict)  # uid → name
-    input_names: dict[int, str] = field(default_factory=dict)  # uid → name
+    input_names: dict[int, str] = field(default_factory=dict)  # uid → input/output name
     is_function: bool = False  # buffer leaves of a function are its captured weights
 
 
@@ -57,7 +58,13 @@ def resolve(target: Any, names: Any = None) -> Target:
         inputs = {n.uid: n.attrs.get("name", f"input{i}")
                   for i, n in enumerate(getattr(target, "input_nodes", None) or ())}
         params = dict(getattr(target, "parameter_names", None) or {})
+        if not params:  # a compiled function's live Parameters, or a loaded one's variables
+            params = _live_parameters()
+            params.update(_named(getattr(target, "variables", None)))
         params.update(_named(names))
+        output_names = list(getattr(target, "output_names", None) or ())
+        inputs.update((n.uid, name) for n, name in zip(outputs, output_names)
+                      if n.uid not in inputs)
         return Target(outputs, str(getattr(target, "name", None) or type(target).__name__),
                       params, inputs, is_function=hasattr(target, "input_nodes"))
     else:
@@ -88,5 +95,5 @@ def _named(names: Any) -> dict[int, str]:
 
 def _live_parameters() -> dict[int, str]:
     """Every live Parameter's node (export is the cold path: a scan of gc's objects)."""
-    return {o._node.uid: (o.name or "parameter") for o in gc.get_objects()
+    return {o._node.uid: o.name for o in gc.get_objects()
             if isinstance(o, Parameter)}

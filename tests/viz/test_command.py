@@ -68,19 +68,31 @@ def test_dict_results_and_default_output_name(script, tmp_path, monkeypatch):
     ("{script}:nothing", "nothing() returned int; return a Tensor"),
     ("{script}", "name the function to call, as in"),
     ("{tmp}/absent.py:f", "absent.py: no such script"),
+    ("{script}.graphc", "is not a readable compiled function"),
 ])
 def test_bad_targets_exit_2_with_a_message(script, tmp_path, capsys, spec, message):
+    script.with_suffix(".py.graphc").write_bytes(b"not a dumped function")
     spec = spec.format(script=script, tmp=tmp_path)
     assert main(["viz", spec, "-o", str(tmp_path / "g.dot")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "g.dot").exists()
 
 
-def test_dumped_function_path(tmp_path, capsys):
-    if not hasattr(graphc, "load_function"):
-        assert main(["viz", str(tmp_path / "m.graphc")]) == 2
-        assert "no graphc.load_function" in capsys.readouterr().err
-        return
+def test_dumped_function(tmp_path, capsys):
+    import graphc.functional as F
+    import graphc.module as M
+
+    model = M.Sequential(M.Linear(4, 8), M.ReLU(), M.Linear(8, 3))
+    x = graphc.placeholder((5, 4), name="x")
+    fn = graphc.function([x], F.softmax(model(x), axis=1), name="classify")
+    fn.dump(str(tmp_path / "m.graphc"))
+    out = tmp_path / "g.json"
+    assert main(["viz", str(tmp_path / "m.graphc"), "-o", str(out)]) == 0
+    g = _graph(out)
+    assert g.graph["name"] == "classify" and g.graph["stage"] == "fused"
+    assert list(g.graph["clusters"]) == [k.name for k in fn.explain().kernels]
+    roles = sorted((d["role"], d["op"]) for _, d in g.nodes(data=True) if d["role"] != "op")
+    assert roles == [("input", "placeholder")] + [("parameter", "buffer")] * 4
     assert main(["viz", str(tmp_path / "absent.graphc")]) == 2
     assert "absent.graphc: no such file" in capsys.readouterr().err
 

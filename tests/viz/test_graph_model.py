@@ -126,6 +126,24 @@ def test_function_stand_in_with_placeholders():
     assert [c["ops"] for c in fused.graph["clusters"].values()] == [["matmul"], ["relu"]]
 
 
+def test_compiled_function_clusters_match_its_explain():
+    import graphc.functional as F
+    import graphc.module as M
+
+    model = M.Sequential(M.Linear(4, 8), M.ReLU(), M.Linear(8, 3))
+    x = graphc.placeholder((5, 4), name="x")
+    fn = graphc.function([x], F.softmax(model(x), axis=1), name="classify")
+    g = stage_graph(fn, stage="fused", names=model)
+    kernels = fn.explain().kernels
+    assert list(g.graph["clusters"]) == [k.name for k in kernels]
+    assert [c["ops"] for c in g.graph["clusters"].values()] == [k.ops for k in kernels]
+    roles = sorted((d["role"], d["name"]) for _, d in g.nodes(data=True) if d["role"] != "op")
+    assert roles == [("input", "x"), ("parameter", "0.bias"), ("parameter", "0.weight"),
+                     ("parameter", "2.bias"), ("parameter", "2.weight")]
+    (out,) = g.graph["outputs"]
+    assert g.nodes[out]["name"] == "output" and g.graph["name"] == "classify"
+
+
 def test_realized_outputs_are_drawn_as_inputs():
     t = graphc.tensor([1., 2.]) * 2
     t.numpy()
