@@ -58,9 +58,10 @@ def resolve(target: Any, names: Any = None) -> Target:
         inputs = {n.uid: n.attrs.get("name", f"input{i}")
                   for i, n in enumerate(getattr(target, "input_nodes", None) or ())}
         params = dict(getattr(target, "parameter_names", None) or {})
-        if not params:  # a compiled function's live Parameters, or a loaded one's variables
+        if not params:  # live Parameters, a loaded function's variables, a jit's state
             params = _live_parameters()
             params.update(_named(getattr(target, "variables", None)))
+            params.update(_state_names(target, names))
         params.update(_named(names))
         output_names = list(getattr(target, "output_names", None) or ())
         inputs.update((n.uid, name) for n, name in zip(outputs, output_names)
@@ -74,9 +75,10 @@ def resolve(target: Any, names: Any = None) -> Target:
     return Target(outputs, title, params)
 
 
-def _named(names: Any) -> dict[int, str]:
+def _pairs(names: Any) -> list[tuple[str, Tensor]]:
+    """``(name, Tensor)`` pairs of a Module's parameters and buffers or of a mapping."""
     if names is None:
-        return {}
+        return []
     if hasattr(names, "named_parameters"):
         pairs = list(names.named_parameters()) + list(names.named_buffers())
     elif isinstance(names, Mapping):
@@ -84,12 +86,30 @@ def _named(names: Any) -> dict[int, str]:
     else:
         raise TypeError(f"graphc.viz.export: names= takes a Module or a mapping of names to "
                         f"Tensors, got {type(names).__name__} ({user_location()})")
-    out = {}
     for name, t in pairs:
         if not isinstance(t, Tensor):
             raise TypeError(f"graphc.viz.export: names[{name!r}] is a {type(t).__name__}, "
                             f"not a Tensor ({user_location()})")
-        out[t._node.uid] = str(name)
+    return [(str(name), t) for name, t in pairs]
+
+
+def _named(names: Any) -> dict[int, str]:
+    return {t._node.uid: name for name, t in _pairs(names)}
+
+
+def _state_names(target: Any, names: Any) -> dict[int, str]:
+    """Names of the state a ``graphc.jit``/``graphc.function`` graph reads: its capture
+    maps each buffer's uid to the state (a Tensor) it was read from. The graph keeps the
+    buffer of trace time while the Tensor moved on, so ``names`` matches by Tensor."""
+    fn = getattr(target, "compiled", target)  # a @graphc.jit function: its latest trace
+    owners = getattr(getattr(fn, "capture", None), "owners", None)
+    if not isinstance(owners, Mapping):
+        return {}
+    by_tensor = {id(t): name for name, t in _pairs(names)}
+    out = {}
+    for uid, ref in owners.items():
+        t = getattr(ref, "tensor", None)
+        out[uid] = by_tensor.get(id(t)) or getattr(ref, "name", "") or ""
     return out
 
 

@@ -32,6 +32,7 @@ def test_examples_run(tmp_path, monkeypatch):
     assert runner.tries > 0
     assert (tmp_path / "grads.svg").read_text().count('class="cluster"') == 2
     assert (tmp_path / "step.html").read_text().startswith("<!DOCTYPE html>")
+    assert (tmp_path / "train_step.svg").read_text().count('class="cluster"') == 3
     g = nx.node_link_graph(__import__("json").loads((tmp_path / "step.json").read_text()),
                            edges="edges")
     assert g.graph["name"] == "MLP training step" and len(g.graph["clusters"]) > 10

@@ -144,6 +144,35 @@ def test_compiled_function_clusters_match_its_explain():
     assert g.nodes[out]["name"] == "output" and g.graph["name"] == "classify"
 
 
+def test_jitted_training_step():
+    import graphc.functional as F
+    import graphc.module as M
+    import graphc.optimizer as optim
+    from graphc.autodiff import GradManager
+
+    model = M.Sequential(M.Linear(4, 8), M.ReLU(), M.Linear(8, 3))
+    gm = GradManager().attach(model.parameters())
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    @graphc.jit
+    def train_step(x, y):
+        with gm:
+            loss = F.cross_entropy(model(x), y)
+            gm.backward(loss)
+        opt.step().clear_grad()
+        return loss
+
+    train_step(np.ones((5, 4), np.float32), np.array([0, 1, 2, 0, 1], np.int32))
+    g = stage_graph(train_step, stage="backward", names=model)
+    assert set(g.graph["clusters"]) == {"forward", "backward", "update"}
+    names = sorted(d["name"] for _, d in g.nodes(data=True) if d["role"] == "parameter")
+    assert [n for n in names if n] == ["0.bias", "0.weight", "2.bias", "2.weight"]
+    inputs = sorted(d["name"] for _, d in g.nodes(data=True) if d["op"] == "placeholder")
+    assert inputs == ["x", "y"]
+    fused = stage_graph(train_step, stage="fused")
+    assert list(fused.graph["clusters"]) == [k.name for k in train_step.explain().kernels]
+
+
 def test_realized_outputs_are_drawn_as_inputs():
     t = graphc.tensor([1., 2.]) * 2
     t.numpy()
@@ -156,10 +185,10 @@ def test_realized_outputs_are_drawn_as_inputs():
 def test_long_chain_is_iterative():
     x = buffer_node(np.ones(2, np.float32), "cpux")
     node = x
-    for _ in range(20_000):
+    for _ in range(5_000):
         node = apply("neg", [node])
     g = stage_graph(type("Fn", (), {"output_nodes": [node]})(), stage="built")
-    assert (g.number_of_nodes(), g.number_of_edges()) == (20_001, 20_000)
+    assert (g.number_of_nodes(), g.number_of_edges()) == (5_001, 5_000)
 
 
 def test_bad_stage_or_grouping_is_a_clear_error():
