@@ -49,11 +49,16 @@ class Step:
     captured: viz.capture | None = None
 
 
-def make_step() -> Step:
-    """4 → 8 → 3 MLP, cross entropy, GradManager, SGD with momentum; not yet stepped."""
+def mlp_parts() -> tuple[M.Module, GradManager, optim.SGD]:
+    """A 4 → 8 → 3 MLP, a GradManager attached to it and SGD with momentum."""
     model = M.Sequential(M.Linear(4, 8), M.ReLU(), M.Linear(8, 3))
-    gm = GradManager().attach(model.parameters())
-    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    return (model, GradManager().attach(model.parameters()),
+            optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+
+
+def make_step() -> Step:
+    """The MLP's training step with cross entropy; not yet stepped."""
+    model, gm, opt = mlp_parts()
     x = graphc.tensor(np.random.default_rng(0).random((5, 4), dtype=np.float32))
     y = graphc.tensor(np.array([0, 1, 2, 0, 1], np.int32))
     with gm:

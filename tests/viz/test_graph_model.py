@@ -11,7 +11,7 @@ from graphc.ops import apply
 from graphc.passes import run_pipeline
 from graphc.viz import STAGES, stage_graph
 
-from .conftest import ir_counts
+from .conftest import ir_counts, mlp_parts
 
 
 def _ops(g) -> list[str]:
@@ -146,13 +146,8 @@ def test_compiled_function_clusters_match_its_explain():
 
 def test_jitted_training_step():
     import graphc.functional as F
-    import graphc.module as M
-    import graphc.optimizer as optim
-    from graphc.autodiff import GradManager
 
-    model = M.Sequential(M.Linear(4, 8), M.ReLU(), M.Linear(8, 3))
-    gm = GradManager().attach(model.parameters())
-    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model, gm, opt = mlp_parts()
 
     @graphc.jit
     def train_step(x, y):
