@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from ..codegen.cache import _write_if_different as write_atomic
 from ..ir import user_location
 from .dot import to_dot
 from .graph_model import stage_graph
@@ -52,7 +51,8 @@ def export(target: Any, path: str | os.PathLike, stage: str = "fused",
     if fmt in ("svg", "png", "html"):
         find_dot(f"export to {fmt.upper()}")  # fail before the (slower) graph work
     g = stage_graph(target, stage, group_by=group_by, names=names)
-    _write_atomic(path, _encode(g, fmt))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, _encode(g, fmt))  # a temporary file beside it, renamed over it
     return path
 
 
@@ -82,18 +82,3 @@ def to_json(g: nx.MultiDiGraph) -> str:
     data = nx.node_link_data(g, edges="edges")
     data["graph"] = dict(data["graph"], schema=JSON_SCHEMA)
     return json.dumps(data, indent=1, default=str)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; an export is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

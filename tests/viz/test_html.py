@@ -9,6 +9,9 @@ import re
 
 import networkx as nx
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from graphc.viz import export, stage_graph, to_dot, to_html
 from graphc.viz.render import render
@@ -61,9 +64,6 @@ def _not_blank(png: bytes) -> tuple[int, float]:
 
 @pytest.mark.browser
 def test_page_renders_and_clicking_a_node_shows_its_details(page, browser):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-
     path, g, _ = page
     browser.get(path.as_uri())
     nodes = browser.find_elements(By.CSS_SELECTOR, "#canvas svg g.node")
@@ -88,6 +88,11 @@ def test_page_renders_and_clicking_a_node_shows_its_details(page, browser):
     browser.find_element(By.CSS_SELECTOR, f'g.node[id="{weight}"] text').click()
     assert details.text.startswith("0.weight · buffer") and "role parameter" in details.text
 
+    name, info = next((k, c) for k, c in g.graph["clusters"].items()
+                      if c["kernel_kind"] == "library")
+    browser.find_element(By.CSS_SELECTOR, f'g.cluster[id="cluster_{name}"] text').click()
+    assert details.text.startswith(info["label"]) and info["source"] in details.text
+
     search = browser.find_element(By.ID, "search")
     search.send_keys("matmul")
     want = sum(d["op"] == "matmul" for _, d in g.nodes(data=True))
@@ -99,9 +104,6 @@ def test_page_renders_and_clicking_a_node_shows_its_details(page, browser):
 
 @pytest.mark.browser
 def test_pan_and_zoom_change_the_view(page, browser):
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-
     path, _, _ = page
     browser.get(path.as_uri())
     svg = browser.find_element(By.CSS_SELECTOR, "#canvas svg")
