@@ -100,6 +100,7 @@ def test_page_renders_and_clicking_a_node_shows_its_details(page, browser):
     assert len(browser.find_elements(By.CSS_SELECTOR, "g.node.match")) == want
     search.send_keys(Keys.ENTER)
     assert details.text.startswith("matmul")
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
 
 
 @pytest.mark.browser
