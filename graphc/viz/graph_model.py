@@ -26,6 +26,7 @@ from ..passes import run_pipeline
 from ..passes.fusion import fuse
 from ..passes.schedule import schedule
 from ..runtime.explain import _describe
+from .grouping import group_by_module
 from .source import SourceLines
 from .target import Target, resolve
 
@@ -71,8 +72,6 @@ def stage_graph(target: Any, stage: str = "fused", group_by: str | None = None,
                     if p in phases}
     g.graph["clusters"] = clusters
     if group_by == "module":
-        from .grouping import group_by_module
-
         g = group_by_module(g)
     return g
 
