@@ -46,3 +46,38 @@ def _threading_layer() -> str:
         return numba.threading_layer()
     except ValueError:
         return "(not started)"
+
+
+_BARE_NUMBA = ("import numpy as np\nfrom numba import njit, prange\n"
+               "@njit(parallel=True, cache=True)\n"
+               "def f(a, b):\n    for i in prange(a.shape[0]):\n        b[i] = a[i] * 0.9 + 0.1\n"
+               "a = np.ones(65536, np.float32); b = np.empty_like(a); f(a, b)\n")
+
+
+def process_wall_times(script: str) -> tuple[float, float, float]:
+    """Whole-process wall seconds of ``script``: (cold, warm, bare numba warm).
+
+    Cold runs with empty graphc and numba caches; warm runs again in a new process on
+    the caches the cold run left. The baseline is a bare numba program loading one
+    cached parallel kernel: what any numba-based program pays at start-up.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, GRAPHC_CACHE_DIR=cache, NUMBA_CACHE_DIR=cache)
+
+        def wall(*args: str) -> float:
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, *args], env=env, check=True)
+            return time.perf_counter() - t0
+
+        bare_path = os.path.join(cache, "bare_kernel.py")
+        with open(bare_path, "w") as f:
+            f.write(_BARE_NUMBA)
+        cold = wall("-c", script)
+        warm = wall("-c", script)
+        wall(bare_path)
+        bare_warm = wall(bare_path)
+    return cold, warm, bare_warm

@@ -10,7 +10,6 @@ STREAM triad ``a = b + s * c``. Medians of repeated runs; ratios are what to com
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
@@ -20,7 +19,7 @@ from graphc.ir import buffer_node
 from graphc.runtime.compiler import _runtime_value, lookup_or_compile
 from graphc.tensor import Tensor
 
-from .harness import environment, median_seconds
+from .harness import environment, median_seconds, process_wall_times
 
 N = 16 * 1024 * 1024
 ROWS, COLS = 4096, 1024
@@ -128,39 +127,13 @@ def main() -> None:
 
 def compile_latency() -> None:
     """Whole-process wall time of a cold and a warm realization (see docs/performance.md)."""
-    import subprocess
-    import sys
-    import tempfile
-
     script = ("import numpy as np, graphc, graphc.functional as F\n"
               "x = graphc.tensor(np.ones((256, 256), np.float32))\n"
               "y = F.gelu(x * 0.9 + 0.1); graphc.realize(y)\n")
-    bare = ("import numpy as np\nfrom numba import njit, prange\n"
-            "@njit(parallel=True, cache=True)\n"
-            "def f(a, b):\n    for i in prange(a.shape[0]):\n        b[i] = a[i] * 0.9 + 0.1\n"
-            "a = np.ones(65536, np.float32); b = np.empty_like(a); f(a, b)\n")
-    with tempfile.TemporaryDirectory() as cache:
-        env = dict(__import__("os").environ, GRAPHC_CACHE_DIR=cache, NUMBA_CACHE_DIR=cache)
-
-        def wall(code: str, path: str | None = None) -> float:
-            t0 = time.perf_counter()
-            if path:
-                subprocess.run([sys.executable, path], env=env, check=True)
-            else:
-                subprocess.run([sys.executable, "-c", code], env=env, check=True)
-            return time.perf_counter() - t0
-
-        bare_path = f"{cache}/bare_kernel.py"
-        with open(bare_path, "w") as f:
-            f.write(bare)
-        cold = wall(script)
-        warm = wall(script)
-        wall("", bare_path)
-        bare_warm = wall("", bare_path)
+    cold, warm, bare_warm = process_wall_times(script)
     print(f"\ncompile latency (whole process): graphc cold {cold:.2f} s, graphc warm "
           f"{warm:.2f} s, bare numba warm {bare_warm:.2f} s (warm - bare = "
           f"{warm - bare_warm:+.2f} s)")
-
 
 if __name__ == "__main__":
     main()

@@ -19,6 +19,7 @@ pattern) and op attributes shape the text.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,11 @@ from ..ops import get_op
 
 REDUCE_OPS = frozenset({"sum", "prod", "max", "min", "argmax", "argmin"})
 FASTMATH = '{"reassoc", "contract"}'  # keeps NaN/Inf semantics: no nnan/ninf
+# Below this many points in its iteration domain a kernel runs serially: numba's thread
+# launch costs more than it saves there, and a serial kernel compiles several times
+# faster (parfors lowering dominates cold compile time). So each kernel has at most two
+# variants, small and large, never one per size.
+PARALLEL_MIN_ELEMENTS = 1 << 18
 
 
 @dataclass
@@ -285,13 +291,17 @@ class _Renderer:
             if full_outputs:
                 self.reduce_loops(reduced, lambda: self.store(full_outputs), parallel=True)
         body = self.lines[body_start:]
+        if math.prod(domain) < PARALLEL_MIN_ELEMENTS:
+            body = [line.replace(" in prange(", " in range(") for line in body]
         params = self.params
         signature = ", ".join(self.names[p.node.uid] for p in params)
         uses_prange = "prange" in "\n".join(body)
         deco = (f"@njit(parallel=True, nogil=True, cache=True, fastmath={FASTMATH})"
                 if uses_prange else f"@njit(nogil=True, cache=True, fastmath={FASTMATH})")
+        # The kernel's name stays out of its source: kernels of the same structure (every
+        # layer's bias + ReLU) then share one cache entry and one compile.
         header = [
-            f"# graphc kernel {k.name}: {len(k.members)} ops over domain "
+            f"# graphc kernel: {len(k.members)} ops over domain "
             f"{'x'.join('N' if d != 1 else '1' for d in domain) or 'scalar'}"
             + (f", reducing axes {k.reduce_axes}" if k.reduce_axes else ""),
             f"# ops: {' '.join(k.ops)}",
