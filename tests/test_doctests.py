@@ -33,7 +33,8 @@ EXCLUDED: dict[str, str] = {}
 # doctests; blocks without are run as scripts. Blocks of one file share their names, like
 # one interactive session read top to bottom.
 DOC_FILES = ["README.md", "docs/getting-started.md", "docs/architecture.md", "docs/api.md",
-             "docs/autodiff.md", "docs/define-then-run.md"]
+             "docs/autodiff.md", "docs/define-then-run.md", "docs/training.md",
+             "docs/visualisation.md"]
 
 
 def _module_names(package: ModuleType) -> list[str]:
