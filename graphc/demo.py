@@ -66,9 +66,9 @@ def train(kind: str = "mlp", epochs: int = 30, batch: int = 64, lr: float = 0.1,
           seed: int = 0, verbose: bool = True) -> dict:
     """Train model ``kind`` ("mlp" or "cnn") on digits; returns what it measured.
 
-    >>> result = train("mlp", epochs=1, verbose=False)  # doctest: +SKIP
-    >>> sorted(result)  # doctest: +SKIP
-    ['accuracy', 'compiles_after_first_epoch', ...]
+    >>> result = train("mlp", epochs=1, verbose=False)
+    >>> result["steps"], result["accuracy"] > 0.8
+    (22, True)
     """
     build, shape = MODELS[kind]
     x_train, y_train, x_test, y_test = load_digits()

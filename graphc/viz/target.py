@@ -115,5 +115,6 @@ def _state_names(target: Any, names: Any) -> dict[int, str]:
 
 def _live_parameters() -> dict[int, str]:
     """Every live Parameter's node (export is the cold path: a scan of gc's objects)."""
+    # type() rather than isinstance: a weakref.proxy to a dead object raises on isinstance.
     return {o._node.uid: o.name for o in gc.get_objects()
-            if isinstance(o, Parameter)}
+            if issubclass(type(o), Parameter)}
