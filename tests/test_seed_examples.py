@@ -1,4 +1,5 @@
-"""The examples of seed 000 ("MegEngine basic concepts"), with ``megengine`` spelled ``graphc``.
+"""The examples of the seeds, with ``megengine`` spelled ``graphc``: 000 ("MegEngine basic
+concepts") and 001 ("Python-layer modules").
 
 Each test runs an example as the seed writes it and compares what it prints with the
 output the seed shows. Two things of the seed's text are not what MegEngine printed: its
@@ -6,7 +7,7 @@ continuation lines lost their leading space and runs of spaces were collapsed. S
 printed tensor is checked twice: against the seed's text with whitespace normalised, and
 exactly against NumPy's ``str`` layout of the seed's values (which MegEngine prints).
 
-The GradManager examples at the end of the seed are not ported here yet.
+Seed 001 ("Python-layer modules": functional, module, optimizer) follows at the end.
 """
 
 import os
@@ -19,7 +20,10 @@ import pytest
 
 import graphc
 import graphc.functional as F
+from graphc.autodiff import GradManager
 from graphc.device import gpu_usable
+from graphc.module import Module
+from graphc.tensor import Parameter
 
 
 @pytest.fixture(autouse=True)
@@ -186,3 +190,130 @@ def test_matmul(capsys):
                                                   [[6, 7], [8, 9], [10, 11]],
                                                   [[28, 31], [100, 112]])]
     assert out == "\n".join(numpy_layout(v) for v in expected)
+
+
+# ---- seed 000: GradManager ------------------------------------------------------------
+
+def _seed_operands():
+    x = graphc.tensor([1., 3., 5.]).reshape(1, 3)
+    w = graphc.tensor([2., 4., 6.]).reshape(3, 1)
+    b = graphc.tensor(-1.)
+    return x, w, b
+
+
+def test_grad_manager_with_block(capsys):
+    x, w, b = _seed_operands()
+    gm = GradManager().attach([w, b])  # 新建一个求导器,绑定需要求导的变量
+    with gm:  # 开始记录计算图
+        p = F.matmul(x, w)
+        y = p + b
+        gm.backward(y)  # 计算 y 的导数
+    print(w.grad)
+    print(b.grad)
+    out = printed_lines(capsys).split("\n")
+    assert squash("\n".join(out[:3])) == squash("Tensor([[1.]\n[3.]\n[5.]], device=xpux:0)")
+    # The seed prints b.grad as "Tensor([1.], ...)": MegEngine of its day held scalars as
+    # shape (1,). b here is 0-d, as in current MegEngine, and so is its gradient.
+    assert b.grad.shape == () and out[3] == "Tensor(1.0, device=xpux:0)"
+    np.testing.assert_array_equal(w.grad.numpy(), x.numpy().T)
+
+
+def test_grad_manager_record_and_release():
+    x, w, b = _seed_operands()
+    gm = GradManager().attach([w, b])
+    gm.record()  # 开始记录计算图
+    p = F.matmul(x, w)
+    y = p + b
+    gm.backward(y)  # 计算 y 的导数
+    gm.release()  # 停止记录计算图并释放资源
+    np.testing.assert_array_equal(w.grad.numpy(), [[1.], [3.], [5.]])
+    assert b.grad.item() == 1.0
+
+
+def test_detach_stops_the_gradient(capsys):
+    x, w, b = _seed_operands()
+    gm = GradManager().attach([w, b])
+    with gm:
+        p = F.matmul(x, w)
+        y = p + b.detach()  # 停止对 b 求导
+        gm.backward(y)
+    print(b.grad)
+    assert printed_lines(capsys) == "None"
+    np.testing.assert_array_equal(w.grad.numpy(), [[1.], [3.], [5.]])
+
+
+# ---- seed 001: functional, Module and optimizer ---------------------------------------
+
+def test_functional_concat_diag_squeeze():
+    a = graphc.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert F.concat([a]) is a  # one input comes back as it is, as in the seed's concat
+    np.testing.assert_array_equal(F.concat([a, a], axis=1).numpy(),
+                                  np.concatenate([a.numpy()] * 2, axis=1))
+    v = graphc.tensor([1., 2., 3.])
+    np.testing.assert_array_equal(F.diag(v).numpy(), np.diag(v.numpy()))
+    np.testing.assert_array_equal(F.diag(F.diag(v), k=0).numpy(), v.numpy())
+    np.testing.assert_array_equal(F.diag(a, k=1).numpy(), np.diag(a.numpy(), k=1))
+    s = graphc.tensor(np.ones((1, 3, 1), np.float32))
+    assert F.squeeze(s).shape == (3,) and F.squeeze(s, axis=0).shape == (3, 1)
+
+
+class Simple(Module):
+    def __init__(self):
+        super().__init__()
+        self.a = Parameter([1.23], dtype=np.float32)
+
+    def forward(self, x):
+        x = x * self.a
+        return x
+
+
+def test_simple_module_and_its_methods():
+    net = Simple()
+    x = graphc.tensor([1., 2.])
+    np.testing.assert_allclose(net(x).numpy(), np.float32(1.23) * np.array([1., 2.]))
+    assert [n for n, _ in net.named_parameters()] == ["a"]
+    assert list(net.buffers()) == [] and list(net.children()) == []
+    assert [n for n, _ in net.named_modules()] == [""]
+    state = net.state_dict()
+    assert not state["a"].flags.writeable  # read-only NumPy arrays, as the seed says
+    net.load_state_dict(lambda key, tensor: np.array([2.0], np.float32))
+    np.testing.assert_array_equal(net.a.numpy(), [2.0])
+
+
+def test_optimizer_loop_as_the_seed_writes_it():
+    import graphc.optimizer as optim
+
+    class MyModel(Module):
+        def __init__(self):
+            super().__init__()
+            self.w = Parameter(np.zeros((3, 1), np.float32))
+
+        def forward(self, x):
+            return F.matmul(x, self.w)
+
+    rng = np.random.default_rng(0)
+    true_w = np.array([[1.0], [-2.0], [0.5]], np.float32)
+    inputs = [rng.standard_normal((8, 3)).astype(np.float32) for _ in range(200)]
+    dataset = [(graphc.tensor(d), graphc.tensor(d @ true_w)) for d in inputs]
+    loss_fn = F.nn.square_loss
+
+    model = MyModel()
+    gm = GradManager().attach(model.parameters())
+    optimizer = optim.SGD(model.parameters(), lr=0.01)  # lr may vary with different model
+    for data, label in dataset:
+        with gm:
+            pred = model(data)
+            loss = loss_fn(pred, label)
+            gm.backward(loss)  # the seed writes gm.backward(): MegEngine then only releases
+        optimizer.step().clear_grad()
+    np.testing.assert_allclose(model.w.numpy(), true_w, atol=0.05)
+
+    # As written in the seed, backward() without a loss records nothing: no update.
+    before = model.w.numpy().copy()
+    for data, label in dataset[:3]:
+        with gm:
+            pred = model(data)
+            loss = loss_fn(pred, label)
+            gm.backward()
+        optimizer.step().clear_grad()
+    np.testing.assert_array_equal(model.w.numpy(), before)
