@@ -206,6 +206,7 @@ def kernel_library(module: str, name: str, geometry: Callable[[Attrs], tuple]) -
         if target is not out:
             np.copyto(out, target, casting="unsafe")
 
+    run.describe = f"graphc.kernels.cpu.{module}.{name}"  # what explain() shows
     return run
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..codegen.cpu import KernelSource
 from ..ir import Kernel
+from ..ops import get_op
 from .compiler import compile_outputs
 
 
@@ -51,9 +52,15 @@ def _describe(item: KernelSource | Kernel) -> KernelInfo:
         source = item.source
     else:
         (node,) = kernel.members
-        source = (f"np.matmul(a, b, out=out)  # {node.op} through NumPy/BLAS"
-                  if node.op == "matmul" else
-                  f"{node.op} via its NumPy implementation (graphc.ops), bounds-checked")
+        library = get_op(node.op).library
+        if node.op == "matmul":
+            source = f"np.matmul(a, b, out=out)  # {node.op} through NumPy/BLAS"
+        elif library is not None:
+            target = getattr(library, "describe",
+                             f"{library.__module__}.{library.__qualname__}")
+            source = f"{target}(*inputs, out)  # {node.op}, into the Program's buffer"
+        else:
+            source = f"{node.op} via its NumPy implementation (graphc.ops), bounds-checked"
     return KernelInfo(kernel.name, kernel.kind, kernel.ops, source, kernel.boundary or "first",
                       [(i.type.shape, i.type.dtype.name) for i in kernel.inputs],
                       [(o.type.shape, o.type.dtype.name) for o in kernel.outputs])
