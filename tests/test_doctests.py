@@ -73,6 +73,7 @@ MODULES = [n for n in _module_names(graphc) + _module_names(graphc_kernels)
 
 @pytest.fixture(autouse=True)
 def example_environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # examples that write files (viz exports) write them here
     monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("GRAPHC_DUMP", raising=False)
     saved = graphc.get_default_device()
