@@ -94,8 +94,9 @@ class JitFunction:
             self._state_retraces += 1
             if self._state_retraces == _RETRACE_WARNING:
                 print(f"graphc.jit: {self.name} was traced again {_RETRACE_WARNING} times in "
-                      f"a row because Python-side state it baked in changed (a learning "
-                      f"rate, Adam's step count, a .grad set to None or not); each such call "
+                      f"a row because Python-side state it baked in changed (an optimizer "
+                      f"hyper-parameter turned to or from zero, a .grad set to None or not); "
+                      f"each such call "
                       f"runs the Python body. See docs/define-then-run.md.", file=sys.stderr)
         else:
             self._state_retraces = 0

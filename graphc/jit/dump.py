@@ -8,7 +8,8 @@ never pickled) and holds::
 
 The graph JSON lists nodes in topological order, each ``{"op", "inputs", "attrs",
 "shape", "dtype", "device"}`` plus, for leaves, where its value comes from: a
-placeholder's ``name``, a const's ``value``, a constant ``weight``, a ``variable``
+placeholder's ``name``, a const's ``value``, a constant ``weight`` (optimizer
+hyper-parameters such as ``lr`` are saved so, with their values at dump time), a ``variable``
 (state the function reads and updates, saved with its current value) or a random
 ``draw`` (drawn afresh on every call by the loading process's generator). Then the
 inputs, the outputs and their nesting, the variables and the updates written to them.
@@ -24,7 +25,7 @@ import numpy as np
 from ..ir import Node, topo_order
 from . import tree as trees
 from .errors import TraceError
-from .state import DataRef, GradRef, StateRef
+from .state import DataRef, GradRef, HyperRef, StateRef
 
 if TYPE_CHECKING:
     from .function import CompiledFunction
@@ -80,16 +81,18 @@ def dump(fn: CompiledFunction, path: str) -> None:
         elif node.op == "const":
             entry["value"] = node.value
         elif node.buffer is not None:
-            if node.uid in c.owners:
-                entry["variable"] = variable(c.owners[node.uid], node)
+            owner = c.owners.get(node.uid)
+            if owner is not None and not isinstance(owner, HyperRef):
+                entry["variable"] = variable(owner, node)
             elif node.uid in c.draws:
                 kind, shape, dtype, params = c.draws[node.uid][1]
                 entry["draw"] = {"kind": kind, "shape": list(shape),
                                  "dtype": np.dtype(dtype).name,
                                  "params": [_jsonable(p) for p in params]}
-            else:
+            else:  # a constant; an optimizer hyper-parameter with its value now
                 name = f"c{len(weights)}"
-                weights[name] = np.asarray(node.buffer)
+                weights[name] = np.asarray(node.buffer if owner is None
+                                           else owner.read(node.type))
                 entry["weight"] = name
         elif node.op == "custom_grad" or node.inputs:
             pass

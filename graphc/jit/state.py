@@ -14,7 +14,7 @@ collector's referrers.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -100,6 +100,31 @@ class GradRef(StateRef):
     def __repr__(self) -> str:
         return f"the grad of {self.name!r}" if self.name else "a tensor's grad"
 
+
+
+class HyperRef(StateRef):
+    """A hyper-parameter scalar of an optimizer (``lr``, ``betas``...): each call reads its
+    value from the parameter group as it is now (``value()``), so a scheduler's new
+    learning rate is used without retracing. Never written."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, tensor: Tensor, value: Callable[[], float]) -> None:
+        super().__init__(tensor)
+        self.value = value
+
+    def node(self) -> Node:
+        t = self.tensor._node.type
+        return buffer_leaf(self.read(t), t)
+
+    def read(self, type: TensorType) -> np.ndarray:
+        return np.asarray(self.value(), dtype=type.dtype)
+
+    def write(self, value: np.ndarray | None, type: TensorType) -> None:
+        raise TypeError(f"{self} is read-only state")
+
+    def __repr__(self) -> str:
+        return "an optimizer hyper-parameter"
 
 class StateChanged(Exception):
     """A bound state no longer matches what was traced (internal: jit retraces)."""

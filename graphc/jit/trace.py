@@ -9,8 +9,11 @@ While a :class:`Trace` is active (``graphc.lazy.tracing``):
 - every mutation through ``graphc.lazy.rebind`` and every ``.grad`` change is recorded:
   the new values become outputs of the Program, written back after each call;
 - every op built is recorded, so ``jit(check=True)`` can compare later calls with it;
-- ``optimizer.step()`` reports its optimizer, whose Python-side state (learning rates,
-  step counts) guards the trace: when it changes, the function is traced again.
+- ``optimizer.step()`` reports its optimizer. Its hyper-parameter scalars become bound
+  state read from the parameter groups on every call (a new learning rate needs no
+  retrace); what shapes its graph (a hyper-parameter turned from zero to non-zero,
+  ``nesterov``, non-Tensor state) guards the trace: when it changes, the function is
+  traced again.
 
 Before tracing, every pending Tensor that can be realized is realized, so nothing
 pending is frozen into the capture. After tracing, state is put back as it was; the
@@ -35,7 +38,7 @@ from ..tensor import Tensor
 from . import tree as trees
 from .errors import TraceError
 from .function import Capture, CompiledFunction
-from .state import DataRef, GradRef, StateRef, find_owners
+from .state import DataRef, GradRef, HyperRef, StateRef, find_owners
 
 _GRAPHC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TENSOR_FILE = os.path.join(_GRAPHC_DIR, "tensor.py")
@@ -43,8 +46,11 @@ _INDEXING_FILE = os.path.join(_GRAPHC_DIR, "indexing.py")
 
 
 def optimizer_fingerprint(opt: Any) -> tuple:
-    """The Python-side state of an optimizer that a trace bakes in: hyper-parameters of
-    every group and non-Tensor per-parameter state (Adam's step count)."""
+    """The Python-side state of an optimizer that a trace bakes in: what shapes its step's
+    graph (``_trace_guard``), else every hyper-parameter and non-Tensor state."""
+    guard = getattr(opt, "_trace_guard", None)
+    if guard is not None:
+        return guard()
     groups = tuple(tuple((k, v) for k, v in g.items() if k != "params")
                    for g in opt.param_groups)
     plain = tuple((k, v) for st in opt.state.values() for k, v in st.items()
@@ -61,6 +67,7 @@ class Trace:
         self.data: dict[int, tuple[weakref.ref, Node]] = {}
         self.grads: dict[int, tuple[weakref.ref, Tensor | None]] = {}
         self.optimizers: list[tuple[Any, tuple]] = []
+        self.scalars: list[Any] = []  # optimizer hyper-parameter scalars made while tracing
         self.ops: list[Node] = []
 
     # -- hooks ----------------------------------------------------------------------
@@ -82,6 +89,11 @@ class Trace:
     def note_optimizer(self, opt: Any) -> None:
         if all(o is not opt for o, _ in self.optimizers):
             self.optimizers.append((opt, optimizer_fingerprint(opt)))
+
+    def note_scalars(self, scalars: Any) -> None:
+        """An optimizer's hyper-parameter scalars (:class:`graphc.optimizer.optimizer.
+        Scalars`): bound to their parameter group, read on every call."""
+        self.scalars.append(scalars)
 
     def __enter__(self) -> Trace:
         lazy.tracing.append(self)
@@ -277,6 +289,9 @@ def _capture(trace: Trace, name: str, placeholders: list[Tensor], leaf_names: li
     frontier = [n for n in topo_order(produced) if n.buffer is not None]
     draws = {n.uid: drawn[n] for n in frontier
              if trace.traced(n) and not n.inputs and n in drawn}
+    for scalars in trace.scalars:  # optimizer hyper-parameters: read from the groups
+        for tensor, value in scalars.bindings():
+            owners.setdefault(tensor._node.uid, HyperRef(tensor, value))
     unowned = [n for n in frontier if n.uid not in owners and n.uid not in draws
                and n.op != "const"]
     for uid, ref in find_owners(unowned).items():

@@ -7,14 +7,15 @@ from typing import Any
 
 from .. import functional as F
 from ..tensor import Parameter, Tensor
-from .optimizer import Optimizer, Scalars, _zeros_like
+from .optimizer import Optimizer, Scalars, _zeros_like, as_dtype, step_counter
 
 __all__ = ["Adagrad"]
 
 
 class Adagrad(Optimizer):
     """MegEngine's Adagrad: ``g += wd*p``; ``s += g*g``; ``p -= clr * g / sqrt(s + eps)``
-    with ``clr = lr / (1 + (t-1)*lr_decay)``.
+    with ``clr = lr / (1 + (t-1)*lr_decay)``. The step count ``t`` is a float32 0-d state
+    tensor advanced in the step's graph (see :class:`graphc.optimizer.Adam`).
 
     >>> import graphc, graphc.optimizer as optim
     >>> w = graphc.Parameter([1., 2.])
@@ -35,15 +36,18 @@ class Adagrad(Optimizer):
                 raise ValueError(f"Adagrad: invalid {key} {group[key]}")
 
     def _create_state(self, param: Parameter, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": 0, "square_avg": _zeros_like(param)}
+        return {"step": step_counter(param), "square_avg": _zeros_like(param)}
 
     def _update(self, param: Parameter, grad: Tensor, group: dict[str, Any],
                 state: dict[str, Any], scalars: Scalars) -> dict[str, Any]:
         if group["weight_decay"]:
-            grad = grad + scalars("weight_decay", group["weight_decay"], param) * param
+            grad = grad + scalars("weight_decay", param) * param
         step = state["step"] + 1
         square_avg = state["square_avg"] + F.square(grad)
-        delta = grad / F.sqrt(square_avg + scalars("eps", group["eps"], param))
-        clr = group["lr"] / (1.0 + (step - 1) * group["lr_decay"])
-        new_param = param - scalars("clr", clr, param) * delta
-        return {"param": new_param, "square_avg": square_avg, "step": step}
+        delta = grad / F.sqrt(square_avg + scalars("eps", param))
+        if group["lr_decay"]:  # the decayed rate, in float32 from the step count
+            clr = scalars("lr", step) / (1 + (step - 1) * scalars("lr_decay", step))
+            clr = as_dtype(clr, param.dtype)
+        else:
+            clr = scalars("lr", param)
+        return {"param": param - clr * delta, "square_avg": square_avg, "step": step}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 from .. import functional as F
 from ..tensor import Parameter, Tensor
-from .optimizer import Optimizer, Scalars, _zeros_like, required
+from .optimizer import Optimizer, Scalars, _zeros_like, as_dtype, required, step_counter
 
 __all__ = ["Adam", "AdamW"]
 
@@ -17,15 +16,17 @@ class Adam(Optimizer):
     """MegEngine's Adam with L2 weight decay added to the gradient.
 
     ``m = b1*m + (1-b1)*g``, ``v = b2*v + (1-b2)*g*g``, ``p -= lr * (m/(1-b1^t)) /
-    (sqrt(v/(1-b2^t)) + eps)``. The bias corrections are computed in Python each step and
-    folded into two scalars (``lr*sqrt(1-b2^t)/(1-b1^t)`` and ``eps*sqrt(1-b2^t)``), which
-    are runtime inputs of the compiled step, so step 2 reuses step 1's Program.
+    (sqrt(v/(1-b2^t)) + eps)``. As in MegEngine, the step count ``t`` is a float32 0-d
+    state tensor (``state[p]["step"]``) advanced in the step's graph, and the bias
+    corrections are computed from it in the graph (in float32), folded into two 0-d
+    values (``lr*sqrt(1-b2^t)/(1-b1^t)`` and ``eps*sqrt(1-b2^t)``). So step 2 has step
+    1's graph: the lazy path compiles one Program and a ``@graphc.jit`` step traces once.
 
     >>> import graphc, graphc.optimizer as optim
     >>> w = graphc.Parameter([1., 2.])
     >>> w.grad = graphc.tensor([0.5, -1.])
     >>> optim.Adam([w], lr=0.1).step().state[w]["step"]
-    1
+    Tensor(1.0, device=xpux:0)
     >>> w.numpy().round(4)
     array([0.9, 2.1], dtype=float32)
     """
@@ -50,29 +51,49 @@ class Adam(Optimizer):
             raise ValueError(f"{name}: invalid weight_decay {group['weight_decay']}")
 
     def _create_state(self, param: Parameter, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": 0, "exp_avg": _zeros_like(param), "exp_avg_sq": _zeros_like(param)}
+        return {"step": step_counter(param), "exp_avg": _zeros_like(param),
+                "exp_avg_sq": _zeros_like(param)}
 
     def _update(self, param: Parameter, grad: Tensor, group: dict[str, Any],
                 state: dict[str, Any], scalars: Scalars) -> dict[str, Any]:
-        b1, b2 = group["betas"]
-        wd = group["weight_decay"]
-        if wd and not self._decoupled:
-            grad = grad + scalars("weight_decay", wd, param) * param
+        if group["weight_decay"] and not self._decoupled:
+            grad = grad + scalars("weight_decay", param) * param
         step = state["step"] + 1
-        exp_avg = (scalars("beta1", b1, param) * state["exp_avg"]
-                   + scalars("1-beta1", 1.0 - b1, param) * grad)
-        exp_avg_sq = (scalars("beta2", b2, param) * state["exp_avg_sq"]
-                      + scalars("1-beta2", 1.0 - b2, param) * F.square(grad))
-        # lr*(m/bc1)/(sqrt(v/bc2)+eps) == (lr*sqrt(bc2)/bc1) * m/(sqrt(v) + eps*sqrt(bc2))
-        root_bc2 = math.sqrt(1.0 - b2 ** step)
-        step_size = group["lr"] * root_bc2 / (1.0 - b1 ** step)
-        eps = scalars(f"eps@{step}", group["eps"] * root_bc2, param)
-        delta = exp_avg / (F.sqrt(exp_avg_sq) + eps)
-        new_param = param - scalars(f"step_size@{step}", step_size, param) * delta
-        if wd and self._decoupled:
-            new_param = new_param - scalars("lr*weight_decay", group["lr"] * wd, param) * param
+        exp_avg = (scalars("beta1", param, _beta1) * state["exp_avg"]
+                   + scalars("1-beta1", param, _one_minus_beta1) * grad)
+        exp_avg_sq = (scalars("beta2", param, _beta2) * state["exp_avg_sq"]
+                      + scalars("1-beta2", param, _one_minus_beta2) * F.square(grad))
+        # lr*(m/bc1)/(sqrt(v/bc2)+eps) == (lr*sqrt(bc2)/bc1) * m/(sqrt(v) + eps*sqrt(bc2)),
+        # the 0-d part in float32 from the step count (scalars shaped like ``step``).
+        root_bc2 = F.sqrt(1 - scalars("beta2", step, _beta2) ** step)
+        bc1 = 1 - scalars("beta1", step, _beta1) ** step
+        step_size = as_dtype(scalars("lr", step) * root_bc2 / bc1, param.dtype)
+        eps = as_dtype(scalars("eps", step) * root_bc2, param.dtype)
+        new_param = param - step_size * (exp_avg / (F.sqrt(exp_avg_sq) + eps))
+        if group["weight_decay"] and self._decoupled:
+            new_param = new_param - scalars("lr*weight_decay", param, _lr_times_wd) * param
         return {"param": new_param, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq,
                 "step": step}
+
+
+def _beta1(group: dict[str, Any]) -> float:
+    return group["betas"][0]
+
+
+def _beta2(group: dict[str, Any]) -> float:
+    return group["betas"][1]
+
+
+def _one_minus_beta1(group: dict[str, Any]) -> float:
+    return 1.0 - group["betas"][0]
+
+
+def _one_minus_beta2(group: dict[str, Any]) -> float:
+    return 1.0 - group["betas"][1]
+
+
+def _lr_times_wd(group: dict[str, Any]) -> float:
+    return group["lr"] * group["weight_decay"]
 
 
 class AdamW(Adam):

@@ -6,18 +6,27 @@ tensor, realizes them all in one call of :func:`graphc.lazy.realize` (so the pen
 forward, backward and update compile into one Program), then points each tensor at its
 new value through :func:`graphc.lazy.rebind`, the one door for mutations.
 
-Hyper-parameters (``lr``, momentum, bias corrections, ...) enter the graph as fresh 0-d
-buffer leaves made each step, never as literals: structural keys abstract a buffer to its
-type, so changing ``group["lr"]`` reuses the compiled Program. (Python float literals would
-be runtime arguments too, but their values still shape the key: 0 and ±1 are kept in it,
-and two literals that happen to be equal are hash-consed into one node, so ``lr=0.1``
-next to a ``mean`` over 10 items would change the graph's structure.)
+Hyper-parameters (``lr``, momentum, betas, ...) enter the graph as fresh 0-d buffer
+leaves made each step (:class:`Scalars`), never as literals: structural keys abstract a
+buffer to its type, so changing ``group["lr"]`` reuses the compiled Program. Per-step
+counters (Adam's and Adagrad's ``step``) are float32 0-d state tensors updated in the
+step's graph, as in MegEngine, and bias corrections are computed from them in the graph,
+so step 2 has step 1's structure. Under ``@graphc.jit`` the scalars are bound state read
+from the groups on every call and the counters are written back like any state, so a
+traced step replays for any number of steps and any learning rate; only a change that
+shapes the graph (a hyper-parameter turned from zero to non-zero, ``nesterov``) retraces.
+
+(Python float literals would be runtime arguments too, but their values still shape the
+key: 0 and ±1 are kept in it, and two literals that happen to be equal are hash-consed
+into one node, so ``lr=0.1`` next to a ``mean`` over 10 items would change the graph's
+structure.)
 """
 
 from __future__ import annotations
 
+import functools
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -41,30 +50,81 @@ required = _Required()
 
 
 class Scalars:
-    """The per-step scalars of one parameter group, as 0-d buffer tensors.
+    """The hyper-parameter scalars of one parameter group, as 0-d buffer tensors.
 
-    One tensor per (name, dtype, device), so a float16 parameter gets float16 scalars and
-    its update stays float16.
+    ``scalars(name, like)`` is ``group[name]``; ``scalars(name, like, recipe)`` is
+    ``recipe(group)`` (a value derived from the group, such as ``1 - betas[0]``). Each
+    is made once per (name, dtype, device) and step, so a float16 parameter gets
+    float16 scalars and its update stays float16. The recipe is kept: under
+    ``@graphc.jit`` the traced step reads every scalar from the group on each call
+    (the trace is told of each Scalars made while it runs, and binds :meth:`bindings`),
+    so a scheduler's new ``lr`` needs no retrace.
+
+    >>> import graphc
+    >>> scalars = Scalars({"lr": 0.5, "betas": (0.9, 0.99)})
+    >>> like = graphc.tensor([1., 2.])
+    >>> scalars("lr", like), scalars("1-beta1", like, lambda g: 1 - g["betas"][0])
+    (Tensor(0.5, device=xpux:0), Tensor(0.1, device=xpux:0))
     """
 
-    def __init__(self) -> None:
-        self._made: dict[tuple, Tensor] = {}
+    def __init__(self, group: dict[str, Any]) -> None:
+        self.group = group
+        self._made: dict[tuple, tuple[Tensor, Callable[[dict], float]]] = {}
+        if lazy.tracing:  # graphc.jit binds these scalars to the group
+            lazy.tracing[-1].note_scalars(self)
 
-    def __call__(self, name: str, value: float, like: Tensor) -> Tensor:
+    def __call__(self, name: str, like: Tensor,
+                 recipe: Callable[[dict[str, Any]], float] | None = None) -> Tensor:
         device = like._node.type.device
         key = (name, like.dtype, device)
-        scalar = self._made.get(key)
-        if scalar is None:
-            data = np.asarray(value, dtype=like.dtype)
+        made = self._made.get(key)
+        if made is None:
+            if recipe is None:
+                recipe = _entry(name)
+            data = np.asarray(recipe(self.group), dtype=like.dtype)
             data.flags.writeable = False
-            scalar = self._made[key] = Tensor._wrap(buffer_node(data, device))
-        return scalar
+            made = self._made[key] = (Tensor._wrap(buffer_node(data, device)), recipe)
+        return made[0]
+
+    def bindings(self) -> list[tuple[Tensor, Callable[[], float]]]:
+        """Each scalar with a function giving its value from the group as it is now."""
+        group = self.group
+        return [(tensor, functools.partial(recipe, group))
+                for tensor, recipe in self._made.values()]
+
+
+def _entry(name: str) -> Callable[[dict[str, Any]], float]:
+    return lambda group: group[name]
+
+
+def _structure(value: Any) -> Any:
+    """What of a hyper-parameter may shape an update's graph: a number only by whether
+    it is zero (``if weight_decay:``), since its value enters through :class:`Scalars`."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, float, np.number)):
+        return ("number", value != 0)
+    if isinstance(value, (tuple, list)):
+        return tuple(_structure(v) for v in value)
+    return value
 
 
 def _zeros_like(param: Tensor) -> Tensor:
     """A realized zero buffer shaped like ``param`` (state starts as data, not a literal,
     so step 1 and step 2 have the same graph structure)."""
     return Tensor(np.zeros(param.shape, dtype=param.dtype), device=param.device)
+
+
+
+def step_counter(param: Tensor) -> Tensor:
+    """A step count as MegEngine keeps it: a realized float32 0-d tensor on ``param``'s
+    device (exact up to 2**24 steps), advanced in the step's graph."""
+    return Tensor(np.zeros((), np.float32), device=param.device)
+
+
+def as_dtype(tensor: Tensor, dtype: np.dtype) -> Tensor:
+    """``tensor`` cast to ``dtype`` (the parameter's), when it is not already."""
+    return tensor if tensor.dtype == dtype else tensor.astype(dtype)
 
 
 # Tensors rebound to a pending value since the last step (BatchNorm running statistics,
@@ -183,7 +243,7 @@ class Optimizer:
 
     @property
     def state(self) -> dict[Parameter, dict[str, Any]]:
-        """Per-parameter state: Tensors (moments, buffers) and ints (step counts)."""
+        """Per-parameter state: Tensors (moments, buffers, float32 0-d step counts)."""
         return self._state
 
     def _params(self) -> list[Parameter]:
@@ -194,8 +254,10 @@ class Optimizer:
                 state: dict[str, Any], scalars: Scalars) -> dict[str, Any]:
         """New lazy values for one parameter: ``{"param": Tensor, <state key>: value}``.
 
-        Tensor entries are realized with the step and rebound; other entries (step
-        counts) are stored as they are once the step has run.
+        Tensor entries are realized with the step and rebound; other entries are stored
+        as they are once the step has run. Numeric hyper-parameters enter through
+        ``scalars``; Python code here may branch on one only by whether it is zero (and
+        on bools), which is what :meth:`_trace_guard` keys a traced step on.
         """
         raise NotImplementedError
 
@@ -215,7 +277,7 @@ class Optimizer:
         plain: list[tuple[dict[str, Any], str, Any]] = []
         with pinned_location():  # every update node records the user's step() line
             for group in self.param_groups:
-                scalars = Scalars()
+                scalars = Scalars(group)
                 for param in group["params"]:
                     grad = param.grad
                     if grad is None:
@@ -243,6 +305,17 @@ class Optimizer:
         for state, key, value in plain:
             state[key] = value
         return self
+
+    # -- what a traced step binds (graphc.jit) ----------------------------------------
+    def _trace_guard(self) -> tuple:
+        """The Python-side state that shapes a step's graph: each group's hyper-parameters
+        with numbers reduced to whether they are zero, and non-Tensor per-parameter state.
+        A traced step is valid while this is unchanged."""
+        groups = tuple(tuple((k, _structure(v)) for k, v in g.items() if k != "params")
+                       for g in self.param_groups)
+        plain = tuple((k, v) for st in self._state.values() for k, v in st.items()
+                      if not isinstance(v, Tensor))
+        return groups, plain
 
     def clear_grad(self) -> None:
         """Set every parameter's ``.grad`` to None (gradients accumulate otherwise)."""
@@ -329,19 +402,25 @@ class Optimizer:
                     current[key] = value
 
     def _loaded_state(self, param: Parameter, saved: dict[str, Any], idx: int) -> dict:
-        """Saved state of one parameter as Tensors/ints, checked against the current one."""
+        """Saved state of one parameter as Tensors, checked against the current one.
+
+        A value saved as a Python number where the state is now a Tensor (a step count
+        saved as an int by older versions) becomes a Tensor of the current dtype."""
         name = type(self).__name__
         current = self._state.get(param, {})
         loaded = {}
         for key, value in saved.items():
-            if isinstance(value, (np.ndarray, Tensor)):
+            old = current.get(key)
+            number = isinstance(value, (int, float, np.number)) and not isinstance(
+                value, (bool, np.bool_))
+            if isinstance(value, (np.ndarray, Tensor)) or (number and isinstance(old, Tensor)):
                 array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-                old = current.get(key)
                 if isinstance(old, Tensor) and tuple(array.shape) != old.shape:
                     raise ValueError(f"{name}.load_state_dict: state {key!r} of parameter "
                                      f"{idx} has shape {tuple(array.shape)}, expected "
                                      f"{old.shape}")
-                loaded[key] = Tensor(array, dtype=param.dtype, device=param.device)
+                dtype = old.dtype if isinstance(old, Tensor) else param.dtype
+                loaded[key] = Tensor(array, dtype=dtype, device=param.device)
             else:
                 loaded[key] = value
         return loaded

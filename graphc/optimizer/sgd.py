@@ -45,13 +45,13 @@ class SGD(Optimizer):
                 state: dict[str, Any], scalars: Scalars) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if group["weight_decay"]:
-            grad = grad + scalars("weight_decay", group["weight_decay"], param) * param
+            grad = grad + scalars("weight_decay", param) * param
         if group["momentum"]:
-            momentum = scalars("momentum", group["momentum"], param)
+            momentum = scalars("momentum", param)
             if "momentum_buffer" not in state:  # momentum turned on after construction
                 state["momentum_buffer"] = _zeros_like(param)
             buf = momentum * state["momentum_buffer"] + grad
             out["momentum_buffer"] = buf
             grad = grad + momentum * buf if group["nesterov"] else buf
-        out["param"] = param - scalars("lr", group["lr"], param) * grad
+        out["param"] = param - scalars("lr", param) * grad
         return out

@@ -46,10 +46,10 @@ def test_gradmanager_and_sgd_inside_jit_match_the_lazy_path_after_20_steps():
         np.testing.assert_array_equal(g, w)
 
 
-def test_changing_the_learning_rate_retraces_and_still_matches():
+def test_changing_the_learning_rate_does_not_retrace_and_still_matches():
     want, _, _ = train(jit=False, steps=6, lr_change_at=3)
     got, _, fn = train(jit=True, steps=6, lr_change_at=3)
-    assert fn.traces == 2
+    assert fn.traces == 1  # lr is bound state, read from the group on every call
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
 
