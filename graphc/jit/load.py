@@ -122,7 +122,9 @@ def _build(graph: dict, weights: dict) -> CompiledFunction:
                 draws[node.uid] = (graphc_random._global, recipe)
             else:
                 value = _weight(weights, entry.get("weight"), desc)
-                node = buffer_leaf(np.ascontiguousarray(value), _type(shape, dtype, device))
+                if not value.flags.c_contiguous:  # (ascontiguousarray makes 0-d 1-d)
+                    value = np.ascontiguousarray(value)
+                node = buffer_leaf(value, _type(shape, dtype, device))
         elif op in OPS:
             node = apply(op, inputs, **attrs)
         else:

@@ -77,6 +77,37 @@ def test_a_dumped_training_step_keeps_training_after_loading(tmp_path):
     assert any(np.array_equal(v.numpy(), net.weight.numpy()) for v in weights)
 
 
+def test_a_dumped_adam_step_saves_its_step_counts_and_hyper_parameters(tmp_path):
+    # Step counts are variables (they advance in the loaded function); hyper-parameters
+    # are constants with their values at dump time.
+    graphc.random.seed(4)
+    net = M.Linear(4, 2)
+    opt = optim.Adam(net.parameters(), lr=0.05)
+    gm = GradManager().attach(net.parameters())
+
+    @graphc.jit
+    def step(x, y):
+        with gm:
+            loss = F.square_loss(net(x), y)
+            gm.backward(loss)
+        opt.step().clear_grad()
+        return loss
+
+    xs = RNG.standard_normal((4, 8, 4)).astype(np.float32)
+    ys = RNG.standard_normal((4, 8, 2)).astype(np.float32)
+    step(xs[0], ys[0])
+    opt.param_groups[0]["lr"] = 0.01
+    step.dump(tmp_path / "adam.graphc")
+    loaded = graphc.load_function(tmp_path / "adam.graphc")
+    for i in (1, 2, 3):
+        np.testing.assert_array_equal(loaded(xs[i], ys[i]), step(xs[i], ys[i]).numpy())
+    variables = list(loaded.variables.values())
+    assert len(variables) == 8  # weight, bias, two moments and a step count each
+    assert sorted(v.item() for v in variables if v.shape == ()) == [4.0, 4.0]
+    np.testing.assert_array_equal(opt.state[net.weight]["step"].numpy(), 4.0)
+    assert step.traces == 1
+
+
 def test_loaded_function_takes_new_batch_sizes(tmp_path):
     f = mlp_function()
     f.dump(tmp_path / "mlp.graphc")

@@ -1,9 +1,10 @@
 """State references and owner discovery."""
 
 import numpy as np
+import pytest
 
 import graphc
-from graphc.jit.state import DataRef, GradRef, find_owners
+from graphc.jit.state import DataRef, GradRef, HyperRef, find_owners
 
 
 def test_owners_are_found_through_any_live_reference():
@@ -31,3 +32,15 @@ def test_refs_read_current_values_and_write_through_the_doors():
     assert g.has_grad() and np.array_equal(w.grad.numpy(), [1., 1.])
     g.write(None, None)
     assert w.grad is None
+
+
+def test_a_hyper_parameter_ref_reads_its_group_now_and_is_read_only():
+    group = {"lr": 0.1}
+    scalar = graphc.tensor(0.1)
+    ref = HyperRef(scalar, lambda: group["lr"] * 2)
+    t = scalar._node.type
+    assert ref.read(t) == np.float32(0.2) and ref.read(t).dtype == np.float32
+    group["lr"] = 0.25
+    assert ref.read(t) == np.float32(0.5) and ref.node().buffer == np.float32(0.5)
+    with pytest.raises(TypeError, match="read-only"):
+        ref.write(np.float32(1.0), t)

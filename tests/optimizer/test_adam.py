@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
 import graphc
 import graphc.optimizer as optim
+from graphc.runtime import compiler
 from tests.optimizer.reference import RefAdam, run_against_reference
 
 SHAPES = [np.zeros((3, 2)), np.zeros(2)]
@@ -42,7 +45,10 @@ def test_adam_counts_steps_per_parameter() -> None:
     opt = optim.Adam([a, b], lr=0.1)
     a.grad = graphc.tensor([1.])
     opt.step()
-    assert opt.state[a]["step"] == 1 and opt.state[b]["step"] == 0
+    steps = [opt.state[p]["step"] for p in (a, b)]
+    assert all(isinstance(t, graphc.Tensor) and t.shape == () and t.dtype == np.float32
+               for t in steps)  # MegEngine's layout: a float32 0-d tensor
+    assert [t.item() for t in steps] == [1.0, 0.0]
     assert b.numpy().tolist() == [2.0]  # no gradient: left alone
 
 
@@ -50,3 +56,35 @@ def test_adam_counts_steps_per_parameter() -> None:
 def test_adam_rejects_bad_betas(betas) -> None:
     with pytest.raises(ValueError, match="betas"):
         optim.Adam([graphc.Parameter([1.])], lr=0.1, betas=betas)
+
+
+def test_lazy_adam_compiles_one_program_for_20_steps(monkeypatch) -> None:
+    # The step count and bias corrections live in the graph: step 20 is step 2's Program
+    # (step 1 is tiny and interpreted once), also across an lr change, and each step
+    # still matches the reference.
+    monkeypatch.setenv("GRAPHC_BACKEND", "compiled")
+    monkeypatch.setattr(compiler, "_programs", OrderedDict())
+    monkeypatch.setattr(compiler, "_sightings", {})
+    before = dict(compiler.stats)
+    run_against_reference(lambda ps: optim.Adam(ps, lr=0.01, weight_decay=0.1),
+                          RefAdam(SHAPES, lr=0.01, weight_decay=0.1), steps=20,
+                          new_lr_at=(7, 0.02))
+    runs = {k: compiler.stats[k] - before[k]
+            for k in ("programs_compiled", "program_hits", "interpreted")}
+    assert runs == {"programs_compiled": 1, "program_hits": 18, "interpreted": 1}
+
+
+def test_float16_parameters_take_float32_bias_corrections() -> None:
+    rng = np.random.default_rng(2)
+    init = rng.standard_normal(4).astype(np.float16)
+    w = graphc.Parameter(init)
+    opt = optim.Adam([w], lr=0.01, betas=(0.8, 0.99))
+    ref, ref_w = RefAdam([init], lr=0.01, betas=(0.8, 0.99)), [init.astype(np.float64)]
+    for _ in range(5):
+        g = rng.standard_normal(4).astype(np.float16)
+        w.grad = graphc.tensor(g)
+        opt.step()
+        ref.step(ref_w, [g.astype(np.float64)])
+    assert w.dtype == np.float16 and opt.state[w]["step"].dtype == np.float32
+    assert opt.state[w]["exp_avg"].dtype == np.float16
+    np.testing.assert_allclose(w.numpy(), ref_w[0], rtol=2e-3, atol=2e-3)
