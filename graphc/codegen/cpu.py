@@ -26,6 +26,7 @@ import numpy as np
 
 from ..ir import FusedGraph, Kernel, Node
 from ..ops import get_op
+from .cpu_columns import ColumnReductions
 
 REDUCE_OPS = frozenset({"sum", "prod", "max", "min", "argmax", "argmin"})
 FASTMATH = '{"reassoc", "contract"}'  # keeps NaN/Inf semantics: no nnan/ninf
@@ -72,7 +73,7 @@ def literal(value: object, dtype: np.dtype) -> str:
     return f"{name}({value!r})"
 
 
-class _Renderer:
+class _Renderer(ColumnReductions):
     def __init__(self, fused: FusedGraph, kernel: Kernel, runtime_scalars: set[int]) -> None:
         self.fused = fused
         self.kernel = kernel
@@ -265,7 +266,12 @@ class _Renderer:
         row_nodes = [m for m in order if m.uid in self._row_level(order)
                      and m.op not in REDUCE_OPS]
         body_start = len(self.lines)
-        if kept or not reductions:
+        parallel = math.prod(domain) >= PARALLEL_MIN_ELEMENTS
+        if reductions and kept and reduced and loops[-1] in kept:
+            # The last, contiguous axis is kept: accumulate column-wise (cpu_columns.py).
+            self.render_columns(loops, kept, reductions, row_nodes, full_outputs, outputs,
+                                parallel)
+        elif kept or not reductions:
             # Parallel over the first kept axis; reductions run per row inside.
             if kept:
                 for n, a in enumerate(kept):
@@ -291,7 +297,7 @@ class _Renderer:
             if full_outputs:
                 self.reduce_loops(reduced, lambda: self.store(full_outputs), parallel=True)
         body = self.lines[body_start:]
-        if math.prod(domain) < PARALLEL_MIN_ELEMENTS:
+        if not parallel:
             body = [line.replace(" in prange(", " in range(") for line in body]
         params = self.params
         signature = ", ".join(self.names[p.node.uid] for p in params)
@@ -392,8 +398,7 @@ class _Renderer:
                 self.emit(f"{self.out_name(out)}{self.subscript(self.full_index)} = {keep}")
             if is_arg:
                 axis = r.attrs["axes"][0]
-                cond = combine.split(" if ", 1)[1].split(" else ")[0].format(v=v, acc=acc)
-                self.emit(f"if {cond}:")
+                self.emit(f"if {self.arg_condition(combine, v, acc)}:")
                 self.emit(f"    {acc} = {v}")
                 self.emit(f"    {best} = {self.full_index[axis]}")
             else:
@@ -404,6 +409,25 @@ class _Renderer:
         if nans is not None:
             self.emit(f"{acc} = {acc_dtype}(np.nan) if {nans} > 0 else {acc}")
         self.finish_row(r, best if is_arg else acc)
+
+    @staticmethod
+    def arg_condition(combine: str, v: str, acc: str) -> str:
+        """When value ``v`` replaces ``acc`` in an argmax/argmin (from its combine rule)."""
+        return combine.split(" if ", 1)[1].split(" else ")[0].format(v=v, acc=acc)
+
+    def reads(self, node: Node, reduction: Node | None = None) -> bool:
+        """Whether ``node`` reads ``reduction`` (any reduction of this kernel if None),
+        directly or through other members."""
+        stack, seen = [node], set()
+        while stack:
+            n = stack.pop()
+            if n.uid in seen or n.uid not in self.members:
+                continue
+            seen.add(n.uid)
+            if n.op in REDUCE_OPS and (reduction is None or n is reduction):
+                return True
+            stack.extend(n.inputs)
+        return False
 
     def finish_row(self, r: Node, acc: str) -> None:
         var = self.fresh("r")
