@@ -8,7 +8,7 @@ import graphc.functional as F
 import graphc.module as M
 import graphc.optimizer as optim
 from graphc import TraceError
-from graphc.autodiff import GradManager
+from tests.jit.training import training_step
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((20, 16, 6)).astype(np.float32)
@@ -19,15 +19,7 @@ def train(jit: bool, steps: int = 20, lr_change_at: int | None = None):
     graphc.random.seed(3)
     net = M.Sequential(M.Linear(6, 8), M.ReLU(), M.Linear(8, 3))
     opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
-    gm = GradManager().attach(net.parameters())
-
-    def step(x, y):
-        with gm:
-            loss = F.cross_entropy(net(x), y)
-            gm.backward(loss)
-        opt.step().clear_grad()
-        return loss
-
+    step = training_step(net, opt, F.cross_entropy)
     fn = graphc.jit(step) if jit else step
     losses = []
     for i in range(steps):

@@ -12,7 +12,7 @@ import graphc
 import graphc.functional as F
 import graphc.module as M
 import graphc.optimizer as optim
-from graphc.autodiff import GradManager
+from tests.jit.training import training_step
 
 RNG = np.random.default_rng(0)
 
@@ -49,62 +49,29 @@ def test_dump_then_load_in_a_fresh_process_reproduces_outputs_bit_for_bit(tmp_pa
     np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), want["logits"])
 
 
-def test_a_dumped_training_step_keeps_training_after_loading(tmp_path):
+@pytest.mark.parametrize("make, n_variables", [
+    (lambda ps: optim.SGD(ps, lr=0.5, momentum=0.5), 4),  # weight, bias, momentum buffers
+    (lambda ps: optim.Adam(ps, lr=0.05), 8),  # weight, bias, two moments and a step count each
+], ids=["sgd", "adam"])
+def test_a_dumped_training_step_keeps_training_after_loading(tmp_path, make, n_variables):
     graphc.random.seed(4)
     net = M.Linear(4, 2)
-    opt = optim.SGD(net.parameters(), lr=0.5, momentum=0.5)
-    gm = GradManager().attach(net.parameters())
-
-    @graphc.jit
-    def step(x, y):
-        with gm:
-            loss = F.square_loss(net(x), y)
-            gm.backward(loss)
-        opt.step().clear_grad()
-        return loss
-
+    opt = make(net.parameters())
+    step = graphc.jit(training_step(net, opt))
     xs = RNG.standard_normal((4, 8, 4)).astype(np.float32)
     ys = RNG.standard_normal((4, 8, 2)).astype(np.float32)
     step(xs[0], ys[0])
+    opt.param_groups[0]["lr"] *= 0.5  # saved as a constant with its value at dump time
     step.dump(tmp_path / "step.graphc")
     loaded = graphc.load_function(tmp_path / "step.graphc")
     for i in (1, 2, 3):
         want = step(xs[i], ys[i]).numpy()
         got = loaded(xs[i], ys[i])
         np.testing.assert_array_equal(got, want)
-    weights = [v for k, v in loaded.variables.items()]
-    assert len(weights) == 4  # weight, bias and their momentum buffers
+    weights = list(loaded.variables.values())
+    assert len(weights) == n_variables
     assert any(np.array_equal(v.numpy(), net.weight.numpy()) for v in weights)
-
-
-def test_a_dumped_adam_step_saves_its_step_counts_and_hyper_parameters(tmp_path):
-    # Step counts are variables (they advance in the loaded function); hyper-parameters
-    # are constants with their values at dump time.
-    graphc.random.seed(4)
-    net = M.Linear(4, 2)
-    opt = optim.Adam(net.parameters(), lr=0.05)
-    gm = GradManager().attach(net.parameters())
-
-    @graphc.jit
-    def step(x, y):
-        with gm:
-            loss = F.square_loss(net(x), y)
-            gm.backward(loss)
-        opt.step().clear_grad()
-        return loss
-
-    xs = RNG.standard_normal((4, 8, 4)).astype(np.float32)
-    ys = RNG.standard_normal((4, 8, 2)).astype(np.float32)
-    step(xs[0], ys[0])
-    opt.param_groups[0]["lr"] = 0.01
-    step.dump(tmp_path / "adam.graphc")
-    loaded = graphc.load_function(tmp_path / "adam.graphc")
-    for i in (1, 2, 3):
-        np.testing.assert_array_equal(loaded(xs[i], ys[i]), step(xs[i], ys[i]).numpy())
-    variables = list(loaded.variables.values())
-    assert len(variables) == 8  # weight, bias, two moments and a step count each
-    assert sorted(v.item() for v in variables if v.shape == ()) == [4.0, 4.0]
-    np.testing.assert_array_equal(opt.state[net.weight]["step"].numpy(), 4.0)
+    assert all(v.item() == 4.0 for v in weights if v.shape == ())  # Adam's step counts
     assert step.traces == 1
 
 

