@@ -35,6 +35,11 @@ FASTMATH = '{"reassoc", "contract"}'  # keeps NaN/Inf semantics: no nnan/ninf
 # faster (parfors lowering dominates cold compile time). So each kernel has at most two
 # variants, small and large, never one per size.
 PARALLEL_MIN_ELEMENTS = 1 << 18
+# Reductions accumulate into arrays where that keeps the inner loop contiguous and
+# vectorised: per-column accumulators when the last axis is kept (cpu_columns.py), lanes
+# over a reduced last axis. False renders the older scalar-accumulator rows (benchmarks
+# compare the two: scripts/bench_reductions.py).
+ARRAY_ACCUMULATORS = True
 
 
 @dataclass
@@ -267,7 +272,9 @@ class _Renderer(ColumnReductions):
                      and m.op not in REDUCE_OPS]
         body_start = len(self.lines)
         parallel = math.prod(domain) >= PARALLEL_MIN_ELEMENTS
-        if reductions and kept and reduced and loops[-1] in kept:
+        for a in loops:  # sizes in domain order: sh[0] is the first loop's
+            self.dim(a)
+        if ARRAY_ACCUMULATORS and reductions and kept and reduced and loops[-1] in kept:
             # The last, contiguous axis is kept: accumulate column-wise (cpu_columns.py).
             self.render_columns(loops, kept, reductions, row_nodes, full_outputs, outputs,
                                 parallel)
@@ -389,6 +396,16 @@ class _Renderer(ColumnReductions):
             nans = self.fresh("nans")
             self.emit(f"{nans} = 0")
             combine = f"{{acc}} = {r.op}({{acc}}, {{v}})\n{nans} += 1 if {{v}} != {{v}} else 0"
+        target, lane = acc, None
+        if (ARRAY_ACCUMULATORS and len(reduced) >= 2 and not is_arg
+                and r.inputs[0].type.dtype != np.bool_):
+            # One accumulator per position of the last axis ("lanes"), folded after the
+            # loops: the inner loop is then an elementwise update that vectorises however
+            # short the axis is (28 in a BatchNorm sum over (0, 2, 3)), where a scalar
+            # accumulator's vectorised loop would run mostly in its scalar remainder.
+            lane = self.fresh("lane")
+            target = f"{lane}[i{reduced[-1]}]"
+            self.emit(f"{lane} = np.full(({self.dim(reduced[-1])},), {init}, {acc_dtype})")
 
         def body() -> None:
             v = self.value(r.inputs[0], self.full_index)
@@ -402,10 +419,13 @@ class _Renderer(ColumnReductions):
                 self.emit(f"    {acc} = {v}")
                 self.emit(f"    {best} = {self.full_index[axis]}")
             else:
-                for line in combine.format(acc=acc, v=v).split("\n"):
+                for line in combine.format(acc=target, v=v).split("\n"):
                     self.emit(line)
 
         self.reduce_loops(reduced, body)
+        if lane is not None:
+            self.emit(f"for i{reduced[-1]} in range({self.dim(reduced[-1])}):")
+            self.emit("    " + combine.split("\n")[0].format(acc=acc, v=target))
         if nans is not None:
             self.emit(f"{acc} = {acc_dtype}(np.nan) if {nans} > 0 else {acc}")
         self.finish_row(r, best if is_arg else acc)

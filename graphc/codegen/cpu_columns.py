@@ -40,8 +40,6 @@ class ColumnReductions:
                        row_nodes: list[Node], full_outputs: list[Node], outputs: set[int],
                        parallel: bool) -> None:
         """Emit the passes of a kernel whose last loop axis is kept (see module doc)."""
-        for a in loops:  # sizes in domain order: sh[0] is the first loop's
-            self.dim(a)
         self.col_kept = tuple(f"i{a}" for a in kept)
         self.col_shape = tuple(self.dim(a) for a in kept)
         self.col_chunks = None

@@ -39,9 +39,11 @@ def innermost_loops(source: str) -> list[str]:
 
 
 def accumulation_loop(source: str) -> str:
-    """The variable of the loop holding the first accumulator update ``accN[...] = ...``."""
+    """The variable of the loop holding the first array accumulator update
+    (``accN[...] = ...`` or ``laneN[...] = ...``)."""
     lines = source.splitlines()
-    at = next(n for n, line in enumerate(lines) if re.match(r"\s*acc\d+\[.*\] = ", line))
+    at = next(n for n, line in enumerate(lines)
+              if re.match(r"\s*(acc|lane)\d+\[.*\] = ", line))
     depth = len(lines[at]) - len(lines[at].lstrip())
     for line in reversed(lines[:at]):
         m = re.match(r"(\s*)for (\w+) in", line)
@@ -120,9 +122,21 @@ def test_axes_of_three_and_four_dimensions():
     np.testing.assert_allclose(s01, x3.sum(axis=(0, 1)), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(s1, (x3 * x3).sum(axis=1), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(s023, x4.sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
-    loops = {k.kernel.reduce_axes: accumulation_loop(k.source)
-             for k in compiled.kernels if "acc" in k.source and "np.full" in k.source}
-    assert loops == {(0, 1): "i2", (1,): "i2"}
+    loops = {k.kernel.reduce_axes: accumulation_loop(k.source) for k in compiled.kernels}
+    assert loops == {(0, 1): "i2", (1,): "i2", (0, 2, 3): "i3"}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_channel_reductions_accumulate_in_lanes(dtype):
+    """BatchNorm-style (0, 2, 3) and LayerNorm-style (1, 2, 3) reductions: the reduced
+    last axis gets one accumulator per position, folded after the loops."""
+    x = (rng.standard_normal((3, 4, 5, 6)) * 4).astype(dtype)
+    if dtype == "float32":
+        x[1, 2, 3, 4], x[0, 1, 0, 0], x[2, 3, 4, 5] = np.nan, np.inf, -np.inf
+    t = graphc.tensor(x)
+    compiled = assert_same(t.sum(axis=(0, 2, 3)), t.max(axis=(0, 2, 3)),
+                           t.min(axis=(1, 2, 3), keepdims=True))
+    assert all(accumulation_loop(k.source) == "i3" for k in compiled.kernels)
 
 
 def test_mean_var_and_softmax_over_axis_0():
@@ -147,10 +161,15 @@ def test_large_kernels_run_in_parallel_blocks():
     x[10, 4] = x[500, 4] = 50.0  # argmax tie across blocks: the first wins
     y = rng.standard_normal((3, 300, 300)).astype(np.float32)
     t, u = graphc.tensor(x), graphc.tensor(y)
-    compiled = assert_same(t.sum(axis=0), t.max(axis=0), F.argmax(t, axis=0),
-                           (u * 2).sum(axis=1))
-    np.testing.assert_array_equal(run_compiled(F.argmax(t, axis=0))[0][0],
-                                  np.argmax(x, axis=0))
+    (total, top, where, s1), compiled = run_compiled(
+        t.sum(axis=0), t.max(axis=0), F.argmax(t, axis=0), (u * 2).sum(axis=1))
+    # against float64 sums (the kernels accumulate in float64; NumPy's float32 pairwise
+    # sum is the less exact of the two)
+    np.testing.assert_allclose(total, x.sum(axis=0, dtype=np.float64), rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(s1, (y * 2).sum(axis=1, dtype=np.float64), rtol=1e-6, atol=1e-5)
+    np.testing.assert_array_equal(top, x.max(axis=0))
+    np.testing.assert_array_equal(where, np.argmax(x, axis=0))
+    assert where[4] == 10 and np.isnan(top[3]) and where[3] == 650
     sources = [k.source for k in compiled.kernels]
     assert any("for part in prange(nc):" in s for s in sources)
     assert all("prange" in s for s in sources)
