@@ -1,4 +1,7 @@
-"""Learning-rate schedulers: they set ``group["lr"]``, which never recompiles a step.
+"""Learning-rate schedulers: they set ``group["lr"]``, which never recompiles a step,
+nor retraces a step under ``@graphc.jit`` (it reads ``lr`` from the group on each call).
+Call ``scheduler.step()`` outside a jitted function: inside, it would run only while
+tracing.
 
 As in MegEngine, a scheduler stores each group's starting rate as ``initial_lr``, and
 its constructor calls :meth:`LRScheduler.step` once, so the optimizer holds the epoch-0
