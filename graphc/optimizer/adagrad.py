@@ -46,7 +46,8 @@ class Adagrad(Optimizer):
         square_avg = state["square_avg"] + F.square(grad)
         delta = grad / F.sqrt(square_avg + scalars("eps", param))
         if group["lr_decay"]:  # the decayed rate, in float32 from the step count
-            clr = scalars("lr", step) / (1 + (step - 1) * scalars("lr_decay", step))
+            t_minus_1 = state["step"]
+            clr = scalars("lr", t_minus_1) / (1 + t_minus_1 * scalars("lr_decay", t_minus_1))
             clr = as_dtype(clr, param.dtype)
         else:
             clr = scalars("lr", param)
