@@ -48,7 +48,10 @@ __all__ = ["Function", "GradManager", "grad"]
 
 
 def _differentiable_dtype(dtype: np.dtype) -> bool:
-    return np.issubdtype(dtype, np.floating)
+    known = _FLOAT_DTYPES.get(dtype)
+    if known is None:
+        known = _FLOAT_DTYPES[dtype] = bool(np.issubdtype(dtype, np.floating))
+    return known
 
 
 def _add(a: Node | None, b: Node) -> Node:
@@ -69,14 +72,18 @@ def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
     x_ids = {x.uid for x in xs}
     # Walk through the xs too: an x computed from another x (an intermediate attached
     # to a GradManager) passes its gradient on, as a total derivative should.
-    order = topo_order(ys, stop=lambda n: not n.inputs)
+    order = topo_order(ys, stop=_no_inputs)
     # Only nodes that depend on some x carry gradient.
     depends: set[int] = set()
     for node in order:
-        if node.uid in x_ids or (
-                (through is None or through(node))
-                and any(i.uid in depends for i in node.inputs)):
-            depends.add(node.uid)
+        uid = node.uid
+        if uid in x_ids:
+            depends.add(uid)
+        elif node.inputs and (through is None or through(node)):
+            for i in node.inputs:
+                if i.uid in depends:
+                    depends.add(uid)
+                    break
     grads: dict[int, Node] = {}
     for y, dy in zip(ys, dys):
         if y.uid in depends:
@@ -94,18 +101,32 @@ def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
             _custom_vjp(node, calls, grads, depends)
             continue
         g = grads.get(node.uid)
+        if g is None:
+            continue
         op = get_op(node.op)
-        if g is None or not op.differentiable:
+        if not op.differentiable:
             continue
         if op.vjp is None:
             raise NotImplementedError(f"{node.op}: no gradient rule (node built at "
                                       f"{node.meta.location})")
-        for inp, gi in zip(node.inputs, op.vjp(node, g)):
-            if gi is not None and inp.uid in depends and _differentiable_dtype(inp.type.dtype):
+        needs = tuple([i.uid in depends and _differentiable_dtype(i.type.dtype)
+                       for i in node.inputs])
+        if not any(needs):
+            continue
+        input_grads = op.vjp(node, g, needs) if op.vjp_needs else op.vjp(node, g)
+        for inp, gi, need in zip(node.inputs, input_grads, needs):
+            if gi is not None and need:
                 if gi.type.dtype != inp.type.dtype:
                     gi = apply("astype", [gi], dtype=inp.type.dtype.name)
                 grads[inp.uid] = _add(grads.get(inp.uid), gi)
     return [grads.get(x.uid) for x in xs]
+
+
+def _no_inputs(node: Node) -> bool:
+    return not node.inputs
+
+
+_FLOAT_DTYPES: dict[np.dtype, bool] = {}
 
 
 def grad(y: Tensor | Sequence[Tensor], xs: Tensor | Sequence[Tensor],

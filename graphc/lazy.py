@@ -29,7 +29,10 @@ MAX_PENDING_DEPTH = 2000
 
 # Keyed by id(): Tensor.__eq__ is elementwise, so a WeakSet (which compares members
 # with ==) would evaluate a tensor comparison when the same tensor is tracked twice.
-_live: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
+# Plain weakrefs without callbacks: every operation's result is tracked, and most die
+# at once, so dead and realized entries are swept when the registry is read instead of
+# by a callback per Tensor (a WeakValueDictionary costs several times more per step).
+_live: dict[int, weakref.ref] = {}
 _graph_keepers = [0]
 
 realize_hooks: list[Callable[[list[Node]], None]] = []
@@ -55,14 +58,37 @@ def track(tensor: Tensor) -> None:
     """Register a Tensor that holds a pending node; realize past the depth limit."""
     node = tensor._node
     if node.buffer is None:
-        _live[id(tensor)] = tensor
+        key = id(tensor)
+        old = _live.get(key)
+        if old is not None and old() is not tensor:
+            # A dead Tensor's id, reused: the new one goes last, as insertion order is
+            # the order realization lists live values in (it shapes structural keys).
+            del _live[key]
+        _live[key] = weakref.ref(tensor)
         if node.depth > MAX_PENDING_DEPTH:
             realize([node])
+        elif len(_live) > _sweep_at[0]:
+            live_pending_tensors()
+
+
+_sweep_at = [1 << 12]
 
 
 def live_pending_tensors() -> list[Tensor]:
-    """Live Tensors whose nodes are still pending."""
-    return [t for t in list(_live.values()) if t._node.buffer is None]
+    """Live Tensors whose nodes are still pending (sweeping the others from the registry;
+    a Tensor rebound to a pending node is tracked again)."""
+    out = []
+    stale = []
+    for key, ref in _live.items():
+        t = ref()
+        if t is None or t._node.buffer is not None:
+            stale.append(key)
+        else:
+            out.append(t)
+    for key in stale:
+        del _live[key]
+    _sweep_at[0] = max(1 << 12, 2 * len(out))
+    return out
 
 
 def keep_graph() -> bool:

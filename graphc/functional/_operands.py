@@ -49,7 +49,14 @@ def operands(op: str, values: Sequence[Any], domain: str = "numeric") -> list[No
 
     ``domain``: ``"numeric"`` (bool becomes int32), ``"float"`` (ints become float32),
     ``"bool"`` (operands must be bool) or ``"any"``.
+
+    >>> import graphc
+    >>> [n.type.shape for n in operands("add", [graphc.tensor([[1.], [2.]]), 1])]
+    [(2, 1), (2, 1)]
     """
+    fast = _fast_operands(values, domain)
+    if fast is not None:
+        return fast
     tensors = [v for v in values if isinstance(v, Tensor)]
     device = tensors[0]._node.type.device if tensors else get_default_device()
     vals = [v if isinstance(v, Tensor) or is_scalar(v) else Tensor(v, device=device)
@@ -80,6 +87,58 @@ def operands(op: str, values: Sequence[Any], domain: str = "numeric") -> list[No
         node = v._node if isinstance(v, Tensor) else const_node(v, dtype, device)
         nodes.append(broadcast_node(cast_node(node, dtype), shape))
     return nodes
+
+
+# dtype → kind rank (0 bool, 1 integer, 2 floating point) and the domains an operand of
+# that dtype may enter as it is (no cast): the per-node fast path's answers.
+_KIND: dict[np.dtype, int] = {}
+_SCALAR_KIND = {bool: 0, int: 1, float: 2}
+
+
+def _kind(dtype: np.dtype) -> int:
+    kind = _KIND.get(dtype)
+    if kind is None:
+        kind = _KIND[dtype] = dtypes.kind_rank(dtype)
+    return kind
+
+
+def _accepts(domain: str, kind: int) -> bool:
+    if domain == "numeric":
+        return kind > 0
+    if domain == "float":
+        return kind == 2
+    return domain == "any" or kind == 0
+
+
+def _fast_operands(values: Sequence[Any], domain: str) -> list[Node] | None:
+    """The common cases without promotion machinery: Tensors of one type, or one Tensor
+    with a Python scalar of no higher kind. None means: take the general path."""
+    first = values[0]
+    if not isinstance(first, Tensor):
+        if len(values) == 2 and type(first) in _SCALAR_KIND and isinstance(values[1], Tensor):
+            node = values[1]._node
+            t = node.type
+            kind = _kind(t.dtype)
+            if _SCALAR_KIND[type(first)] <= kind and _accepts(domain, kind):
+                return [broadcast_node(const_node(first, t.dtype, t.device), t.shape), node]
+        return None
+    node = first._node
+    t = node.type
+    if len(values) == 1:
+        return [node] if _accepts(domain, _kind(t.dtype)) else None
+    if len(values) != 2:
+        return None
+    other = values[1]
+    if isinstance(other, Tensor):
+        onode = other._node
+        if (onode.type is t or onode.type == t) and _accepts(domain, _kind(t.dtype)):
+            return [node, onode]
+        return None
+    if type(other) in _SCALAR_KIND:
+        kind = _kind(t.dtype)
+        if _SCALAR_KIND[type(other)] <= kind and _accepts(domain, kind):
+            return [node, broadcast_node(const_node(other, t.dtype, t.device), t.shape)]
+    return None
 
 
 def _describe(value: Any) -> str:

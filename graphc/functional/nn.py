@@ -51,9 +51,13 @@ def _default_axis(ndim: int) -> int:
 
 def _stable_shift(x: Tensor, axis: int) -> Tensor:
     """The row maximum, with infinities replaced by 0 so that ``x - shift`` stays finite
-    for finite x (NaN still propagates)."""
+    for finite x (NaN still propagates).
+
+    Detached: softmax, logsoftmax and logsumexp do not depend on the shift at all (it
+    cancels exactly), so its gradient is zero to every order; building it would only
+    add nodes to every backward pass."""
     m = max(x, axis, keepdims=True)
-    return where(isinf(m), 0.0, m)
+    return where(isinf(m), 0.0, m).detach()
 
 
 def logsumexp(inp: Any, axis: int, keepdims: bool = False) -> Tensor:
@@ -69,15 +73,16 @@ def softmax(inp: Any, axis: int | None = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``axis`` (MegEngine's default axis when None)."""
     x = tensor_of(inp)
     a = normalize_axis("softmax", _default_axis(x.ndim) if axis is None else axis, x.ndim)
-    e = exp(x - max(x, a, keepdims=True))
+    e = exp(x - max(x, a, keepdims=True).detach())  # shift-invariant: see _stable_shift
     return e / sum(e, a, keepdims=True)
 
 
 def logsoftmax(inp: Any, axis: int | None = None) -> Tensor:
-    """``x - logsumexp(x)`` along ``axis``."""
+    """``x - logsumexp(x)`` along ``axis``, as ``(x - shift) - log(sum(exp(x - shift)))``."""
     x = tensor_of(inp)
     a = normalize_axis("logsoftmax", _default_axis(x.ndim) if axis is None else axis, x.ndim)
-    return x - logsumexp(x, a, keepdims=True)
+    shifted = x - _stable_shift(x, a)
+    return shifted - log(sum(exp(shifted), a, keepdims=True))
 
 
 def linear(inp: Any, weight: Any, bias: Any = None) -> Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .node import Node, const_in_key
+from .node import Node
 
 
 def _is_frontier(node: Node) -> bool:
@@ -22,6 +22,8 @@ def topo_order(roots: Iterable[Node], stop: Callable[[Node], bool] = _is_frontie
     >>> [n.op for n in topo_order([x])]
     ['buffer']
     """
+    if stop is _is_frontier:
+        return _pending_topo(roots)
     order: list[Node] = []
     visited: set[int] = set()
     for root in roots:
@@ -39,6 +41,39 @@ def topo_order(roots: Iterable[Node], stop: Callable[[Node], bool] = _is_frontie
             else:
                 stack.pop()
                 order.append(node)
+    return order
+
+
+def _pending_topo(roots: Iterable[Node]) -> list[Node]:
+    """``topo_order`` ending at frontier nodes, with the test inlined (the per-step hot
+    path: realization, structural keys). A frontier node is emitted as soon as it is
+    first seen, which is where the general walk emits it too."""
+    order: list[Node] = []
+    visited: set[int] = set()
+    seen = visited.add
+    emit = order.append
+    for root in roots:
+        if root.uid in visited:
+            continue
+        seen(root.uid)
+        if root.buffer is not None or not root.inputs:
+            emit(root)
+            continue
+        stack = [(root, iter(root.inputs))]
+        push = stack.append
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child.uid not in visited:
+                    seen(child.uid)
+                    if child.buffer is not None or not child.inputs:
+                        emit(child)
+                        continue
+                    push((child, iter(child.inputs)))
+                    break
+            else:
+                stack.pop()
+                emit(node)
     return order
 
 
@@ -73,18 +108,23 @@ def structural_key(roots: list[Node], order: list[Node] | None = None
     index: dict[int, int] = {}
     args: list[Node] = []
     entries: list[tuple] = []
+    emit = entries.append
     for node in order:
         index[node.uid] = len(entries)
-        if node.op == "const" and const_in_key(node):
-            entries.append(("const", node.type, repr(node.value)))
-        elif _is_frontier(node):
-            kind = "scalar" if node.op == "const" else "arg"
-            entries.append((kind, node.type, len(args)))
-            args.append(node)
+        if node.buffer is not None or not node.inputs:
+            if node.op == "const":
+                v = node.value
+                if v in (0, 1, -1) and v == v:  # const_in_key, inlined
+                    emit(("const", node.type, repr(v)))
+                else:
+                    emit(("scalar", node.type, len(args)))
+                    args.append(node)
+            else:
+                emit(("arg", node.type, len(args)))
+                args.append(node)
         else:
-            entries.append((node.op, node.attrs, node.type,
-                            tuple(index[i.uid] for i in node.inputs)))
-    outputs = tuple(index[r.uid] for r in roots)
+            emit((node.op, node.attrs, node.type, tuple([index[i.uid] for i in node.inputs])))
+    outputs = tuple([index[r.uid] for r in roots])
     return (tuple(entries), outputs), args
 
 

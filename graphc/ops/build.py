@@ -19,6 +19,9 @@ def sum_to(g: Node, shape: tuple[int, ...]) -> Node:
     if gshape == tuple(shape):
         return g
     lead = len(gshape) - len(shape)
+    if not lead:  # one node: the kept axes already give ``shape``
+        axes = tuple(k for k, d in enumerate(shape) if d == 1 and gshape[k] != 1)
+        return apply("sum", [g], axes=axes, keepdims=True)
     axes = tuple(range(lead)) + tuple(
         lead + k for k, d in enumerate(shape) if d == 1 and gshape[lead + k] != 1)
     out = apply("sum", [g], axes=axes, keepdims=False) if axes else g

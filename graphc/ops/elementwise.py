@@ -236,9 +236,11 @@ def _erf(node, g):
 @defvjp("relu")
 def _relu(node, g):
     # relu'(0) = 0, as in MegEngine and PyTorch (not the 1/2 of maximum's tie rule).
+    # where(x > 0, g, 0): three nodes (the zero is shared), and as in PyTorch's
+    # threshold_backward a non-finite g does not leak into the rows relu cut off.
     x = node.inputs[0]
-    positive = apply("astype", [binary("greater", x, scalar(0, x))], dtype=g.type.dtype.name)
-    return (binary("mul", g, positive),)
+    zero = scalar(0, x)
+    return (apply("where", [binary("greater", x, zero), g, zero]),)
 
 
 @defvjp("sigmoid")
@@ -258,22 +260,23 @@ def _add(node, g):
     return g, g
 
 
-@defvjp("sub")
-def _sub(node, g):
-    return g, unary("neg", g)
+@defvjp("sub", needs=True)
+def _sub(node, g, needs=(True, True)):
+    return g, unary("neg", g) if needs[1] else None
 
 
-@defvjp("mul")
-def _mul(node, g):
+@defvjp("mul", needs=True)
+def _mul(node, g, needs=(True, True)):
     a, b = node.inputs
-    return binary("mul", g, b), binary("mul", g, a)
+    return (binary("mul", g, b) if needs[0] else None,
+            binary("mul", g, a) if needs[1] else None)
 
 
-@defvjp("div")
-def _div(node, g):
+@defvjp("div", needs=True)
+def _div(node, g, needs=(True, True)):
     a, b = node.inputs
     ga = binary("div", g, b)
-    return ga, unary("neg", binary("mul", ga, node))
+    return ga if needs[0] else None, unary("neg", binary("mul", ga, node)) if needs[1] else None
 
 
 @defvjp("mod")
@@ -314,11 +317,12 @@ defvjp("maximum")(_extreme_vjp("greater"))
 defvjp("minimum")(_extreme_vjp("less"))
 
 
-@defvjp("where")
-def _where(node, g):
+@defvjp("where", needs=True)
+def _where(node, g, needs=(False, True, True)):
     cond = node.inputs[0]
     zero = scalar(0, g)
-    return None, apply("where", [cond, g, zero]), apply("where", [cond, zero, g])
+    return (None, apply("where", [cond, g, zero]) if needs[1] else None,
+            apply("where", [cond, zero, g]) if needs[2] else None)
 
 
 @defvjp("astype")

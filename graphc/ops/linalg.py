@@ -41,10 +41,14 @@ from .registry import apply, defvjp  # noqa: E402
 
 def _swap_last(node):
     n = node.type.ndim
-    return apply("transpose", [node], perm=tuple(range(n - 2)) + (n - 1, n - 2))
+    perm = tuple(range(n - 2)) + (n - 1, n - 2)
+    if node.op == "transpose" and node.inputs and node.attrs["perm"] == perm:
+        return node.inputs[0]  # swapping back: the transpose's own input
+    return apply("transpose", [node], perm=perm)
 
 
-@defvjp("matmul")
-def _matmul_vjp(node, g):
+@defvjp("matmul", needs=True)
+def _matmul_vjp(node, g, needs=(True, True)):
     a, b = node.inputs
-    return apply("matmul", [g, _swap_last(b)]), apply("matmul", [_swap_last(a), g])
+    return (apply("matmul", [g, _swap_last(b)]) if needs[0] else None,
+            apply("matmul", [_swap_last(a), g]) if needs[1] else None)

@@ -22,15 +22,26 @@ from .registry import ShapeError, register
 
 
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
-    """NumPy's broadcasting rule, with an error that names the shapes."""
+    """NumPy's broadcasting rule, with an error that names the shapes.
+
+    >>> broadcast_shapes((16, 1), (10,))
+    (16, 10)
+    """
+    if len(shapes) == 2 and shapes[0] == shapes[1]:
+        return tuple(shapes[0])
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for i in range(-ndim, 0):
-        dims = {s[i] for s in shapes if len(s) >= -i} - {1}
-        if len(dims) > 1:
-            raise ShapeError(f"shapes {' and '.join(str(tuple(s)) for s in shapes)} "
-                             "cannot be broadcast together")
-        out.append(dims.pop() if dims else 1)
+        dim = 1
+        for s in shapes:
+            if len(s) >= -i:
+                d = s[i]
+                if d != 1:
+                    if dim != 1 and d != dim:
+                        raise ShapeError(f"shapes {' and '.join(str(tuple(s)) for s in shapes)} "
+                                         "cannot be broadcast together")
+                    dim = d
+        out.append(dim)
     return tuple(out)
 
 

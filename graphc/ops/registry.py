@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import (
+    EMPTY_ATTRS,
     Attrs,
     DTypeError,
     GraphcError,
@@ -50,6 +51,7 @@ class OpDef:
     differentiable: bool = True
     index_map: Callable[..., tuple[str, ...]] | None = None
     library: LibraryFn | None = None
+    vjp_needs: bool = False  # the rule takes a third argument: which inputs need one
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -94,19 +96,26 @@ def apply(name: str, inputs: Sequence[Node], **attrs: Any) -> Node:
     >>> apply("transpose", [x], perm=(1, 0)).type.shape
     (3, 2)
     """
-    op = get_op(name)
+    op = OPS.get(name)
+    if op is None:
+        op = get_op(name)  # raises the unknown-op error
     # Building nodes is the per-step hot path: frozen attrs and inferred types are pure
     # functions of their inputs, so both are memoised (bounded).
-    try:
-        attrs_key = tuple(sorted(attrs.items()))
-        frozen = _attrs_memo.get(attrs_key)
-    except TypeError:  # an unhashable value (a list): freeze it every time
-        attrs_key, frozen = None, None
-    if frozen is None:
-        frozen = Attrs(attrs)
-        if attrs_key is not None and len(_attrs_memo) < _MEMO_LIMIT:
-            _attrs_memo[attrs_key] = frozen
-    types = tuple(i.type for i in inputs)
+    if not attrs:
+        frozen = EMPTY_ATTRS
+    else:
+        try:
+            attrs_key = tuple(sorted(attrs.items()))
+            frozen = _attrs_memo.get(attrs_key)
+        except TypeError:  # an unhashable value (a list): freeze it every time
+            attrs_key, frozen = None, None
+        if frozen is None:
+            frozen = Attrs(attrs)
+            if attrs_key is not None and len(_attrs_memo) < _MEMO_LIMIT:
+                _attrs_memo[attrs_key] = frozen
+    n = len(inputs)
+    types = (inputs[0].type,) if n == 1 else (inputs[0].type, inputs[1].type) if n == 2 \
+        else tuple([i.type for i in inputs])
     infer_key = (name, types, frozen)
     out_type = _infer_memo.get(infer_key)
     if out_type is None:
@@ -116,7 +125,8 @@ def apply(name: str, inputs: Sequence[Node], **attrs: Any) -> Node:
             raise type(err)(f"{name}: {err} ({user_location()})") from None
         if len(_infer_memo) < _MEMO_LIMIT:
             _infer_memo[infer_key] = out_type
-    return make_node(name, tuple(inputs), frozen, out_type)
+    return make_node(name, inputs if type(inputs) is tuple else tuple(inputs), frozen,
+                     out_type)
 
 
 _MEMO_LIMIT = 1 << 16
@@ -142,12 +152,19 @@ __all__ = ["KINDS", "OPS", "OpDef", "apply", "check_devices", "get_op", "is_floa
            "DTypeError", "ShapeError"]
 
 
-def defvjp(name: str) -> Callable:
+def defvjp(name: str, needs: bool = False) -> Callable:
     """Declare the VJP rule of op ``name``: ``rule(node, g) -> one gradient (a Node or
-    None) per input``, built from other ops so gradients are ordinary nodes."""
+    None) per input``, built from other ops so gradients are ordinary nodes.
+
+    With ``needs=True`` the rule is ``rule(node, g, needs=None)``: autodiff passes one
+    bool per input saying whether that gradient is wanted, and the rule may return None
+    for the others instead of building nodes nobody reads (``None`` means all wanted).
+    """
 
     def declare(rule: Callable) -> Callable:
-        get_op(name).vjp = rule
+        op = get_op(name)
+        op.vjp = rule
+        op.vjp_needs = needs
         return rule
 
     return declare

@@ -132,8 +132,14 @@ def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _logsoftmax(x: np.ndarray, axis: int) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return (x.astype(np.float64) - _logsumexp(x, axis, keepdims=True)).astype(np.float32)
+    """Wholly in float64 (x - shift - log(sum(exp(x - shift)))), rounded once at the end."""
+    x64 = x.astype(np.float64)
+    m = np.max(x64, axis=axis, keepdims=True)
+    m = np.where(np.isinf(m), 0.0, m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shifted = x64 - m
+        out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    return out.astype(np.float32)
 
 
 # MegEngine's rule without an axis: 0 for ndim in {0, 1, 3}, else 1.
