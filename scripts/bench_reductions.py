@@ -3,7 +3,8 @@
 ``.venv/bin/python scripts/bench_reductions.py`` times each case's compiled Program
 (medians, interleaved rounds so both forms see the same machine load) with
 ``graphc.codegen.cpu.ARRAY_ACCUMULATORS`` off (scalar accumulators per row, the form
-before CODEGEN_VERSION 4) and on (per-column accumulators / lanes), and NumPy.
+before CODEGEN_VERSION 4) and on (per-column accumulators / lanes), and NumPy; then a
+whole MLP training step (784-512-512-10, batch 128, SGD) in alternating blocks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import time
 import numpy as np
 
 import graphc
+from graphc.bench import training
 from graphc.codegen import cpu
+from graphc.runtime import compiler, program
 from graphc.runtime.compiler import _runtime_value, clear_programs, lookup_or_compile
 
 ROUNDS, REPEAT = 15, 20
@@ -36,7 +39,7 @@ def channel_sums(x):
     return x.mean(axis=(0, 2, 3)), (x * x).mean(axis=(0, 2, 3))
 
 
-def program(build, arrays, array_accumulators: bool):
+def compiled_run(build, arrays, array_accumulators: bool):
     cpu.ARRAY_ACCUMULATORS = array_accumulators
     clear_programs()
     try:
@@ -63,7 +66,8 @@ def main() -> None:
     ]
     print(f"{'case':34} {'before ms':>10} {'after ms':>10} {'NumPy ms':>10}")
     for name, build, arrays, numpy_fn in cases:
-        fns = {"before": program(build, arrays, False), "after": program(build, arrays, True),
+        fns = {"before": compiled_run(build, arrays, False),
+               "after": compiled_run(build, arrays, True),
                "numpy": numpy_fn}
         times: dict[str, list[float]] = {k: [] for k in fns}
         for fn in fns.values():
@@ -76,6 +80,56 @@ def main() -> None:
                 times[key].append((time.perf_counter() - t0) / REPEAT)
         ms = {k: statistics.median(v) * 1e3 for k, v in times.items()}
         print(f"{name:34} {ms['before']:10.3f} {ms['after']:10.3f} {ms['numpy']:10.3f}")
+    mlp_steps()
+
+
+def mlp_steps() -> None:
+    """Per MLP step, the time inside its generated reduction kernels (the bias steps: "sum
+    over 0") and the whole step, medians with each form, in alternating blocks (the
+    lazy path keeps one Program per structure, so the forms cannot alternate per step).
+    Library calls (matmul) dominate the whole step and vary most with machine load."""
+    x, y = training.data(128, (784,))
+    reductions: dict[bool, list[float]] = {False: [], True: []}
+    steps: dict[bool, list[float]] = {False: [], True: []}
+    original = program.Program.run
+    clock = [0.0]
+
+    def timed_run(prog, args):
+        vals = [None] * prog.n_slots
+        for slot, value in zip(prog.arg_slots, args):
+            vals[slot] = value
+        for step in prog.steps:
+            t0 = time.perf_counter()
+            step.run(vals)
+            if step.name in reducing:
+                clock[0] += time.perf_counter() - t0
+        return [vals[s] for s in prog.output_slots]
+
+    for _ in range(3):
+        for flag in (False, True):
+            cpu.ARRAY_ACCUMULATORS = flag
+            clear_programs()
+            try:
+                step = training.graphc_step(training.mlp(), x, y)
+                for _ in range(3):  # compile, then warm
+                    step()
+                [compiled] = compiler._programs.values()
+                reducing = {k.name for k in compiled.fused.kernels
+                            if k.kind == "loop" and k.reduce_axes == (0,) and k.domain[-1] > 1}
+                program.Program.run = timed_run
+                for _ in range(REPEAT):
+                    clock[0] = 0.0
+                    t0 = time.perf_counter()
+                    step()
+                    steps[flag].append(time.perf_counter() - t0)
+                    reductions[flag].append(clock[0])
+            finally:
+                program.Program.run = original
+                cpu.ARRAY_ACCUMULATORS = True
+    for label, times in (("MLP step: its 'sum over 0' kernels", reductions),
+                         ("MLP step 784-512-512-10 b128, whole", steps)):
+        before, after = (statistics.median(times[f]) * 1e3 for f in (False, True))
+        print(f"{label:34} {before:10.3f} {after:10.3f}")
 
 
 if __name__ == "__main__":
