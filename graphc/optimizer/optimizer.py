@@ -153,10 +153,15 @@ def _live_readers(replaced: set[int]) -> list[Node]:
     if not live:
         return []
     reads: set[int] = set()
-    for node in topo_order([t._node for t in live]):
-        if node.uid in replaced or (
-                node.buffer is None and any(i.uid in reads for i in node.inputs)):
-            reads.add(node.uid)
+    for node in topo_order([t._node for t in live]):  # a loop, not any(): a hot path
+        uid = node.uid
+        if uid in replaced:
+            reads.add(uid)
+        elif node.buffer is None:
+            for i in node.inputs:
+                if i.uid in reads:
+                    reads.add(uid)
+                    break
     return [t._node for t in live if t._node.uid in reads]
 
 
