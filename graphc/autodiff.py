@@ -40,7 +40,7 @@ from .ir import (
     user_location,
 )
 from .ir import node as _node_module
-from .ops import apply, get_op
+from .ops import OPS, apply, get_op
 from .ops.registry import Attrs
 from .tensor import Tensor
 
@@ -73,13 +73,15 @@ def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
     # Walk through the xs too: an x computed from another x (an intermediate attached
     # to a GradManager) passes its gradient on, as a total derivative should.
     order = topo_order(ys, stop=_no_inputs)
-    # Only nodes that depend on some x carry gradient.
+    # Only nodes that depend on some x carry gradient (not through detach and other
+    # non-differentiable ops: their inputs would get gradients nobody reads).
     depends: set[int] = set()
+    ops = OPS
     for node in order:
         uid = node.uid
         if uid in x_ids:
             depends.add(uid)
-        elif node.inputs and (through is None or through(node)):
+        elif node.inputs and ops[node.op].differentiable and (through is None or through(node)):
             for i in node.inputs:
                 if i.uid in depends:
                     depends.add(uid)

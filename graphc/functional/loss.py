@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..ir.node import pins_location
 from ..tensor import Tensor
 from ._operands import normalize_axis, tensor_of
 from .elemwise import abs, clip, exp, log, log1p, maximum, square
@@ -30,6 +31,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
+@pins_location
 def nll_loss(logp: Any, label: Any, axis: int = 1, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of integer ``label`` under log-probabilities ``logp``.
     Labels are bounds-checked: an out-of-range label raises ``graphc.OpError``."""
@@ -39,6 +41,7 @@ def nll_loss(logp: Any, label: Any, axis: int = 1, reduction: str = "mean") -> T
     return _reduce(-squeeze(picked, a), reduction)
 
 
+@pins_location
 def cross_entropy(pred: Any, label: Any, axis: int = 1, with_logits: bool = True,
                   label_smooth: float = 0.0, reduction: str = "mean") -> Tensor:
     """Cross entropy of integer ``label`` (one fewer dimension than ``pred``).
@@ -58,6 +61,7 @@ def cross_entropy(pred: Any, label: Any, axis: int = 1, with_logits: bool = True
     return _reduce(loss, reduction)
 
 
+@pins_location
 def binary_cross_entropy(pred: Any, label: Any, with_logits: bool = True,
                          reduction: str = "mean") -> Tensor:
     """Binary cross entropy; with logits it is computed stably as
@@ -71,6 +75,7 @@ def binary_cross_entropy(pred: Any, label: Any, with_logits: bool = True,
     return _reduce(loss, reduction)
 
 
+@pins_location
 def square_loss(pred: Any, label: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error."""
     return _reduce(square(tensor_of(pred) - label), reduction)
@@ -79,6 +84,7 @@ def square_loss(pred: Any, label: Any, reduction: str = "mean") -> Tensor:
 mse_loss = square_loss
 
 
+@pins_location
 def l1_loss(pred: Any, label: Any, reduction: str = "mean") -> Tensor:
     """Mean absolute error."""
     return _reduce(abs(tensor_of(pred) - label), reduction)

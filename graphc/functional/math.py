@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import dtypes
 from ..ir import GraphcError, ShapeError, user_location
+from ..ir.node import pins_location
 from ..ops import apply, broadcast_shapes
 from ..tensor import Tensor
 from ._operands import (
@@ -59,6 +60,7 @@ def _count(x: Tensor, axis: Any) -> int:
     return n
 
 
+@pins_location
 def mean(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis``; integer input gives float32."""
     x = tensor_of(inp)
@@ -67,6 +69,7 @@ def mean(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return sum(x, axis, keepdims) / float(n) if n else sum(x, axis, keepdims) * float("nan")
 
 
+@pins_location
 def var(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Population variance (NumPy's default, ``ddof=0``)."""
     x = tensor_of(inp)
@@ -75,6 +78,7 @@ def var(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return mean(square(centred), axis, keepdims)
 
 
+@pins_location
 def std(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Population standard deviation."""
     return sqrt(var(inp, axis, keepdims))
@@ -102,6 +106,7 @@ def argmin(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return _arg("argmin", inp, axis, keepdims)
 
 
+@pins_location
 def matmul(inp1: Any, inp2: Any, transpose_a: bool = False, transpose_b: bool = False) -> Tensor:
     """Matrix product with NumPy's rules: vectors, batches and batch broadcasting.
 
@@ -151,6 +156,7 @@ def matmul(inp1: Any, inp2: Any, transpose_a: bool = False, transpose_b: bool = 
     return out
 
 
+@pins_location
 def norm(inp: Any, ord: float | None = None, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Vector p-norm over ``axis`` (2-norm by default)."""
     x = tensor_of(inp)

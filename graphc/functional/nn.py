@@ -10,6 +10,7 @@ from __future__ import annotations
 import math as _math
 from typing import Any
 
+from ..ir.node import pins_location
 from ..ops import apply
 from ..tensor import Tensor
 from ._operands import normalize_axis, operands, tensor_of, wrap
@@ -26,12 +27,14 @@ def relu(x: Any) -> Tensor:
     return wrap(apply("relu", operands("relu", [x], "numeric")))
 
 
+@pins_location
 def leaky_relu(inp: Any, negative_slope: float = 0.01) -> Tensor:
     """``x`` where positive, else ``negative_slope * x``."""
     x = tensor_of(inp)
     return where(x > 0, x, x * negative_slope)
 
 
+@pins_location
 def gelu(x: Any, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit: ``x * Φ(x)`` (erf form), or the tanh approximation
     with ``approximate="tanh"``."""
@@ -60,6 +63,7 @@ def _stable_shift(x: Tensor, axis: int) -> Tensor:
     return where(isinf(m), 0.0, m).detach()
 
 
+@pins_location
 def logsumexp(inp: Any, axis: int, keepdims: bool = False) -> Tensor:
     """``log(sum(exp(x), axis))`` computed stably."""
     x = tensor_of(inp)
@@ -69,6 +73,7 @@ def logsumexp(inp: Any, axis: int, keepdims: bool = False) -> Tensor:
     return out if keepdims else out.reshape(tuple(d for i, d in enumerate(x.shape) if i != a))
 
 
+@pins_location
 def softmax(inp: Any, axis: int | None = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``axis`` (MegEngine's default axis when None)."""
     x = tensor_of(inp)
@@ -77,6 +82,7 @@ def softmax(inp: Any, axis: int | None = None) -> Tensor:
     return e / sum(e, a, keepdims=True)
 
 
+@pins_location
 def logsoftmax(inp: Any, axis: int | None = None) -> Tensor:
     """``x - logsumexp(x)`` along ``axis``, as ``(x - shift) - log(sum(exp(x - shift)))``."""
     x = tensor_of(inp)
@@ -85,6 +91,7 @@ def logsoftmax(inp: Any, axis: int | None = None) -> Tensor:
     return shifted - log(sum(exp(shifted), a, keepdims=True))
 
 
+@pins_location
 def linear(inp: Any, weight: Any, bias: Any = None) -> Tensor:
     """``inp @ weight.T + bias`` with ``weight`` of shape (out, in) (MegEngine's layout).
 

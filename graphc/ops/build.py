@@ -33,6 +33,8 @@ def expand_reduced(g: Node, reduced: Node) -> Node:
     src = reduced.inputs[0].type.shape
     axes = reduced.attrs["axes"]
     keep = tuple(1 if k in axes else d for k, d in enumerate(src))
+    if g.type.shape == () and keep != src:  # a full reduction: broadcast the scalar
+        return apply("broadcast_to", [g], shape=src)
     if g.type.shape != keep:
         g = apply("reshape", [g], shape=keep)
     return g if keep == src else apply("broadcast_to", [g], shape=src)

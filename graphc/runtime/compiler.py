@@ -209,6 +209,29 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None) -> Comp
     return Compiled(program, fused, builder.sources, plan, seconds, list(outputs))
 
 
+class _Key:
+    """A structural key with its hash computed once: a step's key is a tuple of some
+    hundred entries, and one realization looks it up several times (seen, cached, LRU).
+    Indexing reads the key tuple (``key[0]`` is its entries)."""
+
+    __slots__ = ("key", "_hash")
+
+    def __init__(self, key: tuple) -> None:
+        self.key = key
+        self._hash = hash(key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Key):
+            return self._hash == other._hash and self.key == other.key
+        return NotImplemented
+
+    def __getitem__(self, i: int):
+        return self.key[i]
+
+
 def _log_miss(key: tuple, n_kernels: int) -> None:
     entries = key[0]
     best, best_same = None, -1
@@ -243,6 +266,8 @@ def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None
 
     ``keyed`` is ``structural_key(outputs)`` when the caller has it already."""
     key, args = keyed or structural_key(outputs)
+    if not isinstance(key, _Key):
+        key = _Key(key)
     compiled = _programs.get(key)
     if compiled is None:
         compiled = compile_outputs(outputs, args)
@@ -270,8 +295,9 @@ def execute(roots: list[Node], memo: set[int]) -> dict[int, object]:
     outputs = list(roots) + [n for n in order if n.uid in memo and n.uid not in root_ids
                              and not is_frontier(n)]
     # Memoised extras lie inside `order`, so it is also the topological order of outputs.
-    keyed = structural_key(outputs, order)
-    key = keyed[0]
+    key_tuple, args = structural_key(outputs, order)
+    key = _Key(key_tuple)
+    keyed = (key, args)
     if key not in _programs:
         seen = _sightings.get(key, 0)
         if seen < 1 and _is_tiny(order):
