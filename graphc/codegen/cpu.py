@@ -40,6 +40,10 @@ PARALLEL_MIN_ELEMENTS = 1 << 18
 # over a reduced last axis. False renders the older scalar-accumulator rows (benchmarks
 # compare the two: scripts/bench_reductions.py).
 ARRAY_ACCUMULATORS = True
+# Lanes pay one small allocation per row: only rows of at least this many reduced points
+# use them (measured sums over (1, 2): 32-point rows 4x slower with lanes, 128-point rows
+# 1.6x slower, 224 to 2048 even, BatchNorm's 784 x 64 rows 2x faster).
+LANE_MIN_ROW = 512
 
 
 @dataclass
@@ -397,8 +401,9 @@ class _Renderer(ColumnReductions):
             self.emit(f"{nans} = 0")
             combine = f"{{acc}} = {r.op}({{acc}}, {{v}})\n{nans} += 1 if {{v}} != {{v}} else 0"
         target, lane = acc, None
-        if (ARRAY_ACCUMULATORS and len(reduced) >= 2 and not is_arg
-                and r.inputs[0].type.dtype != np.bool_):
+        row_points = math.prod(self.kernel.domain[a] for a in reduced)
+        if (ARRAY_ACCUMULATORS and len(reduced) >= 2 and row_points >= LANE_MIN_ROW
+                and not is_arg and r.inputs[0].type.dtype != np.bool_):
             # One accumulator per position of the last axis ("lanes"), folded after the
             # loops: the inner loop is then an elementwise update that vectorises however
             # short the axis is (28 in a BatchNorm sum over (0, 2, 3)), where a scalar
