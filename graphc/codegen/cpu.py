@@ -3,9 +3,12 @@
 The kernel's iteration domain is split into kept axes (the first one under ``prange``)
 and reduced axes. Each reduction is one loop over the reduced axes per row,
 accumulating in a wide type; values of the reduced shape ("row values") are then plain
-locals, so reduce-then-broadcast patterns such as softmax run as one kernel. When every
-axis is reduced, the first reduced axis runs under ``prange`` as a numba reduction
-(``+=``, ``*=``, ``max``, ``min``; NaN is tracked by a count so it still propagates).
+locals, so reduce-then-broadcast patterns such as softmax run as one kernel. A row of
+at least ``LANE_MIN_ROW`` points whose last axis is reduced accumulates in lanes, one per
+position of that axis. When the last axis is kept (a bias gradient: sum over the batch),
+the kernel accumulates per column instead (``cpu_columns.py``); when every axis is
+reduced, the first reduced axis runs under ``prange`` as a numba reduction
+(``cpu_whole.py``).
 
 Loops always start at 0 (``prange(n)``, ``range(n)``): numba then knows indices are
 non-negative, drops its negative-index wraparound and LLVM vectorises the inner loop.
@@ -27,6 +30,7 @@ import numpy as np
 from ..ir import FusedGraph, Kernel, Node
 from ..ops import get_op
 from .cpu_columns import ColumnReductions
+from .cpu_whole import WholeReductions
 
 REDUCE_OPS = frozenset({"sum", "prod", "max", "min", "argmax", "argmin"})
 FASTMATH = '{"reassoc", "contract"}'  # keeps NaN/Inf semantics: no nnan/ninf
@@ -82,7 +86,7 @@ def literal(value: object, dtype: np.dtype) -> str:
     return f"{name}({value!r})"
 
 
-class _Renderer(ColumnReductions):
+class _Renderer(ColumnReductions, WholeReductions):
     def __init__(self, fused: FusedGraph, kernel: Kernel, runtime_scalars: set[int]) -> None:
         self.fused = fused
         self.kernel = kernel
@@ -482,71 +486,6 @@ class _Renderer(ColumnReductions):
             if n.op not in REDUCE_OPS:
                 stack.extend(n.inputs)
         return True
-
-    def parallel_reduction(self, r: Node, reduced: list[int]) -> None:
-        """A whole-domain reduction as numba prange reductions over the first axis."""
-        if not reduced:
-            v = self.value(r.inputs[0], self.full_index)
-            self.finish_row(r, "0" if r.op in ("argmax", "argmin") else v)
-            return
-        src = r.inputs[0].type.dtype
-        is_float = np.issubdtype(src, np.floating)
-        acc_dtype, init, _ = self.reduction_parts(r)
-        acc = self.fresh("acc")
-        if r.op in ("sum", "prod"):
-            self.emit(f"{acc} = {init}")
-            op = "+=" if r.op == "sum" else "*="
-            self.reduce_loops(reduced, lambda: self.emit(
-                f"{acc} {op} {self.value(r.inputs[0], self.full_index)}"), parallel=True)
-            self.finish_row(r, acc)
-            return
-        if src == np.bool_:  # any / all as a count of true (false) values
-            count = self.fresh("count")
-            self.emit(f"{count} = 0")
-            negate = "" if r.op in ("max", "argmax") else "not "
-            self.reduce_loops(reduced, lambda: self.emit(
-                f"{count} += 1 if {negate}{self.value(r.inputs[0], self.full_index)} else 0"),
-                parallel=True)
-            if r.op in ("max", "min"):
-                self.finish_row(r, f"{count} > 0" if r.op == "max" else f"{count} == 0")
-                return
-        else:
-            pick = "max" if r.op in ("max", "argmax") else "min"
-            nan = self.fresh("nans")
-            self.emit(f"{acc} = {init}")
-            self.emit(f"{nan} = 0")
-
-            def body() -> None:
-                v = self.value(r.inputs[0], self.full_index)
-                self.emit(f"{acc} = {pick}({acc}, {v})")
-                if is_float:
-                    self.emit(f"{nan} += 1 if {v} != {v} else 0")
-
-            self.reduce_loops(reduced, body, parallel=True)
-            best = self.fresh("m")
-            self.emit(f"{best} = {acc_dtype}(np.nan) if {nan} > 0 else {acc}" if is_float
-                      else f"{best} = {acc}")
-            if r.op in ("max", "min"):
-                self.finish_row(r, best)
-                return
-        # argmax / argmin: the first position holding the extreme (or the first NaN).
-        axis = r.attrs["axes"][0]
-        first = self.fresh("first")
-        self.emit(f"{first} = {self.dim(axis)}")
-
-        def find() -> None:
-            v = self.value(r.inputs[0], self.full_index)
-            if src == np.bool_:
-                hit = f"{v} == ({count} > 0)" if r.op == "argmax" else f"{v} == ({count} == 0)"
-            elif is_float:
-                hit = f"(({v} != {v}) if {nan} > 0 else ({v} == {best}))"
-            else:
-                hit = f"{v} == {best}"
-            self.emit(f"{first} = min({first}, {self.full_index[axis]} if {hit} else "
-                      f"{self.dim(axis)})")
-
-        self.reduce_loops(reduced, find, parallel=True)
-        self.finish_row(r, first)
 
 
 def render_kernel(fused: FusedGraph, kernel: Kernel, runtime_scalars: set[int]) -> KernelSource:
