@@ -40,6 +40,7 @@ from .ir import (
     user_location,
 )
 from .ir import node as _node_module
+from .ir.graph import is_input_free
 from .ops import OPS, apply, get_op
 from .ops.registry import Attrs
 from .tensor import Tensor
@@ -72,7 +73,7 @@ def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
     x_ids = {x.uid for x in xs}
     # Walk through the xs too: an x computed from another x (an intermediate attached
     # to a GradManager) passes its gradient on, as a total derivative should.
-    order = topo_order(ys, stop=_no_inputs)
+    order = topo_order(ys, stop=is_input_free)
     # Only nodes that depend on some x carry gradient (not through detach and other
     # non-differentiable ops: their inputs would get gradients nobody reads).
     depends: set[int] = set()
@@ -122,10 +123,6 @@ def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
                     gi = apply("astype", [gi], dtype=inp.type.dtype.name)
                 grads[inp.uid] = _add(grads.get(inp.uid), gi)
     return [grads.get(x.uid) for x in xs]
-
-
-def _no_inputs(node: Node) -> bool:
-    return not node.inputs
 
 
 _FLOAT_DTYPES: dict[np.dtype, bool] = {}

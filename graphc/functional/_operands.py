@@ -111,8 +111,9 @@ def _accepts(domain: str, kind: int) -> bool:
 
 
 def _fast_operands(values: Sequence[Any], domain: str) -> list[Node] | None:
-    """The common cases without promotion machinery: Tensors of one type, or one Tensor
-    with a Python scalar of no higher kind. None means: take the general path."""
+    """The common cases without promotion machinery: Tensors of one dtype and device
+    (broadcast as needed), or one Tensor with a Python scalar of no higher kind. None
+    means: take the general path (casts, conversions, errors)."""
     first = values[0]
     if not isinstance(first, Tensor):
         if len(values) == 2 and type(first) in _SCALAR_KIND and isinstance(values[1], Tensor):
@@ -126,19 +127,32 @@ def _fast_operands(values: Sequence[Any], domain: str) -> list[Node] | None:
     t = node.type
     if len(values) == 1:
         return [node] if _accepts(domain, _kind(t.dtype)) else None
-    if len(values) != 2:
-        return None
-    other = values[1]
-    if isinstance(other, Tensor):
-        onode = other._node
-        if (onode.type is t or onode.type == t) and _accepts(domain, _kind(t.dtype)):
-            return [node, onode]
-        return None
-    if type(other) in _SCALAR_KIND:
+    if len(values) == 2 and type(values[1]) in _SCALAR_KIND:
         kind = _kind(t.dtype)
-        if _SCALAR_KIND[type(other)] <= kind and _accepts(domain, kind):
-            return [node, broadcast_node(const_node(other, t.dtype, t.device), t.shape)]
-    return None
+        if _SCALAR_KIND[type(values[1])] <= kind and _accepts(domain, kind):
+            return [node, broadcast_node(const_node(values[1], t.dtype, t.device), t.shape)]
+        return None
+    nodes = [node]
+    same_shape = True
+    for v in values[1:]:
+        if not isinstance(v, Tensor):
+            return None
+        vt = v._node.type
+        if vt is not t:
+            if vt.dtype != t.dtype or vt.device != t.device:
+                return None
+            if vt.shape != t.shape:
+                same_shape = False
+        nodes.append(v._node)
+    if not _accepts(domain, _kind(t.dtype)):
+        return None
+    if same_shape:
+        return nodes
+    try:
+        shape = broadcast_shapes(*[n.type.shape for n in nodes])
+    except GraphcError:
+        return None  # the general path raises the error with the op's name
+    return [broadcast_node(n, shape) for n in nodes]
 
 
 def _describe(value: Any) -> str:

@@ -78,7 +78,7 @@ def softmax(inp: Any, axis: int | None = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``axis`` (MegEngine's default axis when None)."""
     x = tensor_of(inp)
     a = normalize_axis("softmax", _default_axis(x.ndim) if axis is None else axis, x.ndim)
-    e = exp(x - max(x, a, keepdims=True).detach())  # shift-invariant: see _stable_shift
+    e = exp(x - max(x, a, keepdims=True))
     return e / sum(e, a, keepdims=True)
 
 

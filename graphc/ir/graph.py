@@ -23,7 +23,9 @@ def topo_order(roots: Iterable[Node], stop: Callable[[Node], bool] = _is_frontie
     ['buffer']
     """
     if stop is _is_frontier:
-        return _pending_topo(roots)
+        return _pending_topo(roots, True)
+    if stop is is_input_free:
+        return _pending_topo(roots, False)
     order: list[Node] = []
     visited: set[int] = set()
     for root in roots:
@@ -44,9 +46,16 @@ def topo_order(roots: Iterable[Node], stop: Callable[[Node], bool] = _is_frontie
     return order
 
 
-def _pending_topo(roots: Iterable[Node]) -> list[Node]:
-    """``topo_order`` ending at frontier nodes, with the test inlined (the per-step hot
-    path: realization, structural keys). A frontier node is emitted as soon as it is
+def is_input_free(node: Node) -> bool:
+    """Whether ``node`` has no inputs (a leaf, or a realized node that dropped them): as
+    ``topo_order``'s ``stop``, the walk goes on through realized nodes (autodiff)."""
+    return not node.inputs
+
+
+def _pending_topo(roots: Iterable[Node], stop_at_realized: bool) -> list[Node]:
+    """``topo_order`` ending at frontier nodes (or, without ``stop_at_realized``, at
+    nodes without inputs), with the test inlined: the per-step hot path (realization,
+    structural keys, autodiff). A node where the walk stops is emitted as soon as it is
     first seen, which is where the general walk emits it too."""
     order: list[Node] = []
     visited: set[int] = set()
@@ -56,7 +65,7 @@ def _pending_topo(roots: Iterable[Node]) -> list[Node]:
         if root.uid in visited:
             continue
         seen(root.uid)
-        if root.buffer is not None or not root.inputs:
+        if not root.inputs or (stop_at_realized and root.buffer is not None):
             emit(root)
             continue
         stack = [(root, iter(root.inputs))]
@@ -66,7 +75,7 @@ def _pending_topo(roots: Iterable[Node]) -> list[Node]:
             for child in children:
                 if child.uid not in visited:
                     seen(child.uid)
-                    if child.buffer is not None or not child.inputs:
+                    if not child.inputs or (stop_at_realized and child.buffer is not None):
                         emit(child)
                         continue
                     push((child, iter(child.inputs)))

@@ -86,22 +86,6 @@ class NodeMeta:
         return f"NodeMeta({self.location!r}, scope={self.scope!r}, autodiff={self.from_autodiff})"
 
 
-# Metadata objects are immutable (the location is only formatted lazily), so nodes
-# built at the same user line in the same scope share one: building nodes is the
-# per-step hot path, and a dict lookup costs less than an object.
-_metas: dict[tuple, NodeMeta] = {}
-
-
-def _meta(where: str | tuple[str, int] | None, scope: str, from_autodiff: bool) -> NodeMeta:
-    key = (where, scope, from_autodiff)
-    meta = _metas.get(key)
-    if meta is None:
-        meta = NodeMeta(where, scope, from_autodiff)
-        if len(_metas) < 1 << 16:
-            _metas[key] = meta
-    return meta
-
-
 class Node:
     """One operation in the graph. Build nodes with :func:`make_node` or the leaf helpers.
 
@@ -134,9 +118,9 @@ class Node:
         self.value = value
         self.buffer = buffer
         self.released = False  # True once a realized node has forgotten its inputs
-        self.meta = meta or _meta(_pinned[-1] if _pinned else _user_frame(),
-                                  _scope_stack[-1] if _scope_stack else "",
-                                  _autodiff_depth[0] > 0)
+        self.meta = meta or NodeMeta(_pinned[-1] if _pinned else _user_frame(),
+                                     _scope_stack[-1] if _scope_stack else "",
+                                     _autodiff_depth[0] > 0)
         # Longest chain of pending (unrealized) nodes ending here; bounds pending graphs.
         depth = 0
         for i in inputs:

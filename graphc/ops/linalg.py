@@ -39,16 +39,32 @@ register("matmul", "opaque", _infer_matmul, lambda xs, attrs: np.matmul(xs[0], x
 from .registry import apply, defvjp  # noqa: E402
 
 
+def _swap_perm(ndim: int) -> tuple[int, ...]:
+    return tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
+
+
+def _is_swap(node) -> bool:
+    """Whether ``node`` is a pending transpose of its input's last two axes."""
+    return (node.op == "transpose" and bool(node.inputs)
+            and node.attrs["perm"] == _swap_perm(node.type.ndim))
+
+
 def _swap_last(node):
-    n = node.type.ndim
-    perm = tuple(range(n - 2)) + (n - 1, n - 2)
-    if node.op == "transpose" and node.inputs and node.attrs["perm"] == perm:
+    if _is_swap(node):
         return node.inputs[0]  # swapping back: the transpose's own input
-    return apply("transpose", [node], perm=perm)
+    return apply("transpose", [node], perm=_swap_perm(node.type.ndim))
 
 
 @defvjp("matmul", needs=True)
 def _matmul_vjp(node, g, needs=(True, True)):
     a, b = node.inputs
-    return (apply("matmul", [g, _swap_last(b)]) if needs[0] else None,
-            apply("matmul", [_swap_last(a), g]) if needs[1] else None)
+    gb = None
+    if needs[1]:
+        if _is_swap(b):
+            # b = wᵀ (F.linear's weight): w's gradient is (aᵀ·g)ᵀ = gᵀ·a. Built as
+            # (gᵀ·a)ᵀ, whose outer swap the transpose's VJP undoes, so the product lands
+            # in w's layout with no transposes (what the matmul_layout pass would do).
+            gb = _swap_last(apply("matmul", [_swap_last(g), a]))
+        else:
+            gb = apply("matmul", [_swap_last(a), g])
+    return apply("matmul", [g, _swap_last(b)]) if needs[0] else None, gb

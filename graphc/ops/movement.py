@@ -204,6 +204,8 @@ def _reshape_vjp(node, g):
 def _transpose_vjp(node, g):
     perm = node.attrs["perm"]
     inverse = tuple(sorted(range(len(perm)), key=lambda k: perm[k]))
+    if g.op == "transpose" and g.inputs and g.attrs["perm"] == perm:
+        return (g.inputs[0],)  # transposing back a pending transpose: its input
     return (apply("transpose", [g], perm=inverse),)
 
 
