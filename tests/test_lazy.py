@@ -221,3 +221,27 @@ def test_depth_limit_applies_to_inplace_updates():
         x += 1
         assert x._node.depth <= lazy.MAX_PENDING_DEPTH + 1
     np.testing.assert_allclose(x.numpy(), X0 + 3 * lazy.MAX_PENDING_DEPTH)
+
+
+def test_live_registry_is_swept_and_keeps_insertion_order():
+    # Temporaries die at once; reading the registry sweeps them (and realized ones).
+    x = graphc.tensor([1.0, 2.0])
+    kept = [x * float(i) for i in range(3)]
+    for i in range(500):
+        _ = x + float(i)
+    gc.collect()
+    live = lazy.live_pending_tensors()
+    assert [t for t in live if any(t is k for k in kept)] == kept  # built order
+    assert len(lazy._live) == len(live)
+    # A new Tensor that reuses a dead one's id goes last, as if freshly inserted.
+    first_id = id(kept[0])
+    del kept[0], live
+    gc.collect()
+    newer = [x - float(i) for i in range(50)]
+    again = [t for t in newer if id(t) == first_id]
+    order = [t for t in lazy.live_pending_tensors() if any(t is k for k in kept + newer)]
+    assert order == kept + newer
+    assert all(order.index(t) > order.index(kept[-1]) for t in again)
+    graphc.realize(*kept, *newer)  # realized: no longer listed, and swept
+    assert not [t for t in lazy.live_pending_tensors() if any(t is k for k in kept + newer)]
+    assert all(id(t) not in lazy._live for t in kept + newer)

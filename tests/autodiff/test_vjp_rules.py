@@ -400,3 +400,43 @@ def test_gradient_of_an_integer_or_bool_output_is_an_error(make) -> None:
     y = make(x)
     with pytest.raises(graphc.DTypeError, match=f"{y._node.op}.*not differentiable"):
         grad(y, x)
+
+
+def test_unwanted_input_gradients_are_not_built():
+    import graphc
+    from graphc.autodiff import vjp_graph
+    from graphc.ir import node as node_module
+    from graphc.ops import apply as apply_op
+
+    x = graphc.tensor(np.array([1.0, 2.0, 4.0], np.float32))._node
+    c = graphc.tensor(np.array([3.0, 5.0, 7.0], np.float32))._node  # not differentiated
+    g = graphc.tensor(np.array([1.0, 1.0, 2.0], np.float32))._node
+    for op, want in (("mul", [3.0, 5.0, 14.0]), ("div", [1 / 3, 1 / 5, 2 / 7]),
+                     ("sub", [1.0, 1.0, 2.0])):
+        y = apply_op(op, [x, c])
+        built = []
+        node_module.build_hooks.append(built.append)
+        try:
+            (gx,) = vjp_graph([y], [g], [x])
+        finally:
+            node_module.build_hooks.remove(built.append)
+        assert len(built) <= 1, (op, [n.op for n in built])  # nothing for c's gradient
+        np.testing.assert_allclose(graphc.Tensor._wrap(gx).numpy(), want, rtol=1e-6)
+
+
+def test_logsoftmax_gradient_does_not_go_through_the_shift():
+    import graphc
+    import graphc.functional as F
+    from graphc.ir import topo_order
+
+    z = np.array([[1.0, 2.0, 0.5], [1000.0, 999.0, -3.0]], np.float32)
+    w = np.array([[1.0, 0.0, 2.0], [0.5, -1.0, 1.0]], np.float32)
+    x = graphc.tensor(z)
+    (gx,) = graphc.grad((F.logsoftmax(x, 1) * graphc.tensor(w)).sum(), [x])
+    ops = {n.op for n in topo_order([gx._node])}
+    assert "equal" not in ops  # no gradient of the row maximum is built
+    z64 = z.astype(np.float64)
+    p = np.exp(z64 - z64.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(gx.numpy(), w - p * w.sum(1, keepdims=True), rtol=1e-5,
+                               atol=1e-6)

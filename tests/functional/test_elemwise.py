@@ -340,3 +340,20 @@ def test_clip_of_ints_with_tensor_bounds():
     x = np.arange(-4, 5, dtype=np.int32).reshape(3, 3)
     lo = np.array([-1, 0, -3], np.int32)
     check(F.clip(graphc.tensor(x), graphc.tensor(lo), 2), np.clip(x, lo, 2))
+
+
+@pytest.mark.parametrize(("a", "b", "dtype", "shape"), [
+    (np.ones((2, 3), np.float16), 1.0, "float16", (2, 3)),    # the scalar's kind is not higher
+    (np.ones((2, 3), np.int32), 1.5, "float32", (2, 3)),      # ... here it is
+    (np.ones((2, 1), np.float32), np.ones(3, np.float32), "float32", (2, 3)),
+    (2, np.ones(3, np.int32), "int32", (3,)),
+    (np.ones(3, np.bool_), True, "int32", (3,)),             # numeric ops: bool becomes int32
+    (np.ones(3, np.int32), np.ones(3, np.float16), "float32", (3,)),  # 64-bit → 32-bit
+])
+def test_operand_fast_and_general_paths_follow_the_dtype_rules(a, b, dtype, shape):
+    ta = graphc.tensor(a) if isinstance(a, np.ndarray) else a
+    tb = graphc.tensor(b) if isinstance(b, np.ndarray) else b
+    got = F.add(ta, tb)
+    assert got.dtype == np.dtype(dtype) and got.shape == shape
+    want = np.add(np.asarray(a, np.float64), np.asarray(b, np.float64)).astype(dtype)
+    np.testing.assert_array_equal(got.numpy(), np.broadcast_to(want, shape))

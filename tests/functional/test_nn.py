@@ -186,3 +186,16 @@ def test_softmax_nan_and_inf_follow_the_max_shifted_formula():
 def test_softmax_of_ints_is_float32():
     x = np.array([[1, 2, 3]], np.int32)
     check(F.softmax(graphc.tensor(x)), _softmax(x.astype(np.float32), 1), rtol=1e-6)
+
+
+def test_composite_functions_record_the_callers_line_on_every_node():
+    import inspect
+
+    from graphc.ir import topo_order
+
+    x, w, b = (graphc.tensor(randn(*s)) for s in ((2, 3), (4, 3), (4,)))
+    line = inspect.currentframe().f_lineno + 1
+    out = F.cross_entropy(F.linear(x, w, b), graphc.tensor(np.array([1, 3], np.int32)))
+    built = [n for n in topo_order([out._node]) if n.inputs]
+    assert len(built) > 10
+    assert {n.meta.location for n in built} == {f"test_nn.py:{line}"}

@@ -216,3 +216,21 @@ def test_key_records_which_roots_are_outputs():
     x = _buffer()
     a, b = apply("neg", [x]), apply("exp", [x])
     assert structural_key([a, b])[0] != structural_key([b, a])[0]
+
+
+def test_inlined_walks_match_the_general_walk():
+    from graphc.ir.graph import is_input_free
+
+    xs = [buffer_node(RNG.standard_normal(3).astype(np.float32), "cpux") for _ in range(4)]
+    nodes = list(xs)
+    for k in range(40):  # a random DAG with shared inputs and a realized node inside
+        a, b = nodes[RNG.integers(len(nodes))], nodes[RNG.integers(len(nodes))]
+        n = apply("add" if k % 2 else "mul", [a, b])
+        if k == 20:
+            n.set_realized(np.zeros(3, np.float32), drop_inputs=False)
+        nodes.append(n)
+    roots = nodes[-3:] + [nodes[10], apply("neg", [nodes[24]])]  # 24: the realized one
+    assert topo_order(roots) == topo_order(roots, stop=lambda n: is_frontier(n))
+    assert topo_order(roots, stop=is_input_free) == topo_order(roots,
+                                                               stop=lambda n: not n.inputs)
+    assert len(topo_order(roots, stop=is_input_free)) > len(topo_order(roots))
