@@ -70,3 +70,17 @@ def check_grad(fn: Callable[..., graphc.Tensor], *arrays: np.ndarray, rtol: floa
         assert g is not None, f"input {k}: no gradient"
         assert g.shape == np.shape(arrays[k]), f"input {k}: gradient shape {g.shape}"
         np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"input {k}")
+
+
+def vjp_with_built_nodes(ys: list, dys: list, xs: list) -> tuple[list, list]:
+    """``vjp_graph(ys, dys, xs)`` and every node it built (hash-consed ones included)."""
+    from graphc.autodiff import vjp_graph
+    from graphc.ir import node as node_module
+
+    built: list = []
+    node_module.build_hooks.append(built.append)
+    try:
+        grads = vjp_graph(ys, dys, xs)
+    finally:
+        node_module.build_hooks.remove(built.append)
+    return grads, built

@@ -61,19 +61,13 @@ def test_matmul_vjp_matches_the_closed_form():
 
 
 def test_vjp_builds_only_the_wanted_gradients_and_the_weight_layout():
-    from graphc.autodiff import vjp_graph
-    from graphc.ir import node as node_module
+    from tests.autodiff.gradcheck import vjp_with_built_nodes
 
     x = leaf(RNG.standard_normal((4, 3)).astype(np.float32))
     w = leaf(RNG.standard_normal((2, 3)).astype(np.float32))  # F.linear's (out, in)
     y = apply("matmul", [x, apply("transpose", [w], perm=(1, 0))])
     g = leaf(RNG.standard_normal((4, 2)).astype(np.float32))
-    built = []
-    node_module.build_hooks.append(built.append)
-    try:
-        (gw,) = vjp_graph([y], [g], [w])
-    finally:
-        node_module.build_hooks.remove(built.append)
+    (gw,), built = vjp_with_built_nodes([y], [g], [w])
     # Only w's gradient, as gᵀ·x straight into w's layout: no product for x's gradient
     # and no transpose left on top of the product.
     assert gw.op == "matmul" and gw.type.shape == (2, 3)
