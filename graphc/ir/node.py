@@ -95,7 +95,7 @@ class Node:
     ('buffer', (3,))
     """
 
-    __slots__ = ("op", "inputs", "attrs", "type", "uid", "value", "buffer", "meta", "depth",
+    __slots__ = ("op", "inputs", "attrs", "type", "uid", "value", "buffer", "_meta", "depth",
                  "released", "__weakref__")
 
     op: str
@@ -105,7 +105,6 @@ class Node:
     uid: int
     value: Any
     buffer: Any
-    meta: NodeMeta
     depth: int
 
     def __init__(self, op: str, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
@@ -118,15 +117,24 @@ class Node:
         self.value = value
         self.buffer = buffer
         self.released = False  # True once a realized node has forgotten its inputs
-        self.meta = meta or NodeMeta(_pinned[-1] if _pinned else _user_frame(),
-                                     _scope_stack[-1] if _scope_stack else "",
-                                     _autodiff_depth[0] > 0)
+        # The metadata's fields, made a NodeMeta on first read (most never are).
+        self._meta = meta if meta is not None else (
+            _pinned[-1] if _pinned else _user_frame(), _scope_stack[-1] if _scope_stack else "",
+            _autodiff_depth[0] > 0)
         # Longest chain of pending (unrealized) nodes ending here; bounds pending graphs.
         depth = 0
         for i in inputs:
             if i.buffer is None and i.depth > depth:
                 depth = i.depth
         self.depth = depth + 1
+
+    @property
+    def meta(self) -> NodeMeta:
+        """Where and how this node was built (outside the structural key)."""
+        meta = self._meta
+        if type(meta) is tuple:
+            meta = self._meta = NodeMeta(*meta)
+        return meta
 
     @property
     def is_leaf(self) -> bool:
