@@ -132,7 +132,8 @@ def structural_key(roots: list[Node], order: list[Node] | None = None
                 emit(("arg", node.type, len(args)))
                 args.append(node)
         else:
-            emit((node.op, node.attrs, node.type, tuple([index[i.uid] for i in node.inputs])))
+            emit((node.op, node.attrs._items, node.type,  # hashes in C, unlike Attrs
+                  tuple([index[i.uid] for i in node.inputs])))
     outputs = tuple([index[r.uid] for r in roots])
     return (tuple(entries), outputs), args
 

@@ -205,7 +205,7 @@ def make_node(op: str, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
     n = len(inputs)
     uids = (inputs[0].uid,) if n == 1 else (inputs[0].uid, inputs[1].uid) if n == 2 else \
         tuple([i.uid for i in inputs])
-    key = (op, uids, attrs, type)
+    key = (op, uids, attrs._items, type)  # the items hash in C, Attrs in Python
     ref = _consed.get(key)
     node = ref() if ref is not None else None
     if node is None:

@@ -116,7 +116,7 @@ def apply(name: str, inputs: Sequence[Node], **attrs: Any) -> Node:
     n = len(inputs)
     types = (inputs[0].type,) if n == 1 else (inputs[0].type, inputs[1].type) if n == 2 \
         else tuple([i.type for i in inputs])
-    infer_key = (name, types, frozen)
+    infer_key = (name, types, frozen._items)  # hashes in C (Attrs.__hash__ is Python)
     out_type = _infer_memo.get(infer_key)
     if out_type is None:
         try:
