@@ -33,7 +33,12 @@ from .cpu_columns import ColumnReductions
 from .cpu_whole import WholeReductions
 
 REDUCE_OPS = frozenset({"sum", "prod", "max", "min", "argmax", "argmin"})
-FASTMATH = '{"reassoc", "contract"}'  # keeps NaN/Inf semantics: no nnan/ninf
+# Reassociation lets sums vectorise; no nnan/ninf, so NaN and Inf keep their semantics.
+# No FMA contraction ("contract"): a kernel recomputes a value in several passes (the max
+# of a row, then `x == max` for its gradient), and contraction may fuse `x*x + c` into an
+# FMA in one loop and not in another, so the recomputed value misses the max by an ulp
+# and the gradient of a max loses its mass (found by the differential gradient test).
+FASTMATH = '{"reassoc"}'
 # Below this many points in its iteration domain a kernel runs serially: numba's thread
 # launch costs more than it saves there, and a serial kernel compiles several times
 # faster (parfors lowering dominates cold compile time). So each kernel has at most two

@@ -136,3 +136,19 @@ def test_compiled_gradients_equal_interpreted_gradients(outputs):
     grads = [g for g in graphc.grad(loss, xs) if g is not None]
     if grads:
         assert_same(*grads)
+
+
+def test_gradient_of_a_max_over_a_recomputed_expression():
+    """The max of ``x*x + c`` and its gradient recompute ``x*x + c`` in separate passes of
+    one kernel; both passes must round alike, or ``x == max`` misses (regression: FMA
+    contraction in one loop only lost the gradient of the max)."""
+    x = graphc.tensor(np.array(
+        [[[0.1257302165], [-0.1321048588], [0.6404226422], [0.1049001142]],
+         [[-0.5356693864], [0.3615950644], [1.3040000200], [0.9470809698]],
+         [[-0.7037352324], [-1.2654215097], [-0.6232744455], [0.0413259789]]], np.float32))
+    c = graphc.tensor(np.array([-2.3250308037], np.float32))
+    square = x * x
+    loss = F.max(square + c, axis=0).sum() + (square * square).sum()
+    grads = graphc.grad(loss, [x, c])
+    assert_same(*grads)
+    np.testing.assert_array_equal(grads[1].numpy(), [4.0])  # one maximum per column
