@@ -164,6 +164,12 @@ def test_training_with_sgd_updates_statistics_and_keeps_the_graph_bounded(backen
     gm = GradManager().attach(net.parameters())
     opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
     stats = {name: (np.zeros(n), np.ones(n)) for name, n in (("bn_in", 4), ("bn_out", 3))}
+    def pending_count() -> int:
+        gc.collect()
+        return len(pending_nodes([t._node for t in lazy.live_pending_tensors()]))
+
+    # Other tests in this process may leave pending tensors alive: count relative to them.
+    baseline = pending_count()
     pending = []
     for _ in range(4):
         x, target = randn(16, 4, loc=1.0), randn(16, 3)
@@ -182,10 +188,9 @@ def test_training_with_sgd_updates_statistics_and_keeps_the_graph_bounded(backen
         for name, (mean, var) in zip(("bn_in", "bn_out"), batch):
             rm, rv = stats[name]
             stats[name] = (0.9 * rm + 0.1 * mean, 0.9 * rv + 0.1 * var)
-        gc.collect()
-        pending.append(len(pending_nodes([t._node for t in lazy.live_pending_tensors()])))
+        pending.append(pending_count())
     for name, (rm, rv) in stats.items():
         bn = getattr(net, name)
         np.testing.assert_allclose(bn.running_mean.numpy().ravel(), rm, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(bn.running_var.numpy().ravel(), rv, rtol=1e-4, atol=1e-6)
-    assert pending == [0, 0, 0, 0]
+    assert all(count <= baseline for count in pending), (baseline, pending)
