@@ -241,7 +241,8 @@ def test_live_registry_is_swept_and_keeps_insertion_order():
     again = [t for t in newer if id(t) == first_id]
     order = [t for t in lazy.live_pending_tensors() if any(t is k for k in kept + newer)]
     assert order == kept + newer
-    assert all(order.index(t) > order.index(kept[-1]) for t in again)
+    position = {id(t): i for i, t in enumerate(order)}  # list.index would use Tensor ==
+    assert all(position[id(t)] > position[id(kept[-1])] for t in again)
     graphc.realize(*kept, *newer)  # realized: no longer listed, and swept
     assert not [t for t in lazy.live_pending_tensors() if any(t is k for k in kept + newer)]
     assert all(id(t) not in lazy._live for t in kept + newer)
