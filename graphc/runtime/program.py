@@ -82,10 +82,25 @@ class Program:
 
 
 def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
-              outs: list[tuple[int, Callable]], sizes: np.ndarray) -> Step:
+              outs: list[tuple[int, Callable]], sizes: np.ndarray,
+              plain: bool = False) -> Step:
     """A generated kernel call. ``params`` are (kind, slot) in signature order and
     ``outs`` (slot, allocator) for the arrays it writes. float16 arrays are converted at
-    the kernel's edges (numba has no float16 arrays on the CPU)."""
+    the kernel's edges (numba has no float16 arrays on the CPU). ``plain`` says no
+    argument is float16 or a 0-d array (known from the types when the Program is built):
+    then the call passes the slots as they are, the per-step cost that matters for small
+    steps and jitted functions."""
+    reads = tuple(s for k, s in params if k != "out")
+    writes = tuple(s for s, _ in outs)
+    if plain:
+        slots = [s for _, s in params]
+
+        def run_plain(vals: list) -> None:
+            for slot, alloc in outs:
+                vals[slot] = alloc()
+            dispatcher(*[vals[s] for s in slots], sizes)
+
+        return Step(name, run_plain, reads, writes)
 
     def run(vals: list) -> None:
         for slot, alloc in outs:
@@ -111,8 +126,7 @@ def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
         for dst, tmp in post:
             np.copyto(dst, tmp, casting="unsafe")
 
-    reads = tuple(s for k, s in params if k != "out")
-    return Step(name, run, reads, tuple(s for s, _ in outs))
+    return Step(name, run, reads, writes)
 
 
 def library_step(name: str, fn: Callable, in_slots: list[int], out_slot: int,
