@@ -28,7 +28,7 @@ from graphc.autodiff import GradManager
 from graphc.optimizer import SGD
 from graphc.runtime import compiler, program
 
-from .harness import environment, process_wall_times
+from .harness import environment, median_seconds, process_wall_times
 
 LR = 0.01
 
@@ -286,14 +286,7 @@ def torch_step(kind: str, x: np.ndarray, y: np.ndarray) -> Callable[[], None] | 
 
 
 def _median_ms(fn: Callable[[], object], repeat: int) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    return median_seconds(fn, repeat=repeat) * 1e3
 
 
 CASES = (("MLP 784-512-512-10", "mlp", mlp, (784,), 128),
