@@ -81,3 +81,12 @@ def process_wall_times(script: str) -> tuple[float, float, float]:
         wall(bare_path)
         bare_warm = wall(bare_path)
     return cold, warm, bare_warm
+
+
+def report_process_latency(label: str, script: str, targets: str = "") -> None:
+    """Print ``process_wall_times(script)`` as one line: cold, warm, and warm over a bare
+    numba program (``targets`` is appended, e.g. ``"cold <= 4 s"``)."""
+    cold, warm, bare_warm = process_wall_times(script)
+    print(f"\n{label} (whole process): graphc cold {cold:.2f} s, graphc warm {warm:.2f} s, "
+          f"bare numba warm {bare_warm:.2f} s (warm - bare = {warm - bare_warm:+.2f} s)"
+          + (f"; targets: {targets}" if targets else ""))

@@ -19,7 +19,7 @@ from graphc.ir import buffer_node
 from graphc.runtime.compiler import _runtime_value, lookup_or_compile
 from graphc.tensor import Tensor
 
-from .harness import environment, median_seconds, process_wall_times
+from .harness import environment, median_seconds, report_process_latency
 
 N = 16 * 1024 * 1024
 ROWS, COLS = 4096, 1024
@@ -130,10 +130,8 @@ def compile_latency() -> None:
     script = ("import numpy as np, graphc, graphc.functional as F\n"
               "x = graphc.tensor(np.ones((256, 256), np.float32))\n"
               "y = F.gelu(x * 0.9 + 0.1); graphc.realize(y)\n")
-    cold, warm, bare_warm = process_wall_times(script)
-    print(f"\ncompile latency (whole process): graphc cold {cold:.2f} s, graphc warm "
-          f"{warm:.2f} s, bare numba warm {bare_warm:.2f} s (warm - bare = "
-          f"{warm - bare_warm:+.2f} s)")
+    report_process_latency("compile latency", script)
+
 
 if __name__ == "__main__":
     main()

@@ -28,7 +28,7 @@ from graphc.autodiff import GradManager
 from graphc.optimizer import SGD
 from graphc.runtime import compiler, program
 
-from .harness import environment, median_seconds, process_wall_times
+from .harness import environment, median_seconds, report_process_latency
 
 LR = 0.01
 
@@ -344,10 +344,8 @@ for _ in range(2):
 
 def step_compile_latency() -> None:
     """Whole-process wall time of two MLP train steps, cold and warm kernel cache."""
-    cold, warm, bare_warm = process_wall_times(STEP_SCRIPT)
-    print(f"\nMLP train step compile latency (whole process, 2 steps): cold {cold:.2f} s "
-          f"(target <= 4 s), warm {warm:.2f} s, bare numba warm {bare_warm:.2f} s "
-          f"(warm - bare = {warm - bare_warm:+.2f} s, target <= 0.5 s)")
+    report_process_latency("MLP train step compile latency, 2 steps", STEP_SCRIPT,
+                           "cold <= 4 s, warm - bare <= 0.5 s")
 
 
 if __name__ == "__main__":
