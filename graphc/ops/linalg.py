@@ -39,20 +39,22 @@ register("matmul", "opaque", _infer_matmul, lambda xs, attrs: np.matmul(xs[0], x
 from .registry import apply, defvjp  # noqa: E402
 
 
-def _swap_perm(ndim: int) -> tuple[int, ...]:
+def swap_perm(ndim: int) -> tuple[int, ...]:
+    """The permutation that swaps the last two axes (a batched matrix transpose)."""
     return tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
 
 
-def _is_swap(node) -> bool:
-    """Whether ``node`` is a pending transpose of its input's last two axes."""
+def is_swap(node) -> bool:
+    """Whether ``node`` is a transpose of its input's last two axes that still has its
+    input (shared by the matmul VJP and the ``matmul_layout`` pass)."""
     return (node.op == "transpose" and bool(node.inputs)
-            and node.attrs["perm"] == _swap_perm(node.type.ndim))
+            and tuple(node.attrs["perm"]) == swap_perm(node.type.ndim))
 
 
 def _swap_last(node):
-    if _is_swap(node):
+    if is_swap(node):
         return node.inputs[0]  # swapping back: the transpose's own input
-    return apply("transpose", [node], perm=_swap_perm(node.type.ndim))
+    return apply("transpose", [node], perm=swap_perm(node.type.ndim))
 
 
 @defvjp("matmul", needs=True)
@@ -60,7 +62,7 @@ def _matmul_vjp(node, g, needs=(True, True)):
     a, b = node.inputs
     gb = None
     if needs[1]:
-        if _is_swap(b):
+        if is_swap(b):
             # b = wᵀ (F.linear's weight): w's gradient is (aᵀ·g)ᵀ = gᵀ·a. Built as
             # (gᵀ·a)ᵀ, whose outer swap the transpose's VJP undoes, so the product lands
             # in w's layout with no transposes (what the matmul_layout pass would do).

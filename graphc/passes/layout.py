@@ -14,21 +14,17 @@ order), which is why it is a pass of its own rather than a ``simplify`` rule.
 from __future__ import annotations
 
 from ..ir import Graph, Node, is_frontier, rebuild
+from ..ops.linalg import is_swap, swap_perm
 from . import graph_pass
 from .rewrite import derive
-
-
-def _last_two_swapped(ndim: int) -> tuple[int, ...]:
-    return tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
 
 
 def _transposed(node: Node, like: Node) -> Node:
     """``node`` with its last two axes swapped; undoes a pending swap instead of
     stacking a second one."""
-    swap = _last_two_swapped(node.type.ndim)
-    if node.op == "transpose" and not is_frontier(node) and tuple(node.attrs["perm"]) == swap:
+    if is_swap(node) and not is_frontier(node):
         return node.inputs[0]
-    return derive("transpose", [node], like, perm=swap)
+    return derive("transpose", [node], like, perm=swap_perm(node.type.ndim))
 
 
 @graph_pass("matmul_layout")
@@ -53,10 +49,9 @@ def matmul_layout(graph: Graph) -> Graph:
         if is_frontier(node):
             replaced[node.uid] = node
             continue
-        product = node.inputs[0] if node.op == "transpose" else None
+        product = node.inputs[0] if is_swap(node) else None
         if (product is not None and product.op == "matmul" and not is_frontier(product)
-                and product.uid not in outputs and len(users.get(product.uid, ())) == 1
-                and tuple(node.attrs["perm"]) == _last_two_swapped(node.type.ndim)):
+                and product.uid not in outputs and len(users.get(product.uid, ())) == 1):
             a, b = (replaced[i.uid] for i in product.inputs)
             replaced[node.uid] = derive("matmul", [_transposed(b, node), _transposed(a, node)],
                                         node)
