@@ -30,6 +30,9 @@ def _matmul_library(xs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray) -> 
     np.matmul(xs[0], xs[1], out=out)  # BLAS, straight into the Program's buffer
 
 
+_matmul_library.describe = "np.matmul"  # what explain() shows
+
+
 register("matmul", "opaque", _infer_matmul, lambda xs, attrs: np.matmul(xs[0], xs[1]),
          library=_matmul_library)
 

@@ -53,9 +53,7 @@ def _describe(item: KernelSource | Kernel) -> KernelInfo:
     else:
         (node,) = kernel.members
         library = get_op(node.op).library
-        if node.op == "matmul":
-            source = f"np.matmul(a, b, out=out)  # {node.op} through NumPy/BLAS"
-        elif library is not None:
+        if library is not None:
             target = getattr(library, "describe",
                              f"{library.__module__}.{library.__qualname__}")
             source = f"{target}(*inputs, out)  # {node.op}, into the Program's buffer"
