@@ -115,7 +115,6 @@ def _zeros_like(param: Tensor) -> Tensor:
     return Tensor(np.zeros(param.shape, dtype=param.dtype), device=param.device)
 
 
-
 def step_counter(param: Tensor) -> Tensor:
     """A step count as MegEngine keeps it: a realized float32 0-d tensor on ``param``'s
     device (exact up to 2**24 steps), advanced in the step's graph."""
