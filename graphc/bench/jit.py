@@ -25,9 +25,10 @@ import graphc.module as M
 from graphc.autodiff import GradManager
 from graphc.optimizer import SGD
 
+from . import training
 from .harness import environment, median_seconds
 
-LR = 0.01
+LR = training.LR
 
 
 def per_call_us(fn: Callable[[], object], calls: int = 2000, rounds: int = 7) -> float:
@@ -58,11 +59,6 @@ def overhead() -> dict[str, float]:
             "graphc.function call": per_call_us(lambda: fn(a, b)),
             "Program.run alone": per_call_us(lambda: program.run([a, b])),
             "kernels": tiny.stats["kernels"]}
-
-
-def mlp() -> M.Module:
-    return M.Sequential(M.Linear(784, 512), M.ReLU(), M.Linear(512, 512), M.ReLU(),
-                        M.Linear(512, 10))
 
 
 def jit_step(model: M.Module) -> Callable:
@@ -123,26 +119,19 @@ def _ms(fn: Callable[[], object] | None, repeat: int) -> float:
 
 def train_steps(repeat: int = 30) -> list[dict]:
     """Median ms per MLP training step at batch 128 and 16, every way available."""
-    try:
-        from . import training
-    except ImportError:  # the training suite is not there: its columns stay empty
-        training = None
     rows = []
     for batch in (128, 16):
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((batch, 784)).astype(np.float32)
-        y = rng.integers(0, 10, batch).astype(np.int32)
+        x, y = training.data(batch, (784,))
         graphc.random.seed(0)
-        step = jit_step(mlp())
+        step = jit_step(training.mlp())
         xt, yt = graphc.tensor(x), graphc.tensor(y)
         row = {"batch": batch,
                "jit": _ms(lambda s=step, a=xt, b=yt: s(a, b).numpy(), repeat)}
         graphc.random.seed(0)
-        if training is not None:
-            lazy = training.graphc_step(mlp(), x, y)
-            row["lazy"] = _ms(lambda s=lazy: s().numpy(), repeat)
-            row["numpy"] = _ms(training.numpy_mlp_step(x, y), repeat)
-            row["torch"] = _ms(training.torch_step("mlp", x, y), repeat)
+        lazy = training.graphc_step(training.mlp(), x, y)
+        row["lazy"] = _ms(lambda s=lazy: s().numpy(), repeat)
+        row["numpy"] = _ms(training.numpy_mlp_step(x, y), repeat)
+        row["torch"] = _ms(training.torch_step("mlp", x, y), repeat)
         row["jax"] = _ms(jax_step(x, y), repeat)
         row["traces"] = step.traces
         row["kernels"] = step.stats["kernels"]
