@@ -8,12 +8,16 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import numpy as np
+
 from ..ir.node import pins_location
+from ..ops import apply
 from ..tensor import Tensor
 from ._operands import normalize_axis, tensor_of
-from .elemwise import abs, clip, exp, log, log1p, maximum, square
+from .elemwise import abs, clip, equal, exp, log, log1p, maximum, square, where
 from .math import mean, sum
 from .tensor import expand_dims, gather, squeeze
 
@@ -37,8 +41,29 @@ def nll_loss(logp: Any, label: Any, axis: int = 1, reduction: str = "mean") -> T
     Labels are bounds-checked: an out-of-range label raises ``graphc.OpError``."""
     logp = tensor_of(logp)
     a = normalize_axis("nll_loss", axis, logp.ndim)
-    picked = gather(logp, a, expand_dims(tensor_of(label, logp._node.type.device), a))
-    return _reduce(-squeeze(picked, a), reduction)
+    labels = tensor_of(label, logp._node.type.device)
+    shape = logp.shape
+    if labels.dtype.kind in "iu" and labels.shape == shape[:a] + shape[a + 1:]:
+        # Select with a one-hot mask rather than gather: the mask, the select and its
+        # gradient are elementwise, so they fuse into the softmax kernels, where gather
+        # and its adjoint scatter are library calls of their own.
+        checked = Tensor._wrap(apply("check_index", [labels._node], size=shape[a], axis=a))
+        classes = _class_ids(shape[a], a, logp.ndim, labels.dtype.str, logp._node.type.device)
+        picked = sum(where(equal(expand_dims(checked, a), classes), logp, 0), axis=a)
+    else:  # gather checks the label shapes and says what is wrong
+        picked = squeeze(gather(logp, a, expand_dims(labels, a)), a)
+    return _reduce(-picked, reduction)
+
+
+@functools.lru_cache(maxsize=64)
+def _class_ids(size: int, axis: int, ndim: int, dtype: str, device: str) -> Tensor:
+    """0..size-1 along ``axis`` of an ``ndim``-d array (1 elsewhere), read-only; one
+    buffer per shape, reused by every step."""
+    shape = [1] * ndim
+    shape[axis] = size
+    ids = np.arange(size, dtype=dtype).reshape(shape)
+    ids.flags.writeable = False
+    return Tensor(ids, device=device)
 
 
 @pins_location

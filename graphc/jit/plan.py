@@ -48,6 +48,9 @@ class Entry:
                     self.roots.append(node)
                 self.sources.append(("program", seen[node.uid]))
         self.n_outputs = len(outputs)
+        # The common case, decided once: every value comes straight from the Program.
+        self._all_from_program = all(s[0] == "program" for s in self.sources) and \
+            [s[1] for s in self.sources] == list(range(len(self.sources)))
         self.none_writes = [ref for ref, n in writes if n is None]
         self.write_refs = [(ref, n.type) for ref, n in writes if n is not None]
         self.compiled = None
@@ -126,17 +129,17 @@ class Entry:
             values = self._interpret(args)
         else:
             values = []
-        sources = self.sources
-        if len(sources) == len(values) and all(s[0] == "program" for s in sources):
+        if self._all_from_program:
             produced = values
         else:
-            produced = [self._value(s, values, inputs, args, redraw) for s in sources]
+            produced = [self._value(s, values, inputs, args, redraw) for s in self.sources]
         n = self.n_outputs
-        for (ref, type), value in zip(self.write_refs, produced[n:]):
-            ref.write(value, type)
+        if self.write_refs:
+            for (ref, type), value in zip(self.write_refs, produced[n:]):
+                ref.write(value, type)
         for ref in self.none_writes:
             ref.write(None, None)
-        return produced[:n]
+        return produced[:n] if len(produced) != n else produced
 
     def _value(self, source: tuple, values: list, inputs: Sequence, args: list,
                redraw: bool):

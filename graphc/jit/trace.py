@@ -38,7 +38,7 @@ from ..tensor import Tensor
 from . import tree as trees
 from .errors import TraceError
 from .function import Capture, CompiledFunction
-from .state import DataRef, GradRef, HyperRef, StateRef, find_owners
+from .state import DataRef, GradRef, HyperRef, StateRef, buffer_leaf, find_owners
 
 _GRAPHC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TENSOR_FILE = os.path.join(_GRAPHC_DIR, "tensor.py")
@@ -331,8 +331,6 @@ def arrays_of(leaves: list, want: list[np.dtype]) -> list[np.ndarray]:
 
 def wrap_outputs(traced: Traced, values: list) -> Any:
     """The call's results as realized Tensors, in the structure the body returned."""
-    from .state import buffer_leaf
-
     tensors = [Tensor._wrap(buffer_leaf(v, t)) for v, t in zip(values, traced.out_types)]
     return trees.unflatten(traced.function.capture.tree, tensors)
 

@@ -147,6 +147,31 @@ def _gather_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
 register("gather", "opaque", _infer_gather, _gather_reference)
 
 
+# ---- a bounds check on class labels ------------------------------------------------
+
+def _infer_check_index(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
+    (index,) = types
+    _check_arrays([index])
+    return index
+
+
+def _check_index_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
+    """The labels themselves (a copy: the result must not alias a planned buffer)."""
+    (index,) = xs
+    size = attrs["size"]
+    if index.size and (index.min() < 0 or index.max() >= size):
+        bad = index[(index < 0) | (index >= size)].flat[0]
+        raise OpError(f"label {bad} is out of bounds for axis {attrs['axis']} with size {size}")
+    return np.array(index)
+
+
+# ``check_index(labels; size, axis)``: the labels, after checking 0 <= label < size. A
+# loss that selects with a one-hot mask (which fuses) instead of ``gather`` keeps
+# gather's bounds check this way: a wrong label is an error, not a silent zero.
+register("check_index", "opaque", _infer_check_index, _check_index_reference,
+         differentiable=False)
+
+
 # ---- scatter-add: the adjoint of reading with data ---------------------------------
 
 # Same operands and checks as setitem; duplicate indices accumulate instead of overwriting.
