@@ -53,7 +53,8 @@ def test_cross_entropy_is_stable_for_large_logits():
 
 def test_out_of_range_label_names_the_op_and_line():
     logits = graphc.tensor(np.zeros((2, 3), np.float32))
-    with pytest.raises(graphc.OpError, match=r"check_index: label 3 is out of bounds.*test_loss.py:\d+"):
+    with pytest.raises(graphc.OpError,
+                       match=r"check_index: label 3 is out of bounds.*test_loss.py:\d+"):
         F.cross_entropy(logits, graphc.tensor([0, 3])).item()
 
 
