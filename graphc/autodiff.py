@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from . import lazy
+from . import lazy, vjp_replay
 from .ir import (
     DTypeError,
     Node,
@@ -145,7 +145,7 @@ def grad(y: Tensor | Sequence[Tensor], xs: Tensor | Sequence[Tensor],
     ys = [y] if isinstance(y, Tensor) else list(y)
     dys = _dys(ys, dy)
     with autodiff_marker():
-        nodes = vjp_graph([t._node for t in ys], dys, [x._node for x in xs_list])
+        nodes = vjp_replay.vjp([t._node for t in ys], dys, [x._node for x in xs_list])
     if any(n is None for n in nodes):
         _explain_missing(ys, xs_list, nodes)
     out = [Tensor._wrap(n) if n is not None else None for n in nodes]
@@ -210,6 +210,22 @@ _visible_to: list[int] = []
 def _stamp(node: Node) -> None:
     for gm in _recording[:_visible_to[-1]] if _visible_to else _recording:
         gm._recorded.add(node.uid)
+
+
+class _unstamped:
+    """While the first recording manager runs backward, no manager can see the nodes it
+    builds: the stamp hook is taken off, so building them costs no hook call."""
+
+    def __init__(self, visible: int) -> None:
+        self.off = visible == 0 and _stamp in _node_module.build_hooks
+
+    def __enter__(self) -> None:
+        if self.off:
+            _node_module.build_hooks.remove(_stamp)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.off:
+            _node_module.build_hooks.append(_stamp)
 
 
 class GradManager:
@@ -314,9 +330,11 @@ class GradManager:
                                "`with gm:` or after gm.record()")
         try:
             if y is not None:
-                _visible_to.append(_recording.index(self))
+                visible = _recording.index(self)
+                _visible_to.append(visible)
                 try:
-                    self._accumulate([y] if isinstance(y, Tensor) else list(y), dy)
+                    with _unstamped(visible):
+                        self._accumulate([y] if isinstance(y, Tensor) else list(y), dy)
                 finally:
                     _visible_to.pop()
         finally:  # as MegEngine does: a failed backward still ends the recording
@@ -327,8 +345,8 @@ class GradManager:
         recorded = set(self._recorded)
         dys = _dys(ys, dy)
         with autodiff_marker():
-            grads = vjp_graph([t._node for t in ys], dys, [e.node for _, e in live],
-                              through=lambda n: n.uid in recorded)
+            grads = vjp_replay.vjp([t._node for t in ys], dys, [e.node for _, e in live],
+                                   through=lambda n: n.uid in recorded)
         for (t, entry), g in zip(live, grads):
             if g is None:
                 continue
