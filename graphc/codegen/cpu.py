@@ -110,6 +110,10 @@ class _Renderer(ColumnReductions, WholeReductions):
         self.full_index = tuple("0" if d == 1 else f"i{k}" for k, d in enumerate(domain))
         self.dim_names: dict[int, str] = {}
         self.stored: set[int] = set()
+        # 0-d input arrays (a learning rate) are read once, before the loops: parfor
+        # lowering cannot index a 0-d array inside a prange loop.
+        self.prologue: list[str] = []
+        self.hoisted: dict[str, str] = {}
 
     # ---- small helpers ----------------------------------------------------------
     def emit(self, text: str) -> None:
@@ -139,7 +143,7 @@ class _Renderer(ColumnReductions, WholeReductions):
 
     @staticmethod
     def subscript(index: tuple[str, ...]) -> str:
-        return "[" + ", ".join(index) + "]" if index else "[0]"
+        return "[" + ", ".join(index) + "]" if index else "[()]"  # a 0-d array
 
     def row_index(self, shape: tuple[int, ...]) -> tuple[str, ...]:
         domain = self.kernel.domain
@@ -223,6 +227,11 @@ class _Renderer(ColumnReductions, WholeReductions):
         name = self.names[node.uid]
         if node.op == "const":
             return name
+        if not node.type.shape:
+            if name not in self.hoisted:
+                self.hoisted[name] = f"{name}v"
+                self.prologue.append(f"    {name}v = {name}[()]")
+            return self.hoisted[name]
         return name + self.subscript(index)
 
     def out_name(self, node: Node) -> str:
@@ -316,7 +325,7 @@ class _Renderer(ColumnReductions, WholeReductions):
                 self.row_epilogue(r, row_nodes, outputs)
             if full_outputs:
                 self.reduce_loops(reduced, lambda: self.store(full_outputs), parallel=True)
-        body = self.lines[body_start:]
+        body = self.prologue + self.lines[body_start:]
         if not parallel:
             body = [line.replace(" in prange(", " in range(") for line in body]
         params = self.params

@@ -154,8 +154,7 @@ class _Builder:
             else:
                 params.append(("in", self.array_slot(p.node)))
         sizes = np.array(ks.sizes or [0], dtype=np.int64)
-        plain = all(p.node.type.dtype != np.float16
-                    and (p.kind == "scalar" or p.node.type.ndim > 0) for p in ks.params)
+        plain = all(p.node.type.dtype != np.float16 for p in ks.params)
         self.steps.append(loop_step(kernel.name, dispatcher, params, outs, sizes, plain))
 
     def library_kernel(self, kernel: Kernel) -> None:

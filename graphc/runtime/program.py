@@ -87,9 +87,9 @@ def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
     """A generated kernel call. ``params`` are (kind, slot) in signature order and
     ``outs`` (slot, allocator) for the arrays it writes. float16 arrays are converted at
     the kernel's edges (numba has no float16 arrays on the CPU). ``plain`` says no
-    argument is float16 or a 0-d array (known from the types when the Program is built):
-    then the call passes the slots as they are, the per-step cost that matters for small
-    steps and jitted functions."""
+    argument is float16 (known from the types when the Program is built): then the call
+    passes the slots as they are, the per-step cost that matters for small steps and
+    jitted functions."""
     reads = tuple(s for k, s in params if k != "out")
     writes = tuple(s for s, _ in outs)
     if plain:
@@ -119,8 +119,6 @@ def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
                         v = tmp
                     else:
                         v = v.astype(np.float32)
-                if v.ndim == 0:
-                    v = v.reshape(1)
             call.append(v)
         dispatcher(*call, sizes)
         for dst, tmp in post:
