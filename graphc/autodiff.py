@@ -35,13 +35,14 @@ from .ir import (
     ShapeError,
     TensorType,
     autodiff_marker,
+    const_node,
     make_node,
     topo_order,
     user_location,
 )
 from .ir import node as _node_module
 from .ir.graph import is_input_free
-from .ops import OPS, apply, get_op
+from .ops import OPS, apply, get_op, lower_in_place
 from .ops.registry import Attrs
 from .tensor import Tensor
 
@@ -74,6 +75,10 @@ def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
     # Walk through the xs too: an x computed from another x (an intermediate attached
     # to a GradManager) passes its gradient on, as a total derivative should.
     order = topo_order(ys, stop=is_input_free)
+    deferred = [n for n in order if n.inputs and n.buffer is None and OPS[n.op].lower]
+    if deferred:  # differentiating through deferred gradients: build them first
+        lower_in_place(deferred)
+        order = topo_order(ys, stop=is_input_free)
     # Only nodes that depend on some x carry gradient (not through detach and other
     # non-differentiable ops: their inputs would get gradients nobody reads).
     depends: set[int] = set()
@@ -342,11 +347,15 @@ class GradManager:
 
     def _accumulate(self, ys: list[Tensor], dy: Any) -> None:
         live = [(t, e) for e in self._attached if (t := e.ref()) is not None]
-        recorded = set(self._recorded)
+        recorded = self._recorded
         dys = _dys(ys, dy)
+        y_nodes, x_nodes = [t._node for t in ys], [e.node for _, e in live]
         with autodiff_marker():
-            grads = vjp_replay.vjp([t._node for t in ys], dys, [e.node for _, e in live],
-                                   through=lambda n: n.uid in recorded)
+            grads = _deferred_gradients(y_nodes, dys, x_nodes, recorded)
+            if grads is None:
+                recorded = set(recorded)
+                grads = vjp_replay.vjp(y_nodes, dys, x_nodes,
+                                       through=lambda n: n.uid in recorded)
         for (t, entry), g in zip(live, grads):
             if g is None:
                 continue
@@ -369,6 +378,146 @@ class _Attachment:
         self.ref = weakref.ref(tensor)
         self.callbacks: list[Callable] = []
         self.node: Node | None = None
+
+
+# ---- deferred gradients -----------------------------------------------------------
+#
+# GradManager.backward does not build the VJP graph on the spot when it can avoid it: it
+# builds one ``grad_of`` marker per attached tensor, and the ``lower`` pass builds the
+# VJP graph when the step compiles (once per structure, not once per step). A marker is
+# valid while the forward graph it differentiates stays pending; a realization that
+# would compute part of that graph without the markers lowers them in place first
+# (``_lower_stale``), so nothing is ever differentiated through a value it lost.
+
+
+class _Deferred:
+    """The markers of one deferred backward and the forward nodes their VJP walks."""
+
+    __slots__ = ("markers", "forward")
+
+    def __init__(self, markers: list[Node], forward: set[int]) -> None:
+        self.markers = [weakref.ref(m) for m in markers]
+        self.forward = forward
+
+    def pending(self) -> list[Node]:
+        """The markers still alive and not yet lowered or computed."""
+        out = []
+        for ref in self.markers:
+            m = ref()
+            if m is not None and m.op == "grad_of" and m.buffer is None:
+                out.append(m)
+        return out
+
+
+_deferred: list[_Deferred] = []
+
+
+def _deferred_gradients(ys: list[Node], dys: list[Node], xs: list[Node],
+                        recorded: set[int]) -> list[Node | None] | None:
+    """``grad_of`` markers for the xs that ``ys`` depend on (None for the others), or
+    None when the backward must be built now: while tracing, when another manager
+    records (it may differentiate these gradients), or when the forward graph holds
+    realized nodes, custom Functions, other deferred gradients, or a dependency the
+    recording did not see (gradients must not flow through it)."""
+    if lazy.tracing or len(_recording) > 1 or not xs:
+        return None
+    order = topo_order(list(ys) + list(dys), stop=is_input_free)
+    bits = {x.uid: 1 << j for j, x in enumerate(xs)}
+    reach: dict[int, int] = {}
+    forward: set[int] = set()
+    ops = OPS
+    for node in order:
+        uid = node.uid
+        mask = bits.get(uid, 0)
+        if node.inputs:
+            if node.buffer is not None or node.op == "custom_grad":
+                return None
+            op = ops[node.op]
+            if op.lower is not None:
+                return None
+            forward.add(uid)
+            if op.differentiable and _differentiable_dtype(node.type.dtype):
+                carried = 0
+                for i in node.inputs:
+                    carried |= reach.get(i.uid, 0)
+                if carried:
+                    if uid not in recorded:
+                        return None
+                    mask |= carried
+        reach[uid] = mask
+    wanted = 0
+    for y in ys:
+        wanted |= reach.get(y.uid, 0)
+    inputs = tuple(ys) + tuple(dys) + tuple(xs)
+    grads: list[Node | None] = []
+    markers = []
+    for j, x in enumerate(xs):
+        if wanted >> j & 1:
+            m = make_node("grad_of", inputs, Attrs(n_ys=len(ys), x=j), x.type)
+            markers.append(m)
+            grads.append(m)
+        else:
+            grads.append(None)
+    if markers:
+        _deferred.append(_Deferred(markers, forward))
+        if _lower_stale not in lazy.order_hooks:
+            lazy.order_hooks.append(_lower_stale)
+    return grads
+
+
+# marker → its lowered gradient, while the marker lives: explaining, drawing and then
+# compiling a pending step lower it once and see the same nodes.
+_lowered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _lower_gradients(markers: list[Node]) -> dict[int, Node]:
+    """The VJP graph each ``grad_of`` marker stands for (one VJP per backward call)."""
+    out: dict[int, Node] = {}
+    calls: dict[tuple, list[Node]] = {}
+    for m in markers:
+        done = _lowered.get(m)
+        if done is not None:
+            out[m.uid] = done
+        else:
+            calls.setdefault((tuple(i.uid for i in m.inputs), m.attrs["n_ys"]), []).append(m)
+    for (_, n), group in calls.items():
+        inputs = group[0].inputs
+        with autodiff_marker(group[0].meta._where):
+            grads = vjp_replay.vjp(list(inputs[:n]), list(inputs[n:2 * n]),
+                                   list(inputs[2 * n:]))
+            for m in group:
+                g = grads[m.attrs["x"]]
+                if g is None:  # connected, but every path's rule gave no gradient
+                    t = m.type
+                    g = const_node(0, t.dtype, t.device)
+                    if t.shape:
+                        g = apply("broadcast_to", [g], shape=t.shape)
+                out[m.uid] = _lowered[m] = g
+    return out
+
+
+get_op("grad_of").lower = _lower_gradients
+
+
+def _lower_stale(order: list[Node]) -> bool:
+    """Before a realization of ``order``: lower, in place, the markers whose forward
+    graph it would compute in part without computing them too (True if it did). The
+    hook leaves ``lazy.order_hooks`` once no marker is pending."""
+    live = [(d, d.pending()) for d in _deferred]
+    live = [(d, ms) for d, ms in live if ms]
+    _deferred[:] = [d for d, _ in live]
+    computed = {n.uid for n in order}
+    stale = []
+    for d, markers in live:
+        if not d.forward.isdisjoint(computed) and not all(m.uid in computed
+                                                          for m in markers):
+            stale.extend(markers)
+    if stale:
+        lower_in_place(stale)
+    if not any(d.pending() for d in _deferred):
+        _deferred.clear()
+        lazy.order_hooks.remove(_lower_stale)
+    return bool(stale)
 
 
 # ---- custom functions -----------------------------------------------------------

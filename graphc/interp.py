@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .ir import Node, OpError, topo_order
-from .ops import get_op
+from .ops import get_op, lower_in_place
 
 
 def run(roots: Sequence[Node], memo: set[int] = frozenset()) -> dict[int, np.ndarray]:
@@ -26,6 +26,10 @@ def run(roots: Sequence[Node], memo: set[int] = frozenset()) -> dict[int, np.nda
     array([-0., -1., -2.], dtype=float32)
     """
     order = topo_order(roots)
+    deferred = [n for n in order if n.inputs and n.buffer is None and get_op(n.op).lower]
+    if deferred:  # deferred gradients: build what they stand for, then walk again
+        lower_in_place(deferred)
+        order = topo_order(roots)
     keep = {r.uid for r in roots} | set(memo)
     uses: dict[int, int] = {}
     for node in order:

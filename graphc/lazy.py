@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from . import interp
-from .ir import Node
+from .ir import Node, topo_order
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -36,6 +36,10 @@ _live: dict[int, weakref.ref] = {}
 _graph_keepers = [0]
 
 realize_hooks: list[Callable[[list[Node]], None]] = []
+# Called as hook(order) with the topological order of what a realization computes,
+# before it runs; a hook that changed the graph returns True (the order is walked
+# again). Deferred gradients register one while they are pending (graphc.autodiff).
+order_hooks: list[Callable[[list[Node]], bool]] = []
 # Called as hook(field, tensor, old, new) with field "data" (old/new are nodes) or
 # "grad" (old/new are Tensors or None).
 rebind_hooks: list[Callable[[str, Tensor, object, object], None]] = []
@@ -138,9 +142,14 @@ def realize(nodes: Iterable[Node]) -> None:
         return
     for hook in realize_hooks:
         hook(pending)
+    order = None
+    if order_hooks:
+        order = topo_order(pending)
+        if any([hook(order) for hook in list(order_hooks)]):
+            order = topo_order(pending)
     live = live_pending_tensors()
     memo = {t._node.uid for t in live}
-    values = _execute(pending, memo)
+    values = _execute(pending, memo, order)
     drop = not keep_graph()
     done = set()
     for node in pending + [t._node for t in live]:
@@ -154,14 +163,14 @@ def realize(nodes: Iterable[Node]) -> None:
             _live.pop(id(t), None)
 
 
-def _execute(roots: list[Node], memo: set[int]) -> dict[int, object]:
+def _execute(roots: list[Node], memo: set[int], order: list[Node] | None) -> dict[int, object]:
     name = backend()
     if name == "interp":
         return interp.run(roots, memo)
     if name == "compiled":
         from .runtime.compiler import execute
 
-        return execute(roots, memo)
+        return execute(roots, memo, order)
     raise ValueError(f"unknown GRAPHC_BACKEND {name!r}; valid: {', '.join(BACKENDS)}")
 
 

@@ -321,11 +321,22 @@ def pins_location(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 class autodiff_marker(pinned_location):
     """Context manager: nodes built inside are marked as made by autodiff (and carry the
-    user's line that asked for the gradient)."""
+    user's line that asked for the gradient, or ``where``: the line a deferred gradient
+    was asked for when it is built later).
+
+    >>> with autodiff_marker():
+    ...     pass
+    """
+
+    def __init__(self, where: Any = None) -> None:
+        self.where = where
 
     def __enter__(self) -> None:
         _autodiff_depth[0] += 1
-        super().__enter__()
+        if self.where is None:
+            super().__enter__()
+        else:
+            _pinned.append(self.where)
 
     def __exit__(self, *exc: object) -> None:
         _autodiff_depth[0] -= 1

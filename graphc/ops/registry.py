@@ -52,6 +52,10 @@ class OpDef:
     index_map: Callable[..., tuple[str, ...]] | None = None
     library: LibraryFn | None = None
     vjp_needs: bool = False  # the rule takes a third argument: which inputs need one
+    # ``lower(nodes) -> {uid: node}``: for an op that stands for a subgraph built on demand
+    # (a deferred gradient), the subgraph each of ``nodes`` stands for. Set by the layer
+    # that owns the subgraph (autodiff); the ``lower`` pass and the interpreter call it.
+    lower: Callable[[list[Node]], dict[int, Node]] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -78,6 +82,23 @@ def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
                library)
     OPS[name] = op
     return op
+
+
+def lower_in_place(nodes: Sequence[Node]) -> None:
+    """Turn each pending node of a ``lower``-able op into ``identity`` of the subgraph it
+    stands for, in place, so every reader sees the subgraph (used where a graph is
+    evaluated or differentiated outside the compile pipeline; the ``lower`` pass is the
+    pure form)."""
+    by_op: dict[str, list[Node]] = {}
+    for n in nodes:
+        if n.buffer is None and OPS[n.op].lower is not None:
+            by_op.setdefault(n.op, []).append(n)
+    for op, group in by_op.items():
+        lowered = OPS[op].lower(group)
+        for n in group:
+            target = lowered[n.uid]
+            n.op, n.inputs, n.attrs = "identity", (target,), EMPTY_ATTRS
+            n.depth = target.depth + 1 if target.buffer is None else 1
 
 
 def get_op(name: str) -> OpDef:

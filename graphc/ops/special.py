@@ -4,7 +4,12 @@
   so only its uses from then on are differentiated with respect to it;
 - ``custom_grad(out, *inputs)``: the output of a user ``autodiff.Function``; its value is
   ``out`` and its gradient comes from the Function's ``backward`` (the node's ``value``
-  holds the Function object).
+  holds the Function object);
+- ``grad_of(*ys, *dys, *xs; n_ys, x)``: the gradient of ``sum(ys * dys)`` with respect
+  to ``xs[x]``, deferred: ``GradManager.backward`` builds one per attached tensor, and the
+  ``lower`` pass (or, outside the compiler, ``lower_in_place``) replaces it with the VJP
+  graph. A training step's key then holds the forward graph and these markers, not the
+  whole backward graph, and the backward is built only when the step compiles.
 """
 
 from __future__ import annotations
@@ -21,6 +26,17 @@ def _first(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
 
 register("identity", "elementwise", _first, lambda xs, attrs: xs[0], "{0}")
 register("custom_grad", "opaque", _first, lambda xs, attrs: xs[0])
+
+
+def _grad_of_type(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
+    return types[2 * attrs["n_ys"] + attrs["x"]]
+
+
+def _grad_of_reference(xs: Sequence, attrs: Attrs):
+    raise AssertionError("grad_of is lowered to its VJP graph before evaluation")
+
+
+register("grad_of", "opaque", _grad_of_type, _grad_of_reference, differentiable=False)
 
 
 from .registry import defvjp  # noqa: E402

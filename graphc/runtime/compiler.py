@@ -289,9 +289,12 @@ def _is_tiny(order: Sequence[Node]) -> bool:
     return all(n.type.size <= TINY_ELEMENTS for n in order)
 
 
-def execute(roots: list[Node], memo: set[int]) -> dict[int, object]:
-    """Compute ``roots`` (and memoised live nodes inside their graph); ``{uid: value}``."""
-    order = topo_order(roots)
+def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None
+            ) -> dict[int, object]:
+    """Compute ``roots`` (and memoised live nodes inside their graph); ``{uid: value}``.
+    ``order`` is ``topo_order(roots)`` when the caller has walked the graph already."""
+    if order is None:
+        order = topo_order(roots)
     root_ids = {r.uid for r in roots}
     outputs = list(roots) + [n for n in order if n.uid in memo and n.uid not in root_ids
                              and not is_frontier(n)]

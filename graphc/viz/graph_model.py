@@ -41,9 +41,10 @@ def stage_graph(target: Any, stage: str = "fused", group_by: str | None = None,
     """The graph of ``target`` at compiler ``stage`` as a networkx MultiDiGraph.
 
     ``stage``: ``"built"`` (as written), ``"optimized"`` (after the simplification
-    passes), ``"fused"`` (kernels as clusters), ``"backward"`` (clusters by phase:
-    forward, backward, update). ``group_by="module"`` collapses the op nodes of each
-    module scope (within a cluster) into one node. ``names`` names parameters (a Module
+    passes), ``"fused"`` (kernels as clusters), ``"backward"`` (deferred gradients
+    lowered to their VJP graphs, in clusters by phase: forward, backward, update).
+    ``group_by="module"`` collapses the op nodes of each module scope (within a cluster)
+    into one node. ``names`` names parameters (a Module
     or ``{name: Tensor}``).
 
     >>> import graphc
@@ -59,8 +60,10 @@ def stage_graph(target: Any, stage: str = "fused", group_by: str | None = None,
     resolved = resolve(target, names)
     clusters: dict[str, dict] = {}
     fused = None
-    if stage in ("built", "backward"):
+    if stage == "built":
         graph = Graph(tuple(resolved.outputs))
+    elif stage == "backward":  # deferred gradients (grad_of) drawn as the graphs they are
+        graph = run_pipeline(Graph(tuple(resolved.outputs)), ("lower",))
     elif stage == "optimized":
         graph = run_pipeline(Graph(tuple(resolved.outputs)))
     else:

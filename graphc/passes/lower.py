@@ -1,0 +1,44 @@
+"""The ``lower`` pass: ops that stand for a subgraph built on demand become that subgraph.
+
+The one such op is ``grad_of`` (a gradient ``GradManager.backward`` deferred): the
+structural key of a training step covers the forward graph and one marker per
+parameter, and the VJP graph is built here, once per compiled Program, instead of on
+every step. It runs first, so every later pass sees ordinary ops.
+"""
+
+from __future__ import annotations
+
+from ..ir import Graph, Node, is_frontier, rebuild
+from ..ops import get_op
+from . import graph_pass
+
+
+@graph_pass("lower")
+def lower(graph: Graph) -> Graph:
+    """Replace every pending node whose op has a ``lower`` rule by what it stands for.
+
+    >>> import numpy as np
+    >>> from graphc.ir import buffer_node
+    >>> x = buffer_node(np.ones(2, np.float32), "cpux")
+    >>> lower(Graph((x,))).outputs == (x,)
+    True
+    """
+    nodes = graph.nodes()
+    by_op: dict[str, list[Node]] = {}
+    for n in nodes:
+        if not is_frontier(n) and get_op(n.op).lower is not None:
+            by_op.setdefault(n.op, []).append(n)
+    if not by_op:
+        return graph
+    replaced: dict[int, Node] = {}
+    for op, group in by_op.items():
+        replaced.update(get_op(op).lower(group))
+    new: dict[int, Node] = {}
+    for n in nodes:
+        if n.uid in replaced:
+            new[n.uid] = replaced[n.uid]
+        elif is_frontier(n):
+            new[n.uid] = n
+        else:
+            new[n.uid] = rebuild(n, tuple(new[i.uid] for i in n.inputs))
+    return Graph(tuple(new[o.uid] for o in graph.outputs))
