@@ -128,11 +128,12 @@ def release_kept_graph() -> None:
     _kept.clear()
 
 
-def realize(nodes: Iterable[Node]) -> None:
+def realize(nodes: Iterable[Node], order: list[Node] | None = None) -> None:
     """Compute every pending node in ``nodes`` and memoise its buffer.
 
     Live Tensors whose nodes lie inside the computed subgraph are memoised too, so a
-    value the user still holds is never computed twice.
+    value the user still holds is never computed twice. ``order`` is
+    ``topo_order(nodes)`` when the caller has walked them already (all pending).
     """
     pending = [n for n in nodes if n.buffer is None]
     if not pending:
@@ -142,9 +143,11 @@ def realize(nodes: Iterable[Node]) -> None:
         return
     for hook in realize_hooks:
         hook(pending)
-    order = None
+    if len(pending) != len(nodes if isinstance(nodes, list) else pending):
+        order = None  # the caller's walk included realized roots
     if order_hooks:
-        order = topo_order(pending)
+        if order is None:
+            order = topo_order(pending)
         if any([hook(order) for hook in list(order_hooks)]):
             order = topo_order(pending)
     live = live_pending_tensors()

@@ -146,13 +146,18 @@ def _pending_mutations() -> list[Node]:
     return nodes
 
 
-def _live_readers(replaced: set[int]) -> list[Node]:
-    """Nodes of live pending Tensors whose graphs read one of the ``replaced`` nodes."""
-    live = lazy.live_pending_tensors()
+def _live_readers(replaced: set[int], roots: list[Node]
+                  ) -> tuple[list[Node], list[Node] | None]:
+    """Nodes of live pending Tensors whose graphs read one of the ``replaced`` nodes, and
+    ``topo_order(roots + readers)`` when every live pending Tensor is a reader (the
+    usual step: the loss, the gradients), else None. One walk serves both: the readers
+    and the order the step's realization needs."""
+    live = [t._node for t in lazy.live_pending_tensors()]
+    order = topo_order(roots + live)
     if not live:
-        return []
+        return [], order
     reads: set[int] = set()
-    for node in topo_order([t._node for t in live]):  # a loop, not any(): a hot path
+    for node in order:  # a loop, not any(): a hot path
         uid = node.uid
         if uid in replaced:
             reads.add(uid)
@@ -161,7 +166,8 @@ def _live_readers(replaced: set[int]) -> list[Node]:
                 if i.uid in reads:
                     reads.add(uid)
                     break
-    return [t._node for t in live if t._node.uid in reads]
+    readers = [n for n in live if n.uid in reads]
+    return readers, order if len(readers) == len(live) else None
 
 
 class Optimizer:
@@ -299,11 +305,13 @@ class Optimizer:
                             plain.append((state, key, value))
         roots = [v._node for v in values]
         computed = {n.uid for n in roots}
-        for n in _live_readers({t._node.uid for t in targets}) + _pending_mutations():
+        readers, order = _live_readers({t._node.uid for t in targets}, roots)
+        mutations = _pending_mutations()
+        for n in readers + mutations:
             if n.uid not in computed:
                 computed.add(n.uid)
                 roots.append(n)
-        lazy.realize(roots)
+        lazy.realize(roots, order=None if mutations else order)
         for target, value in zip(targets, values):
             lazy.rebind(target, value._node)
         for state, key, value in plain:
