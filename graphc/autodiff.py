@@ -422,29 +422,29 @@ def _deferred_gradients(ys: list[Node], dys: list[Node], xs: list[Node],
     if lazy.tracing or len(_recording) > 1 or not xs:
         return None
     order = topo_order(list(ys) + list(dys), stop=is_input_free)
-    bits = {x.uid: 1 << j for j, x in enumerate(xs)}
-    reach: dict[int, int] = {}
+    reach = {x.uid: 1 << j for j, x in enumerate(xs)}  # uid → the xs it depends on
     forward: set[int] = set()
-    ops = OPS
-    for node in order:
+    ops, floats, get = OPS, _FLOAT_DTYPES, reach.get
+    for node in order:  # a loop with the tests inlined: the per-step hot path
+        inputs = node.inputs
+        if not inputs:
+            continue
         uid = node.uid
-        mask = bits.get(uid, 0)
-        if node.inputs:
-            if node.buffer is not None or node.op == "custom_grad":
-                return None
-            op = ops[node.op]
-            if op.lower is not None:
-                return None
-            forward.add(uid)
-            if op.differentiable and _differentiable_dtype(node.type.dtype):
-                carried = 0
-                for i in node.inputs:
-                    carried |= reach.get(i.uid, 0)
-                if carried:
-                    if uid not in recorded:
-                        return None
-                    mask |= carried
-        reach[uid] = mask
+        if node.buffer is not None or node.op == "custom_grad":
+            return None
+        op = ops[node.op]
+        if op.lower is not None:
+            return None
+        forward.add(uid)
+        dtype = node.type.dtype
+        if op.differentiable and (floats.get(dtype) or _differentiable_dtype(dtype)):
+            carried = 0
+            for i in inputs:
+                carried |= get(i.uid, 0)
+            if carried:
+                if uid not in recorded:
+                    return None
+                reach[uid] = carried | get(uid, 0)
     wanted = 0
     for y in ys:
         wanted |= reach.get(y.uid, 0)
