@@ -6,6 +6,7 @@ the compiled path select ``GRAPHC_BACKEND=compiled`` themselves (see tests/runti
 
 import os
 
+import pytest
 from hypothesis import settings
 
 os.environ.setdefault("GRAPHC_BACKEND", "interp")
@@ -13,3 +14,18 @@ os.environ.setdefault("GRAPHC_BACKEND", "interp")
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_recording_or_trace():
+    """A test that leaves a GradManager recording or a trace open changes what later
+    tests see (gradients are no longer deferred, realization defers to the trace): fail
+    the test that leaked it, and clean up."""
+    from graphc import autodiff, lazy
+
+    yield
+    leaked = (list(autodiff._recording), list(lazy.tracing))
+    for gm in list(autodiff._recording):
+        gm.release()
+    lazy.tracing.clear()
+    assert leaked == ([], []), f"left recording / tracing: {leaked}"
