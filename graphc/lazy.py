@@ -133,8 +133,10 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None) -> None:
 
     Live Tensors whose nodes lie inside the computed subgraph are memoised too, so a
     value the user still holds is never computed twice. ``order`` is
-    ``topo_order(nodes)`` when the caller has walked them already (all pending).
+    ``topo_order(nodes)`` when the caller has walked them already (used only when every
+    node in ``nodes`` is pending, so that it is the walk realization would make).
     """
+    nodes = list(nodes)
     pending = [n for n in nodes if n.buffer is None]
     if not pending:
         return
@@ -143,8 +145,8 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None) -> None:
         return
     for hook in realize_hooks:
         hook(pending)
-    if len(pending) != len(nodes if isinstance(nodes, list) else pending):
-        order = None  # the caller's walk included realized roots
+    if len(pending) != len(nodes):
+        order = None  # the caller's walk started at a realized node too
     if order_hooks:
         if order is None:
             order = topo_order(pending)

@@ -25,7 +25,12 @@ def run_reference(*tensors):
 
 def tolerance(dtype: np.dtype) -> dict:
     if dtype == np.float16:
-        return {"rtol": 2e-3, "atol": 2e-3}
+        # A fused kernel keeps float16 intermediates in float32 and rounds at its
+        # outputs; the interpreter rounds after every op. One intermediate rounding
+        # (half an ulp, 2**-12) grows through the ops after it: through exp by |x|, so
+        # exp(add(a, b)) near x = 5 differs by ~3 ulps (173.125 vs 173.5, found by this
+        # test). 6e-3 covers arguments up to |x| = 11, where float16 exp overflows.
+        return {"rtol": 6e-3, "atol": 6e-3}
     if dtype == np.float32:
         return {"rtol": 2e-5, "atol": 2e-5}
     if dtype == np.float64:
