@@ -6,8 +6,9 @@ pass, the input gradient and the weight gradient of both CPU implementations, di
 numba loops (:mod:`graphc.kernels.cpu.conv_direct`) and im2col + BLAS
 (:mod:`graphc.kernels.cpu.conv_im2col`), and the numba pooling loops
 (:mod:`graphc.kernels.cpu.pool_direct`) against strided NumPy
-(:mod:`graphc.kernels.cpu.pool_strided`). Run it with ``python -m graphc.bench.conv``
-(medians in ms, float32).
+(:mod:`graphc.kernels.cpu.pool_strided`), and the input gradient's col2im step as NumPy
+strided adds against numba loops (:mod:`graphc.kernels.cpu.col2im`). Run it with
+``python -m graphc.bench.conv`` (medians in ms, float32).
 """
 
 from __future__ import annotations
@@ -55,6 +56,19 @@ def conv_times(batch: int, c: int, size: int, o: int, k: int, p: int,
     return times
 
 
+def col2im_times(batch: int, c: int, size: int, o: int, k: int, p: int,
+                 repeat: int = 20) -> dict[str, float]:
+    """Median ms of the conv input gradient's col2im step: ``{"numpy": ms, "numba": ms}``."""
+    from ..kernels.cpu import col2im, conv_im2col
+
+    out_size = size + 2 * p - k + 1
+    cols = np.random.default_rng(0).standard_normal(
+        (batch, c, k, k, out_size, out_size), dtype=np.float32)
+    out = np.empty((batch, c, size + 2 * p, size + 2 * p), np.float32)
+    return {name: 1e3 * median_seconds(lambda f=fn: f(cols, out, 1, 1, 1, 1), repeat)
+            for name, fn in (("numpy", conv_im2col.col2im), ("numba", col2im.col2im))}
+
+
 def pool_times(batch: int, c: int, size: int, repeat: int = 20) -> dict[str, dict[str, float]]:
     """Median ms of the numba pooling kernels (``pool_direct``), the strided NumPy ones
     (``pool_strided``) and the max ops' NumPy references: ``{impl: {op: ms}}``."""
@@ -95,6 +109,12 @@ def main() -> None:
         for op in ("forward", "backward_data", "backward_filter"):
             d, i = times["conv_direct"][op], times["conv_im2col"][op]
             print(f"| {name} | {op} | {d:.2f} | {i:.2f} | {'direct' if d < i else 'im2col'} |")
+    print()
+    print("| case | col2im: NumPy strided adds ms | numba loops ms |")
+    print("| --- | ---: | ---: |")
+    for name, *shape in CONV_CASES:
+        times = col2im_times(*shape)
+        print(f"| {name} | {times['numpy']:.2f} | {times['numba']:.2f} |")
     print()
     print("| case | op | numba loops ms | strided NumPy ms | op reference ms |")
     print("| --- | --- | ---: | ---: | ---: |")

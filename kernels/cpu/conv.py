@@ -4,8 +4,11 @@
 (:mod:`graphc.kernels.cpu.conv_direct`) against im2col + BLAS
 (:mod:`graphc.kernels.cpu.conv_im2col`) on the LeNet shapes and a 3x32x32 → 32@3x3 layer,
 forward and both gradients. im2col + BLAS won every case on this project's machines
-(2 cores; 1.3x to 10x, docs/performance.md), and it compiles nothing, so all three ops use
-it. Re-measure and change the table below on a machine where that differs.
+(2 cores; 1.3x to 10x, docs/performance.md), so all three ops use it. The input
+gradient's col2im step (adding each window's column back) runs as numba loops
+(:mod:`graphc.kernels.cpu.col2im`, compiled once per dtype and cached on disk): NumPy's
+strided adds were 3–5x slower on LeNet's shapes. Re-measure on a machine where that
+differs.
 
 >>> import numpy as np
 >>> x = np.ones((1, 1, 3, 3), np.float32); w = np.ones((1, 1, 3, 3), np.float32)
@@ -16,6 +19,16 @@ it. Re-measure and change the table below on a machine where that differs.
 
 from __future__ import annotations
 
-from .conv_im2col import conv2d_backward_data, conv2d_backward_filter, conv2d_forward
+from . import conv_im2col
+from .conv_im2col import conv2d_backward_filter, conv2d_forward
+
+
+def conv2d_backward_data(w, dy, dx, sh, sw, ph, pw, dh, dw, groups) -> None:
+    """The input gradient: im2col's matrix product, then numba's col2im (imported at the
+    first call, so importing this module never imports numba)."""
+    from .col2im import col2im
+
+    conv_im2col.conv2d_backward_data(w, dy, dx, sh, sw, ph, pw, dh, dw, groups, col2im)
+
 
 __all__ = ["conv2d_backward_data", "conv2d_backward_filter", "conv2d_forward"]

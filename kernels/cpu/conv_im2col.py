@@ -64,8 +64,20 @@ def conv2d_forward(x, w, out, sh, sw, ph, pw, dh, dw, groups) -> None:
               out=out.reshape(n, groups, o // groups, oh * ow))
 
 
-def conv2d_backward_data(w, dy, dx, sh, sw, ph, pw, dh, dw, groups) -> None:
-    """``dx``: ``w.T @ dy`` per group, then each window's column added back (col2im)."""
+def col2im(cols, out, sh, sw, dh, dw) -> None:
+    """``out`` (N, C, H, W) = the sum of every window column of ``cols`` (N, C, KH, KW,
+    OH, OW) at the input positions it was read from, as ``KH*KW`` strided NumPy adds."""
+    kh, kw, oh, ow = cols.shape[2:]
+    out[...] = 0
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+        for j in range(kw):
+            out[:, :, rows, j * dw:j * dw + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
+
+
+def conv2d_backward_data(w, dy, dx, sh, sw, ph, pw, dh, dw, groups, col2im=col2im) -> None:
+    """``dx``: ``w.T @ dy`` per group, then each window's column added back by
+    ``col2im`` (these NumPy adds, or :func:`graphc.kernels.cpu.col2im.col2im`)."""
     n, c, h, width = dx.shape
     o, cg, kh, kw = w.shape
     oh, ow = dy.shape[2:]
@@ -73,14 +85,9 @@ def conv2d_backward_data(w, dy, dx, sh, sw, ph, pw, dh, dw, groups) -> None:
     dcols = scratch("conv_dcols", (n, groups, k, oh * ow), dx.dtype)
     np.matmul(w.reshape(groups, o // groups, k).transpose(0, 2, 1),
               dy.reshape(n, groups, o // groups, oh * ow), out=dcols)
-    dcols = dcols.reshape(n, c, kh, kw, oh, ow)
     padded = ph or pw
     dxp = scratch("conv_dpad", (n, c, h + 2 * ph, width + 2 * pw), dx.dtype) if padded else dx
-    dxp[...] = 0
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(kw):
-            dxp[:, :, rows, j * dw:j * dw + sw * (ow - 1) + 1:sw] += dcols[:, :, i, j]
+    col2im(dcols.reshape(n, c, kh, kw, oh, ow), dxp, sh, sw, dh, dw)
     if padded:
         dx[...] = dxp[:, :, ph:ph + h, pw:pw + width]
 
@@ -98,4 +105,5 @@ def conv2d_backward_filter(x, dy, dwt, sh, sw, ph, pw, dh, dw, groups) -> None:
     np.sum(per_sample, axis=0, out=dwt.reshape(groups, o // groups, k))
 
 
-__all__ = ["conv2d_backward_data", "conv2d_backward_filter", "conv2d_forward", "im2col"]
+__all__ = ["col2im", "conv2d_backward_data", "conv2d_backward_filter", "conv2d_forward",
+           "im2col"]
