@@ -144,7 +144,7 @@ def load_kernel(source: str, entry: str = "kernel") -> Any:
             _counts["modules_imported"] += 1
         dispatcher = _entry_point(module, entry)
         if not getattr(dispatcher, "_graphc_registered", False):
-            _guard_numba_cache(dispatcher)
+            guard_numba_cache(dispatcher)
             dispatcher._graphc_registered = True
             _dispatchers.append(dispatcher)
         _dump_source(key, source)
@@ -321,8 +321,14 @@ def _forget_loaded_kernels() -> None:
 # ------------------------------------------------------------------ numba cache guard
 
 
-def _guard_numba_cache(dispatcher: Any) -> None:
-    """Make this dispatcher's numba cache treat a corrupt entry as a miss (module doc)."""
+def guard_numba_cache(dispatcher: Any) -> None:
+    """Make this dispatcher's numba cache treat a corrupt entry as a miss (module doc):
+    generated kernels get it from :func:`load_kernel`, the hand-written ones in
+    :mod:`graphc.kernels.cpu` when their module is imported.
+
+    >>> from numba import njit
+    >>> guard_numba_cache(njit(lambda x: x))   # no cache=True: nothing to guard
+    """
     cache = getattr(dispatcher, "_cache", None)
     if cache is None or not hasattr(cache, "_cache_file"):
         return  # compiled without cache=True: nothing on disk to guard

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from numba import njit, prange
 
+from ...codegen.cache import guard_numba_cache
 from .conv_direct import PARALLEL
 
 
@@ -51,5 +52,9 @@ def col2im(cols, out, sh, sw, dh, dw):  # pragma: no cover - numba
                         for x in range(ow):
                             row[x * sw + j * dw] += src[x]
 
+
+# A corrupt or foreign entry in numba's on-disk cache is rebuilt, not an error.
+for _kernel in (col2im,):
+    guard_numba_cache(_kernel)
 
 __all__ = ["col2im"]

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from numba import njit, prange
 
+from ...codegen.cache import guard_numba_cache
+
 # Keeps NaN/Inf semantics (no nnan/ninf), lets LLVM vectorise the dot products.
 FASTMATH = {"reassoc", "contract"}
 PARALLEL = {"parallel": True, "nogil": True, "cache": True, "fastmath": FASTMATH,
@@ -145,5 +147,9 @@ def conv2d_backward_filter(x, dy, dwt, sh, sw, ph, pw, dh, dw, groups):  # pragm
                                 total += src[j] * strided[j]
                     acc[kh, kw] = total
 
+
+# A corrupt or foreign entry in numba's on-disk cache is rebuilt, not an error.
+for _kernel in (conv2d_forward, conv2d_backward_data, conv2d_backward_filter):
+    guard_numba_cache(_kernel)
 
 __all__ = ["conv2d_backward_data", "conv2d_backward_filter", "conv2d_forward"]

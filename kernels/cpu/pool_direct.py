@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from numba import njit, prange
 
+from ...codegen.cache import guard_numba_cache
 from .conv_direct import PARALLEL
 
 
@@ -126,6 +127,10 @@ def avg_pool2d_backward(dy, dx, kh, kw, sh, sw, ph, pw, exclude_padding):  # pra
                     for b in range(w0, w1):
                         grad[a, b] += share
 
+
+# A corrupt or foreign entry in numba's on-disk cache is rebuilt, not an error.
+for _kernel in (max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward):
+    guard_numba_cache(_kernel)
 
 __all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "max_pool2d_backward",
            "max_pool2d_forward"]
