@@ -75,9 +75,7 @@ def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
     # Walk through the xs too: an x computed from another x (an intermediate attached
     # to a GradManager) passes its gradient on, as a total derivative should.
     order = topo_order(ys, stop=is_input_free)
-    deferred = [n for n in order if n.inputs and n.buffer is None and OPS[n.op].lower]
-    if deferred:  # differentiating through deferred gradients: build them first
-        lower_in_place(deferred)
+    if lower_in_place(order):  # differentiating through deferred gradients: build them
         order = topo_order(ys, stop=is_input_free)
     # Only nodes that depend on some x carry gradient (not through detach and other
     # non-differentiable ops: their inputs would get gradients nobody reads).
@@ -503,21 +501,21 @@ def _lower_stale(order: list[Node]) -> bool:
     """Before a realization of ``order``: lower, in place, the markers whose forward
     graph it would compute in part without computing them too (True if it did). The
     hook leaves ``lazy.order_hooks`` once no marker is pending."""
-    live = [(d, d.pending()) for d in _deferred]
-    live = [(d, ms) for d, ms in live if ms]
-    _deferred[:] = [d for d, _ in live]
     computed = {n.uid for n in order}
-    stale = []
-    for d, markers in live:
+    keep, stale = [], []
+    for d in _deferred:
+        markers = d.pending()
+        if not markers:
+            continue
         if not d.forward.isdisjoint(computed) and not all(m.uid in computed
                                                           for m in markers):
             stale.extend(markers)
-    if stale:
-        lower_in_place(stale)
-    if not any(d.pending() for d in _deferred):
-        _deferred.clear()
+        else:
+            keep.append(d)
+    _deferred[:] = keep
+    if not keep:
         lazy.order_hooks.remove(_lower_stale)
-    return bool(stale)
+    return lower_in_place(stale)
 
 
 # ---- custom functions -----------------------------------------------------------

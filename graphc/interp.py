@@ -26,9 +26,7 @@ def run(roots: Sequence[Node], memo: set[int] = frozenset()) -> dict[int, np.nda
     array([-0., -1., -2.], dtype=float32)
     """
     order = topo_order(roots)
-    deferred = [n for n in order if n.inputs and n.buffer is None and get_op(n.op).lower]
-    if deferred:  # deferred gradients: build what they stand for, then walk again
-        lower_in_place(deferred)
+    if lower_in_place(order):  # deferred gradients: build what they stand for
         order = topo_order(roots)
     keep = {r.uid for r in roots} | set(memo)
     uses: dict[int, int] = {}

@@ -9,11 +9,13 @@ forward graph's structure (ops, attrs, types, sharing, which nodes are the xs, w
 nodes gradients may flow through). Later calls with the same key replay the recipe with
 :func:`graphc.ir.make_node`: the same graph, without the rules' Python.
 
-Replayed graphs are node for node what ``vjp_graph`` builds (hash-consing included), so
-gradients keep the semantics ``DESIGN.md`` gives them: ordinary lazy nodes, built when
-``backward()`` is called. VJP rules depend only on structure (they never read a value),
-which is what makes a recipe valid for every graph with its key. Graphs with custom
-``Function`` nodes run user code in their backward and are never replayed.
+Replayed graphs are node for node what ``vjp_graph`` builds (hash-consing included, up
+to the constants the rules made, which a recipe reuses): ordinary lazy nodes. VJP rules
+depend only on structure (they never read a value), which is what makes a recipe valid
+for every graph with its key. Graphs with custom ``Function`` nodes (user backward code)
+or deferred gradients (lowered in place by ``vjp_graph``) are never replayed. Callers:
+``graphc.grad``, the ``lower`` pass (deferred ``GradManager`` gradients) and
+``GradManager.backward`` when it cannot defer.
 
 >>> import graphc
 >>> x = graphc.tensor([1., 2.])
@@ -31,6 +33,7 @@ from collections.abc import Callable, Sequence
 from .ir import Node, make_node, topo_order
 from .ir import node as _node_module
 from .ir.graph import is_input_free
+from .ops import OPS
 
 # Recipes kept, least recently used evicted first: one per distinct backward in a loop.
 MAX_RECIPES = 128
@@ -55,8 +58,8 @@ def _forward_key(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
     for i, node in enumerate(order):
         index[node.uid] = i
         if node.inputs:
-            if node.op == "custom_grad":
-                return None
+            if node.op == "custom_grad" or OPS[node.op].lower is not None:
+                return None  # user backward code, or deferred gradients vjp_graph lowers
             emit((node.op, node.attrs._items, node.type,
                   tuple([index[n.uid] for n in node.inputs]), x_at.get(node.uid, -1),
                   through is None or through(node)))

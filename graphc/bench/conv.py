@@ -99,25 +99,28 @@ def pool_times(batch: int, c: int, size: int, repeat: int = 20) -> dict[str, dic
     return times
 
 
+def _header(*columns: str, text: int = 2) -> None:
+    """A Markdown table's header: columns from the ``text``-th on are numbers (right)."""
+    print("| " + " | ".join(columns) + " |")
+    print("| " + " | ".join("---" if i < text else "---:" for i in range(len(columns))) + " |")
+
+
 def main() -> None:
     """Print the conv and pooling tables (Markdown)."""
     print(environment())
-    print("| case | op | direct numba ms | im2col + BLAS ms | faster |")
-    print("| --- | --- | ---: | ---: | --- |")
+    _header("case", "op", "direct numba ms", "im2col + BLAS ms", "faster")
     for name, *shape in CONV_CASES:
         times = conv_times(*shape)
         for op in ("forward", "backward_data", "backward_filter"):
             d, i = times["conv_direct"][op], times["conv_im2col"][op]
             print(f"| {name} | {op} | {d:.2f} | {i:.2f} | {'direct' if d < i else 'im2col'} |")
     print()
-    print("| case | col2im: NumPy strided adds ms | numba loops ms |")
-    print("| --- | ---: | ---: |")
+    _header("case", "col2im: NumPy strided adds ms", "numba loops ms", text=1)
     for name, *shape in CONV_CASES:
         times = col2im_times(*shape)
         print(f"| {name} | {times['numpy']:.2f} | {times['numba']:.2f} |")
     print()
-    print("| case | op | numba loops ms | strided NumPy ms | op reference ms |")
-    print("| --- | --- | ---: | ---: | ---: |")
+    _header("case", "op", "numba loops ms", "strided NumPy ms", "op reference ms")
     for name, *shape in POOL_CASES:
         times = pool_times(*shape)
         for op, ms in times["pool_direct"].items():

@@ -13,7 +13,7 @@ from . import (  # noqa: F401
     special,
 )
 from .movement import broadcast_shapes
-from .registry import KINDS, OPS, OpDef, apply, get_op, lower_in_place, register
+from .registry import KINDS, OPS, OpDef, apply, get_op, lower_in_place, lowerings, register
 
 __all__ = ["KINDS", "OPS", "OpDef", "apply", "broadcast_shapes", "get_op", "lower_in_place",
-           "register"]
+           "lowerings", "register"]

@@ -84,21 +84,31 @@ def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
     return op
 
 
-def lower_in_place(nodes: Sequence[Node]) -> None:
-    """Turn each pending node of a ``lower``-able op into ``identity`` of the subgraph it
-    stands for, in place, so every reader sees the subgraph (used where a graph is
-    evaluated or differentiated outside the compile pipeline; the ``lower`` pass is the
-    pure form)."""
+def lowerings(nodes: Sequence[Node]) -> dict[int, Node]:
+    """uid → the subgraph each pending node of a ``lower``-able op among ``nodes`` stands
+    for (empty when there is none: the common case, one dict lookup per node)."""
     by_op: dict[str, list[Node]] = {}
     for n in nodes:
-        if n.buffer is None and OPS[n.op].lower is not None:
+        if n.inputs and n.buffer is None and OPS[n.op].lower is not None:
             by_op.setdefault(n.op, []).append(n)
+    out: dict[int, Node] = {}
     for op, group in by_op.items():
-        lowered = OPS[op].lower(group)
-        for n in group:
-            target = lowered[n.uid]
+        out.update(OPS[op].lower(group))
+    return out
+
+
+def lower_in_place(nodes: Sequence[Node]) -> bool:
+    """Turn each pending node of a ``lower``-able op among ``nodes`` into ``identity`` of
+    the subgraph it stands for, in place, so every reader sees the subgraph (where a graph
+    is evaluated or differentiated outside the compile pipeline; the ``lower`` pass is
+    the pure form). Whether any node changed."""
+    lowered = lowerings(nodes)
+    for n in nodes:
+        target = lowered.get(n.uid)
+        if target is not None:
             n.op, n.inputs, n.attrs = "identity", (target,), EMPTY_ATTRS
             n.depth = target.depth + 1 if target.buffer is None else 1
+    return bool(lowered)
 
 
 def get_op(name: str) -> OpDef:

@@ -9,7 +9,7 @@ every step. It runs first, so every later pass sees ordinary ops.
 from __future__ import annotations
 
 from ..ir import Graph, Node, is_frontier, rebuild
-from ..ops import get_op
+from ..ops import lowerings
 from . import graph_pass
 
 
@@ -24,15 +24,9 @@ def lower(graph: Graph) -> Graph:
     True
     """
     nodes = graph.nodes()
-    by_op: dict[str, list[Node]] = {}
-    for n in nodes:
-        if not is_frontier(n) and get_op(n.op).lower is not None:
-            by_op.setdefault(n.op, []).append(n)
-    if not by_op:
+    replaced = lowerings(nodes)
+    if not replaced:
         return graph
-    replaced: dict[int, Node] = {}
-    for op, group in by_op.items():
-        replaced.update(get_op(op).lower(group))
     new: dict[int, Node] = {}
     for n in nodes:
         if n.uid in replaced:
