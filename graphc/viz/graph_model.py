@@ -133,11 +133,18 @@ def _phases(nodes: list[Node], outputs: set[int]) -> dict[int, str]:
     only for nodes that do, like an optimizer's ``momentum * buffer``) or ``forward``."""
     phase: dict[int, str] = {}
     users: dict[int, list[int]] = {}
+    # Nodes computed from constants alone (a broadcast zero) are hash-consed across
+    # graphs and keep the metadata of whoever built them first, perhaps autodiff in
+    # another graph: like leaves, they do not pass a phase on.
+    constant: set[int] = set()
     for n in nodes:
+        if n.op == "const" or (n.inputs and not is_frontier(n)
+                               and all(i.uid in constant for i in n.inputs)):
+            constant.add(n.uid)
         if n.meta.from_autodiff:
             phase[n.uid] = "backward"
         elif not is_frontier(n) and any(phase[i.uid] != "forward" and not i.is_leaf
-                                        for i in n.inputs):
+                                        and i.uid not in constant for i in n.inputs):
             phase[n.uid] = "update"
         else:
             phase[n.uid] = "forward"

@@ -33,7 +33,8 @@ def test_captured_step_has_forward_backward_and_update(stepped):
     params = {d["name"]: d for _, d in g.nodes(data=True) if d["role"] == "parameter"}
     assert sorted(params) == ["0.bias", "0.weight", "2.bias", "2.weight"]
     updated = [d for d in phases["update"] if d["output"]]
-    assert len(updated) == 2 * len(params)
+    assert len(updated) == 2 * len(params), [(d["op"], d["location"], d["shape"])
+                                             for d in updated]
     assert all(d["op"] in ("sub", "add") for d in updated)
     # momentum * buffer reads no gradient but only feeds the update: update, not forward
     assert not [d for d in phases["forward"] if d["op"] == "mul"

@@ -11,7 +11,7 @@ from graphc.ops import apply
 from graphc.passes import run_pipeline
 from graphc.viz import STAGES, stage_graph
 
-from .conftest import ir_counts, mlp_parts
+from .conftest import ir_counts, make_step, mlp_parts
 
 
 def _ops(g) -> list[str]:
@@ -193,3 +193,18 @@ def test_bad_stage_or_grouping_is_a_clear_error():
         stage_graph(x, stage="fusion")
     with pytest.raises(ValueError, match="group_by must be None or 'module', got 'layer'"):
         stage_graph(x, group_by="layer")
+
+
+def test_a_constant_built_first_by_autodiff_does_not_move_the_forward():
+    """Hash-consing gives ``broadcast_to(0)`` the metadata of whoever built it first. Built
+    first by autodiff (another graph's backward), it must not pull the loss, which reads
+    it through cross-entropy's select, into the update phase (found as an order-dependent
+    failure of the tests above)."""
+    from graphc.ir import autodiff_marker, const_node
+
+    with autodiff_marker():
+        zero = apply("broadcast_to", [const_node(0, np.float32, "xpux")], shape=(5, 3))
+    step = make_step()  # its (5, 3) logits select with where(mask, logp, 0)
+    g = stage_graph([step.loss, *step.grads], stage="backward")
+    assert f"n{zero.uid}" in g  # the shared node is in this graph
+    assert g.nodes[f"n{step.loss._node.uid}"]["phase"] == "forward"
