@@ -68,15 +68,21 @@ def _ones_like(node: Node) -> Node:
 
 
 def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
-              through: Callable[[Node], bool] | None = None) -> list[Node | None]:
+              through: Callable[[Node], bool] | None = None,
+              xs_are_leaves: bool = False) -> list[Node | None]:
     """Gradient nodes of ``sum(ys * dys)`` with respect to each of ``xs`` (None if
-    unconnected). ``through(node)`` limits which nodes gradients flow through."""
+    unconnected). ``through(node)`` limits which nodes gradients flow through.
+
+    By default an x computed from another x (an intermediate attached to a GradManager)
+    passes its gradient on, as a total derivative should. ``xs_are_leaves`` stops the
+    gradients at the xs instead: the partial derivatives a VJP rule returns (a composite
+    op differentiating its expansion with respect to its inputs).
+    """
     x_ids = {x.uid for x in xs}
-    # Walk through the xs too: an x computed from another x (an intermediate attached
-    # to a GradManager) passes its gradient on, as a total derivative should.
-    order = topo_order(ys, stop=is_input_free)
-    if lower_in_place(order):  # differentiating through deferred gradients: build them
-        order = topo_order(ys, stop=is_input_free)
+    stop = (lambda n: not n.inputs or n.uid in x_ids) if xs_are_leaves else is_input_free
+    order = topo_order(ys, stop=stop)
+    if lower_in_place(order, markers_only=True):  # through deferred gradients: build them
+        order = topo_order(ys, stop=stop)
     # Only nodes that depend on some x carry gradient (not through detach and other
     # non-differentiable ops: their inputs would get gradients nobody reads).
     depends: set[int] = set()
@@ -100,7 +106,7 @@ def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
         if node.op == "custom_grad" and node.uid in depends:
             calls.setdefault(node.attrs["function"], []).append(node)
     for node in reversed(order):
-        if node.uid not in depends or not node.inputs:
+        if node.uid not in depends or not node.inputs or (xs_are_leaves and node.uid in x_ids):
             continue
         if node.op == "custom_grad":
             # Visited even without a gradient: backward runs at the call's last output.
@@ -431,7 +437,7 @@ def _deferred_gradients(ys: list[Node], dys: list[Node], xs: list[Node],
         if node.buffer is not None or node.op == "custom_grad":
             return None
         op = ops[node.op]
-        if op.lower is not None:
+        if op.lower is not None and op.vjp is None:  # another deferred gradient
             return None
         forward.add(uid)
         dtype = node.type.dtype

@@ -26,7 +26,9 @@ def run(roots: Sequence[Node], memo: set[int] = frozenset()) -> dict[int, np.nda
     array([-0., -1., -2.], dtype=float32)
     """
     order = topo_order(roots)
-    if lower_in_place(order):  # deferred gradients: build what they stand for
+    # Deferred gradients: build what they stand for (composite ops, which have a
+    # reference of their own, stay as they are).
+    if lower_in_place(order, markers_only=True):
         order = topo_order(roots)
     keep = {r.uid for r in roots} | set(memo)
     uses: dict[int, int] = {}

@@ -13,7 +13,8 @@ Replayed graphs are node for node what ``vjp_graph`` builds (hash-consing includ
 to the constants the rules made, which a recipe reuses): ordinary lazy nodes. VJP rules
 depend only on structure (they never read a value), which is what makes a recipe valid
 for every graph with its key. Graphs with custom ``Function`` nodes (user backward code)
-or deferred gradients (lowered in place by ``vjp_graph``) are never replayed. Callers:
+or deferred gradients (lowered in place by ``vjp_graph``) are never replayed. Composite
+ops are expanded first and their expansions keyed with the forward graph. Callers:
 ``graphc.grad``, the ``lower`` pass (deferred ``GradManager`` gradients) and
 ``GradManager.backward`` when it cannot defer.
 
@@ -33,7 +34,7 @@ from collections.abc import Callable, Sequence
 from .ir import Node, make_node, topo_order
 from .ir import node as _node_module
 from .ir.graph import is_input_free
-from .ops import OPS
+from .ops import OPS, lowerings
 
 # Recipes kept, least recently used evicted first: one per distinct backward in a loop.
 MAX_RECIPES = 128
@@ -50,7 +51,24 @@ _LEAF = None
 def _forward_key(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
                  through: Callable[[Node], bool] | None) -> tuple[tuple, list[Node]] | None:
     """(key, order) of the graph the VJP walks, or None when it must not be replayed."""
-    order = topo_order(list(ys) + list(dys), stop=is_input_free)
+    roots = list(ys) + list(dys)
+    order = topo_order(roots, stop=is_input_free)
+    for node in order:
+        if node.inputs:
+            op = OPS[node.op]
+            if node.op == "custom_grad" or (op.lower is not None and op.vjp is None):
+                return None  # user backward code, or deferred gradients vjp_graph lowers
+    # A composite op's VJP differentiates its expansion: build the expansions first, with
+    # their own metadata (the user's line, not the backward's), and key them with the
+    # forward graph, so that a recipe refers to them instead of rebuilding them.
+    done: set[int] = set()
+    while True:
+        fresh = list(lowerings([n for n in order if n.uid not in done]).values())
+        if not fresh:
+            break
+        done.update(n.uid for n in order)
+        roots += fresh
+        order = topo_order(roots, stop=is_input_free)
     x_at = {x.uid: j for j, x in enumerate(xs)}
     index: dict[int, int] = {}
     entries = []
@@ -58,8 +76,6 @@ def _forward_key(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
     for i, node in enumerate(order):
         index[node.uid] = i
         if node.inputs:
-            if node.op == "custom_grad" or OPS[node.op].lower is not None:
-                return None  # user backward code, or deferred gradients vjp_graph lowers
             emit((node.op, node.attrs._items, node.type,
                   tuple([index[n.uid] for n in node.inputs]), x_at.get(node.uid, -1),
                   through is None or through(node)))

@@ -17,6 +17,7 @@ from ..ir.node import pins_location
 from ..ops import apply
 from ..tensor import Tensor
 from ._operands import normalize_axis, tensor_of
+from .composite import composite
 from .elemwise import abs, clip, equal, exp, log, log1p, maximum, square, where
 from .math import mean, sum
 from .tensor import expand_dims, gather, squeeze
@@ -74,16 +75,38 @@ def cross_entropy(pred: Any, label: Any, axis: int = 1, with_logits: bool = True
     ``with_logits=False`` takes probabilities; ``label_smooth`` mixes the one-hot target
     with the uniform distribution, as MegEngine does.
     """
-    from .nn import logsoftmax  # nn re-exports the losses, so import it late
-
     pred = tensor_of(pred)
     a = normalize_axis("cross_entropy", axis, pred.ndim)
-    logp = logsoftmax(pred, a) if with_logits else log(pred)
-    loss = nll_loss(logp, label, a, "none")
+    labels = tensor_of(label, pred._node.type.device)
+    shape = pred.shape
+    if (with_logits and reduction in _REDUCTIONS and labels.dtype.kind in "iu"
+            and labels.shape == shape[:a] + shape[a + 1:]):
+        return _cross_entropy_logits(pred, labels, axis=a, label_smooth=float(label_smooth),
+                                     reduction=reduction)
+    return _cross_entropy(pred, labels, a, with_logits, label_smooth, reduction)
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _cross_entropy(pred: Tensor, label: Tensor, axis: int, with_logits: bool,
+                   label_smooth: float, reduction: str) -> Tensor:
+    from .nn import logsoftmax  # nn re-exports the losses, so import it late
+
+    logp = logsoftmax(pred, axis) if with_logits else log(pred)
+    loss = nll_loss(logp, label, axis, "none")
     if label_smooth:
-        uniform = -mean(logp, a)
+        uniform = -mean(logp, axis)
         loss = loss * (1 - label_smooth) + uniform * label_smooth
     return _reduce(loss, reduction)
+
+
+@composite("cross_entropy")
+def _cross_entropy_logits(pred: Tensor, label: Tensor, *, axis: int, label_smooth: float,
+                          reduction: str) -> Tensor:
+    """Cross entropy of logits and class indices as one node while the step is built
+    (see :mod:`.composite`)."""
+    return _cross_entropy(pred, label, axis, True, label_smooth, reduction)
 
 
 @pins_location

@@ -14,6 +14,7 @@ from ..ir.node import pins_location
 from ..ops import apply
 from ..tensor import Tensor
 from ._operands import normalize_axis, operands, tensor_of, wrap
+from .composite import composite
 from .elemwise import erf, exp, isinf, log, sigmoid, tanh, where
 from .math import max, sum
 
@@ -99,9 +100,20 @@ def linear(inp: Any, weight: Any, bias: Any = None) -> Tensor:
     >>> linear(graphc.tensor(np.ones((2, 3))), graphc.tensor(np.ones((4, 3)))).shape
     (2, 4)
     """
+    x, w = tensor_of(inp), tensor_of(weight)
+    if bias is None:
+        return _linear(x, w)
+    if isinstance(bias, Tensor):
+        return _linear(x, w, bias)
+    return _linear.expand(x, w, bias)  # a Python or NumPy bias: promoted as in ``+``
+
+
+@composite("linear")
+def _linear(x: Tensor, weight: Tensor, bias: Any = None) -> Tensor:
+    """``linear`` as one node while the step is built (see :mod:`.composite`)."""
     from .math import matmul
 
-    out = matmul(inp, weight, transpose_b=True)
+    out = matmul(x, weight, transpose_b=True)
     return out if bias is None else out + bias
 
 

@@ -12,6 +12,7 @@ from .node import (
     NodeMeta,
     autodiff_marker,
     buffer_node,
+    built_like,
     const_in_key,
     const_node,
     make_node,
@@ -25,7 +26,8 @@ from .types import EMPTY_ATTRS, Attrs, TensorType
 __all__ = [
     "LEAF_OPS", "Attrs", "DTypeError", "EMPTY_ATTRS", "FusedGraph", "Graph", "GraphcError",
     "Kernel", "Node", "NodeMeta",
-    "OpError", "ShapeError", "TensorType", "autodiff_marker", "buffer_node", "const_in_key",
+    "OpError", "ShapeError", "TensorType", "autodiff_marker", "buffer_node", "built_like",
+    "const_in_key",
     "const_node", "count_nodes", "is_frontier", "make_node", "module_scope", "pending_nodes",
     "placeholder_node", "rebuild", "structural_key", "topo_order", "user_location",
 ]

@@ -319,6 +319,33 @@ def pins_location(fn: Callable[..., Any]) -> Callable[..., Any]:
     return pinned
 
 
+class built_like:
+    """Context manager: nodes built inside carry ``meta``'s location, module scope and
+    autodiff mark, as if built where the node ``meta`` describes was (the expansion of a
+    composite op, built when a step compiles, points at the user's line).
+
+    >>> n = const_node(0.5, np.float32, "cpux")
+    >>> with built_like(n.meta):
+    ...     const_node(0.25, np.float32, "cpux").meta.location == n.meta.location
+    True
+    """
+
+    def __init__(self, meta: NodeMeta) -> None:
+        self.meta = meta
+
+    def __enter__(self) -> None:
+        _pinned.append(self.meta._where)
+        _scope_stack.append(self.meta.scope)
+        self.depth = _autodiff_depth[0]
+        _autodiff_depth[0] = int(self.meta.from_autodiff)  # not the caller's: a gradient
+        # being built reads the expansion of a forward node
+
+    def __exit__(self, *exc: object) -> None:
+        _autodiff_depth[0] = self.depth
+        _scope_stack.pop()
+        _pinned.pop()
+
+
 class autodiff_marker(pinned_location):
     """Context manager: nodes built inside are marked as made by autodiff (and carry the
     user's line that asked for the gradient, or ``where``: the line a deferred gradient

@@ -84,25 +84,29 @@ def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
     return op
 
 
-def lowerings(nodes: Sequence[Node]) -> dict[int, Node]:
+def lowerings(nodes: Sequence[Node], markers_only: bool = False) -> dict[int, Node]:
     """uid → the subgraph each pending node of a ``lower``-able op among ``nodes`` stands
-    for (empty when there is none: the common case, one dict lookup per node)."""
+    for (empty when there is none: the common case, one dict lookup per node).
+    ``markers_only``: only ops without a VJP rule (deferred gradients), which must be
+    lowered to be differentiated; composite ops differentiate through their expansion."""
     by_op: dict[str, list[Node]] = {}
     for n in nodes:
-        if n.inputs and n.buffer is None and OPS[n.op].lower is not None:
-            by_op.setdefault(n.op, []).append(n)
+        if n.inputs and n.buffer is None:
+            op = OPS[n.op]
+            if op.lower is not None and not (markers_only and op.vjp is not None):
+                by_op.setdefault(n.op, []).append(n)
     out: dict[int, Node] = {}
     for op, group in by_op.items():
         out.update(OPS[op].lower(group))
     return out
 
 
-def lower_in_place(nodes: Sequence[Node]) -> bool:
+def lower_in_place(nodes: Sequence[Node], markers_only: bool = False) -> bool:
     """Turn each pending node of a ``lower``-able op among ``nodes`` into ``identity`` of
     the subgraph it stands for, in place, so every reader sees the subgraph (where a graph
     is evaluated or differentiated outside the compile pipeline; the ``lower`` pass is
     the pure form). Whether any node changed."""
-    lowered = lowerings(nodes)
+    lowered = lowerings(nodes, markers_only)
     for n in nodes:
         target = lowered.get(n.uid)
         if target is not None:
@@ -153,7 +157,11 @@ def apply(name: str, inputs: Sequence[Node], **attrs: Any) -> Node:
         try:
             out_type = op.infer(types, frozen)
         except GraphcError as err:
-            raise type(err)(f"{name}: {err} ({user_location()})") from None
+            # A composite op's inference builds primitives, whose errors name the line.
+            where = f"({user_location()})"
+            text = str(err)
+            raise type(err)(f"{name}: {text}" if text.endswith(where)
+                            else f"{name}: {text} {where}") from None
         if len(_infer_memo) < _MEMO_LIMIT:
             _infer_memo[infer_key] = out_type
     return make_node(name, inputs if type(inputs) is tuple else tuple(inputs), frozen,

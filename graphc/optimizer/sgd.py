@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..functional.composite import composite
 from ..tensor import Parameter, Tensor
 from .optimizer import Optimizer, Scalars, _zeros_like, required
 
@@ -50,8 +51,22 @@ class SGD(Optimizer):
             momentum = scalars("momentum", param)
             if "momentum_buffer" not in state:  # momentum turned on after construction
                 state["momentum_buffer"] = _zeros_like(param)
-            buf = momentum * state["momentum_buffer"] + grad
+            buf = _momentum_buffer(state["momentum_buffer"], grad, momentum)
             out["momentum_buffer"] = buf
             grad = grad + momentum * buf if group["nesterov"] else buf
-        out["param"] = param - scalars("lr", param) * grad
+        out["param"] = _sgd_step(param, grad, scalars("lr", param))
         return out
+
+
+# Each update is one node while the step is built (see graphc.functional.composite):
+# a training step builds them for every parameter, every step.
+@composite("sgd_step")
+def _sgd_step(param: Tensor, grad: Tensor, lr: Tensor) -> Tensor:
+    """``param - lr * grad``."""
+    return param - lr * grad
+
+
+@composite("momentum_buffer")
+def _momentum_buffer(buf: Tensor, grad: Tensor, momentum: Tensor) -> Tensor:
+    """``momentum * buf + grad``."""
+    return momentum * buf + grad

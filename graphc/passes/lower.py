@@ -1,9 +1,16 @@
 """The ``lower`` pass: ops that stand for a subgraph built on demand become that subgraph.
 
-The one such op is ``grad_of`` (a gradient ``GradManager.backward`` deferred): the
-structural key of a training step covers the forward graph and one marker per
-parameter, and the VJP graph is built here, once per compiled Program, instead of on
-every step. It runs first, so every later pass sees ordinary ops.
+Two kinds of op are lowered here, so every later pass sees primitive ops only:
+
+- ``grad_of``, a gradient ``GradManager.backward`` deferred: the structural key of a
+  training step covers the forward graph and one marker per parameter, and the VJP
+  graph is built here, once per compiled Program, instead of on every step;
+- composite ops (``linear``, ``cross_entropy``, ...; see
+  :mod:`graphc.functional.composite`): one node while the user's code builds the graph,
+  their primitive expansion from here on.
+
+A lowered subgraph may itself hold such ops (a gradient reads a composite node; a
+composite's expansion uses another), so the pass repeats until none is left.
 """
 
 from __future__ import annotations
@@ -23,16 +30,17 @@ def lower(graph: Graph) -> Graph:
     >>> lower(Graph((x,))).outputs == (x,)
     True
     """
-    nodes = graph.nodes()
-    replaced = lowerings(nodes)
-    if not replaced:
-        return graph
-    new: dict[int, Node] = {}
-    for n in nodes:
-        if n.uid in replaced:
-            new[n.uid] = replaced[n.uid]
-        elif is_frontier(n):
-            new[n.uid] = n
-        else:
-            new[n.uid] = rebuild(n, tuple(new[i.uid] for i in n.inputs))
-    return Graph(tuple(new[o.uid] for o in graph.outputs))
+    while True:
+        nodes = graph.nodes()
+        replaced = lowerings(nodes)
+        if not replaced:
+            return graph
+        new: dict[int, Node] = {}
+        for n in nodes:
+            if n.uid in replaced:
+                new[n.uid] = replaced[n.uid]
+            elif is_frontier(n):
+                new[n.uid] = n
+            else:
+                new[n.uid] = rebuild(n, tuple(new[i.uid] for i in n.inputs))
+        graph = Graph(tuple(new[o.uid] for o in graph.outputs))

@@ -60,14 +60,16 @@ def stage_graph(target: Any, stage: str = "fused", group_by: str | None = None,
     resolved = resolve(target, names)
     clusters: dict[str, dict] = {}
     fused = None
+    originals = resolved.outputs
     if stage == "built":
         graph = Graph(tuple(resolved.outputs))
-    elif stage == "backward":  # deferred gradients (grad_of) drawn as the graphs they are
+    elif stage == "backward":  # deferred gradients and composite ops drawn as what they are
         graph = run_pipeline(Graph(tuple(resolved.outputs)), ("lower",))
     elif stage == "optimized":
         graph = run_pipeline(Graph(tuple(resolved.outputs)))
     else:
-        graph, fused, clusters = _fused(resolved.outputs)
+        graph, fused, clusters, originals = _fused(resolved.outputs)
+    _rename_outputs(resolved, originals, graph.outputs)
     g = _to_networkx(graph, resolved, stage, fused)
     if stage == "backward":
         phases = {d["phase"] for _, d in g.nodes(data=True) if d["role"] == "op"}
@@ -79,13 +81,25 @@ def stage_graph(target: Any, stage: str = "fused", group_by: str | None = None,
     return g
 
 
-def _fused(outputs: list[Node]) -> tuple[Graph, FusedGraph | None, dict[str, dict]]:
-    """The optimized graph, its kernels and one cluster per kernel (as ``explain`` sees
-    them: only pending outputs are compiled; realized ones are drawn as inputs)."""
+def _rename_outputs(target: Target, originals: list[Node], outputs: tuple[Node, ...]) -> None:
+    """An output the passes replaced (a composite op's expansion, a simplified node)
+    keeps the name the target gave the original."""
+    for old, new in zip(originals, outputs):
+        if old.uid != new.uid:
+            for names in (target.parameter_names, target.input_names):
+                if old.uid in names and new.uid not in names:
+                    names[new.uid] = names[old.uid]
+
+
+def _fused(outputs: list[Node]
+           ) -> tuple[Graph, FusedGraph | None, dict[str, dict], list[Node]]:
+    """The optimized graph, its kernels, one cluster per kernel (as ``explain`` sees
+    them: only pending outputs are compiled; realized ones are drawn as inputs) and the
+    original outputs in the order of the graph's."""
     pending = [n for n in outputs if n.buffer is None]
     done = tuple(n for n in outputs if n.buffer is not None)
     if not pending:
-        return Graph(done), None, {}
+        return Graph(done), None, {}, list(done)
     _, args = structural_key(pending)
     runtime_scalars = {a.uid for a in args if a.op == "const"}
     optimized = run_pipeline(Graph(tuple(pending)))
@@ -99,7 +113,7 @@ def _fused(outputs: list[Node]) -> tuple[Graph, FusedGraph | None, dict[str, dic
             "label": f"{info.name} · {len(info.ops)} op{'s' if len(info.ops) != 1 else ''}",
             "kind": "kernel", "kernel_kind": info.kind, "ops": info.ops,
             "boundary": info.boundary, "source": info.source}
-    return Graph(optimized.outputs + done), fused, clusters
+    return Graph(optimized.outputs + done), fused, clusters, pending + list(done)
 
 
 def _to_networkx(graph: Graph, target: Target, stage: str,

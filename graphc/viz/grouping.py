@@ -23,7 +23,7 @@ def group_by_module(g: nx.MultiDiGraph) -> nx.MultiDiGraph:
     >>> import graphc, graphc.module as M
     >>> from graphc.viz import stage_graph
     >>> fc = M.Linear(3, 2); fc._scope = "fc"
-    >>> g = stage_graph(fc(graphc.tensor([[1., 2., 3.]])), "built", group_by="module")
+    >>> g = stage_graph(fc(graphc.tensor([[1., 2., 3.]])), "backward", group_by="module")
     >>> [d["label"] for _, d in g.nodes(data=True) if d["role"] == "module"]
     ['fc\\n4 ops']
     """

@@ -56,8 +56,8 @@ def test_labels_show_op_shape_dtype_and_roles(step):
     assert all(d["label"].startswith(d["name"] + "\n") for d in roles["parameter"])
     assert {d["dtype"] for d in roles["input"]} == {"float32", "int32"}  # x and the labels
     assert all(d["label"].startswith("const ") for d in roles["constant"])
-    matmuls = [d for d in roles["op"] if d["op"] == "matmul"]
-    assert matmuls and all(d["label"].startswith("matmul\n") for d in matmuls)
+    linears = [d for d in roles["op"] if d["op"] == "linear"]  # a composite op, as built
+    assert len(linears) == 2 and all(d["label"].startswith("linear\n") for d in linears)
     assert [d["output"] for d in roles["op"]].count(True) == 1 + len(step.grads)
 
 
@@ -69,8 +69,13 @@ def test_parameters_found_without_names(step):
 
 def test_nodes_record_location_source_and_scope(step):
     g = stage_graph(step.loss, stage="built")
-    linear = [d for _, d in g.nodes(data=True) if d["op"] == "matmul"]
+    linear = [d for _, d in g.nodes(data=True) if d["op"] == "linear"]
     assert {d["scope"] for d in linear} == {"0", "2"}
+    # the expansion of the composite ``linear`` keeps its scope, location and source
+    matmuls = [d for _, d in stage_graph(step.loss, stage="backward").nodes(data=True)
+               if d["op"] == "matmul"]
+    assert {d["scope"] for d in matmuls} == {"0", "2"}
+    linear += matmuls
     assert all(d["location"].startswith("conftest.py:") for d in linear)
     assert all(d["source"] == "loss = F.cross_entropy(model(x), y)" for d in linear)
 
@@ -84,7 +89,8 @@ def test_backward_stage_has_the_gradient_nodes(step):
     assert len(gradient) > 20
     assert {n for n, d in g.nodes(data=True) if d["cluster"] == "backward"} == gradient
     forward = {n for n, d in g.nodes(data=True) if d["cluster"] == "forward"}
-    assert f"n{step.loss._node.uid}" in forward and not forward & gradient
+    loss = g.graph["outputs"][0]  # the lowered loss (cross_entropy is a composite op)
+    assert loss in forward and not forward & gradient
     assert set(g.graph["clusters"]) == {"forward", "backward"}
     assert all(d["cluster"] is None for _, d in g.nodes(data=True) if d["role"] != "op")
 
@@ -207,4 +213,4 @@ def test_a_constant_built_first_by_autodiff_does_not_move_the_forward():
     step = make_step()  # its (5, 3) logits select with where(mask, logp, 0)
     g = stage_graph([step.loss, *step.grads], stage="backward")
     assert f"n{zero.uid}" in g  # the shared node is in this graph
-    assert g.nodes[f"n{step.loss._node.uid}"]["phase"] == "forward"
+    assert g.nodes[g.graph["outputs"][0]]["phase"] == "forward"  # the (lowered) loss

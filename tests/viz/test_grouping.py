@@ -6,6 +6,7 @@ from collections import Counter
 
 import graphc
 from graphc.viz import stage_graph
+from graphc.viz.grouping import group_by_module
 
 
 def test_groups_collapse_each_module_scope(step):
@@ -35,8 +36,8 @@ def test_groups_collapse_each_module_scope(step):
 
 
 def test_fused_groups_stay_inside_their_kernel(step):
-    g = stage_graph([step.loss, *step.grads], stage="fused", group_by="module")
     flat = stage_graph([step.loss, *step.grads], stage="fused")
+    g = group_by_module(flat)
     for _, d in g.nodes(data=True):
         if d["role"] == "module":
             assert {flat.nodes[m]["kernel"] for m in d["members"]} == {d["kernel"]}
