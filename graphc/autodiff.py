@@ -21,6 +21,7 @@ work because gradients are nodes like any other.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -61,8 +62,6 @@ def _add(a: Node | None, b: Node) -> Node:
 
 
 def _ones_like(node: Node) -> Node:
-    from .ir import const_node
-
     one = const_node(1, node.type.dtype, node.type.device)
     return one if node.type.shape == () else apply("broadcast_to", [one], shape=node.type.shape)
 
@@ -457,7 +456,7 @@ def _deferred_gradients(ys: list[Node], dys: list[Node], xs: list[Node],
     markers = []
     for j, x in enumerate(xs):
         if wanted >> j & 1:
-            m = make_node("grad_of", inputs, Attrs(n_ys=len(ys), x=j), x.type)
+            m = make_node("grad_of", inputs, _marker_attrs(len(ys), j), x.type)
             markers.append(m)
             grads.append(m)
         else:
@@ -467,6 +466,11 @@ def _deferred_gradients(ys: list[Node], dys: list[Node], xs: list[Node],
         if _lower_stale not in lazy.order_hooks:
             lazy.order_hooks.append(_lower_stale)
     return grads
+
+
+@functools.lru_cache(maxsize=1024)
+def _marker_attrs(n_ys: int, x: int) -> Attrs:
+    return Attrs(n_ys=n_ys, x=x)
 
 
 # marker → its lowered gradient, while the marker lives: explaining, drawing and then

@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import weakref
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import interp
 from .ir import Node, topo_order
@@ -173,9 +174,7 @@ def _execute(roots: list[Node], memo: set[int], order: list[Node] | None) -> dic
     if name == "interp":
         return interp.run(roots, memo)
     if name == "compiled":
-        from .runtime.compiler import execute
-
-        return execute(roots, memo, order)
+        return _compiler().execute(roots, memo, order)
     raise ValueError(f"unknown GRAPHC_BACKEND {name!r}; valid: {', '.join(BACKENDS)}")
 
 
@@ -188,11 +187,23 @@ def rebind(tensor: Tensor, node: Node) -> None:
     track(tensor)
 
 
+@functools.cache
+def _compiler() -> Any:
+    from .runtime import compiler  # the runtime imports this module
+
+    return compiler
+
+
+@functools.cache
+def _tensor_class() -> type:
+    from .tensor import Tensor  # which imports this module
+
+    return Tensor
+
+
 def set_grad(tensor: Tensor, grad: Tensor | None) -> None:
     """Set ``tensor.grad``: the same door, for gradients."""
-    from .tensor import Tensor
-
-    if grad is not None and not isinstance(grad, Tensor):
+    if grad is not None and not isinstance(grad, _tensor_class()):
         raise TypeError(f"grad must be a Tensor or None, got {type(grad).__name__}")
     if grad is not None and grad.shape != tensor.shape:
         raise ValueError(f"grad of shape {grad.shape} for a tensor of shape {tensor.shape}")
