@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import functional as F
+from ..functional.composite import composite
 from ..tensor import Parameter, Tensor
 from .optimizer import Optimizer, Scalars, _zeros_like, as_dtype, required, step_counter
 
@@ -59,21 +60,40 @@ class Adam(Optimizer):
         if group["weight_decay"] and not self._decoupled:
             grad = grad + scalars("weight_decay", param) * param
         step = state["step"] + 1
-        exp_avg = (scalars("beta1", param, _beta1) * state["exp_avg"]
-                   + scalars("1-beta1", param, _one_minus_beta1) * grad)
-        exp_avg_sq = (scalars("beta2", param, _beta2) * state["exp_avg_sq"]
-                      + scalars("1-beta2", param, _one_minus_beta2) * F.square(grad))
-        # lr*(m/bc1)/(sqrt(v/bc2)+eps) == (lr*sqrt(bc2)/bc1) * m/(sqrt(v) + eps*sqrt(bc2)),
-        # the 0-d part in float32 from the step count (scalars shaped like ``step``).
-        root_bc2 = F.sqrt(1 - scalars("beta2", step, _beta2) ** step)
-        bc1 = 1 - scalars("beta1", step, _beta1) ** step
-        step_size = as_dtype(scalars("lr", step) * root_bc2 / bc1, param.dtype)
-        eps = as_dtype(scalars("eps", step) * root_bc2, param.dtype)
-        new_param = param - step_size * (exp_avg / (F.sqrt(exp_avg_sq) + eps))
+        exp_avg = _moving_average(state["exp_avg"], grad, scalars("beta1", param, _beta1),
+                                  scalars("1-beta1", param, _one_minus_beta1), squared=False)
+        exp_avg_sq = _moving_average(state["exp_avg_sq"], grad,
+                                     scalars("beta2", param, _beta2),
+                                     scalars("1-beta2", param, _one_minus_beta2), squared=True)
+        new_param = _adam_step(param, exp_avg, exp_avg_sq, step, scalars("lr", step),
+                               scalars("beta1", step, _beta1), scalars("beta2", step, _beta2),
+                               scalars("eps", step))
         if group["weight_decay"] and self._decoupled:
             new_param = new_param - scalars("lr*weight_decay", param, _lr_times_wd) * param
         return {"param": new_param, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq,
                 "step": step}
+
+
+# Each update is one node while the step is built (see graphc.functional.composite):
+# a training step builds them for every parameter, every step.
+@composite("moving_average")
+def _moving_average(avg: Tensor, x: Tensor, beta: Tensor, one_minus_beta: Tensor, *,
+                    squared: bool) -> Tensor:
+    """``beta * avg + (1 - beta) * x`` (``x * x`` if ``squared``)."""
+    return beta * avg + one_minus_beta * (F.square(x) if squared else x)
+
+
+@composite("adam_step")
+def _adam_step(param: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, step: Tensor, lr: Tensor,
+               beta1: Tensor, beta2: Tensor, eps: Tensor) -> Tensor:
+    """The parameter after one Adam step, bias-corrected by the step count ``step``."""
+    # lr*(m/bc1)/(sqrt(v/bc2)+eps) == (lr*sqrt(bc2)/bc1) * m/(sqrt(v) + eps*sqrt(bc2)),
+    # the 0-d part in float32 from the step count (the scalars are shaped like ``step``).
+    root_bc2 = F.sqrt(1 - beta2 ** step)
+    bc1 = 1 - beta1 ** step
+    step_size = as_dtype(lr * root_bc2 / bc1, param.dtype)
+    eps = as_dtype(eps * root_bc2, param.dtype)
+    return param - step_size * (exp_avg / (F.sqrt(exp_avg_sq) + eps))
 
 
 def _beta1(group: dict[str, Any]) -> float:
