@@ -161,11 +161,11 @@ def test_large_kernels_run_in_parallel_blocks():
     """Above PARALLEL_MIN_ELEMENTS: reduced first axis in blocks with partial
     accumulators (sum, NaN-aware max, first-position argmax), kept first axis under
     prange."""
-    x = rng.standard_normal((700, 384)).astype(np.float32)
+    x = rng.standard_normal((2800, 384)).astype(np.float32)
     assert x.size >= PARALLEL_MIN_ELEMENTS
     x[650, 3] = np.nan
-    x[10, 4] = x[500, 4] = 50.0  # argmax tie across blocks: the first wins
-    y = rng.standard_normal((3, 300, 300)).astype(np.float32)
+    x[10, 4] = x[2000, 4] = 50.0  # argmax tie across blocks: the first wins
+    y = rng.standard_normal((3, 600, 600)).astype(np.float32)
     t, u = graphc.tensor(x), graphc.tensor(y)
     (total, top, where, s1), compiled = run_compiled(
         t.sum(axis=0), t.max(axis=0), F.argmax(t, axis=0), (u * 2).sum(axis=1))
