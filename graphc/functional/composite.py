@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..ir import Attrs, Node, TensorType, buffer_node, built_like
+from ..ir import Attrs, Node, NodeMeta, OpError, TensorType, buffer_node, built_like
 from ..ir import node as _node_module
 from ..ir.node import placeholder_node
 from ..ops import apply, register
@@ -54,6 +54,7 @@ __all__ = ["composite", "expansion"]
 
 Fn = TypeVar("Fn", bound=Callable[..., Tensor])
 
+_NOWHERE = NodeMeta(None, "", False)
 _functions: dict[str, Callable[..., Tensor]] = {}  # op name → the function it expands to
 # composite node → its expansion, while the node lives: explaining, differentiating and
 # compiling a step see the same expansion nodes (the forward and its gradient share them).
@@ -121,9 +122,14 @@ def composite(name: str) -> Callable[[Fn], Fn]:
         def reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
             from ..interp import run
 
-            with _hooks_off():
+            # Built with no location of its own: an error names the inner op, and the
+            # interpreter adds the composite node's line.
+            with _hooks_off(), built_like(_NOWHERE):
                 out = _call(name, [buffer_node(np.asarray(x), "cpux") for x in xs], attrs)
-            return run([out._node])[out._node.uid]
+            try:
+                return run([out._node])[out._node.uid]
+            except OpError as err:
+                raise OpError(str(err).removesuffix(" (<graphc>)")) from None
 
         def vjp(node: Node, g: Node, needs: Sequence[bool]) -> tuple[Node | None, ...]:
             from ..autodiff import vjp_graph

@@ -155,3 +155,19 @@ def test_a_lazy_mlp_training_step_builds_few_nodes(monkeypatch):
             node_module.Node.__init__ = original
     assert sorted(built) == sorted(["buffer"] * 3 + ["linear"] * 2 + ["relu", "cross_entropy"]
                                    + ["grad_of"] * 4 + ["sgd_step"] * 4), built
+
+
+def test_a_data_error_inside_a_composite_names_the_inner_op_and_the_line_once(backend):
+    import inspect
+
+    from graphc.ir import OpError
+
+    logits = graphc.tensor(np.zeros((2, 3), np.float32))
+    line = inspect.currentframe().f_lineno + 1
+    loss = F.cross_entropy(logits, graphc.tensor(np.array([0, 5], np.int32)))
+    with pytest.raises(OpError) as err:
+        loss.numpy()
+    message = str(err.value)
+    assert "check_index: label 5 is out of bounds for axis 1 with size 3" in message
+    assert message.count("test_composite.py:") == 1
+    assert f"test_composite.py:{line}" in message
