@@ -22,7 +22,9 @@ pattern) and op attributes shape the text.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +76,13 @@ class KernelSource:
     source: str
     params: list[Param]
     sizes: list[int]  # values of sh[0], sh[1], ...
+
+
+@functools.cache
+def _specialize() -> Callable[[str, str], str]:
+    from .mathlib import specialize  # imports numba: only when a kernel is rendered
+
+    return specialize
 
 
 def compute_dtype(dtype: np.dtype) -> str:
@@ -199,7 +208,9 @@ class _Renderer(ColumnReductions, WholeReductions):
             if "dtype" in attrs:
                 attrs["dtype"] = compute_dtype(np.dtype(attrs["dtype"]))
             var = self.fresh()
-            self.emit(f"{var} = {op.template.format(*args, **attrs)}")
+            template = _specialize()(op.template, compute_dtype(n.inputs[0].type.dtype)) \
+                if n.inputs else op.template
+            self.emit(f"{var} = {template.format(*args, **attrs)}")
             self.scopes[-1][key] = var
         return self._resolved(node, index)
 

@@ -53,6 +53,7 @@ import math
 
 import numpy as np
 from llvmlite import ir
+from numba import config as numba_config
 from numba import njit, types
 from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
@@ -296,6 +297,59 @@ sqrt = _float_helper("sqrt", np.sqrt, None, lambda x: math.sqrt(x))
 sin = _float_helper("sin", np.sin, None, lambda x: math.sin(x))
 cos = _float_helper("cos", np.cos, None, lambda x: math.cos(x))
 tan = _float_helper("tan", np.tan, None, lambda x: math.tan(x))
+
+
+# ---- direct calls ---------------------------------------------------------------------
+#
+# A kernel calling ``exp(x)`` goes through the overload above: numba compiles the
+# overload's wrapper, then ``_exp_f32``, as two functions. Where the code generator knows
+# the operand's dtype it calls the implementation itself, one compile fewer per helper
+# in a cold process: the fused cross-entropy kernel (exp, log, isinf) compiled in
+# 0.93-0.98 s instead of 1.62-1.68 s. Under NUMBA_DISABLE_JIT kernels keep the
+# overloaded names, which run as Python.
+
+@njit(**_EXACT)
+def isinf_float(x):
+    return abs(x) == np.inf
+
+
+@njit(**_EXACT)
+def isnan_float(x):
+    return x != x
+
+
+@njit(**_EXACT)
+def relu_f32(x):
+    return F(0.0) if x < F(0.0) else x
+
+
+@njit(**_EXACT)
+def relu_f64(x):
+    return 0.0 if x < 0.0 else x
+
+
+exp_f32, expm1_f32, log_f32, log1p_f32 = _exp_f32, _expm1_f32, _log_f32, _log1p_f32
+tanh_f32, erf_f32, sigmoid_f32 = _tanh_f32, _erf_f32, _sigmoid_f32
+
+_DIRECT = {(name, "float32"): f"{name}_f32"
+           for name in ("exp", "expm1", "log", "log1p", "tanh", "erf", "sigmoid")}
+_DIRECT.update({(name, dtype): f"{name}_float" for name in ("isinf", "isnan")
+                for dtype in ("float32", "float64")})
+_DIRECT.update({("relu", "float32"): "relu_f32", ("relu", "float64"): "relu_f64"})
+
+
+def specialize(template: str, dtype: np.dtype) -> str:
+    """``template`` calling the direct implementation of its helper for operands of
+    ``dtype``, when there is one (and numba compiles).
+
+    >>> specialize("exp({0})", np.dtype("float32")), specialize("exp({0})", np.dtype("float64"))
+    ('exp_f32({0})', 'exp({0})')
+    """
+    head, paren, rest = template.partition("(")
+    direct = _DIRECT.get((head, np.dtype(dtype).name)) if paren else None
+    if direct is None or numba_config.DISABLE_JIT:
+        return template
+    return direct + paren + rest
 
 
 # ---- rounding, sign, predicates -------------------------------------------------------
@@ -543,4 +597,7 @@ __all__ = [
     "int8", "int16", "int32", "int64", "isinf", "isnan", "log", "log1p", "maximum", "minimum",
     "mod", "power", "relu", "rint", "sigmoid", "sign", "sin", "sqrt", "tan", "tanh", "uint8",
     "uint16", "uint32", "uint64",
+    # direct implementations (see specialize)
+    "erf_f32", "exp_f32", "expm1_f32", "isinf_float", "isnan_float", "log1p_f32", "log_f32",
+    "relu_f32", "relu_f64", "sigmoid_f32", "tanh_f32",
 ]

@@ -365,3 +365,47 @@ def test_helpers_keep_the_operand_dtype(dtype):
     _typed(dtype(3))
     signature = next(s for s in _typed.nopython_signatures if str(s.args[0]) == dtype.__name__)
     assert {str(t) for t in signature.return_type} == {dtype.__name__}
+
+
+@njit(error_model="numpy")
+def _direct_f32(x, out, flags):
+    """The direct implementations the code generator calls for float32 operands."""
+    for i in range(x.shape[0]):
+        v = x[i]
+        out[0, i] = M.exp_f32(v)
+        out[1, i] = M.expm1_f32(v)
+        out[2, i] = M.log_f32(v)
+        out[3, i] = M.log1p_f32(v)
+        out[4, i] = M.tanh_f32(v)
+        out[5, i] = M.erf_f32(v)
+        out[6, i] = M.sigmoid_f32(v)
+        out[7, i] = M.relu_f32(v)
+        flags[0, i] = M.isnan_float(v)
+        flags[1, i] = M.isinf_float(v)
+
+
+def test_direct_float32_calls_equal_the_overloaded_helpers_bit_for_bit():
+    x = np.concatenate([np.linspace(-120, 100, 40001, dtype=np.float32),
+                        np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40, -1e-40],
+                                 np.float32)])
+    out = np.empty((8, x.size), np.float32)
+    flags = np.empty((2, x.size), np.bool_)
+    _direct_f32(x, out, flags)
+    want = unary_all(x)
+    for row, name in enumerate(["exp", "expm1", "log", "log1p", "tanh", "erf", "sigmoid",
+                                "relu"]):
+        np.testing.assert_array_equal(out[row], want[name], err_msg=name)
+        assert np.array_equal(np.signbit(out[row]), np.signbit(want[name]), equal_nan=True)
+    np.testing.assert_array_equal(flags[0], np.isnan(x))
+    np.testing.assert_array_equal(flags[1], np.isinf(x))
+
+
+def test_specialize_calls_direct_implementations_by_dtype(monkeypatch):
+    f32, f64, i32 = np.dtype("float32"), np.dtype("float64"), np.dtype("int32")
+    assert M.specialize("log1p({0})", f32) == "log1p_f32({0})"
+    assert M.specialize("isinf({0})", f64) == "isinf_float({0})"
+    assert M.specialize("relu({0})", f64) == "relu_f64({0})"
+    assert M.specialize("relu({0})", i32) == "relu({0})"  # the overload handles the rest
+    assert M.specialize("({0} + {1})", f32) == "({0} + {1})"
+    monkeypatch.setattr(M.numba_config, "DISABLE_JIT", True)  # Python kernels: overloads
+    assert M.specialize("exp({0})", f32) == "exp({0})"
