@@ -37,6 +37,9 @@ VALUE_LIMIT = 4096
 _FOLDABLE_KINDS = frozenset({"elementwise", "movement", "reduce"})
 # Consts this pass made whose values are outside the key: known, though not keyed.
 _folded: weakref.WeakSet = weakref.WeakSet()
+# node → the const it was folded to, while the node lives: folding one graph twice (an
+# explain, then a drawing) gives the same nodes.
+_fold_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def is_known_constant(node: Node) -> bool:
@@ -65,10 +68,23 @@ def folded_const(value: object, like: Node) -> Node:
     consed = const_node(value, t.dtype, t.device)
     if const_in_key(consed):
         return consed
+    known = _fold_of.get(like)
+    if known is not None and known.buffer.tobytes() == consed.buffer.tobytes():
+        return known
     fresh = Node("const", (), EMPTY_ATTRS, consed.type, value=consed.value,
                  buffer=consed.buffer, meta=like.meta)
     _folded.add(fresh)
+    _fold_of[like] = fresh
     return fresh
+
+
+def mark_known(consts: list[Node]) -> None:
+    """Declare ``consts`` known: consts a pass made from structure alone (a composite
+    op's ``1/N``, a VJP rule's scalar), which no call can change. Never a const the
+    graph had before the pass: that may be a runtime argument."""
+    for c in consts:
+        if c.op == "const" and not const_in_key(c):
+            _folded.add(c)
 
 
 def _evaluate(node: Node, args: list[np.ndarray]) -> np.ndarray | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from ..ir import Graph, Node, is_frontier, rebuild
 from ..ops import lowerings
 from . import graph_pass
+from .fold_constants import mark_known
 
 
 @graph_pass("lower")
@@ -30,10 +31,16 @@ def lower(graph: Graph) -> Graph:
     >>> lower(Graph((x,))).outputs == (x,)
     True
     """
+    before: set[int] | None = None
     while True:
         nodes = graph.nodes()
+        if before is None:
+            before = {n.uid for n in nodes if n.op == "const"}
         replaced = lowerings(nodes)
         if not replaced:
+            # Consts the lowered subgraphs brought in are built from structure alone
+            # (a mean's 1/N, a rule's scalar): fold_constants may compute with them.
+            mark_known([n for n in nodes if n.op == "const" and n.uid not in before])
             return graph
         new: dict[int, Node] = {}
         for n in nodes:
