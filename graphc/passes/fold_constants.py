@@ -25,10 +25,10 @@ import weakref
 
 import numpy as np
 
-from ..ir import EMPTY_ATTRS, Graph, GraphcError, Node, const_in_key, const_node
+from ..ir import EMPTY_ATTRS, Graph, GraphcError, Node, const_in_key, const_node, is_frontier
 from ..ops import get_op
 from . import graph_pass
-from .rewrite import rewrite
+from .rewrite import derive, rewrite
 
 # Known values larger than this are not computed at compile time (only 0-d ones are
 # folded anyway; this bounds the work spent on intermediates such as a broadcast).
@@ -37,9 +37,10 @@ VALUE_LIMIT = 4096
 _FOLDABLE_KINDS = frozenset({"elementwise", "movement", "reduce"})
 # Consts this pass made whose values are outside the key: known, though not keyed.
 _folded: weakref.WeakSet = weakref.WeakSet()
-# node → the const it was folded to, while the node lives: folding one graph twice (an
-# explain, then a drawing) gives the same nodes.
-_fold_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Folded consts by type and value, while they live: folding one graph twice (an explain,
+# then a drawing) gives the same nodes. Their own table, never the consed one, so a
+# folded value is never the node of a runtime argument.
+_folded_by_value: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
 def is_known_constant(node: Node) -> bool:
@@ -68,13 +69,14 @@ def folded_const(value: object, like: Node) -> Node:
     consed = const_node(value, t.dtype, t.device)
     if const_in_key(consed):
         return consed
-    known = _fold_of.get(like)
-    if known is not None and known.buffer.tobytes() == consed.buffer.tobytes():
+    key = (consed.type, consed.buffer.tobytes())
+    known = _folded_by_value.get(key)
+    if known is not None:
         return known
     fresh = Node("const", (), EMPTY_ATTRS, consed.type, value=consed.value,
                  buffer=consed.buffer, meta=like.meta)
     _folded.add(fresh)
-    _fold_of[like] = fresh
+    _folded_by_value[key] = fresh
     return fresh
 
 
@@ -120,8 +122,26 @@ def fold_constants(graph: Graph) -> Graph:
             return values[node.uid]
         return None
 
+    def scalar_of(node: Node) -> np.ndarray | None:
+        """The value of a known 0-d node, or of a broadcast of one."""
+        if node.op == "broadcast_to" and node.inputs and not is_frontier(node):
+            node = node.inputs[0]
+        value = value_of(node)
+        return value if value is not None and value.shape == () else None
+
     def fold(node: Node) -> Node | None:
-        if get_op(node.op).kind not in _FOLDABLE_KINDS or node.type.size > VALUE_LIMIT:
+        kind = get_op(node.op).kind
+        if kind == "elementwise" and node.type.shape != () and node.inputs:
+            # Elementwise over broadcast scalars (the gradient of a mean, -1/N in every
+            # row): compute the scalar once and broadcast it, whatever the size.
+            scalars = [scalar_of(i) for i in node.inputs]
+            if all(a is not None for a in scalars):
+                value = _evaluate(node, scalars)
+                if value is not None and value.shape == ():
+                    const = folded_const(value.item(), node)
+                    values[const.uid] = value
+                    return derive("broadcast_to", [const], node, shape=node.type.shape)
+        if kind not in _FOLDABLE_KINDS or node.type.size > VALUE_LIMIT:
             return None
         args = [value_of(i) for i in node.inputs]
         if any(a is None for a in args):
