@@ -10,6 +10,7 @@ array([0., 1., 3.], dtype=float32)
 
 # First: sets threading defaults before any parallel kernel starts OpenMP threads.
 from .runtime import threads as _threads  # noqa: I001, F401
+from .runtime import process_exit as _process_exit  # noqa: I001, F401
 
 from . import data, functional, lazy, module, ops, optimizer, random
 from .autodiff import grad
