@@ -5,9 +5,12 @@ Hash-consing already merges nodes built the same way. What it cannot see:
 - duplicates that appear only after a rewrite: ``cse`` rebuilds every node through
   :func:`~graphc.ir.make_node`, so two nodes whose inputs became equal merge;
 - commutative ops with swapped operands (``a + b`` and ``b + a``): inputs are put in a
-  canonical order (by uid) so both spell the same key;
-- equal constants folded separately (folded consts are deliberately not hash-consed,
-  see :mod:`graphc.passes.fold_constants`): one per value, dtype and device remains.
+  canonical order so both spell the same key. The order is by the operands' ops first,
+  then uid: two layers' ``matmul + broadcast(bias)`` then put their operands the same
+  way round, render the same kernel source and share one compiled kernel (by uid alone
+  the second layer's bias came first: a second compile of the same loop);
+- equal known constants that are different nodes (a folded value and a key constant of
+  a graph built elsewhere): one per value, dtype and device remains.
 
 ``maximum`` and ``minimum`` are commutative only for integer and bool operands: on
 floats NumPy (and IEEE maxNum in most libraries) returns the *second* operand when both
@@ -67,7 +70,8 @@ def cse(graph: Graph) -> Graph:
 
     def canonicalise(node: Node) -> Node | None:
         inputs = tuple(canonical_const(i) for i in node.inputs)
-        if len(inputs) == 2 and is_commutative(node) and inputs[0].uid > inputs[1].uid:
+        if (len(inputs) == 2 and is_commutative(node)
+                and (inputs[0].op, inputs[0].uid) > (inputs[1].op, inputs[1].uid)):
             inputs = (inputs[1], inputs[0])
         if inputs == node.inputs:
             return None

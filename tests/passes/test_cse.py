@@ -123,3 +123,21 @@ def test_duplicates_made_by_a_rewrite_merge():
     add = out.outputs[0]
     assert add.inputs[0] is add.inputs[1]
     np.testing.assert_array_equal(values(out)[0], 2 * np.sin(x.buffer))
+
+
+def test_commutative_operands_are_ordered_by_op_so_equal_layers_render_alike():
+    """Whichever was built first, ``broadcast_to(bias)`` sorts before ``matmul``: two
+    layers' bias adds put their operands the same way round (one kernel source)."""
+    x = data(np.float32, [[1.0, 2.0]])
+    w = data(np.float32, [[1.0], [3.0]])
+
+    def bias():
+        return apply("broadcast_to", [data(np.float32, [0.5])], shape=(1, 1))
+
+    b1 = bias()
+    first = apply("add", [apply("matmul", [x, w]), b1])  # bias built first
+    product = apply("matmul", [x, w])
+    second = apply("add", [bias(), product])  # bias built last
+    out = cse(Graph((first, second)))
+    assert [[i.op for i in n.inputs] for n in out.outputs] == [["broadcast_to", "matmul"]] * 2
+    assert_same_values(Graph((first, second)), out)
