@@ -20,40 +20,6 @@ def median_seconds(fn: Callable[[], object], repeat: int = 15, warmup: int = 3) 
     return statistics.median(times)
 
 
-def rotated_medians(fns: dict[str, Callable[[], object] | None], repeat: int,
-                    rounds: int = 5, warmup: int = 3, settle: float = 0.3
-                    ) -> dict[str, float]:
-    """Median wall seconds per call of each of ``fns`` (None: nan), timed in ``rounds``
-    rounds that visit every function in turn, a block of ``repeat // rounds`` calls each
-    (after ``settle`` seconds of sleep and one untimed call). Load that comes and goes on
-    a shared machine then falls on all of them alike, and the ratios between them hold;
-    a function timed alone, then the next, read a burst of load as a slowdown of
-    whichever ran during it. The sleep lets the previous library's worker threads stop
-    spinning (OpenMP pools spin for a while after their last parallel region), which
-    otherwise slowed the next block: the NumPy MLP step at batch 16 measured 2.48 ms
-    right after PyTorch's block, against about 1 ms alone.
-
-    >>> m = rotated_medians({"a": lambda: None, "b": None}, repeat=10, settle=0)
-    >>> m["a"] < 1e-3 and m["b"] != m["b"]
-    True
-    """
-    live = {k: f for k, f in fns.items() if f is not None}
-    for f in live.values():
-        for _ in range(warmup):
-            f()
-    block = max(1, repeat // rounds)
-    times: dict[str, list[float]] = {k: [] for k in live}
-    for _ in range(rounds):
-        for name, f in live.items():
-            time.sleep(settle)
-            f()  # a block starts with its caches as the previous function left them
-            for _ in range(block):
-                t0 = time.perf_counter()
-                f()
-                times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(times[k]) if k in times else float("nan") for k in fns}
-
-
 def environment() -> dict:
     """Thread counts and the BLAS/OpenMP environment variables that change timings."""
     import numba

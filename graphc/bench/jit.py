@@ -26,7 +26,7 @@ from graphc.autodiff import GradManager
 from graphc.optimizer import SGD
 
 from . import training
-from .harness import environment, rotated_medians
+from .harness import environment, median_seconds
 
 LR = training.LR
 
@@ -113,6 +113,10 @@ def jax_step(x: np.ndarray, y: np.ndarray) -> Callable[[], object] | None:
     return step
 
 
+def _ms(fn: Callable[[], object] | None, repeat: int) -> float:
+    return median_seconds(fn, repeat=repeat) * 1e3 if fn is not None else float("nan")
+
+
 def train_steps(repeat: int = 30) -> list[dict]:
     """Median ms per MLP training step at batch 128 and 16, every way available."""
     rows = []
@@ -121,15 +125,14 @@ def train_steps(repeat: int = 30) -> list[dict]:
         graphc.random.seed(0)
         step = jit_step(training.mlp())
         xt, yt = graphc.tensor(x), graphc.tensor(y)
+        row = {"batch": batch,
+               "jit": _ms(lambda s=step, a=xt, b=yt: s(a, b).numpy(), repeat)}
         graphc.random.seed(0)
         lazy = training.graphc_step(training.mlp(), x, y)
-        medians = rotated_medians({
-            "jit": lambda s=step, a=xt, b=yt: s(a, b).numpy(),
-            "lazy": lambda s=lazy: s().numpy(),
-            "numpy": training.numpy_mlp_step(x, y),
-            "torch": training.torch_step("mlp", x, y),
-            "jax": jax_step(x, y)}, repeat)
-        row = {"batch": batch, **{k: v * 1e3 for k, v in medians.items()}}
+        row["lazy"] = _ms(lambda s=lazy: s().numpy(), repeat)
+        row["numpy"] = _ms(training.numpy_mlp_step(x, y), repeat)
+        row["torch"] = _ms(training.torch_step("mlp", x, y), repeat)
+        row["jax"] = _ms(jax_step(x, y), repeat)
         row["traces"] = step.traces
         row["kernels"] = step.stats["kernels"]
         rows.append(row)

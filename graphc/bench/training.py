@@ -28,7 +28,7 @@ from graphc.autodiff import GradManager
 from graphc.optimizer import SGD
 from graphc.runtime import compiler, program
 
-from .harness import environment, report_process_latency, rotated_medians
+from .harness import environment, median_seconds, report_process_latency
 
 LR = 0.01
 
@@ -104,33 +104,31 @@ def graphc_step(model: M.Module, x: np.ndarray, y: np.ndarray) -> Callable[[], o
     return step
 
 
-class TimedGraphcStep:
-    """The lazy training step as a timed callable: each call runs one step with the
-    kernel clock installed and records the step's overhead (its wall time minus the time
-    inside kernel and library calls). Checks first that steps 2 and 3 compile nothing."""
-
-    def __init__(self, model: M.Module, x: np.ndarray, y: np.ndarray) -> None:
-        self.step = graphc_step(model, x, y)
-        self.step()
-        compiled_before = compiler.stats["programs_compiled"]
-        self.step()
-        self.step()
-        if compiler.stats["programs_compiled"] != compiled_before:
-            raise RuntimeError("the training step recompiled after its first call")
-        self.clock = KernelClock()
-        self.overheads: list[float] = []
-
-    def __call__(self) -> None:
-        with self.clock.installed():
-            self.clock.seconds = 0.0
+def time_graphc(model: M.Module, x: np.ndarray, y: np.ndarray, repeat: int
+                ) -> tuple[float, float, int]:
+    """(median step seconds, median overhead seconds, kernels in the step's Program)."""
+    step = graphc_step(model, x, y)
+    step()
+    compiled_before = compiler.stats["programs_compiled"]
+    step()
+    step()
+    if compiler.stats["programs_compiled"] != compiled_before:
+        raise RuntimeError("the training step recompiled after its first call")
+    clock = KernelClock()
+    totals, overheads = [], []
+    with clock.installed():
+        for _ in range(repeat):
+            clock.seconds = 0.0
             t0 = time.perf_counter()
-            self.step()
-            self.overheads.append(time.perf_counter() - t0 - self.clock.seconds)
+            step()
+            total = time.perf_counter() - t0
+            totals.append(total)
+            overheads.append(total - clock.seconds)
+    kernels = max(c.program.stats.get("kernels", 0) for c in compiler._programs.values())
+    return statistics.median(totals), statistics.median(overheads), kernels
 
-    @staticmethod
-    def kernels() -> int:
-        return max(c.program.stats.get("kernels", 0) for c in compiler._programs.values())
 
+# ---- NumPy by hand -------------------------------------------------------------------
 
 def _softmax_xent_grad(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
@@ -287,6 +285,10 @@ def torch_step(kind: str, x: np.ndarray, y: np.ndarray) -> Callable[[], None] | 
     return step
 
 
+def _median_ms(fn: Callable[[], object], repeat: int) -> float:
+    return median_seconds(fn, repeat=repeat) * 1e3
+
+
 CASES = (("MLP 784-512-512-10", "mlp", mlp, (784,), 128),
          ("MLP 784-512-512-10", "mlp", mlp, (784,), 16),
          ("LeNet-5 1x28x28", "lenet", lenet, (1, 28, 28), 64))
@@ -309,13 +311,13 @@ def main(repeat: int = 50) -> None:
     for label, kind, build, shape, batch in CASES:
         x, y = data(batch, shape)
         graphc.random.seed(0)
-        lazy = TimedGraphcStep(build(), x, y)
+        t_g, t_over, kernels = time_graphc(build(), x, y, repeat)
+        t_g *= 1e3
+        t_over *= 1e3
         numpy_step = numpy_mlp_step(x, y) if kind == "mlp" else numpy_lenet_step(x, y)
-        m = rotated_medians({"graphc": lazy, "numpy": numpy_step,
-                             "torch": torch_step(kind, x, y)}, repeat)
-        t_g, t_np, t_torch = m["graphc"] * 1e3, m["numpy"] * 1e3, m["torch"] * 1e3
-        t_over = statistics.median(lazy.overheads[3:]) * 1e3  # after the warm-up calls
-        kernels = lazy.kernels()
+        t_np = _median_ms(numpy_step, repeat)
+        torch_fn = torch_step(kind, x, y)
+        t_torch = _median_ms(torch_fn, repeat) if torch_fn else float("nan")
         print(f"{label:<22}{batch:>6}{t_g:>9.2f}{t_over:>10.2f}{kernels:>9}{t_np:>8.2f}"
               f"{t_torch:>9.2f}{t_g / t_np:>9.2f}x{t_g / t_torch:>9.2f}x")
     print("overhead: graphc's own Python per step (graph building, key, dispatch), i.e. "
