@@ -15,10 +15,7 @@ import argparse
 import cProfile
 import pstats
 
-import numpy as np
-
 from graphc.bench import training
-from graphc.runtime import program
 
 STEPS = 300
 
@@ -27,20 +24,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top", type=int, default=0, help="also print the N costliest functions")
     args = parser.parse_args()
-    x, y = training.data(16, (784,))
-    step = training.graphc_step(training.mlp(), x, y)
-    for _ in range(3):
-        step()
-    original = program.Program.run
-    outputs: dict[int, list] = {}
-
-    def replay(prog, values):
-        if id(prog) not in outputs:
-            outputs[id(prog)] = [np.array(o) for o in original(prog, values)]
-        return list(outputs[id(prog)])
-
-    program.Program.run = replay
-    try:
+    step = training.stubbed_mlp_step()
+    with training.kernels_stubbed():
         for _ in range(20):
             step()
         profile = cProfile.Profile()
@@ -48,8 +33,6 @@ def main() -> None:
         for _ in range(STEPS):
             step()
         profile.disable()
-    finally:
-        program.Program.run = original
     stats = pstats.Stats(profile)
     calls = {f[2]: v[1] for f, v in stats.stats.items()}  # function name -> calls
     print(f"per lazy MLP step (batch 16, kernels stubbed, {STEPS} steps): "
