@@ -171,3 +171,29 @@ def test_a_data_error_inside_a_composite_names_the_inner_op_and_the_line_once(ba
     assert "check_index: label 5 is out of bounds for axis 1 with size 3" in message
     assert message.count("test_composite.py:") == 1
     assert f"test_composite.py:{line}" in message
+
+
+def test_batch_norm_is_composite_and_its_statistics_are_computed_once():
+    """Output and running statistics are three composite nodes; once optimized, the
+    batch mean and variance they each recompute are the same nodes (two reductions in
+    all), and the values match the functions built directly."""
+    from graphc.functional import normalization as N
+
+    x = graphc.tensor(RNG.standard_normal((4, 3, 5, 5)).astype(np.float32))
+    w, b = graphc.tensor(np.arange(1, 4, dtype=np.float32)), graphc.tensor(np.ones(3, np.float32))
+    rm, rv = graphc.tensor(np.zeros(3, np.float32)), graphc.tensor(np.ones(3, np.float32))
+    out, new_mean, new_var = F.batch_norm(x, rm, rv, w, b, training=True, inplace=False)
+    assert [t._node.op for t in (out, new_mean, new_var)] == [
+        "batch_norm_train", "batch_norm_running_mean", "batch_norm_running_var"]
+    flags = dict(has_weight=True, has_bias=True, eps=1e-5)
+    direct = (N._batch_norm_train.expand(x, w, b, **flags),
+              N._running_mean.expand(rm, x, momentum=0.9),
+              N._running_var.expand(rv, x, momentum=0.9))
+
+    def reductions(tensors):
+        graph = run_pipeline(Graph(tuple(t._node for t in tensors)))
+        return sum(n.op == "sum" for n in graph.nodes())
+
+    assert reductions((out, new_mean, new_var)) == 2  # the mean, the variance
+    for got, want in zip((out, new_mean, new_var), direct):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
