@@ -436,7 +436,7 @@ def _deferred_gradients(ys: list[Node], dys: list[Node], xs: list[Node],
         if node.buffer is not None or node.op == "custom_grad":
             return None
         op = ops[node.op]
-        if op.lower is not None and op.vjp is None:  # another deferred gradient
+        if op.is_marker:  # another deferred gradient
             return None
         forward.add(uid)
         dtype = node.type.dtype

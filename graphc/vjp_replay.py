@@ -55,8 +55,7 @@ def _forward_key(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
     order = topo_order(roots, stop=is_input_free)
     for node in order:
         if node.inputs:
-            op = OPS[node.op]
-            if node.op == "custom_grad" or (op.lower is not None and op.vjp is None):
+            if node.op == "custom_grad" or OPS[node.op].is_marker:
                 return None  # user backward code, or deferred gradients vjp_graph lowers
     # A composite op's VJP differentiates its expansion: build the expansions first, with
     # their own metadata (the user's line, not the backward's), and key them with the

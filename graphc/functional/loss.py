@@ -26,6 +26,9 @@ __all__ = ["binary_cross_entropy", "cross_entropy", "l1_loss", "mse_loss", "nll_
            "square_loss"]
 
 
+_REDUCTIONS = ("mean", "sum", "none")
+
+
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         return mean(loss)
@@ -84,9 +87,6 @@ def cross_entropy(pred: Any, label: Any, axis: int = 1, with_logits: bool = True
         return _cross_entropy_logits(pred, labels, axis=a, label_smooth=float(label_smooth),
                                      reduction=reduction)
     return _cross_entropy(pred, labels, a, with_logits, label_smooth, reduction)
-
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 def _cross_entropy(pred: Tensor, label: Tensor, axis: int, with_logits: bool,

@@ -53,9 +53,17 @@ class OpDef:
     library: LibraryFn | None = None
     vjp_needs: bool = False  # the rule takes a third argument: which inputs need one
     # ``lower(nodes) -> {uid: node}``: for an op that stands for a subgraph built on demand
-    # (a deferred gradient), the subgraph each of ``nodes`` stands for. Set by the layer
-    # that owns the subgraph (autodiff); the ``lower`` pass and the interpreter call it.
+    # (a deferred gradient, a composite op), the subgraph each of ``nodes`` stands for.
+    # Set by the layer that owns the subgraph (autodiff, functional.composite); the
+    # ``lower`` pass, the interpreter and autodiff call it.
     lower: Callable[[list[Node]], dict[int, Node]] | None = None
+
+    @property
+    def is_marker(self) -> bool:
+        """Whether this op must be lowered before it can be evaluated or differentiated:
+        it has a ``lower`` rule and no VJP or reference of its own (a deferred gradient).
+        A composite op is lowered too, but differentiates and evaluates as it is."""
+        return self.lower is not None and self.vjp is None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -87,13 +95,13 @@ def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
 def lowerings(nodes: Sequence[Node], markers_only: bool = False) -> dict[int, Node]:
     """uid → the subgraph each pending node of a ``lower``-able op among ``nodes`` stands
     for (empty when there is none: the common case, one dict lookup per node).
-    ``markers_only``: only ops without a VJP rule (deferred gradients), which must be
-    lowered to be differentiated; composite ops differentiate through their expansion."""
+    ``markers_only``: only :attr:`OpDef.is_marker` ops (deferred gradients), which must be
+    lowered to be evaluated or differentiated."""
     by_op: dict[str, list[Node]] = {}
     for n in nodes:
         if n.inputs and n.buffer is None:
             op = OPS[n.op]
-            if op.lower is not None and not (markers_only and op.vjp is not None):
+            if op.lower is not None and (op.is_marker or not markers_only):
                 by_op.setdefault(n.op, []).append(n)
     out: dict[int, Node] = {}
     for op, group in by_op.items():

@@ -31,11 +31,9 @@ def lower(graph: Graph) -> Graph:
     >>> lower(Graph((x,))).outputs == (x,)
     True
     """
-    before: set[int] | None = None
+    nodes = graph.nodes()
+    before = {n.uid for n in nodes if n.op == "const"}  # may be runtime arguments
     while True:
-        nodes = graph.nodes()
-        if before is None:
-            before = {n.uid for n in nodes if n.op == "const"}
         replaced = lowerings(nodes)
         if not replaced:
             # Consts the lowered subgraphs brought in are built from structure alone
@@ -51,3 +49,4 @@ def lower(graph: Graph) -> Graph:
             else:
                 new[n.uid] = rebuild(n, tuple(new[i.uid] for i in n.inputs))
         graph = Graph(tuple(new[o.uid] for o in graph.outputs))
+        nodes = graph.nodes()
