@@ -436,7 +436,8 @@ def _deferred_gradients(ys: list[Node], dys: list[Node], xs: list[Node],
         if node.buffer is not None or node.op == "custom_grad":
             return None
         op = ops[node.op]
-        if op.is_marker:  # another deferred gradient
+        if op.lower is not None and op.is_marker:  # another deferred gradient (a hot loop:
+            # the property is read only for the rare lowerable op)
             return None
         forward.add(uid)
         dtype = node.type.dtype
