@@ -160,8 +160,19 @@ def realize_pending_state() -> None:
         if node.op == "placeholder" or any(i.uid in symbolic for i in node.inputs):
             symbolic.add(node.uid)
     ready = [t._node for t in live if t._node.uid not in symbolic]
-    if ready:
+    if not ready:
+        return
+    try:
         lazy.realize(ready)
+    except Exception:
+        # Some unrelated tensor cannot be computed (say, an out-of-range label the user
+        # never read). It must not break this trace: realize the others one by one and
+        # leave the failing ones pending, so their error is raised where they are read.
+        for node in ready:
+            try:
+                lazy.realize([node])
+            except Exception:
+                continue
 
 
 def make_inputs(leaves: list, names: list[str]) -> list[Tensor]:

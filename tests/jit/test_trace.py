@@ -76,6 +76,20 @@ def test_pending_state_is_realized_before_tracing():
     np.testing.assert_array_equal(f(np.ones(2, np.float32)).numpy(), [3., 4.])
 
 
+def test_a_pending_tensor_that_cannot_be_computed_does_not_break_an_unrelated_trace():
+    from graphc.ir import OpError
+
+    w = graphc.Parameter([1., 2.])
+    w += 1  # pending, and computable
+    bad = F.cross_entropy(graphc.tensor(np.zeros((2, 3), np.float32)),
+                          graphc.tensor(np.array([0, 5], np.int32)))  # label 5 of 3
+    f = graphc.jit(lambda x: x * w)
+    np.testing.assert_array_equal(f(np.ones(2, np.float32)).numpy(), [2., 3.])
+    assert w._node.realized and not bad._node.realized
+    with pytest.raises(OpError, match="label 5 is out of bounds"):
+        bad.numpy()  # the error is raised where the tensor is read
+
+
 def test_calling_a_compiled_function_inside_a_trace_is_refused():
     x = graphc.placeholder((2,), name="x")
     inner = graphc.function([x], x * 2)
