@@ -37,6 +37,62 @@ register("matmul", "opaque", _infer_matmul, lambda xs, attrs: np.matmul(xs[0], x
          library=_matmul_library)
 
 
+# ---- matmul_add: a product accumulated into a matrix (BLAS gemm) ------------------
+#
+# ``matmul_add(c, a, b, [alpha], [beta]; scale_product, scale_c, subtract)`` is
+# ``beta·c ± alpha·(a @ b)`` for 2-D float matrices, with ``alpha``/``beta`` 0-d inputs
+# present when their flag is set. Only the ``matmul_accumulate`` pass builds it, after
+# autodiff, where an update such as SGD's ``w - lr·(gᵀ·x)`` reads the product once: BLAS
+# then accumulates into the result in one pass instead of writing the product and reading
+# it back (kernels/cpu/blas.py). Not differentiable: nothing differentiates past the pass.
+
+
+def _matmul_add_scalars(xs: Sequence, attrs: Attrs) -> tuple[object, object]:
+    rest = list(xs[3:])
+    alpha = rest.pop(0) if attrs["scale_product"] else 1
+    beta = rest.pop(0) if attrs["scale_c"] else 1
+    return alpha, beta
+
+
+def _infer_matmul_add(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
+    c, a, b = types[:3]
+    product = _infer_matmul([a, b], attrs)
+    want = 3 + bool(attrs["scale_product"]) + bool(attrs["scale_c"])
+    if len(types) != want:
+        raise ShapeError(f"expected {want} inputs, got {len(types)}")
+    if a.ndim != 2 or c.shape != product.shape or c.dtype != a.dtype:
+        raise ShapeError(f"cannot add {a.shape} @ {b.shape} into {c.shape} {c.dtype.name}")
+    if any(t.shape != () or t.dtype != c.dtype for t in types[3:]):
+        raise DTypeError("alpha and beta must be 0-d of the matrices' dtype")
+    return c
+
+
+def _matmul_add_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
+    c, a, b = xs[:3]
+    alpha, beta = _matmul_add_scalars(xs, attrs)
+    product = np.matmul(a, b) * alpha
+    scaled_c = c * beta
+    out = scaled_c - product if attrs["subtract"] else scaled_c + product
+    return np.asarray(out, dtype=c.dtype)
+
+
+def _matmul_add_library(xs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray) -> None:
+    from graphc.kernels.cpu.blas import gemm_accumulate  # a library kernel, like conv's
+
+    c, a, b = xs[:3]
+    alpha, beta = _matmul_add_scalars(xs, attrs)
+    if out is not c:
+        np.copyto(out, c)
+    alpha = float(alpha)
+    gemm_accumulate(out, a, b, -alpha if attrs["subtract"] else alpha, float(beta))
+
+
+_matmul_add_library.describe = "BLAS gemm, accumulating"  # what explain() shows
+
+register("matmul_add", "opaque", _infer_matmul_add, _matmul_add_reference,
+         differentiable=False, library=_matmul_add_library)
+
+
 # ---- gradients (VJP rules) -------------------------------------------------------
 
 from .registry import apply, defvjp  # noqa: E402

@@ -26,7 +26,8 @@ GraphPass = Callable[[Graph], Graph]
 PASSES: dict[str, GraphPass] = {}
 
 # The simplification pipeline run before fusion, in order.
-PIPELINE = ("lower", "verify", "fold_constants", "cse", "simplify", "matmul_layout", "dce")
+PIPELINE = ("lower", "verify", "fold_constants", "cse", "simplify", "matmul_layout",
+            "matmul_accumulate", "dce")
 
 
 def graph_pass(name: str) -> Callable[[GraphPass], GraphPass]:
@@ -72,8 +73,8 @@ def _load() -> None:
     """Import every pass module so that each registers itself in PASSES."""
     import importlib
 
-    for module in ("lower", "verify", "fold_constants", "cse", "simplify", "layout", "dce",
-                   "fusion", "schedule", "memory"):
+    for module in ("lower", "verify", "fold_constants", "cse", "simplify", "layout",
+                   "accumulate", "dce", "fusion", "schedule", "memory"):
         importlib.import_module(f"{__name__}.{module}")
 
 

@@ -13,10 +13,10 @@ order), which is why it is a pass of its own rather than a ``simplify`` rule.
 
 from __future__ import annotations
 
-from ..ir import Graph, Node, is_frontier, rebuild
+from ..ir import Graph, Node, is_frontier
 from ..ops.linalg import is_swap, swap_perm
 from . import graph_pass
-from .rewrite import derive
+from .rewrite import derive, rewrite_in_context
 
 
 def _transposed(node: Node, like: Node) -> Node:
@@ -44,17 +44,13 @@ def matmul_layout(graph: Graph) -> Graph:
     """
     users = graph.consumers()
     outputs = {o.uid for o in graph.outputs}
-    replaced: dict[int, Node] = {}
-    for node in graph.nodes():
-        if is_frontier(node):
-            replaced[node.uid] = node
-            continue
+
+    def swap_product(node: Node, replaced: dict[int, Node]) -> Node | None:
         product = node.inputs[0] if is_swap(node) else None
         if (product is not None and product.op == "matmul" and not is_frontier(product)
                 and product.uid not in outputs and len(users.get(product.uid, ())) == 1):
             a, b = (replaced[i.uid] for i in product.inputs)
-            replaced[node.uid] = derive("matmul", [_transposed(b, node), _transposed(a, node)],
-                                        node)
-        else:
-            replaced[node.uid] = rebuild(node, tuple(replaced[i.uid] for i in node.inputs))
-    return Graph(tuple(replaced[o.uid] for o in graph.outputs))
+            return derive("matmul", [_transposed(b, node), _transposed(a, node)], node)
+        return None
+
+    return rewrite_in_context(graph, swap_product)

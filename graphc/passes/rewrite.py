@@ -70,6 +70,34 @@ def _settle(node: Node, rule: Rule, pass_name: str) -> Node:
     return current
 
 
+def rewrite_in_context(graph: Graph,
+                       rule: Callable[[Node, dict[int, Node]], Node | None]) -> Graph:
+    """Rebuild ``graph`` once, inputs before users, offering each pending *original* node
+    to ``rule(node, replaced)``: rules that look at the original graph around a node (its
+    consumers, say) see it unchanged, and build their replacement from ``replaced``
+    (original uid → rewritten node). ``None`` keeps the node, rebuilt on rewritten inputs.
+
+    >>> import numpy as np
+    >>> from graphc.ir import buffer_node
+    >>> from graphc.ops import apply
+    >>> x = buffer_node(np.ones(2, np.float32), "cpux")
+    >>> g = Graph((apply("exp", [apply("neg", [x])]),))
+    >>> def neg_to_abs(node, replaced):
+    ...     return derive("abs", [replaced[node.inputs[0].uid]], node) if node.op == "neg" else None
+    >>> [n.op for n in rewrite_in_context(g, neg_to_abs).pending()]
+    ['abs', 'exp']
+    """
+    replaced: dict[int, Node] = {}
+    for node in graph.nodes():
+        if is_frontier(node):
+            replaced[node.uid] = node
+            continue
+        new = rule(node, replaced)
+        replaced[node.uid] = new if new is not None else rebuild(
+            node, tuple(replaced[i.uid] for i in node.inputs))
+    return Graph(tuple(replaced[o.uid] for o in graph.outputs))
+
+
 def _keep_computed(old: Node, new: Node) -> Node:
     if is_frontier(new) and not is_frontier(old):
         return make_node("copy", (new,), EMPTY_ATTRS, new.type, meta=old.meta)
