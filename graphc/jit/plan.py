@@ -9,6 +9,7 @@ Under ``GRAPHC_BACKEND=interp`` the same plan runs on the NumPy reference interp
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,7 +18,7 @@ from .. import interp, lazy
 from ..ir import Node, TensorType, is_frontier, structural_key, topo_order
 from ..random import RNG
 from .errors import TraceError
-from .state import StateRef
+from .state import DataRef, StateRef
 
 Draws = dict[int, tuple[RNG, tuple]]  # uid of a drawn buffer → its generator and recipe
 
@@ -68,6 +69,7 @@ class Entry:
                 self.program = self.compiled.program
         self.args = args
         self._plan(args)
+        self.donations = self._donations()
 
     # -- binding --------------------------------------------------------------------
     def _frontier_source(self, node: Node) -> tuple:
@@ -111,6 +113,21 @@ class Entry:
         # Draws happen in the order the body made them, as on the lazy path.
         self.draws_at.sort(key=lambda d: d[3].uid)
 
+    def _donations(self) -> list[tuple[int, int, StateRef]]:
+        """``(argument index, output index, state)`` where the Program can compute the
+        state's new value into the buffer holding its old one (an optimizer's update)."""
+        if self.program is None or not self.program.in_place:
+            return []
+        out = []
+        for w, (ref, node) in enumerate(self.writes):
+            source = self.sources[self.n_outputs + w] if node is not None else None
+            if source is None or source[0] != "program" or not isinstance(ref, DataRef):
+                continue
+            for k, read, _ in self.reads_at:
+                if read.same(ref) and (k, source[1]) in self.program.in_place:
+                    out.append((k, source[1], ref))
+        return out
+
     # -- calling --------------------------------------------------------------------
     def run(self, inputs: Sequence[np.ndarray], redraw: bool = True) -> list:
         """Run once: the output values (NumPy arrays); state is written back.
@@ -124,7 +141,11 @@ class Entry:
         for k, rng, recipe, node in self.draws_at:
             args[k] = rng.redraw(recipe) if redraw else node.buffer
         if self.program is not None:
-            values = self.program.run(args)
+            if self.donations:
+                donate = [(k, j) for k, j, ref in self.donations if _sole_owner(ref, args, k)]
+                values = self.program.run(args, donate)
+            else:
+                values = self.program.run(args)
         elif self.roots:
             values = self._interpret(args)
         else:
@@ -177,3 +198,16 @@ class Entry:
         return {"compile_seconds": self.compiled.compile_seconds,
                 "kernels": len(self.compiled.fused.kernels),
                 "planned_bytes": self.compiled.plan.planned_bytes, "backend": "compiled"}
+
+
+def _sole_owner(ref: DataRef, args: list, k: int) -> bool:
+    """Whether ``args[k]``, the array ``ref``'s Tensor holds, is referenced by nothing
+    but that Tensor's node and ``args``, and the node by nothing but the Tensor: then no
+    one can see the old value once the Tensor takes its new one, and the Program may
+    overwrite it. Anything else (an ``np.asarray(param)`` or ``state_dict()`` the user
+    kept, a view, a pending Tensor built on the old value) keeps the copy."""
+    node = ref.tensor._node
+    array = args[k]
+    # node: ref.tensor._node, `node` here, getrefcount's argument. array: node.buffer,
+    # the args list, `array` here, getrefcount's argument.
+    return node.buffer is array and sys.getrefcount(node) == 3 and sys.getrefcount(array) == 4

@@ -81,7 +81,9 @@ def _matmul_add_library(xs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray)
 
     c, a, b = xs[:3]
     alpha, beta = _matmul_add_scalars(xs, attrs)
-    if out is not c:
+    if out is c:  # in place (the Program checked that c's old value is dead)
+        out.flags.writeable = True  # Programs return their outputs read-only
+    else:
         np.copyto(out, c)
     alpha = float(alpha)
     gemm_accumulate(out, a, b, -alpha if attrs["subtract"] else alpha, float(beta))
@@ -90,7 +92,7 @@ def _matmul_add_library(xs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray)
 _matmul_add_library.describe = "BLAS gemm, accumulating"  # what explain() shows
 
 register("matmul_add", "opaque", _infer_matmul_add, _matmul_add_reference,
-         differentiable=False, library=_matmul_add_library)
+         differentiable=False, library=_matmul_add_library, in_place_input=0)
 
 
 # ---- gradients (VJP rules) -------------------------------------------------------

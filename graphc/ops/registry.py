@@ -57,6 +57,10 @@ class OpDef:
     # Set by the layer that owns the subgraph (autodiff, functional.composite); the
     # ``lower`` pass, the interpreter and autodiff call it.
     lower: Callable[[list[Node]], dict[int, Node]] | None = None
+    # Opaque ops: the input whose buffer ``library`` may be given as ``out`` (it then
+    # updates that input in place; same shape, dtype and layout). The Program does so only
+    # where the caller says the input's old value is dead (see Program.run's ``donate``).
+    in_place_input: int | None = None
 
     @property
     def is_marker(self) -> bool:
@@ -80,14 +84,16 @@ OPS: dict[str, OpDef] = {}
 def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
              template: str | None = None, differentiable: bool = True,
              index_map: Callable[..., tuple[str, ...]] | None = None,
-             library: LibraryFn | None = None) -> OpDef:
+             library: LibraryFn | None = None, in_place_input: int | None = None) -> OpDef:
     """Declare an op. Names are stable: dumps and visualisation depend on them."""
     if name in OPS:
         raise ValueError(f"op {name} is already registered")
     if kind == "movement" and index_map is None:
         raise ValueError(f"movement op {name} needs an index map")
+    if in_place_input is not None and library is None:
+        raise ValueError(f"op {name}: in_place_input needs a library implementation")
     op = OpDef(name, kind, infer, reference, template, None, differentiable, index_map,
-               library)
+               library, in_place_input=in_place_input)
     OPS[name] = op
     return op
 

@@ -90,6 +90,10 @@ class _Builder:
         self.sources: list = []
         self.outputs = outputs
         self.output_uids = {o.uid for o in outputs}
+        self.view_base: dict[int, int] = {}  # slot of a view step's result → its base slot
+        # Library steps that may write their result into an argument's buffer:
+        # (step index, argument slot, result slot, the switch Program.run sets per call).
+        self.in_place: list[tuple[int, int, int, list[bool]]] = []
 
     def slot(self, node: Node) -> int:
         if node.uid not in self.slot_of:
@@ -109,6 +113,7 @@ class _Builder:
                 cur = cur.inputs[0]
             src = self.array_slot(cur)
             dst = self.slot(node)
+            self.view_base[dst] = self.view_base.get(src, src)
             view = _view_fn(list(reversed(chain)))
             self.steps.append(Step(f"view {node.op}", lambda v, s=src, d=dst, f=view:
                                    v.__setitem__(d, f(v[s])), (src,), (dst,)))
@@ -164,7 +169,22 @@ class _Builder:
         out = self.slot(node)
         op = get_op(node.op)
         dtype = node.type.dtype
-        if op.library is not None:  # the op's fast implementation, into a planned buffer
+        donor = self._in_place_donor(node, op, in_slots)
+        if donor is not None:  # may update an argument in place (see _in_place_pairs)
+            switch = [False]
+            self.in_place.append((len(self.steps), in_slots[donor], out, switch))
+            shape, lib, attrs = node.type.shape, op.library, node.attrs
+
+            def fn(*xs, switch=switch, donor=donor, lib=lib, attrs=attrs, shape=shape,
+                   dtype=dtype):
+                c = xs[donor]
+                # A fresh array otherwise: an output pool would keep a reference to the
+                # array the caller holds next, and it could never be updated in place.
+                own = switch[0] and c.base is None and c.flags.c_contiguous
+                out = c if own else np.empty(shape, dtype)
+                lib(xs, attrs, out)
+                return out
+        elif op.library is not None:  # the op's fast implementation, into a planned buffer
             alloc, lib, attrs = self.allocator(node), op.library, node.attrs
 
             def fn(*xs, alloc=alloc, lib=lib, attrs=attrs):
@@ -180,6 +200,38 @@ class _Builder:
         self.steps.append(library_step(kernel.name, fn, in_slots, out, node.meta.location,
                                        node.op))
 
+    def _in_place_donor(self, node: Node, op, in_slots: list[int]) -> int | None:
+        """The input of ``node`` whose buffer its library may update in place: an op
+        that can, reading a C-contiguous argument directly (not through a view), whose
+        result leaves the Program (an update the caller writes back)."""
+        i = op.in_place_input
+        if i is None or node.uid not in self.output_uids or node.uid in self.plan.buffer_of:
+            return None
+        slot = in_slots[i]
+        if slot not in self.arg_slots or slot in self.view_base:
+            return None
+        return i
+
+    def _in_place_pairs(self, output_slots: list[int]) -> dict[tuple[int, int], list[bool]]:
+        """``(argument index, output index) → switch`` for each update Program.run may
+        do in place: no later step reads the argument (or a view of it), the step reads
+        it through no other input, and no output is the argument or a view of it."""
+        base = self.view_base
+        pairs: dict[tuple[int, int], list[bool]] = {}
+        for index, arg_slot, out_slot, switch in self.in_place:
+            step = self.steps[index]
+            readers = [base.get(s, s) for s in step.reads].count(arg_slot)
+            later = any(base.get(s, s) == arg_slot
+                        for t in self.steps[index + 1:] for s in t.reads)
+            aliased = any(base.get(s, s) == arg_slot for s in output_slots)
+            if readers != 1 or later or aliased:
+                continue
+            arg = self.arg_slots.index(arg_slot)
+            for j, s in enumerate(output_slots):
+                if s == out_slot:
+                    pairs[(arg, j)] = switch
+        return pairs
+
     def build(self) -> Program:
         for kernel in self.fused.kernels:
             if kernel.kind == "library":
@@ -188,7 +240,8 @@ class _Builder:
                 self.loop_kernel(kernel)
         output_slots = [self.array_slot(o) if o.uid not in self.slot_of else self.slot_of[o.uid]
                         for o in self.outputs]
-        return Program(self.steps, self.n_slots, self.arg_slots, output_slots, self.sources)
+        return Program(self.steps, self.n_slots, self.arg_slots, output_slots, self.sources,
+                       in_place=self._in_place_pairs(output_slots))
 
 
 def compile_outputs(outputs: list[Node], args: list[Node] | None = None) -> Compiled:

@@ -59,6 +59,8 @@ class Program:
     """Ordered steps over ``n_slots`` value slots.
 
     ``arg_slots[i]`` receives runtime argument ``i``; ``output_slots`` are returned.
+    ``in_place`` maps ``(argument index, output index)`` to the switch of a step that can
+    compute that output into that argument's buffer (built by the compiler).
     """
 
     steps: list[Step]
@@ -67,18 +69,31 @@ class Program:
     output_slots: list[int]
     kernels: list = field(default_factory=list)  # KernelSource or library descriptions
     stats: dict = field(default_factory=dict)
+    in_place: dict[tuple[int, int], list[bool]] = field(default_factory=dict)
 
-    def run(self, args: Sequence) -> list:
+    def run(self, args: Sequence, donate: Sequence[tuple[int, int]] = ()) -> list:
+        """The output values for ``args``. ``donate`` lists ``(argument index, output
+        index)`` pairs whose argument's old value is dead once the call returns (the
+        caller replaces it with that output and nothing else holds it): where a step can,
+        it writes the output into the argument's buffer instead of a new one."""
+        if self.in_place:
+            for pair, switch in self.in_place.items():
+                switch[0] = pair in donate
         vals: list = [None] * self.n_slots
         for slot, value in zip(self.arg_slots, args):
             vals[slot] = value
-        for step in self.steps:
-            step.run(vals)
+        self.run_steps(vals)
         outs = [vals[s] for s in self.output_slots]
         for out in outs:
             if isinstance(out, np.ndarray) and out.flags.writeable and out.base is None:
                 out.flags.writeable = False
         return outs
+
+
+    def run_steps(self, vals: list) -> None:
+        """Run every step over the value slots (benchmarks replace this to time steps)."""
+        for step in self.steps:
+            step.run(vals)
 
 
 def loop_step(name: str, dispatcher, params: list[tuple[str, int]],

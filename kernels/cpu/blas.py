@@ -3,8 +3,9 @@
 NumPy's ``matmul`` always overwrites its output, so an update such as SGD's
 ``W - lr · (gᵀ·x)`` costs a product written to a scratch matrix and a second pass that reads
 it back with ``W``. BLAS's ``gemm`` takes ``α`` and ``β`` and accumulates into ``C``
-in the same pass: for a 512x784 weight at batch 16, 0.19 ms against 0.32 ms for the
-product and a one-pass update (tests and figures in docs/performance.md).
+in the same pass: for a 512x784 weight, in its own buffer, 0.5x the time of the product
+and a one-pass update at batch 16 and 0.65–0.8x at batch 128 (``scripts/bench_gemm_update.py``;
+figures in docs/performance.md).
 
 The routine is looked up in the BLAS library NumPy itself loaded (no new dependency, same
 threads): NumPy's wheels bundle OpenBLAS with its symbols renamed
