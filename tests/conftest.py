@@ -10,6 +10,9 @@ import pytest
 from hypothesis import settings
 
 os.environ.setdefault("GRAPHC_BACKEND", "interp")
+# The suite's workers use the cores already: no helper compile processes, except in
+# tests/codegen/test_precompile.py.
+os.environ.setdefault("GRAPHC_PARALLEL_COMPILE", "0")
 
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.register_profile("dev", max_examples=30, deadline=None)

@@ -22,6 +22,7 @@ from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier, structural_key, t
 from ..ops import get_op
 from ..passes import run_pipeline
 from ..passes.memory import MemoryPlan, plan_memory
+from .kernel_calls import CallPlan
 from .program import (
     BufferSpec,
     OutputPool,
@@ -52,6 +53,7 @@ class Compiled:
     plan: MemoryPlan
     compile_seconds: float
     outputs: list[Node] = field(default_factory=list)
+    calls: CallPlan | None = None  # the kernel calls' arguments, predictable before a run
 
 
 def _runtime_value(node: Node):
@@ -81,6 +83,7 @@ class _Builder:
         self.fused = fused
         self.plan = plan
         self.slot_of: dict[int, int] = {}
+        self.slot_type: list = []  # TensorType of each slot's value
         self.steps: list[Step] = []
         self.n_slots = 0
         self.runtime_scalars = {a.uid for a in args if a.op == "const"}
@@ -91,6 +94,10 @@ class _Builder:
         self.outputs = outputs
         self.output_uids = {o.uid for o in outputs}
         self.view_base: dict[int, int] = {}  # slot of a view step's result → its base slot
+        # What each step does, for predicting kernel argument types before the first run
+        # (see CallPlan): step index → ("view", src, dst, fn) | ("const", dst, value) |
+        # ("loop", dispatcher, params, sizes, source).
+        self.step_info: dict[int, tuple] = {}
         # Library steps that may write their result into an argument's buffer:
         # (step index, argument slot, result slot, the switch Program.run sets per call).
         self.in_place: list[tuple[int, int, int, list[bool]]] = []
@@ -98,6 +105,7 @@ class _Builder:
     def slot(self, node: Node) -> int:
         if node.uid not in self.slot_of:
             self.slot_of[node.uid] = self.n_slots
+            self.slot_type.append(node.type)
             self.n_slots += 1
         return self.slot_of[node.uid]
 
@@ -115,6 +123,7 @@ class _Builder:
             dst = self.slot(node)
             self.view_base[dst] = self.view_base.get(src, src)
             view = _view_fn(list(reversed(chain)))
+            self.step_info[len(self.steps)] = ("view", src, dst, view)
             self.steps.append(Step(f"view {node.op}", lambda v, s=src, d=dst, f=view:
                                    v.__setitem__(d, f(v[s])), (src,), (dst,)))
             return dst
@@ -122,6 +131,7 @@ class _Builder:
             dst = self.slot(node)
             value = np.asarray(node.value if node.op == "const" else node.buffer,
                                dtype=node.type.dtype)
+            self.step_info[len(self.steps)] = ("const", dst, value)
             self.steps.append(Step("const", lambda v, d=dst, c=value: v.__setitem__(d, c),
                                    (), (dst,)))
             return dst
@@ -160,6 +170,8 @@ class _Builder:
                 params.append(("in", self.array_slot(p.node)))
         sizes = np.array(ks.sizes or [0], dtype=np.int64)
         plain = all(p.node.type.dtype != np.float16 for p in ks.params)
+        if plain:  # float16 arguments are converted at the call: not predicted
+            self.step_info[len(self.steps)] = ("loop", dispatcher, params, sizes, ks.source)
         self.steps.append(loop_step(kernel.name, dispatcher, params, outs, sizes, plain))
 
     def library_kernel(self, kernel: Kernel) -> None:
@@ -240,8 +252,13 @@ class _Builder:
                 self.loop_kernel(kernel)
         output_slots = [self.array_slot(o) if o.uid not in self.slot_of else self.slot_of[o.uid]
                         for o in self.outputs]
-        return Program(self.steps, self.n_slots, self.arg_slots, output_slots, self.sources,
-                       in_place=self._in_place_pairs(output_slots))
+        program = Program(self.steps, self.n_slots, self.arg_slots, output_slots,
+                          self.sources, in_place=self._in_place_pairs(output_slots))
+        program.first_run = self.call_plan().parallel_compile_hook()
+        return program
+
+    def call_plan(self) -> CallPlan:
+        return CallPlan(self.step_info, self.slot_type, self.arg_slots)
 
 
 def compile_outputs(outputs: list[Node], args: list[Node] | None = None) -> Compiled:
@@ -260,7 +277,8 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None) -> Comp
     seconds = time.perf_counter() - t0
     program.stats.update(compile_seconds=seconds, kernels=len(fused.kernels),
                          planned_bytes=plan.planned_bytes)
-    return Compiled(program, fused, builder.sources, plan, seconds, list(outputs))
+    return Compiled(program, fused, builder.sources, plan, seconds, list(outputs),
+                    builder.call_plan())
 
 
 class _Key:

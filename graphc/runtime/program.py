@@ -70,12 +70,18 @@ class Program:
     kernels: list = field(default_factory=list)  # KernelSource or library descriptions
     stats: dict = field(default_factory=dict)
     in_place: dict[tuple[int, int], list[bool]] = field(default_factory=dict)
+    # Called once with the first run's arguments, before it: the compiler sets it to
+    # compile the kernels on two processes (graphc.codegen.precompile).
+    first_run: Callable[[Sequence], None] | None = None
 
     def run(self, args: Sequence, donate: Sequence[tuple[int, int]] = ()) -> list:
         """The output values for ``args``. ``donate`` lists ``(argument index, output
         index)`` pairs whose argument's old value is dead once the call returns (the
         caller replaces it with that output and nothing else holds it): where a step can,
         it writes the output into the argument's buffer instead of a new one."""
+        if self.first_run is not None:
+            first_run, self.first_run = self.first_run, None
+            first_run(args)
         if self.in_place:
             for pair, switch in self.in_place.items():
                 switch[0] = pair in donate

@@ -1,0 +1,89 @@
+"""What a Program will pass to its kernels, known before it runs: for compiling them
+ahead of the first run, on two processes (graphc.codegen.precompile).
+
+A Program's kernels compile at their first call, when numba sees the arguments. The
+compiler records what each step does (:class:`CallPlan`), so that with the first run's
+arguments in hand every kernel call's argument types can be predicted without running
+anything: arguments are typed as they are, each computed value as a new C-contiguous
+array of its slot's type (which is what Programs allocate), each view as the same view of
+such an array. A prediction that turns out wrong costs only a compile at the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class CallPlan:
+    """``step_info``: step index → ``("view", src, dst, fn)``, ``("const", dst, value)``
+    or ``("loop", dispatcher, params, sizes, source)``; ``slot_type``: each slot's
+    TensorType; ``arg_slots``: where the Program's arguments go."""
+
+    step_info: dict[int, tuple]
+    slot_type: list
+    arg_slots: list[int]
+
+    def predict(self, args: Sequence) -> list[tuple[int, object, tuple]]:
+        """``(step index, dispatcher, numba argument types)`` of each kernel call a run
+        with ``args`` makes, in order, without running a kernel."""
+        from numba import typeof
+
+        vals: list = [None] * len(self.slot_type)
+        for slot, value in zip(self.arg_slots, args):
+            vals[slot] = value
+
+        def value(slot: int):
+            if vals[slot] is None:
+                t = self.slot_type[slot]
+                vals[slot] = np.empty(t.shape, t.dtype)  # untouched pages cost no memory
+            return vals[slot]
+
+        calls = []
+        for index in sorted(self.step_info):
+            info = self.step_info[index]
+            if info[0] == "view":
+                _, src, dst, view = info
+                vals[dst] = view(value(src))
+            elif info[0] == "const":
+                vals[info[1]] = info[2]
+            else:
+                _, dispatcher, params, sizes, _ = info
+                types = tuple(typeof(value(slot)) for _, slot in params) + (typeof(sizes),)
+                calls.append((index, dispatcher, types))
+        return calls
+
+    def jobs(self, args: Sequence, only: set[int] | None = None) -> list[tuple]:
+        """``(dispatcher, source, argument types)`` once per kernel (those whose
+        ``id(dispatcher)`` is in ``only``, if given), longest source first: the order
+        in which to compile them on two processes."""
+        sources = {id(info[1]): info[4] for info in self.step_info.values()
+                   if info[0] == "loop"}
+        jobs: dict[int, tuple] = {}
+        for _, dispatcher, types in self.predict(args):
+            key = id(dispatcher)
+            if only is None or key in only:
+                jobs.setdefault(key, (dispatcher, sources[key], types))
+        return sorted(jobs.values(), key=lambda job: -len(job[1]))
+
+    def parallel_compile_hook(self) -> Callable[[Sequence], None] | None:
+        """The Program's ``first_run``: compile the kernels missing from numba's cache on
+        two processes, once the arguments are known; None when there are too few."""
+        from ..codegen import precompile
+
+        if not precompile.enabled():
+            return None
+        missing = {id(info[1]) for info in self.step_info.values()
+                   if info[0] == "loop" and not precompile.is_cached(info[1])}
+        if len(missing) < precompile.MIN_KERNELS:
+            return None
+
+        def first_run(args: Sequence) -> None:
+            jobs = self.jobs(args, missing)
+            if len(jobs) >= precompile.MIN_KERNELS:
+                precompile.compile_in_parallel(jobs)
+
+        return first_run

@@ -1,0 +1,94 @@
+"""Parallel compilation: argument types predicted before the first run are the ones the
+run uses; a helper process compiles kernels into numba's cache, where this process loads
+them instead of compiling; a Program's first run shares its kernels with a helper and
+computes what the interpreter computes."""
+
+import numpy as np
+import pytest
+
+import graphc
+import graphc.functional as F
+from graphc.codegen import cache, precompile
+from graphc.ir import structural_key
+from graphc.runtime import compiler
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """An empty kernel cache, nothing loaded, the compiled backend, no helpers unless
+    a test asks."""
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("GRAPHC_BACKEND", "compiled")
+    monkeypatch.setenv("GRAPHC_PARALLEL_COMPILE", "0")
+    cache._forget_loaded_kernels()
+    compiler.clear_programs()
+    yield
+    cache._forget_loaded_kernels()
+    compiler.clear_programs()
+
+
+def graph(seed: int = 0):
+    """Three outputs needing several different loop kernels (and a view of a product)."""
+    rng = np.random.default_rng(seed)
+    x = graphc.tensor(rng.standard_normal((6, 5)).astype(np.float32))
+    w = graphc.tensor(rng.standard_normal((5, 4)).astype(np.float32))
+    h = F.relu(x @ w + 1.0)
+    return [F.softmax(h, axis=1), (h.T * 2.0).sum(axis=1), F.exp(x).sum(axis=0)]
+
+
+def compiled(outputs):
+    nodes = [t._node for t in outputs]
+    _, args = structural_key(nodes)
+    return compiler.compile_outputs(nodes, args), [compiler._runtime_value(a) for a in args]
+
+
+def test_predicted_argument_types_are_the_ones_the_run_uses():
+    result, values = compiled(graph())
+    calls = result.calls.predict(values)
+    assert len({id(d) for _, d, _ in calls}) >= 3
+    result.program.run(values)
+    for _, dispatcher, types in calls:
+        assert [tuple(s) for s in dispatcher.signatures] == [types]  # compiled once, as told
+
+
+def test_a_helper_compiles_into_the_cache_and_this_process_only_loads():
+    result, values = compiled(graph())
+    jobs = result.calls.jobs(values)
+    assert len(jobs) >= 3 and not any(precompile.is_cached(d) for d, _, _ in jobs)
+    assert precompile.compile_in_parallel(jobs, share=False)  # all in the helper
+    assert all(precompile.is_cached(d) for d, _, _ in jobs)
+    before = cache.compile_stats()
+    result.program.run(values)
+    after = cache.compile_stats()
+    assert after["numba_compiles"] == before["numba_compiles"]  # nothing compiled here
+    assert after["numba_cache_hits"] - before["numba_cache_hits"] == len(jobs)
+
+
+def test_the_first_run_shares_compiling_with_a_helper_and_computes_the_same(monkeypatch):
+    monkeypatch.setenv("GRAPHC_PARALLEL_COMPILE", "1")
+    monkeypatch.setattr(precompile.os, "cpu_count", lambda: 2)
+    result, values = compiled(graph())
+    assert result.program.first_run is not None
+    got = result.program.run(values)
+    assert result.program.first_run is None  # once
+    assert all(precompile.is_cached(d) for d, _, _ in result.calls.jobs(values))
+    monkeypatch.setenv("GRAPHC_BACKEND", "interp")
+    for value, want in zip(got, graph()):
+        np.testing.assert_allclose(value, want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_off_when_asked_on_one_core_and_without_enough_missing_kernels(monkeypatch):
+    monkeypatch.setenv("GRAPHC_PARALLEL_COMPILE", "1")
+    monkeypatch.setattr(precompile.os, "cpu_count", lambda: 1)
+    assert not precompile.enabled()
+    monkeypatch.setattr(precompile.os, "cpu_count", lambda: 2)
+    assert precompile.enabled()
+    monkeypatch.setenv("GRAPHC_PARALLEL_COMPILE", "0")
+    assert not precompile.enabled()
+    monkeypatch.setenv("GRAPHC_PARALLEL_COMPILE", "1")
+    first, values = compiled(graph())
+    first.program.run(values)  # every kernel is in numba's cache now
+    cache._forget_loaded_kernels()
+    again, values = compiled(graph(1))
+    assert again.program.first_run is None  # nothing missing: no helper
