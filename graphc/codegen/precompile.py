@@ -72,20 +72,20 @@ class Helper:
         self.process = process
         self.state: dict[int, str] = {}
         self.claimed: set[int] = set()
+        self.exited = False
         self.changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         for line in self.process.stdout:
-            what, _, index = line.decode().partition(" ")
-            with self.changed:
-                self.state[int(index)] = what
-                self.changed.notify_all()
+            what, _, index = line.decode(errors="replace").partition(" ")
+            if what in ("start", "done") and index.strip().isdigit():
+                with self.changed:
+                    self.state[int(index)] = what
+                    self.changed.notify_all()
         with self.changed:
             self.exited = True
             self.changed.notify_all()
-
-    exited = False
 
     def claim(self, job: int) -> bool:
         """Take ``job`` for this process unless the helper has started it."""
@@ -111,6 +111,8 @@ class Helper:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        if self in _helpers:
+            _helpers.remove(self)
 
 
 def compile_in_parallel(jobs: Sequence[tuple[Any, str, tuple]], share: bool = True) -> bool:
@@ -148,15 +150,14 @@ def _start(jobs: list[tuple[str, tuple]]) -> Helper | None:
         process.stdin.flush()
     except (OSError, pickle.PicklingError):
         return None
-    if not _helpers:
-        atexit.register(_stop_helpers)
     helper = Helper(process)
     _helpers.append(helper)
     return helper
 
 
+@atexit.register
 def _stop_helpers() -> None:
-    for helper in _helpers:
+    for helper in list(_helpers):
         helper.stop()
 
 
