@@ -91,8 +91,8 @@ class Program:
         self.run_steps(vals)
         outs = [vals[s] for s in self.output_slots]
         for out in outs:
-            if isinstance(out, np.ndarray) and out.flags.writeable and out.base is None:
-                out.flags.writeable = False
+            if type(out) is np.ndarray and out.base is None:
+                out.setflags(write=False)  # no flags object: the per-call cost matters
         return outs
 
 
