@@ -89,7 +89,7 @@ def _matmul_add_library(xs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray)
     gemm_accumulate(out, a, b, -alpha if attrs["subtract"] else alpha, float(beta))
 
 
-_matmul_add_library.describe = "BLAS gemm, accumulating"  # what explain() shows
+_matmul_add_library.describe = "graphc.kernels.cpu.blas.gemm_accumulate"  # what explain() shows
 
 register("matmul_add", "opaque", _infer_matmul_add, _matmul_add_reference,
          differentiable=False, library=_matmul_add_library, in_place_input=0)
