@@ -82,7 +82,10 @@ class CallPlan:
             return None
 
         def first_run(args: Sequence) -> None:
-            jobs = self.jobs(args, missing)
+            try:
+                jobs = self.jobs(args, missing)
+            except Exception:  # an argument we cannot type ahead: kernels compile at
+                return  # their calls, as without a helper (the run reports real errors)
             if len(jobs) >= precompile.MIN_KERNELS:
                 precompile.compile_in_parallel(jobs)
 

@@ -95,7 +95,6 @@ class Program:
                 out.setflags(write=False)  # no flags object: the per-call cost matters
         return outs
 
-
     def run_steps(self, vals: list) -> None:
         """Run every step over the value slots (benchmarks replace this to time steps)."""
         for step in self.steps:
