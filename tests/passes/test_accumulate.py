@@ -142,3 +142,12 @@ def test_jitted_training_uses_gemm_updates_and_matches_the_interpreter(monkeypat
 def test_the_pass_runs_after_autodiff_in_the_pipeline():
     assert PIPELINE.index("matmul_accumulate") > PIPELINE.index("matmul_layout")
     assert PIPELINE.index("matmul_accumulate") < PIPELINE.index("dce")
+
+
+def test_without_a_blas_gemm_the_graph_is_left_as_it_is(monkeypatch):
+    monkeypatch.setattr(blas, "available", lambda dtype: False)
+    w, g, x, lr = buf(3, 5), buf(8, 3), buf(8, 5), scalar(0.1)
+    before = Graph((apply("sub", [w, apply("mul", [spread(lr, (3, 5)), weight_gradient(g, x)])]),))
+    after = matmul_accumulate(before)
+    assert "matmul_add" not in [n.op for n in after.pending()]
+    assert_same_values(before, after)
