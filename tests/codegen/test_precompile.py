@@ -92,3 +92,20 @@ def test_off_when_asked_on_one_core_and_without_enough_missing_kernels(monkeypat
     cache._forget_loaded_kernels()
     again, values = compiled(graph(1))
     assert again.program.first_run is None  # nothing missing: no helper
+
+
+def test_a_wrong_prediction_only_costs_a_compile_at_the_call(monkeypatch):
+    from numba import types
+
+    result, values = compiled(graph())
+    jobs = result.calls.jobs(values)
+    wrong = [(d, src, tuple(types.Array(types.float64, t.ndim, "C") if isinstance(
+        t, types.Array) else t for t in sig)) for d, src, sig in jobs]
+    assert precompile.compile_in_parallel(wrong, share=False)  # cached, for other types
+    before = cache.compile_stats()
+    got = result.program.run(values)
+    after = cache.compile_stats()
+    assert after["numba_compiles"] - before["numba_compiles"] == len(jobs)
+    monkeypatch.setenv("GRAPHC_BACKEND", "interp")  # the reference's answer
+    for value, want in zip(got, [t.numpy() for t in graph()]):
+        np.testing.assert_allclose(value, want, rtol=1e-5, atol=1e-6)
