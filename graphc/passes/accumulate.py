@@ -9,6 +9,12 @@ This is the weight update of a traced SGD step: ``w - lr·(gᵀ·x)``, or with m
 to a buffer of its own and read back by a separate update kernel (XLA's CPU backend fuses
 ``dot + addend`` the same way).
 
+Only a sum that leaves the Program (an updated weight or optimizer state) is rewritten.
+Inside a graph, ``relu(h + x @ w)`` keeps its plain product: there the add fuses into
+the activation's kernel, which reads the product once, and accumulating into a copy of
+``h`` first would cost a pass more (measured 0.80-0.88 ms against 0.77-0.79 ms for a
+128x512x512 product).
+
 Like ``matmul_layout``, the rewrite is exact in real arithmetic but not bit for bit (the
 product and the sum round together), so it is a pass of its own. It applies to 2-D
 float32/float64 products on the CPU when NumPy's BLAS exposes ``gemm``
@@ -103,7 +109,7 @@ def _eligible(node: Node) -> bool:
 
 @graph_pass("matmul_accumulate")
 def matmul_accumulate(graph: Graph) -> Graph:
-    """Rewrite ``c ± s·(a @ b)`` with a single-use product into ``matmul_add``.
+    """Rewrite an output ``c ± s·(a @ b)`` with a single-use product into ``matmul_add``.
 
     >>> import numpy as np
     >>> from graphc.ir import buffer_node
@@ -117,9 +123,12 @@ def matmul_accumulate(graph: Graph) -> Graph:
     >>> out.op in ("matmul_add", "sub")  # "sub" where NumPy's BLAS has no gemm
     True
     """
-    match = _Match(graph.consumers(), {o.uid for o in graph.outputs})
+    outputs = {o.uid for o in graph.outputs}
+    match = _Match(graph.consumers(), outputs)
 
     def accumulate(node: Node, replaced: dict[int, Node]) -> Node | None:
+        if node.uid not in outputs:  # see the module doc: only values that leave
+            return None
         found = match.inputs(node)
         if found is None or not _eligible(node):
             return None

@@ -71,7 +71,7 @@ def test_the_other_update_forms(form):
     assert_same_values(before, after, rtol=1e-5)
 
 
-def test_products_read_twice_broadcast_terms_and_product_minus_c_stay():
+def test_products_read_twice_broadcast_terms_sums_inside_and_product_minus_c_stay():
     c, a, b = buf(4, 6), buf(4, 7), buf(7, 6)
     product = apply("matmul", [a, b])
     cases = [
@@ -80,6 +80,7 @@ def test_products_read_twice_broadcast_terms_and_product_minus_c_stay():
         Graph((apply("add", [spread(buf(6), (4, 6)), product]),)),  # a bias: fuses anyway
         Graph((apply("sub", [product, c]),)),  # would need -c
         Graph((apply("add", [c, apply("mul", [buf(4, 6), product])]),)),  # not a scalar
+        Graph((apply("relu", [apply("add", [c, product])]),)),  # inside: fuses with relu
     ]
     for graph in cases:
         assert "matmul_add" not in [n.op for n in matmul_accumulate(graph).pending()]
