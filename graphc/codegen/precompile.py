@@ -4,15 +4,18 @@ numba compiles a kernel at its first call, one after another, on one core, holdi
 compiler lock. A cold training step has several kernels (six for the MLP step, about
 0.1 to 1.2 s each), and the machine a second core. When a Program first runs with at
 least :data:`MIN_KERNELS` kernels missing from numba's cache, graphc predicts each
-kernel's argument types, starts a helper process and hands it those kernels, last
-first; this process compiles from the first. The helper writes each kernel into numba's
-on-disk cache (the same one this process reads), so when this process reaches a kernel
-the helper has finished, its first call loads the machine code instead of compiling.
+kernel's argument types (graphc/runtime/kernel_calls.py) and starts a helper process
+with the list, longest source first. Both processes walk the list and take each kernel
+the other has not: this one says ``claim <index>`` on the helper's stdin before
+compiling one with ``dispatcher.compile``; the helper says ``start <index>`` and
+``done <index>`` on its stdout and writes its kernels into numba's on-disk cache (the
+same one this process reads). This process then waits for the kernels the helper
+started, stops it, and runs: every kernel is compiled in memory or loads from the cache.
 
-Nothing depends on the helper: a kernel it has not finished (or whose argument types
-were predicted wrong, or a helper that failed to start) is compiled here as always,
-and a helper still running when this process exits is stopped. Cache writes on both
-sides are atomic (numba writes a temporary file and renames it).
+Nothing depends on the helper: a kernel it did not finish (or whose argument types were
+predicted wrong, or a helper that failed to start) compiles at its call as always, and a
+helper still running when this process exits is stopped. Cache writes on both sides are
+atomic (numba writes a temporary file and renames it).
 
 ``GRAPHC_PARALLEL_COMPILE=0`` turns this off; it is off on one-core machines and under
 ``NUMBA_DISABLE_JIT``. The test suite turns it off (its workers use the cores already)
