@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..ir import Attrs, TensorType
+from ..kernels.cpu.blas import gemm_accumulate  # NumPy's BLAS through ctypes: no numba
 from .registry import DTypeError, ShapeError, check_devices, register
 
 
@@ -77,8 +78,6 @@ def _matmul_add_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
 
 
 def _matmul_add_library(xs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray) -> None:
-    from graphc.kernels.cpu.blas import gemm_accumulate  # a library kernel, like conv's
-
     c, a, b = xs[:3]
     alpha, beta = _matmul_add_scalars(xs, attrs)
     if out is c:  # in place (the Program checked that c's old value is dead)

@@ -217,7 +217,7 @@ class _Builder:
         that can, reading a C-contiguous argument directly (not through a view), whose
         result leaves the Program (an update the caller writes back)."""
         i = op.in_place_input
-        if i is None or node.uid not in self.output_uids or node.uid in self.plan.buffer_of:
+        if i is None or node.uid not in self.output_uids:
             return None
         slot = in_slots[i]
         if slot not in self.arg_slots or slot in self.view_base:
@@ -254,11 +254,9 @@ class _Builder:
                         for o in self.outputs]
         program = Program(self.steps, self.n_slots, self.arg_slots, output_slots,
                           self.sources, in_place=self._in_place_pairs(output_slots))
-        program.first_run = self.call_plan().parallel_compile_hook()
+        self.calls = CallPlan(self.step_info, self.slot_type, self.arg_slots)
+        program.first_run = self.calls.parallel_compile_hook()
         return program
-
-    def call_plan(self) -> CallPlan:
-        return CallPlan(self.step_info, self.slot_type, self.arg_slots)
 
 
 def compile_outputs(outputs: list[Node], args: list[Node] | None = None) -> Compiled:
@@ -278,7 +276,7 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None) -> Comp
     program.stats.update(compile_seconds=seconds, kernels=len(fused.kernels),
                          planned_bytes=plan.planned_bytes)
     return Compiled(program, fused, builder.sources, plan, seconds, list(outputs),
-                    builder.call_plan())
+                    builder.calls)
 
 
 class _Key:
