@@ -6,6 +6,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 
 def median_seconds(fn: Callable[[], object], repeat: int = 15, warmup: int = 3) -> float:
@@ -18,6 +19,50 @@ def median_seconds(fn: Callable[[], object], repeat: int = 15, warmup: int = 3) 
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+@dataclass
+class Rounds:
+    """Per-round median seconds of each contender, timed in interleaved rounds."""
+
+    seconds: dict[str, list[float]]
+
+    def median(self, name: str) -> float:
+        """The median over rounds of ``name``'s round medians (NaN when absent)."""
+        times = self.seconds.get(name)
+        return statistics.median(times) if times else float("nan")
+
+    def ratio(self, name: str, other: str) -> float:
+        """The median over rounds of ``name`` / ``other`` measured in the same round:
+        a paired comparison, so the load both saw together cancels."""
+        a, b = self.seconds.get(name), self.seconds.get(other)
+        if not a or not b:
+            return float("nan")
+        return statistics.median(x / y for x, y in zip(a, b))
+
+
+def interleaved_rounds(fns: dict[str, Callable[[], object] | None], rounds: int = 7,
+                       repeat: int = 10, warmup: int = 2, settle: float = 0.2) -> Rounds:
+    """Time every contender in ``rounds`` rounds of ``repeat`` calls each (after
+    ``warmup`` calls in each round), rotating which goes first.
+
+    On a shared machine the load changes from one second to the next: timing one
+    contender for a while and then the next compares different machines. Rounds of a
+    fraction of a second each, compared pairwise (:meth:`Rounds.ratio`), see the same
+    machine. None entries (a framework not installed) are skipped.
+
+    >>> r = interleaved_rounds({"a": lambda: None, "b": lambda: None}, rounds=3, repeat=2)
+    >>> len(r.seconds["a"]), r.ratio("a", "missing") != r.ratio("a", "missing")
+    (3, True)
+    """
+    present = [(name, fn) for name, fn in fns.items() if fn is not None]
+    seconds: dict[str, list[float]] = {name: [] for name, _ in present}
+    for r in range(rounds):
+        shift = r % len(present) if present else 0
+        for name, fn in present[shift:] + present[:shift]:
+            time.sleep(settle)
+            seconds[name].append(median_seconds(fn, repeat=repeat, warmup=warmup))
+    return Rounds(seconds)
 
 
 def environment() -> dict:

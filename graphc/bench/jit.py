@@ -7,7 +7,8 @@
   step and PyTorch eager from :mod:`graphc.bench.training`, and JAX ``jit`` when
   installed.
 
-Medians of repeated calls; compare ratios. The machine facts (OPENBLAS variables, thread
+Medians of repeated calls; the training steps run in interleaved rounds and their ratios
+are medians of same-round ratios. The machine facts (OPENBLAS variables, thread
 counts) are printed first.
 """
 
@@ -26,7 +27,7 @@ from graphc.autodiff import GradManager
 from graphc.optimizer import SGD
 
 from . import training
-from .harness import environment, median_seconds
+from .harness import environment, interleaved_rounds
 
 LR = training.LR
 
@@ -113,28 +114,26 @@ def jax_step(x: np.ndarray, y: np.ndarray) -> Callable[[], object] | None:
     return step
 
 
-def _ms(fn: Callable[[], object] | None, repeat: int) -> float:
-    return median_seconds(fn, repeat=repeat) * 1e3 if fn is not None else float("nan")
-
-
-def train_steps(repeat: int = 30) -> list[dict]:
-    """Median ms per MLP training step at batch 128 and 16, every way available."""
+def train_steps(rounds: int = 7, repeat: int = 8) -> list[dict]:
+    """Median ms per MLP training step at batch 128 and 16, every way available, timed
+    in interleaved rounds; ``ratios`` holds the same-round ratios of the jit step."""
     rows = []
     for batch in (128, 16):
         x, y = training.data(batch, (784,))
         graphc.random.seed(0)
         step = jit_step(training.mlp())
         xt, yt = graphc.tensor(x), graphc.tensor(y)
-        row = {"batch": batch,
-               "jit": _ms(lambda s=step, a=xt, b=yt: s(a, b).numpy(), repeat)}
         graphc.random.seed(0)
         lazy = training.graphc_step(training.mlp(), x, y)
-        row["lazy"] = _ms(lambda s=lazy: s().numpy(), repeat)
-        row["numpy"] = _ms(training.numpy_mlp_step(x, y), repeat)
-        row["torch"] = _ms(training.torch_step("mlp", x, y), repeat)
-        row["jax"] = _ms(jax_step(x, y), repeat)
-        row["traces"] = step.traces
-        row["kernels"] = step.stats["kernels"]
+        r = interleaved_rounds({"jit": lambda s=step, a=xt, b=yt: s(a, b).numpy(),
+                                "lazy": lambda s=lazy: s().numpy(),
+                                "numpy": training.numpy_mlp_step(x, y),
+                                "torch": training.torch_step("mlp", x, y),
+                                "jax": jax_step(x, y)}, rounds, repeat)
+        row = {"batch": batch, "traces": step.traces, "kernels": step.stats["kernels"]}
+        row.update({name: r.median(name) * 1e3 for name in ("jit", "lazy", "numpy", "torch",
+                                                             "jax")})
+        row["ratios"] = {other: r.ratio("jit", other) for other in ("lazy", "numpy", "jax")}
         rows.append(row)
     return rows
 
@@ -161,9 +160,9 @@ def main() -> None:
           + f"{'jit/lazy':>10}{'jit/numpy':>11}{'jit/jax':>9}")
     for row in train_steps():
         t = {c: row.get(c, float("nan")) for c in cols}
+        ratio = row["ratios"]
         print(f"{row['batch']:>6}" + "".join(f"{t[c]:>9.2f}" for c in cols)
-              + f"{t['jit'] / t['lazy']:>9.2f}x{t['jit'] / t['numpy']:>10.2f}x"
-              f"{t['jit'] / t['jax']:>8.2f}x")
+              + f"{ratio['lazy']:>9.2f}x{ratio['numpy']:>10.2f}x{ratio['jax']:>8.2f}x")
     print("targets: jit <= 1.0x JAX at batch 128; at batch 16 <= 1.0x NumPy and <= 1.5x JAX "
           "(nan: not installed here)")
 

@@ -9,7 +9,9 @@ The same step — forward, cross-entropy, backward, SGD update — measured in o
 
 graphc's own Python cost (building the graph, the structural key, dispatching the
 Program's steps) is measured apart: the step's wall time minus the time spent inside
-kernels and library calls. Medians of repeated steps; compare ratios, not milliseconds.
+kernels and library calls. The three run in interleaved rounds (a shared machine's load
+changes by the second); ratios are medians of same-round ratios: compare those, not
+milliseconds.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from graphc.autodiff import GradManager
 from graphc.optimizer import SGD
 from graphc.runtime import compiler, program
 
-from .harness import environment, median_seconds, report_process_latency
+from .harness import environment, interleaved_rounds, report_process_latency
 
 LR = 0.01
 
@@ -100,28 +102,32 @@ def graphc_step(model: M.Module, x: np.ndarray, y: np.ndarray) -> Callable[[], o
     return step
 
 
-def time_graphc(model: M.Module, x: np.ndarray, y: np.ndarray, repeat: int
-                ) -> tuple[float, float, int]:
-    """(median step seconds, median overhead seconds, kernels in the step's Program)."""
-    step = graphc_step(model, x, y)
-    step()
-    compiled_before = compiler.stats["programs_compiled"]
-    step()
-    step()
-    if compiler.stats["programs_compiled"] != compiled_before:
-        raise RuntimeError("the training step recompiled after its first call")
-    clock = KernelClock()
-    totals, overheads = [], []
-    with clock.installed():
-        for _ in range(repeat):
-            clock.seconds = 0.0
-            t0 = time.perf_counter()
-            step()
-            total = time.perf_counter() - t0
-            totals.append(total)
-            overheads.append(total - clock.seconds)
-    kernels = max(c.program.stats.get("kernels", 0) for c in compiler._programs.values())
-    return statistics.median(totals), statistics.median(overheads), kernels
+class GraphcContender:
+    """The lazy step as a benchmark contender: checked to compile once, then each call
+    records its overhead (wall time minus time inside kernels, read off ``clock`` while
+    it is installed)."""
+
+    def __init__(self, model: M.Module, x: np.ndarray, y: np.ndarray) -> None:
+        self.step = graphc_step(model, x, y)
+        self.step()
+        compiled_before = compiler.stats["programs_compiled"]
+        self.step()
+        self.step()
+        if compiler.stats["programs_compiled"] != compiled_before:
+            raise RuntimeError("the training step recompiled after its first call")
+        self.clock = KernelClock()
+        self.overheads: list[float] = []
+
+    def __call__(self) -> None:
+        self.clock.seconds = 0.0
+        t0 = time.perf_counter()
+        self.step()
+        self.overheads.append(time.perf_counter() - t0 - self.clock.seconds)
+
+    @staticmethod
+    def kernels() -> int:
+        """Kernels in the largest cached Program (the step's)."""
+        return max(c.program.stats.get("kernels", 0) for c in compiler._programs.values())
 
 
 # ---- NumPy by hand -------------------------------------------------------------------
@@ -281,17 +287,14 @@ def torch_step(kind: str, x: np.ndarray, y: np.ndarray) -> Callable[[], None] | 
     return step
 
 
-def _median_ms(fn: Callable[[], object], repeat: int) -> float:
-    return median_seconds(fn, repeat=repeat) * 1e3
-
-
 CASES = (("MLP 784-512-512-10", "mlp", mlp, (784,), 128),
          ("MLP 784-512-512-10", "mlp", mlp, (784,), 16),
          ("LeNet-5 1x28x28", "lenet", lenet, (1, 28, 28), 64))
 
 
-def main(repeat: int = 50) -> None:
-    """Print the train-step table: graphc lazy, NumPy by hand, PyTorch eager."""
+def main(rounds: int = 7, repeat: int = 10) -> None:
+    """Print the train-step table: graphc lazy, NumPy by hand, PyTorch eager, timed in
+    interleaved rounds (:func:`~graphc.bench.harness.interleaved_rounds`)."""
     print("\ngraphc training-step benchmarks (median ms per step; forward + backward + SGD)")
     env = environment()
     try:
@@ -302,20 +305,23 @@ def main(repeat: int = 50) -> None:
         env["torch"] = "(not installed: pip install torch==2.13.0)"
     for k, v in env.items():
         print(f"  {k}: {v}")
+    print(f"  timing: {rounds} interleaved rounds of {repeat} steps each; ms are medians of "
+          f"round medians, ratios medians of same-round ratios")
     print(f"\n{'model':<22}{'batch':>6}{'graphc':>9}{'overhead':>10}{'kernels':>9}"
           f"{'NumPy':>8}{'PyTorch':>9}{'vs NumPy':>10}{'vs torch':>10}")
     for label, kind, build, shape, batch in CASES:
         x, y = data(batch, shape)
         graphc.random.seed(0)
-        t_g, t_over, kernels = time_graphc(build(), x, y, repeat)
-        t_g *= 1e3
-        t_over *= 1e3
+        contender = GraphcContender(build(), x, y)
         numpy_step = numpy_mlp_step(x, y) if kind == "mlp" else numpy_lenet_step(x, y)
-        t_np = _median_ms(numpy_step, repeat)
-        torch_fn = torch_step(kind, x, y)
-        t_torch = _median_ms(torch_fn, repeat) if torch_fn else float("nan")
-        print(f"{label:<22}{batch:>6}{t_g:>9.2f}{t_over:>10.2f}{kernels:>9}{t_np:>8.2f}"
-              f"{t_torch:>9.2f}{t_g / t_np:>9.2f}x{t_g / t_torch:>9.2f}x")
+        with contender.clock.installed():
+            r = interleaved_rounds({"graphc": contender, "numpy": numpy_step,
+                                    "torch": torch_step(kind, x, y)}, rounds, repeat)
+        t_over = statistics.median(contender.overheads) * 1e3
+        print(f"{label:<22}{batch:>6}{r.median('graphc') * 1e3:>9.2f}{t_over:>10.2f}"
+              f"{contender.kernels():>9}{r.median('numpy') * 1e3:>8.2f}"
+              f"{r.median('torch') * 1e3:>9.2f}{r.ratio('graphc', 'numpy'):>9.2f}x"
+              f"{r.ratio('graphc', 'torch'):>9.2f}x")
     print("overhead: graphc's own Python per step (graph building, key, dispatch), i.e. "
           "step time minus time inside kernels and BLAS calls")
     build_ms = graph_building_seconds(repeat=300) * 1e3
