@@ -129,13 +129,18 @@ def release_kept_graph() -> None:
     _kept.clear()
 
 
-def realize(nodes: Iterable[Node], order: list[Node] | None = None) -> None:
+def realize(nodes: Iterable[Node], order: list[Node] | None = None,
+            replacing: dict[int, Node] | None = None) -> None:
     """Compute every pending node in ``nodes`` and memoise its buffer.
 
     Live Tensors whose nodes lie inside the computed subgraph are memoised too, so a
     value the user still holds is never computed twice. ``order`` is
     ``topo_order(nodes)`` when the caller has walked them already (used only when every
     node in ``nodes`` is pending, so that it is the walk realization would make).
+    ``replacing`` maps the uid of a node in ``nodes`` to the realized node the caller
+    will rebind from it to that node right after (an optimizer's old parameter values):
+    the compiled backend may then write the new value over the old buffer, where
+    nothing else can see it (graphc/runtime/donation.py).
     """
     nodes = list(nodes)
     pending = [n for n in nodes if n.buffer is None]
@@ -155,8 +160,9 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None) -> None:
             order = topo_order(pending)
     live = live_pending_tensors()
     memo = {t._node.uid for t in live}
-    values = _execute(pending, memo, order)
     drop = not keep_graph()
+    # A kept graph may still be differentiated through the old values: keep them.
+    values = _execute(pending, memo, order, replacing if drop else None)
     done = set()
     for node in pending + [t._node for t in live]:
         if node.uid in values and node.uid not in done:
@@ -169,12 +175,13 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None) -> None:
             _live.pop(id(t), None)
 
 
-def _execute(roots: list[Node], memo: set[int], order: list[Node] | None) -> dict[int, object]:
+def _execute(roots: list[Node], memo: set[int], order: list[Node] | None,
+             replacing: dict[int, Node] | None = None) -> dict[int, object]:
     name = backend()
     if name == "interp":
         return interp.run(roots, memo)
     if name == "compiled":
-        return _compiler().execute(roots, memo, order)
+        return _compiler().execute(roots, memo, order, replacing)
     raise ValueError(f"unknown GRAPHC_BACKEND {name!r}; valid: {', '.join(BACKENDS)}")
 
 

@@ -119,9 +119,9 @@ class Entry:
         if self.program is None or not self.program.in_place:
             return []
         out = []
-        for w, (ref, node) in enumerate(self.writes):
-            source = self.sources[self.n_outputs + w] if node is not None else None
-            if source is None or source[0] != "program" or not isinstance(ref, DataRef):
+        written = [ref for ref, node in self.writes if node is not None]  # as in sources
+        for ref, source in zip(written, self.sources[self.n_outputs:]):
+            if source[0] != "program" or not isinstance(ref, DataRef):
                 continue
             for k, read, _ in self.reads_at:
                 if read.same(ref) and (k, source[1]) in self.program.in_place:

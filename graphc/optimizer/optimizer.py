@@ -170,6 +170,13 @@ def _live_readers(replaced: set[int], roots: list[Node]
     return readers, order if len(readers) == len(live) else None
 
 
+def _replacing(targets: list[Tensor], values: list[Tensor]) -> dict[int, Node]:
+    """New value's uid → the realized node its target gives up for it: what the step may
+    overwrite in place when nothing else holds it (graphc/runtime/donation.py)."""
+    return {value._node.uid: target._node for target, value in zip(targets, values)
+            if target._node.buffer is not None}
+
+
 class Optimizer:
     """Base class: holds ``param_groups`` and per-parameter ``state``.
 
@@ -311,7 +318,8 @@ class Optimizer:
             if n.uid not in computed:
                 computed.add(n.uid)
                 roots.append(n)
-        lazy.realize(roots, order=None if mutations else order)
+        lazy.realize(roots, order=None if mutations else order,
+                     replacing=_replacing(targets, values))
         for target, value in zip(targets, values):
             lazy.rebind(target, value._node)
         for state, key, value in plain:

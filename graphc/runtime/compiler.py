@@ -11,20 +11,23 @@ import os
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from .. import interp
 from ..codegen.cpu import KernelSource, render_kernel
+from ..codegen.in_place import in_place_pairs, in_place_source
 from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier, structural_key, topo_order
 from ..ops import get_op
 from ..passes import run_pipeline
 from ..passes.memory import MemoryPlan, plan_memory
+from .donation import donations
 from .kernel_calls import CallPlan
 from .program import (
     BufferSpec,
+    InPlace,
     OutputPool,
     Program,
     Step,
@@ -52,7 +55,6 @@ class Compiled:
     kernels: list[KernelSource | Kernel]
     plan: MemoryPlan
     compile_seconds: float
-    outputs: list[Node] = field(default_factory=list)
     calls: CallPlan | None = None  # the kernel calls' arguments, predictable before a run
 
 
@@ -63,6 +65,11 @@ def _runtime_value(node: Node):
         raise RuntimeError(f"{node.op} node %{node.uid} has no value (built at "
                            f"{node.meta.location})")
     return node.buffer
+
+
+def _fresh(type) -> Callable[[], np.ndarray]:
+    """An allocator of a new array of ``type`` per call (no pool)."""
+    return lambda shape=type.shape, dtype=type.dtype: np.empty(shape, dtype)
 
 
 def _view_fn(chain: list[Node]):
@@ -170,9 +177,52 @@ class _Builder:
                 params.append(("in", self.array_slot(p.node)))
         sizes = np.array(ks.sizes or [0], dtype=np.int64)
         plain = all(p.node.type.dtype != np.float16 for p in ks.params)
+        variant = self._loop_in_place(ks, params, outs) if plain else None
         if plain:  # float16 arguments are converted at the call: not predicted
-            self.step_info[len(self.steps)] = ("loop", dispatcher, params, sizes, ks.source)
-        self.steps.append(loop_step(kernel.name, dispatcher, params, outs, sizes, plain))
+            self.step_info[len(self.steps)] = ("loop", dispatcher, params, sizes, ks.source,
+                                               variant)
+        self.steps.append(loop_step(kernel.name, dispatcher, params, outs, sizes, plain,
+                                    variant))
+
+    def _loop_in_place(self, ks: KernelSource, params: list[tuple[str, int]],
+                       outs: list[tuple[int, object]]) -> InPlace | None:
+        """The in-place variant of a loop kernel (graphc.codegen.in_place) for outputs
+        that leave the Program and are computed element by element from an argument of
+        their type read directly (a state update); None if it has none. The outputs it
+        can merge get fresh arrays when not donated: an output pool would keep a
+        reference to the array the caller holds next, which could then never be donated.
+        """
+        candidates = []
+        for o, p in enumerate(ks.params):
+            if p.kind != "out" or p.node.uid not in self.output_uids:
+                continue
+            for i, q in enumerate(ks.params):
+                slot = params[i][1]
+                if (q.kind == "in" and q.node.type == p.node.type and slot in self.arg_slots
+                        and slot not in self.view_base):
+                    candidates.append((i, o))
+        used_in, used_out, unique = set(), set(), []
+        for i, o in in_place_pairs(ks, candidates):  # one input per output and back
+            if i not in used_in and o not in used_out:
+                used_in.add(i)
+                used_out.add(o)
+                unique.append((i, o))
+        if not unique:
+            return None
+        out_of = dict(unique)
+        pairs = []
+        for i, o in unique:
+            switch = [False]
+            arg_slot, out_slot = params[i][1], params[o][1]
+            self.in_place.append((len(self.steps), arg_slot, out_slot, switch))
+            pairs.append((arg_slot, out_slot, switch))
+        merged_outs = set(out_of.values())
+        fresh = {params[o][1] for o in merged_outs}
+        outs[:] = [(slot, _fresh(self.slot_type[slot]) if slot in fresh else alloc)
+                   for slot, alloc in outs]
+        variant_params = [("in", params[out_of[n]][1]) if n in out_of else params[n]
+                          for n in range(len(params)) if n not in merged_outs]
+        return InPlace(in_place_source(ks, unique), variant_params, pairs)
 
     def library_kernel(self, kernel: Kernel) -> None:
         (node,) = kernel.members
@@ -275,8 +325,7 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None) -> Comp
     seconds = time.perf_counter() - t0
     program.stats.update(compile_seconds=seconds, kernels=len(fused.kernels),
                          planned_bytes=plan.planned_bytes)
-    return Compiled(program, fused, builder.sources, plan, seconds, list(outputs),
-                    builder.calls)
+    return Compiled(program, fused, builder.sources, plan, seconds, builder.calls)
 
 
 class _Key:
@@ -358,10 +407,14 @@ def _is_tiny(order: Sequence[Node]) -> bool:
     return all(n.type.size <= TINY_ELEMENTS for n in order)
 
 
-def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None
-            ) -> dict[int, object]:
+def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
+            replacing: dict[int, Node] | None = None) -> dict[int, object]:
     """Compute ``roots`` (and memoised live nodes inside their graph); ``{uid: value}``.
-    ``order`` is ``topo_order(roots)`` when the caller has walked the graph already."""
+    ``order`` is ``topo_order(roots)`` when the caller has walked the graph already.
+    ``replacing`` maps a root's uid to the node its holder gives up for it (an optimizer
+    step's old parameter values): the Program writes the root over that node's buffer
+    where nothing else can read it (graphc/runtime/donation.py), and the node then
+    holds no value, so a mistaken read fails instead of seeing the new one."""
     if order is None:
         order = topo_order(roots)
     root_ids = {r.uid for r in roots}
@@ -380,8 +433,15 @@ def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None
             stats["interpreted"] += 1
             return interp.run(roots, memo)
     compiled, args = lookup_or_compile(outputs, keyed)
-    values = compiled.program.run([_runtime_value(a) for a in args])
-    return {o.uid: v for o, v in zip(outputs, values)}
+    values = [_runtime_value(a) for a in args]
+    if replacing and compiled.program.in_place:
+        donate = donations(compiled.program, args, values, outputs, order, replacing)
+        results = compiled.program.run(values, donate)
+        for k, _ in donate:
+            args[k].buffer = None
+    else:
+        results = compiled.program.run(values)
+    return {o.uid: v for o, v in zip(outputs, results)}
 
 
 def clear_programs() -> None:

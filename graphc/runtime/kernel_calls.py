@@ -20,8 +20,10 @@ import numpy as np
 @dataclass
 class CallPlan:
     """``step_info``: step index → ``("view", src, dst, fn)``, ``("const", dst, value)``
-    or ``("loop", dispatcher, params, sizes, source)``; ``slot_type``: each slot's
-    TensorType; ``arg_slots``: where the Program's arguments go."""
+    or ``("loop", dispatcher, params, sizes, source, in_place)`` (``in_place`` the
+    kernel's :class:`~graphc.runtime.program.InPlace` variant or None: it is the one
+    predicted while a donation switches it on); ``slot_type``: each slot's TensorType;
+    ``arg_slots``: where the Program's arguments go."""
 
     step_info: dict[int, tuple]
     slot_type: list
@@ -51,7 +53,9 @@ class CallPlan:
             elif info[0] == "const":
                 vals[info[1]] = info[2]
             else:
-                _, dispatcher, params, sizes, _ = info
+                _, dispatcher, params, sizes, _, in_place = info
+                if in_place is not None and in_place.donated():  # the variant runs
+                    dispatcher, params = in_place.dispatcher(), in_place.params
                 types = tuple(typeof(value(slot)) for _, slot in params) + (typeof(sizes),)
                 calls.append((index, dispatcher, types))
         return calls
@@ -60,8 +64,12 @@ class CallPlan:
         """``(dispatcher, source, argument types)`` once per kernel (those whose
         ``id(dispatcher)`` is in ``only``, if given), longest source first: the order
         in which to compile them on two processes."""
-        sources = {id(info[1]): info[4] for info in self.step_info.values()
-                   if info[0] == "loop"}
+        sources = {}
+        for info in self.step_info.values():
+            if info[0] == "loop":
+                sources[id(info[1])] = info[4]
+                if info[5] is not None and info[5].donated():
+                    sources[id(info[5].dispatcher())] = info[5].source
         jobs: dict[int, tuple] = {}
         for _, dispatcher, types in self.predict(args):
             key = id(dispatcher)
@@ -76,12 +84,17 @@ class CallPlan:
 
         if not precompile.enabled():
             return None
-        missing = {id(info[1]) for info in self.step_info.values()
-                   if info[0] == "loop" and not precompile.is_cached(info[1])}
+        loops = [info for info in self.step_info.values() if info[0] == "loop"]
+        missing = {id(info[1]) for info in loops if not precompile.is_cached(info[1])}
         if len(missing) < precompile.MIN_KERNELS:
             return None
 
         def first_run(args: Sequence) -> None:
+            for info in loops:  # the in-place variants this run uses (switches are set)
+                if info[5] is not None and info[5].donated():
+                    variant = info[5].dispatcher()
+                    if not precompile.is_cached(variant):
+                        missing.add(id(variant))
             try:
                 jobs = self.jobs(args, missing)
             except Exception:  # an argument we cannot type ahead: kernels compile at

@@ -79,12 +79,12 @@ class Program:
         index)`` pairs whose argument's old value is dead once the call returns (the
         caller replaces it with that output and nothing else holds it): where a step can,
         it writes the output into the argument's buffer instead of a new one."""
-        if self.first_run is not None:
-            first_run, self.first_run = self.first_run, None
-            first_run(args)
         if self.in_place:
             for pair, switch in self.in_place.items():
                 switch[0] = pair in donate
+        if self.first_run is not None:  # after the switches: they choose the kernels
+            first_run, self.first_run = self.first_run, None
+            first_run(args)
         vals: list = [None] * self.n_slots
         for slot, value in zip(self.arg_slots, args):
             vals[slot] = value
@@ -101,21 +101,70 @@ class Program:
             step.run(vals)
 
 
+@dataclass
+class InPlace:
+    """A loop kernel's variant writing some outputs over its arguments' buffers
+    (graphc.codegen.in_place), used when the caller donates one of them.
+
+    ``params`` are (kind, slot) in the variant's signature order, a merged input read
+    from its output's slot; ``pairs`` are (argument slot, output slot, switch), the
+    switch set by :meth:`Program.run` for each call.
+    """
+
+    source: str
+    params: list[tuple[str, int]]
+    pairs: list[tuple[int, int, list[bool]]]
+    _dispatcher: object = None
+
+    def donated(self) -> bool:
+        for _, _, switch in self.pairs:
+            if switch[0]:
+                return True
+        return False
+
+    def dispatcher(self):
+        """The variant's numba dispatcher, loaded at its first use (most never are)."""
+        if self._dispatcher is None:
+            from ..codegen.cache import load_kernel  # imports numba
+
+            self._dispatcher = load_kernel(self.source)
+        return self._dispatcher
+
+    def run(self, vals: list, outs: list[tuple[int, Callable]], sizes: np.ndarray) -> None:
+        merged = set()
+        for arg_slot, out_slot, switch in self.pairs:
+            a = vals[arg_slot]
+            if switch[0] and a.base is None and a.flags.c_contiguous and a.flags.aligned:
+                a.flags.writeable = True  # a Program output, made read-only when returned
+            else:  # not donated, next to one that is: update a copy
+                a = np.array(a, order="C")
+            vals[out_slot] = a
+            merged.add(out_slot)
+        for slot, alloc in outs:
+            if slot not in merged:
+                vals[slot] = alloc()
+        self.dispatcher()(*[vals[s] for _, s in self.params], sizes)
+
+
 def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
               outs: list[tuple[int, Callable]], sizes: np.ndarray,
-              plain: bool = False) -> Step:
+              plain: bool = False, in_place: InPlace | None = None) -> Step:
     """A generated kernel call. ``params`` are (kind, slot) in signature order and
     ``outs`` (slot, allocator) for the arrays it writes. float16 arrays are converted at
     the kernel's edges (numba has no float16 arrays on the CPU). ``plain`` says no
     argument is float16 (known from the types when the Program is built): then the call
     passes the slots as they are, the per-step cost that matters for small steps and
-    jitted functions."""
+    jitted functions. ``in_place`` (plain kernels only) is the variant run instead when
+    a call donates one of its arguments."""
     reads = tuple(s for k, s in params if k != "out")
     writes = tuple(s for s, _ in outs)
     if plain:
         slots = [s for _, s in params]
 
         def run_plain(vals: list) -> None:
+            if in_place is not None and in_place.donated():
+                in_place.run(vals, outs, sizes)
+                return
             for slot, alloc in outs:
                 vals[slot] = alloc()
             dispatcher(*[vals[s] for s in slots], sizes)

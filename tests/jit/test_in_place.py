@@ -9,17 +9,15 @@ from graphc.kernels.cpu import blas
 import graphc
 import graphc.functional as F
 import graphc.module as M
+from graphc.autodiff import GradManager
 from graphc.ir import buffer_node, structural_key
 from graphc.ops import apply
 from graphc.optimizer import SGD
 from graphc.runtime.compiler import compile_outputs
-from tests.jit.training import training_step
+from tests.jit.training import X, Y, address, training_step
 
 pytestmark = pytest.mark.skipif(not blas.available(np.float32),
                                 reason="NumPy's BLAS exposes no cblas gemm on this machine")
-rng = np.random.default_rng(0)
-X = rng.standard_normal((8, 5)).astype(np.float32)
-Y = rng.integers(0, 3, 8).astype(np.int32)
 
 
 @pytest.fixture(autouse=True)
@@ -34,25 +32,21 @@ def make(momentum=0.0):
     return net, opt, graphc.jit(training_step(net, opt, F.cross_entropy))
 
 
-def address(t) -> int:
-    return t._node.buffer.ctypes.data  # an int: holding it keeps nothing alive
-
-
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_the_accumulated_update_is_computed_in_its_own_buffer(monkeypatch, momentum):
-    """Plain SGD accumulates into the weight; with momentum into the momentum buffer (the
-    weight's own update is then an elementwise kernel writing a new buffer)."""
+    """Plain SGD accumulates into the weight; with momentum into the momentum buffer, and
+    the weight's own update is an elementwise kernel writing over the weight."""
     net, opt, step = make(momentum)
     step(X, Y)
     step(X, Y)
     weight = net[0].weight
 
     def updated():
-        return opt.state[weight]["momentum_buffer"] if momentum else weight
+        return [weight] + ([opt.state[weight]["momentum_buffer"]] if momentum else [])
 
-    before = address(updated())
+    before = [address(t) for t in updated()]
     losses = [step(X, Y).item() for _ in range(3)]
-    assert address(updated()) == before
+    assert [address(t) for t in updated()] == before
     monkeypatch.setenv("GRAPHC_BACKEND", "interp")  # the same run on the reference
     ref_net, _, ref_step = make(momentum)
     want = [ref_step(X, Y).item() for _ in range(5)][2:]
@@ -89,6 +83,7 @@ def _program(outputs):
 
 
 def test_an_argument_read_later_or_returned_as_a_view_is_not_updated_in_place():
+    rng = np.random.default_rng(0)
     c = buffer_node(rng.standard_normal((3, 4)).astype(np.float32), "cpux")
     a = buffer_node(rng.standard_normal((3, 5)).astype(np.float32), "cpux")
     b = buffer_node(rng.standard_normal((5, 4)).astype(np.float32), "cpux")
@@ -112,3 +107,22 @@ def test_an_argument_read_later_or_returned_as_a_view_is_not_updated_in_place():
             assert all(got[0] is not v for v in values)
         np.testing.assert_allclose(got[0], c.buffer - a.buffer @ b.buffer, rtol=1e-5)
         np.testing.assert_allclose(got[1], expected[also.op], rtol=1e-6)
+
+
+def test_a_trace_that_also_clears_earlier_gradients_updates_in_place_and_is_right(monkeypatch):
+    """Gradients left from a lazy backward before the first trace are written (cleared)
+    by the traced step too, before its updates: each update is still matched with its
+    own output (a regression: the writes were miscounted once some were None)."""
+
+    def run():
+        net, opt, step = make(momentum=0.9)
+        with GradManager().attach(net.parameters()) as gm:
+            gm.backward(F.cross_entropy(net(graphc.tensor(X)), graphc.tensor(Y)))
+        return net, [step(X, Y).item() for _ in range(4)]
+
+    net, losses = run()
+    monkeypatch.setenv("GRAPHC_BACKEND", "interp")
+    ref_net, want = run()
+    np.testing.assert_allclose(losses, want, rtol=1e-5)
+    for got, ref in zip(net.parameters(), ref_net.parameters()):
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)

@@ -1,0 +1,130 @@
+"""In-place updates in lazy optimizer steps (graphc/runtime/donation.py): ``opt.step()``
+writes each new value over the old one when nothing else can read the old one, and
+never otherwise."""
+
+import numpy as np
+import pytest
+
+import graphc
+import graphc.functional as F
+import graphc.module as M
+from graphc.autodiff import GradManager
+from graphc.optimizer import SGD, Adam
+from graphc.runtime import program
+from tests.jit.training import X, Y, address
+
+
+@pytest.fixture(autouse=True)
+def compiled_backend(monkeypatch):
+    monkeypatch.setenv("GRAPHC_BACKEND", "compiled")
+
+
+def make(opt_class, **kwargs):
+    graphc.random.seed(0)
+    net = M.Sequential(M.Linear(5, 16), M.ReLU(), M.Linear(16, 3))
+    gm = GradManager().attach(net.parameters())
+    opt = opt_class(net.parameters(), lr=0.1, **kwargs)
+
+    def step(inside=False):
+        with gm:
+            loss = F.cross_entropy(net(graphc.tensor(X)), graphc.tensor(Y))
+            gm.backward(loss)
+            if inside:  # MegEngine's other spelling: the graph is still kept here
+                opt.step().clear_grad()
+        if not inside:
+            opt.step().clear_grad()
+        return loss
+
+    return net, opt, step
+
+
+@pytest.fixture
+def donated(monkeypatch):
+    """The pairs each Program run was told it may compute in place (one list per run)."""
+    calls = []
+    real = program.Program.run
+
+    def run(self, args, donate=()):
+        calls.append(list(donate))
+        return real(self, args, donate)
+
+    monkeypatch.setattr(program.Program, "run", run)
+    return calls
+
+
+def reference(opt_class, steps, **kwargs):
+    """The same run on the reference interpreter (no Programs, nothing in place)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRAPHC_BACKEND", "interp")
+        net, _, step = make(opt_class, **kwargs)
+        losses = [step().item() for _ in range(steps)]
+        return losses, [p.numpy() for p in net.parameters()]
+
+
+@pytest.mark.parametrize("opt_class, kwargs, state", [
+    (SGD, {}, None), (SGD, {"momentum": 0.9}, "momentum_buffer"),
+    (Adam, {}, "exp_avg")])
+def test_state_is_updated_in_its_own_buffer_and_matches_the_reference(opt_class, kwargs,
+                                                                       state):
+    """(The first steps may not: a step that compiles its Program keeps that call's graph
+    for ``explain`` until the next one.)"""
+    net, opt, step = make(opt_class, **kwargs)
+    losses = [step().item() for _ in range(3)]
+    weight = net[0].weight
+    tracked = [weight] + ([opt.state[weight][state]] if state else [])
+    for _ in range(3):
+        before = [address(t) for t in tracked]
+        losses.append(step().item())
+        assert [address(t) for t in tracked] == before
+    want_losses, want_params = reference(opt_class, 6, **kwargs)
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-5)
+    for got, want in zip(net.parameters(), want_params):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+HOLDERS = {
+    "np.asarray": lambda w: np.asarray(w),  # the buffer itself
+    "alias": lambda w: graphc.Tensor(w),  # another Tensor on the same node
+    "detach": lambda w: w.detach(),  # a new Tensor on the same buffer
+    "pending": lambda w: w * 1.0,  # a pending Tensor built on the old value
+    "view": lambda w: graphc.realize(w.T) or w.T,  # a realized view of the buffer
+}
+
+
+@pytest.mark.parametrize("holder", HOLDERS)
+def test_a_value_someone_still_holds_is_never_overwritten(holder):
+    net, _, step = make(SGD)
+    for _ in range(3):
+        step()
+    weight = net[0].weight
+    old = weight.numpy()
+    held = HOLDERS[holder](weight)
+    step()
+    assert not np.array_equal(weight.numpy(), old)  # the step did update the weight
+    value = np.asarray(held) if holder == "np.asarray" else held.numpy()
+    np.testing.assert_array_equal(value.T if holder == "view" else value, old)
+    if holder != "np.asarray":
+        del held  # the holder let go: the next steps update in place again
+        step()
+        before = address(weight)
+        step()
+        assert address(weight) == before
+
+
+def test_a_step_while_another_manager_records_keeps_the_old_values_and_is_right(donated):
+    """While a GradManager records, realized graphs are kept (they may still be
+    differentiated through the old values), so nothing is donated; a step inside the
+    ``with gm:`` block after ``gm.backward`` donates (the recording ended), and both
+    give the reference's results."""
+    net, _, step = make(SGD)
+    losses = [step(inside=True).item() for _ in range(4)]
+    assert donated and donated[-1]
+    count = len(donated)
+    outer = GradManager().attach([graphc.tensor(np.zeros(1, np.float32))])
+    with outer:
+        losses += [step().item() for _ in range(2)]
+    assert len(donated) > count and all(pairs == [] for pairs in donated[count:])
+    want_losses, want_params = reference(SGD, 6)
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-5)
+    for got, want in zip(net.parameters(), want_params):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
