@@ -29,9 +29,10 @@ class CallPlan:
     slot_type: list
     arg_slots: list[int]
 
-    def predict(self, args: Sequence) -> list[tuple[int, object, tuple]]:
+    def predict(self, args: Sequence, variants: bool = False) -> list[tuple[int, object, tuple]]:
         """``(step index, dispatcher, numba argument types)`` of each kernel call a run
-        with ``args`` makes, in order, without running a kernel."""
+        with ``args`` makes, in order, without running a kernel. ``variants`` adds the
+        calls of in-place variants that this run does not make (later runs may)."""
         from numba import typeof
 
         vals: list = [None] * len(self.slot_type)
@@ -54,24 +55,28 @@ class CallPlan:
                 vals[info[1]] = info[2]
             else:
                 _, dispatcher, params, sizes, _, in_place = info
+                chosen = [(dispatcher, params)]
                 if in_place is not None and in_place.donated():  # the variant runs
-                    dispatcher, params = in_place.dispatcher(), in_place.params
-                types = tuple(typeof(value(slot)) for _, slot in params) + (typeof(sizes),)
-                calls.append((index, dispatcher, types))
+                    chosen = [(in_place.dispatcher(), in_place.params)]
+                elif in_place is not None and variants:
+                    chosen.append((in_place.dispatcher(), in_place.params))
+                for dispatcher, params in chosen:
+                    types = tuple(typeof(value(slot)) for _, slot in params) + (typeof(sizes),)
+                    calls.append((index, dispatcher, types))
         return calls
 
     def jobs(self, args: Sequence, only: set[int] | None = None) -> list[tuple]:
-        """``(dispatcher, source, argument types)`` once per kernel (those whose
-        ``id(dispatcher)`` is in ``only``, if given), longest source first: the order
-        in which to compile them on two processes."""
+        """``(dispatcher, source, argument types)`` once per kernel, in-place variants
+        included (those whose ``id(dispatcher)`` is in ``only``, if given), longest
+        source first: the order in which to compile them on two processes."""
         sources = {}
         for info in self.step_info.values():
             if info[0] == "loop":
                 sources[id(info[1])] = info[4]
-                if info[5] is not None and info[5].donated():
+                if info[5] is not None:
                     sources[id(info[5].dispatcher())] = info[5].source
         jobs: dict[int, tuple] = {}
-        for _, dispatcher, types in self.predict(args):
+        for _, dispatcher, types in self.predict(args, variants=True):
             key = id(dispatcher)
             if only is None or key in only:
                 jobs.setdefault(key, (dispatcher, sources[key], types))
@@ -90,11 +95,10 @@ class CallPlan:
             return None
 
         def first_run(args: Sequence) -> None:
-            for info in loops:  # the in-place variants this run uses (switches are set)
-                if info[5] is not None and info[5].donated():
-                    variant = info[5].dispatcher()
-                    if not precompile.is_cached(variant):
-                        missing.add(id(variant))
+            # The in-place variants too: the runs after the first donate their state.
+            for info in loops:
+                if info[5] is not None and not precompile.is_cached(info[5].dispatcher()):
+                    missing.add(id(info[5].dispatcher()))
             try:
                 jobs = self.jobs(args, missing)
             except Exception:  # an argument we cannot type ahead: kernels compile at

@@ -109,3 +109,23 @@ def test_a_wrong_prediction_only_costs_a_compile_at_the_call(monkeypatch):
     monkeypatch.setenv("GRAPHC_BACKEND", "interp")  # the reference's answer
     for value, want in zip(got, [t.numpy() for t in graph()]):
         np.testing.assert_allclose(value, want, rtol=1e-5, atol=1e-6)
+
+
+def test_in_place_variants_are_compiled_ahead_too():
+    """A state update's in-place variant is among the jobs (the runs after the first
+    donate): compiled by a helper, a donated run loads it and compiles nothing."""
+    rng = np.random.default_rng(1)
+    w = graphc.tensor(rng.standard_normal((6, 5)).astype(np.float32))
+    g = graphc.tensor(rng.standard_normal((6, 5)).astype(np.float32))
+    result, values = compiled([w - 0.5 * F.exp(g)])
+    pairs = list(result.program.in_place)
+    assert pairs
+    jobs = result.calls.jobs(values)
+    assert any("# in place:" in source for _, source, _ in jobs)
+    assert precompile.compile_in_parallel(jobs, share=False)
+    want = w.numpy() - np.float32(0.5) * np.exp(g.numpy())
+    before = cache.compile_stats()
+    out = result.program.run(values, donate=pairs)
+    assert cache.compile_stats()["numba_compiles"] == before["numba_compiles"]
+    assert out[0] is values[pairs[0][0]]  # written over the argument
+    np.testing.assert_allclose(out[0], want, rtol=1e-5, atol=1e-6)
