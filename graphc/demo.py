@@ -59,7 +59,7 @@ def progress(label: str, epoch: int, epochs: int, loss: float, rate: float) -> N
 def _step_kernels(before: set[int]) -> int:
     """Kernels in the largest Program compiled since ``before`` (the training step)."""
     new = [c for key, c in compiler._programs.items() if id(key) not in before]
-    return max((len(c.fused.kernels) for c in new), default=0)
+    return max((c.program.stats["kernels"] for c in new), default=0)
 
 
 def train(kind: str = "mlp", epochs: int = 30, batch: int = 64, lr: float = 0.1,

@@ -44,6 +44,9 @@ order_hooks: list[Callable[[list[Node]], bool]] = []
 # Called as hook(field, tensor, old, new) with field "data" (old/new are nodes) or
 # "grad" (old/new are Tensors or None).
 rebind_hooks: list[Callable[[str, Tensor, object, object], None]] = []
+# Called as hook(nodes) with the nodes a realization computed, once they have forgotten
+# their inputs: what was kept beside a node to compute it can go (composite expansions).
+released_hooks: list[Callable[[list[Node]], None]] = []
 # graphc.jit hook: the active trace (innermost last). While one runs, realize() computes
 # nothing: it calls ``trace.defer_realize(pending, caller_frame)``, which defers the
 # nodes into the traced Program or raises TraceError when the caller needs a value.
@@ -122,11 +125,15 @@ class keeping_graph:
 
 def release_kept_graph() -> None:
     """Let nodes realized while the graph was kept forget their inputs."""
+    released = []
     for ref in _kept:
         node = ref()
         if node is not None and node.buffer is not None:
             node.release_inputs()
+            released.append(node)
     _kept.clear()
+    for hook in released_hooks:
+        hook(released)
 
 
 def realize(nodes: Iterable[Node], order: list[Node] | None = None,
@@ -164,12 +171,17 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
     # A kept graph may still be differentiated through the old values: keep them.
     values = _execute(pending, memo, order, replacing if drop else None)
     done = set()
+    computed = []
     for node in pending + [t._node for t in live]:
         if node.uid in values and node.uid not in done:
             done.add(node.uid)
             node.set_realized(values[node.uid], drop_inputs=drop)
+            computed.append(node)
             if not drop:
                 _kept.append(weakref.ref(node))
+    if drop:
+        for hook in released_hooks:
+            hook(computed)
     for t in live:  # realized tensors need no tracking until they are rebound
         if t._node.buffer is not None:
             _live.pop(id(t), None)

@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from .. import lazy
 from ..ir import Attrs, Node, NodeMeta, OpError, TensorType, buffer_node, built_like
 from ..ir import node as _node_module
 from ..ir.node import placeholder_node
@@ -59,6 +60,17 @@ _functions: dict[str, Callable[..., Tensor]] = {}  # op name → the function it
 # composite node → its expansion, while the node lives: explaining, differentiating and
 # compiling a step see the same expansion nodes (the forward and its gradient share them).
 _expanded: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _forget_expansions(nodes: list[Node]) -> None:
+    """Realized nodes that forgot their inputs need no expansion either: it would keep
+    those inputs (a parameter's old value) alive for as long as the node lives."""
+    if _expanded:
+        for node in nodes:
+            _expanded.pop(node, None)
+
+
+lazy.released_hooks.append(_forget_expansions)
 
 
 class _hooks_off:

@@ -246,12 +246,17 @@ def const_node(value: bool | int | float, dtype: Any, device: str) -> Node:
     if not (py in (0, 1, -1) and py == py):
         return Node("const", (), EMPTY_ATTRS, t, value=py, buffer=np.asarray(py, dtype=dtype))
     ident = py.hex() if isinstance(py, float) else py  # distinguishes -0.0 from 0.0
-    key = ("const", dtype.name, device, type(py).__name__, ident)
-    node = _lookup(key)
+    key = (dtype, device, type(py), ident)  # (dtype.name is slow in NumPy 2)
+    node = _key_constants.get(key)
     if node is None:
         node = Node("const", (), EMPTY_ATTRS, t, value=py, buffer=np.asarray(py, dtype=dtype))
-        _remember(key, node)
+        _key_constants[key] = node
     return node
+
+
+# The key constants (0, ±1, -0.0) of each dtype and device, held for good: a handful of
+# nodes that every step's graph uses (``ones_like`` in backward, ``relu``'s zero).
+_key_constants: dict[tuple, Node] = {}
 
 
 def placeholder_node(shape: tuple[int, ...], dtype: Any, device: str, name: str) -> Node:

@@ -196,7 +196,7 @@ class Entry:
             return {"compile_seconds": 0.0, "kernels": 0, "planned_bytes": 0,
                     "backend": "interp" if self.interpreted else "none"}
         return {"compile_seconds": self.compiled.compile_seconds,
-                "kernels": len(self.compiled.fused.kernels),
+                "kernels": self.program.stats["kernels"],
                 "planned_bytes": self.compiled.plan.planned_bytes, "backend": "compiled"}
 
 

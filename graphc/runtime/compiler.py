@@ -12,7 +12,7 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,14 +48,22 @@ stats = {"programs_compiled": 0, "program_hits": 0, "interpreted": 0, "compile_s
 
 @dataclass
 class Compiled:
-    """A Program with what produced it (for ``explain`` and ``CompiledFunction``)."""
+    """A Program with what produced it (for ``explain``)."""
 
     program: Program
-    fused: FusedGraph
+    fused: FusedGraph | None
     kernels: list[KernelSource | Kernel]
     plan: MemoryPlan
     compile_seconds: float
     calls: CallPlan | None = None  # the kernel calls' arguments, predictable before a run
+
+    def without_graph(self) -> Compiled:
+        """This Compiled without the graph it was built from, which is what the Program
+        cache keeps: the fused graph and the kernel descriptions reach the first call's
+        nodes, and through them its buffers (a model's initial weights, the first batch)
+        and the values its caller is about to replace (which could then never be
+        updated in place). Counts stay in ``program.stats``."""
+        return replace(self, fused=None, kernels=[])
 
 
 def _runtime_value(node: Node):
@@ -149,10 +157,10 @@ class _Builder:
         if node.uid in self.plan.buffer_of:
             b = self.plan.buffer_of[node.uid]
 
-            def reused(b=b, shape=node.type.shape, dtype=dtype):
-                buf = self.buffers[b]
+            def reused(b=b, shape=node.type.shape, dtype=dtype, buffers=self.buffers):
+                buf = buffers[b]  # (not through self: a Program must not hold the graph)
                 if buf is None:
-                    buf = self.buffers[b] = np.empty(shape, dtype)
+                    buf = buffers[b] = np.empty(shape, dtype)
                 return buf
 
             return reused
@@ -302,8 +310,10 @@ class _Builder:
                 self.loop_kernel(kernel)
         output_slots = [self.array_slot(o) if o.uid not in self.slot_of else self.slot_of[o.uid]
                         for o in self.outputs]
+        kernels = [k.source if isinstance(k, KernelSource) else k.name  # text, no nodes
+                   for k in self.sources]
         program = Program(self.steps, self.n_slots, self.arg_slots, output_slots,
-                          self.sources, in_place=self._in_place_pairs(output_slots))
+                          kernels, in_place=self._in_place_pairs(output_slots))
         self.calls = CallPlan(self.step_info, self.slot_type, self.arg_slots)
         program.first_run = self.calls.parallel_compile_hook()
         return program
@@ -394,6 +404,7 @@ def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None
         stats["compile_seconds"] += compiled.compile_seconds
         if os.environ.get("GRAPHC_LOG_COMPILES"):
             _log_miss(key, len(compiled.fused.kernels))
+        compiled = compiled.without_graph()
         _programs[key] = compiled
         while len(_programs) > MAX_PROGRAMS:
             _programs.popitem(last=False)

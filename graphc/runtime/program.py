@@ -67,7 +67,7 @@ class Program:
     n_slots: int
     arg_slots: list[int]
     output_slots: list[int]
-    kernels: list = field(default_factory=list)  # KernelSource or library descriptions
+    kernels: list = field(default_factory=list)  # each kernel's source, or a library op's name
     stats: dict = field(default_factory=dict)
     in_place: dict[tuple[int, int], list[bool]] = field(default_factory=dict)
     # Called once with the first run's arguments, before it: the compiler sets it to

@@ -197,3 +197,24 @@ def test_batch_norm_is_composite_and_its_statistics_are_computed_once():
     assert reductions((out, new_mean, new_var)) == 2  # the mean, the variance
     for got, want in zip((out, new_mean, new_var), direct):
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_a_realized_composite_keeps_no_expansion_and_so_not_its_inputs(backend):
+    """Lowering expands a composite over its inputs; once the node is realized (and has
+    forgotten its inputs) the expansion goes too, or it would keep the inputs, say a
+    parameter's old value, alive for as long as the result lives."""
+    import gc
+    import weakref
+
+    from graphc.functional import composite as composite_module
+
+    x = graphc.tensor(RNG.standard_normal((64, 80)).astype(np.float32))
+    gate = graphc.tensor(RNG.standard_normal(64).astype(np.float32))
+    watched = weakref.ref(x._node.buffer)
+    out = softplus_gate(x, gate, beta=2.0)
+    want = softplus_gate.expand(x, gate, beta=2.0).numpy()
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-5)
+    assert out._node not in composite_module._expanded
+    del x, gate
+    gc.collect()
+    assert watched() is None  # `out` alone keeps nothing of what it was computed from

@@ -5,14 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import interp
-from graphc.runtime.compiler import _runtime_value, lookup_or_compile
+from graphc.ir import structural_key
+from graphc.runtime.compiler import _runtime_value, compile_outputs
 
 
 def run_compiled(*tensors):
     """Values of ``tensors`` computed by their compiled Program (never the interpreter),
-    and the Compiled object."""
+    and the Compiled object, with the fused graph and kernels it was built from (a
+    fresh compile: the Program cache keeps none of that)."""
     outs = [t._node for t in tensors]
-    compiled, args = lookup_or_compile(outs)
+    _, args = structural_key(outs)
+    compiled = compile_outputs(outs, args)
     values = compiled.program.run([_runtime_value(a) for a in args])
     return [np.asarray(v) for v in values], compiled
 

@@ -1,5 +1,8 @@
 """The compile-and-cache pipeline: Program cache, tiering, logging, batch-size reuse."""
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -126,3 +129,21 @@ def test_gather_out_of_bounds_names_op_and_line():
 def test_float16_is_a_storage_type():
     x = graphc.tensor(rng.standard_normal((40, 40)).astype(np.float16))
     assert_same(F.tanh(x) * 2 + x, (x * x).sum(axis=1))
+
+
+def test_a_cached_program_keeps_no_buffer_of_the_call_that_compiled_it():
+    """The cache keeps the Program, not the graph it was built from: the first call's
+    inputs are freed once nobody else holds them (a model's initial weights would
+    otherwise stay alive beside the trained ones)."""
+    rng = np.random.default_rng(0)
+    a = graphc.tensor(rng.standard_normal((128, 64)).astype(np.float32))  # not tiny:
+    b = graphc.tensor(rng.standard_normal((64, 16)).astype(np.float32))  # compiled at once
+    watched = [weakref.ref(a._node.buffer), weakref.ref(b._node.buffer)]
+    out = F.relu(a @ b + 1.0).sum(axis=0)
+    want = np.maximum(a.numpy() @ b.numpy() + 1, 0).sum(axis=0)
+    compiled = compiler.stats["programs_compiled"]
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-5)
+    assert compiler.stats["programs_compiled"] == compiled + 1
+    del a, b, out
+    gc.collect()
+    assert [ref() for ref in watched] == [None, None]
