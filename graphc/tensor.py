@@ -23,7 +23,9 @@ from .ir import Node, buffer_node
 
 
 def _array_from(data: Any, dtype: Any) -> np.ndarray:
-    """A private, read-only, C-contiguous copy of ``data`` with MegEngine's dtype rules."""
+    """A private, read-only, C-contiguous copy of ``data`` with MegEngine's dtype rules,
+    or ``data`` itself when it is such an array already and nothing can write to its
+    memory (see :func:`_never_written`)."""
     if isinstance(data, (bool, np.bool_, int, float, np.number)) and dtype is None:
         dtype = dtypes.scalar_dtype(data) if not isinstance(data, np.generic) else \
             dtypes.default_for_data(data.dtype)
@@ -32,9 +34,29 @@ def _array_from(data: Any, dtype: Any) -> np.ndarray:
         if arr.dtype == object:
             raise TypeError(f"cannot make a Tensor from {type(data).__name__} data")
         dtype = dtypes.default_for_data(arr.dtype)
-    arr = np.array(arr, dtype=dtypes.canonical(dtype), order="C", copy=True)
+    dtype = dtypes.canonical(dtype)
+    if (type(data) is np.ndarray and data.dtype == dtype and data.flags.c_contiguous
+            and data.flags.aligned and _never_written(data)):
+        return data  # a read-only batch (graphc.data yields them): no copy per step
+    arr = np.array(arr, dtype=dtype, order="C", copy=True)
     arr.flags.writeable = False
     return arr
+
+
+def _never_written(arr: np.ndarray) -> bool:
+    """Whether no array can write to ``arr``'s memory: it and every array it views are
+    read-only, down to an array owning its memory (or immutable bytes). A Tensor may then
+    share it instead of copying it, as ``torch.as_tensor`` shares a NumPy array. (Its
+    owner could still flag it writeable again: changing it then is undefined.)"""
+    while True:
+        if arr.flags.writeable:
+            return False
+        base = arr.base
+        if base is None or type(base) is bytes:
+            return True
+        if not isinstance(base, np.ndarray):
+            return False  # a buffer we cannot vouch for (a writable mmap, a memoryview)
+        arr = base
 
 
 class Tensor:
@@ -305,6 +327,10 @@ class Parameter(Tensor):
 
 def tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Make a Tensor from an array, nested list, Python scalar or Tensor.
+
+    The Tensor holds a copy of ``data``, except for a read-only C-contiguous NumPy array
+    of the Tensor's dtype whose memory no array can write (a :mod:`graphc.data` batch):
+    that one is shared, not copied.
 
     >>> tensor([1, 2]).dtype, tensor(1.5).dtype
     (dtype('int32'), dtype('float32'))

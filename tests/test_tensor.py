@@ -63,6 +63,44 @@ def test_construction_copies_the_input_array():
     assert t.numpy()[0] == 0
 
 
+def readonly(a):
+    a.flags.writeable = False
+    return a
+
+
+SHARED_OR_NOT = {  # array -> whether a Tensor may share it (nothing can write its memory)
+    "read-only owner": (lambda: readonly(np.arange(6, dtype=np.float32)), True),
+    "read-only bytes": (lambda: np.frombuffer(np.arange(6, dtype=np.float32).tobytes(),
+                                              np.float32), True),
+    "read-only view of a read-only owner":
+        (lambda: readonly(readonly(np.arange(12, dtype=np.float32))[:6]), True),
+    "read-only view of a writable array":
+        (lambda: readonly(np.arange(12, dtype=np.float32)[:6]), False),
+    "writable": (lambda: np.arange(6, dtype=np.float32), False),
+    "read-only, another dtype": (lambda: readonly(np.arange(6, dtype=np.float64)), False),
+    "read-only, not contiguous": (lambda: readonly(np.arange(12, dtype=np.float32))[::2],
+                                  False),
+}
+
+
+@pytest.mark.parametrize("case", SHARED_OR_NOT)
+def test_only_an_array_nothing_can_write_is_shared_instead_of_copied(case):
+    make, shared = SHARED_OR_NOT[case]
+    a = make()
+    want = np.array(a, dtype=np.float32)
+    t = Tensor(a, dtype=np.float32)
+    assert (t._node.buffer is a) == shared
+    assert not t._node.buffer.flags.writeable
+    np.testing.assert_array_equal(t.numpy(), want)
+    if not shared:
+        base = a
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        if base.flags.writeable:  # the writable memory under a changes; t does not
+            base[...] = -1
+            np.testing.assert_array_equal(t.numpy(), want)
+
+
 def test_tensor_of_tensor_keeps_dtype_device_and_value():
     src = graphc.tensor([1, 2, 3], device="cpu0")
     t = Tensor(src)

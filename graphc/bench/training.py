@@ -52,9 +52,13 @@ def lenet() -> M.Module:
 
 
 def data(batch: int, shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic batch, read-only as ``graphc.data`` batches are (so no contender
+    copies it per step: graphc shares it, NumPy reads it, PyTorch wraps it once)."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch,) + shape).astype(np.float32)
-    return x, rng.integers(0, 10, batch).astype(np.int32)
+    y = rng.integers(0, 10, batch).astype(np.int32)
+    x.flags.writeable = y.flags.writeable = False
+    return x, y
 
 
 # ---- graphc --------------------------------------------------------------------------
@@ -275,7 +279,7 @@ def torch_step(kind: str, x: np.ndarray, y: np.ndarray) -> Callable[[], None] | 
             nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
             nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
     opt = torch.optim.SGD(model.parameters(), lr=LR)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    xt, yt = torch.from_numpy(x.copy()), torch.from_numpy(y.astype(np.int64))
     loss_fn = nn.CrossEntropyLoss()
 
     def step():

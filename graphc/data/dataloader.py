@@ -16,6 +16,9 @@ __all__ = ["DataLoader", "default_collate"]
 def default_collate(samples: list[Any]) -> tuple[np.ndarray, ...]:
     """Stack samples field by field: a list of ``(x, y)`` becomes ``(xs, ys)``.
 
+    The batch arrays are read-only, so ``graphc.tensor(batch)`` shares them instead of
+    copying them every step (``batch.copy()`` gives a writable one).
+
     >>> default_collate([(np.ones(2), 0), (np.zeros(2), 1)])[1]
     array([0, 1])
     """
@@ -24,8 +27,12 @@ def default_collate(samples: list[Any]) -> tuple[np.ndarray, ...]:
         width = len(first)
         if any(len(s) != width for s in samples):
             raise ValueError("DataLoader: samples in one batch have different numbers of fields")
-        return tuple(np.stack([np.asarray(s[i]) for s in samples]) for i in range(width))
-    return (np.stack([np.asarray(s) for s in samples]),)
+        fields = [np.stack([np.asarray(s[i]) for s in samples]) for i in range(width)]
+    else:
+        fields = [np.stack([np.asarray(s) for s in samples])]
+    for field in fields:
+        field.flags.writeable = False
+    return tuple(fields)
 
 
 class DataLoader:

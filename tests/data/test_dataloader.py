@@ -122,3 +122,15 @@ def test_custom_dataset_and_collate() -> None:
         len(Dataset())
     with pytest.raises(TypeError, match="__getitem__"):
         DataLoader(42)
+
+
+def test_batches_are_read_only_and_become_tensors_without_a_copy() -> None:
+    x = np.arange(20, dtype=np.float32).reshape(10, 2)
+    y = np.arange(10, dtype=np.int32)
+    xb, yb = next(iter(DataLoader(ArrayDataset(x, y), batch_size=4, shuffle=True, seed=0)))
+    assert not xb.flags.writeable and not yb.flags.writeable
+    with pytest.raises(ValueError):
+        xb[0, 0] = 1.0  # a batch is not changed in place (copy it to change it)
+    t = graphc.tensor(xb)
+    assert t._node.buffer is xb  # shared: nothing can write it
+    np.testing.assert_array_equal(t.numpy(), x[yb])
