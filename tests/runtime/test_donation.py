@@ -19,9 +19,10 @@ def compiled_backend(monkeypatch):
     monkeypatch.setenv("GRAPHC_BACKEND", "compiled")
 
 
-def make(opt_class, **kwargs):
+def make(opt_class, net=None, **kwargs):
     graphc.random.seed(0)
-    net = M.Sequential(M.Linear(5, 16), M.ReLU(), M.Linear(16, 3))
+    if net is None:
+        net = M.Sequential(M.Linear(5, 16), M.ReLU(), M.Linear(16, 3))
     gm = GradManager().attach(net.parameters())
     opt = opt_class(net.parameters(), lr=0.1, **kwargs)
 
@@ -128,3 +129,21 @@ def test_a_step_while_another_manager_records_keeps_the_old_values_and_is_right(
     np.testing.assert_allclose(losses, want_losses, rtol=1e-5)
     for got, want in zip(net.parameters(), want_params):
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_read_only_array_a_parameter_shares_is_never_written_while_its_owner_holds_it():
+    """``Parameter(a)`` shares a read-only ``a`` instead of copying it; the steps then
+    update the parameter in new buffers (the owner's reference keeps ``a`` from being
+    donated), so ``a`` keeps its values."""
+    graphc.random.seed(0)
+    net = M.Sequential(M.Linear(5, 16), M.ReLU(), M.Linear(16, 3))
+    original = np.array(net[0].weight.numpy())
+    shared = np.array(original)
+    shared.flags.writeable = False
+    net[0].weight = graphc.Parameter(shared)
+    net, _, step = make(SGD, net=net)
+    assert net[0].weight._node.buffer is shared
+    for _ in range(4):
+        step()
+    np.testing.assert_array_equal(shared, original)
+    assert not np.array_equal(net[0].weight.numpy(), original)
