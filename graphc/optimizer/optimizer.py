@@ -141,6 +141,8 @@ lazy.rebind_hooks.append(_note_mutation)
 
 
 def _pending_mutations() -> list[Node]:
+    if not _mutated:  # the usual step (iterating an empty WeakValueDictionary costs 5 µs)
+        return []
     nodes = [t._node for t in list(_mutated.values()) if t._node.buffer is None]
     _mutated.clear()
     return nodes
