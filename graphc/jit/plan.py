@@ -65,7 +65,7 @@ class Entry:
             else:
                 from ..runtime.compiler import lookup_or_compile
 
-                self.compiled, args = lookup_or_compile(self.roots)
+                self.compiled, args = lookup_or_compile(self.roots, updates=self._updates)
                 self.program = self.compiled.program
         self.args = args
         self._plan(args)
@@ -113,20 +113,31 @@ class Entry:
         # Draws happen in the order the body made them, as on the lazy path.
         self.draws_at.sort(key=lambda d: d[3].uid)
 
+    def _state_updates(self, args: list[Node]) -> list[tuple[int, int, StateRef]]:
+        """``(argument index, Program output index, state)`` of each state the trace
+        reads as argument ``k`` and writes with output ``j``."""
+        written = [ref for ref, node in self.writes if node is not None]  # as in sources
+        out = []
+        for k, node in enumerate(args):
+            read = self.owners.get(node.uid)
+            if read is None:
+                continue
+            for ref, source in zip(written, self.sources[self.n_outputs:]):
+                if source[0] == "program" and read.same(ref):
+                    out.append((k, source[1], ref))
+        return out
+
+    def _updates(self, args: list[Node]) -> set[tuple[int, int]]:
+        """The in-place pairs to build first (see ``lookup_or_compile``)."""
+        return {(k, j) for k, j, _ in self._state_updates(args)}
+
     def _donations(self) -> list[tuple[int, int, StateRef]]:
         """``(argument index, output index, state)`` where the Program can compute the
         state's new value into the buffer holding its old one (an optimizer's update)."""
         if self.program is None or not self.program.in_place:
             return []
-        out = []
-        written = [ref for ref, node in self.writes if node is not None]  # as in sources
-        for ref, source in zip(written, self.sources[self.n_outputs:]):
-            if source[0] != "program" or not isinstance(ref, DataRef):
-                continue
-            for k, read, _ in self.reads_at:
-                if read.same(ref) and (k, source[1]) in self.program.in_place:
-                    out.append((k, source[1], ref))
-        return out
+        return [(k, j, ref) for k, j, ref in self._state_updates(self.args)
+                if (k, j) in self.program.in_place and isinstance(ref, DataRef)]
 
     # -- calling --------------------------------------------------------------------
     def run(self, inputs: Sequence[np.ndarray], redraw: bool = True) -> list:

@@ -23,7 +23,7 @@ from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier, structural_key, t
 from ..ops import get_op
 from ..passes import run_pipeline
 from ..passes.memory import MemoryPlan, plan_memory
-from .donation import donations
+from .donation import donations, replaced_pairs
 from .kernel_calls import CallPlan
 from .program import (
     BufferSpec,
@@ -94,8 +94,9 @@ def _view_fn(chain: list[Node]):
 
 class _Builder:
     def __init__(self, fused: FusedGraph, args: list[Node], outputs: list[Node],
-                 plan: MemoryPlan) -> None:
+                 plan: MemoryPlan, updates: set[tuple[int, int]] = frozenset()) -> None:
         self.fused = fused
+        self.updates = updates  # (argument index, output index) pairs to prefer
         self.plan = plan
         self.slot_of: dict[int, int] = {}
         self.slot_type: list = []  # TensorType of each slot's value
@@ -209,6 +210,12 @@ class _Builder:
                 if (q.kind == "in" and q.node.type == p.node.type and slot in self.arg_slots
                         and slot not in self.view_base):
                     candidates.append((i, o))
+        # An output may be computable over several inputs of its type (a new momentum
+        # buffer over the weight it also reads): the pairs the caller will donate first.
+        output_index = {n.uid: j for j, n in enumerate(self.outputs)}
+        candidates.sort(key=lambda c: (self.arg_slots.index(params[c[0]][1]),
+                                       output_index[ks.params[c[1]].node.uid])
+                        not in self.updates)
         used_in, used_out, unique = set(), set(), []
         for i, o in in_place_pairs(ks, candidates):  # one input per output and back
             if i not in used_in and o not in used_out:
@@ -319,8 +326,10 @@ class _Builder:
         return program
 
 
-def compile_outputs(outputs: list[Node], args: list[Node] | None = None) -> Compiled:
-    """Run the whole pipeline on the pending graph of ``outputs`` (no cache)."""
+def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
+                    updates: set[tuple[int, int]] | None = None) -> Compiled:
+    """Run the whole pipeline on the pending graph of ``outputs`` (no cache). ``updates``:
+    the (argument index, output index) pairs to prefer for in-place kernels."""
     t0 = time.perf_counter()
     if args is None:
         _, args = structural_key(outputs)
@@ -330,7 +339,7 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None) -> Comp
 
     fused = schedule(fuse(graph))
     plan = plan_memory(fused, list(graph.outputs))
-    builder = _Builder(fused, args, list(graph.outputs), plan)
+    builder = _Builder(fused, args, list(graph.outputs), plan, updates or set())
     program = builder.build()
     seconds = time.perf_counter() - t0
     program.stats.update(compile_seconds=seconds, kernels=len(fused.kernels),
@@ -389,17 +398,21 @@ def _entry(entry: tuple) -> str:
     return f"{kind} {ty}"
 
 
-def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None
+def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None,
+                      updates: Callable[[list[Node]], set[tuple[int, int]]] | None = None
                       ) -> tuple[Compiled, list[Node]]:
     """The cached Compiled for ``outputs``' structure (compiling on a miss) and its args.
 
-    ``keyed`` is ``structural_key(outputs)`` when the caller has it already."""
+    ``keyed`` is ``structural_key(outputs)`` when the caller has it already. ``updates``
+    gives, from the args, the (argument index, output index) pairs the caller means to
+    donate (a state and its new value); on a miss the compiler pairs those first when it
+    builds in-place kernels."""
     key, args = keyed or structural_key(outputs)
     if not isinstance(key, _Key):
         key = _Key(key)
     compiled = _programs.get(key)
     if compiled is None:
-        compiled = compile_outputs(outputs, args)
+        compiled = compile_outputs(outputs, args, updates(args) if updates else None)
         stats["programs_compiled"] += 1
         stats["compile_seconds"] += compiled.compile_seconds
         if os.environ.get("GRAPHC_LOG_COMPILES"):
@@ -443,7 +456,9 @@ def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
                 _sightings.clear()
             stats["interpreted"] += 1
             return interp.run(roots, memo)
-    compiled, args = lookup_or_compile(outputs, keyed)
+    compiled, args = lookup_or_compile(
+        outputs, keyed, (lambda args: replaced_pairs(args, outputs, replacing)) if replacing
+        else None)
     values = [_runtime_value(a) for a in args]
     if replacing and compiled.program.in_place:
         donate = donations(compiled.program, args, values, outputs, order, replacing)

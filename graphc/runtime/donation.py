@@ -43,19 +43,26 @@ def donations(program: Program, args: list[Node], values: list, outputs: list[No
     return [(k, j) for k, j in candidates if _only_known_holders(args[k], readers[args[k].uid])]
 
 
+def replaced_pairs(args: list[Node], outputs: list[Node], replacing: dict[int, Node]
+                   ) -> set[tuple[int, int]]:
+    """``(argument index, output index)`` of each output that replaces an argument (the
+    pairs to build in-place kernels for; a function of its own, so that no local
+    variable of it outlives a reference count check)."""
+    arg_index = {a.uid: k for k, a in enumerate(args)}
+    pairs = set()
+    for j, out in enumerate(outputs):
+        old = replacing.get(out.uid)
+        if old is not None and old.uid in arg_index:
+            pairs.add((arg_index[old.uid], j))
+    return pairs
+
+
 def _candidates(program: Program, args: list[Node], values: list, outputs: list[Node],
                 replacing: dict[int, Node]) -> list[tuple[int, int]]:
     """The pairs the Program can compute in place whose argument is a replaced node
-    (a function of its own, so that no local variable of it outlives the check)."""
-    arg_index = {a.uid: k for k, a in enumerate(args)}
-    candidates = []
-    for j, out in enumerate(outputs):
-        old = replacing.get(out.uid)
-        if old is not None:
-            k = arg_index.get(old.uid)
-            if k is not None and (k, j) in program.in_place and values[k] is old.buffer:
-                candidates.append((k, j))
-    return candidates
+    still holding the value passed in."""
+    return [(k, j) for k, j in replaced_pairs(args, outputs, replacing)
+            if (k, j) in program.in_place and values[k] is args[k].buffer]
 
 
 def _graph_references(order: list[Node], uids: set[int]) -> dict[int, int]:

@@ -25,18 +25,22 @@ def compiled_backend(monkeypatch):
     monkeypatch.setenv("GRAPHC_BACKEND", "compiled")
 
 
-def make(momentum=0.0):
+def make(momentum=0.0, **options):
     graphc.random.seed(0)
     net = M.Sequential(M.Linear(5, 4), M.ReLU(), M.Linear(4, 3))
-    opt = SGD(net.parameters(), lr=0.1, momentum=momentum)
+    opt = SGD(net.parameters(), lr=0.1, momentum=momentum, **options)
     return net, opt, graphc.jit(training_step(net, opt, F.cross_entropy))
 
 
-@pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_the_accumulated_update_is_computed_in_its_own_buffer(monkeypatch, momentum):
+@pytest.mark.parametrize("momentum, options", [
+    (0.0, {}), (0.9, {}), (0.9, {"nesterov": True, "weight_decay": 0.01})])
+def test_the_accumulated_update_is_computed_in_its_own_buffer(monkeypatch, momentum,
+                                                              options):
     """Plain SGD accumulates into the weight; with momentum into the momentum buffer, and
-    the weight's own update is an elementwise kernel writing over the weight."""
-    net, opt, step = make(momentum)
+    the weight's own update is an elementwise kernel writing over the weight (with
+    weight decay the new buffer is computed from the weight too: each output is still
+    written over its own state)."""
+    net, opt, step = make(momentum, **options)
     step(X, Y)
     step(X, Y)
     weight = net[0].weight
@@ -48,7 +52,7 @@ def test_the_accumulated_update_is_computed_in_its_own_buffer(monkeypatch, momen
     losses = [step(X, Y).item() for _ in range(3)]
     assert [address(t) for t in updated()] == before
     monkeypatch.setenv("GRAPHC_BACKEND", "interp")  # the same run on the reference
-    ref_net, _, ref_step = make(momentum)
+    ref_net, _, ref_step = make(momentum, **options)
     want = [ref_step(X, Y).item() for _ in range(5)][2:]
     np.testing.assert_allclose(losses, want, rtol=1e-5)
     for got, ref in zip(net.parameters(), ref_net.parameters()):

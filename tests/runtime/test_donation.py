@@ -9,7 +9,7 @@ import graphc
 import graphc.functional as F
 import graphc.module as M
 from graphc.autodiff import GradManager
-from graphc.optimizer import SGD, Adam
+from graphc.optimizer import SGD, Adagrad, Adam, AdamW
 from graphc.runtime import program
 from tests.jit.training import X, Y, address
 
@@ -64,7 +64,9 @@ def reference(opt_class, steps, **kwargs):
 
 @pytest.mark.parametrize("opt_class, kwargs, state", [
     (SGD, {}, None), (SGD, {"momentum": 0.9}, "momentum_buffer"),
-    (Adam, {}, "exp_avg")])
+    (SGD, {"momentum": 0.9, "nesterov": True, "weight_decay": 0.01}, "momentum_buffer"),
+    (Adam, {}, "exp_avg"), (Adam, {}, "exp_avg_sq"),
+    (AdamW, {"weight_decay": 0.1}, "exp_avg"), (Adagrad, {}, "square_avg")])
 def test_state_is_updated_in_its_own_buffer_and_matches_the_reference(opt_class, kwargs,
                                                                        state):
     """From the third step: the model is tiny, so the first step is interpreted; the
