@@ -95,7 +95,7 @@ def rewrite_in_context(graph: Graph,
         new = rule(node, replaced)
         replaced[node.uid] = new if new is not None else rebuild(
             node, tuple(replaced[i.uid] for i in node.inputs))
-    return Graph(tuple(replaced[o.uid] for o in graph.outputs))
+    return Graph(tuple(_keep_computed(old, replaced[old.uid]) for old in graph.outputs))
 
 
 def _keep_computed(old: Node, new: Node) -> Node:

@@ -33,6 +33,7 @@ from .program import (
     Step,
     library_step,
     loop_step,
+    overwritable,
 )
 
 # Programs kept in memory, least recently used evicted first (with their buffers).
@@ -257,8 +258,7 @@ class _Builder:
                 c = xs[donor]
                 # A fresh array otherwise: an output pool would keep a reference to the
                 # array the caller holds next, and it could never be updated in place.
-                own = switch[0] and c.base is None and c.flags.c_contiguous
-                out = c if own else np.empty(shape, dtype)
+                out = c if overwritable(c, switch) else np.empty(shape, dtype)
                 lib(xs, attrs, out)
                 return out
         elif op.library is not None:  # the op's fast implementation, into a planned buffer

@@ -101,6 +101,12 @@ class Program:
             step.run(vals)
 
 
+def overwritable(a: np.ndarray, switch: list[bool]) -> bool:
+    """Whether a step may write its result over argument ``a``: the caller donated it for
+    this call (``switch``) and ``a`` owns aligned C-contiguous memory (not a view)."""
+    return switch[0] and a.base is None and a.flags.c_contiguous and a.flags.aligned
+
+
 @dataclass
 class InPlace:
     """A loop kernel's variant writing some outputs over its arguments' buffers
@@ -134,7 +140,7 @@ class InPlace:
         merged = set()
         for arg_slot, out_slot, switch in self.pairs:
             a = vals[arg_slot]
-            if switch[0] and a.base is None and a.flags.c_contiguous and a.flags.aligned:
+            if overwritable(a, switch):
                 a.flags.writeable = True  # a Program output, made read-only when returned
             else:  # not donated, next to one that is: update a copy
                 a = np.array(a, order="C")
