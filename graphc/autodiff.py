@@ -27,14 +27,11 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import numpy as np
-
-from . import lazy, vjp_replay
+from . import lazy
 from .ir import (
     DTypeError,
     Node,
     ShapeError,
-    TensorType,
     autodiff_marker,
     const_node,
     make_node,
@@ -43,97 +40,18 @@ from .ir import (
 )
 from .ir import node as _node_module
 from .ir.graph import is_input_free
-from .ops import OPS, apply, get_op, lower_in_place
+from .ops import OPS, apply, vjp_graph
 from .ops.registry import Attrs
+from .ops.vjp import _FLOAT_DTYPES
+from .ops.vjp import differentiable_dtype as _differentiable_dtype
 from .tensor import Tensor
 
 __all__ = ["Function", "GradManager", "grad"]
 
 
-def _differentiable_dtype(dtype: np.dtype) -> bool:
-    known = _FLOAT_DTYPES.get(dtype)
-    if known is None:
-        known = _FLOAT_DTYPES[dtype] = bool(np.issubdtype(dtype, np.floating))
-    return known
-
-
-def _add(a: Node | None, b: Node) -> Node:
-    return b if a is None else apply("add", [a, b])
-
-
 def _ones_like(node: Node) -> Node:
     one = const_node(1, node.type.dtype, node.type.device)
     return one if node.type.shape == () else apply("broadcast_to", [one], shape=node.type.shape)
-
-
-def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
-              through: Callable[[Node], bool] | None = None,
-              xs_are_leaves: bool = False) -> list[Node | None]:
-    """Gradient nodes of ``sum(ys * dys)`` with respect to each of ``xs`` (None if
-    unconnected). ``through(node)`` limits which nodes gradients flow through.
-
-    By default an x computed from another x (an intermediate attached to a GradManager)
-    passes its gradient on, as a total derivative should. ``xs_are_leaves`` stops the
-    gradients at the xs instead: the partial derivatives a VJP rule returns (a composite
-    op differentiating its expansion with respect to its inputs).
-    """
-    x_ids = {x.uid for x in xs}
-    stop = (lambda n: not n.inputs or n.uid in x_ids) if xs_are_leaves else is_input_free
-    order = topo_order(ys, stop=stop)
-    if lower_in_place(order, markers_only=True):  # through deferred gradients: build them
-        order = topo_order(ys, stop=stop)
-    # Only nodes that depend on some x carry gradient (not through detach and other
-    # non-differentiable ops: their inputs would get gradients nobody reads).
-    depends: set[int] = set()
-    ops = OPS
-    for node in order:
-        uid = node.uid
-        if uid in x_ids:
-            depends.add(uid)
-        elif node.inputs and ops[node.op].differentiable and (through is None or through(node)):
-            for i in node.inputs:
-                if i.uid in depends:
-                    depends.add(uid)
-                    break
-    grads: dict[int, Node] = {}
-    for y, dy in zip(ys, dys):
-        if y.uid in depends:
-            grads[y.uid] = _add(grads.get(y.uid), dy)
-    # Each Function call's outputs (custom_grad nodes) reached here, by call id.
-    calls: dict[int, list[Node]] = {}
-    for node in order:
-        if node.op == "custom_grad" and node.uid in depends:
-            calls.setdefault(node.attrs["function"], []).append(node)
-    for node in reversed(order):
-        if node.uid not in depends or not node.inputs or (xs_are_leaves and node.uid in x_ids):
-            continue
-        if node.op == "custom_grad":
-            # Visited even without a gradient: backward runs at the call's last output.
-            _custom_vjp(node, calls, grads, depends)
-            continue
-        g = grads.get(node.uid)
-        if g is None:
-            continue
-        op = get_op(node.op)
-        if not op.differentiable:
-            continue
-        if op.vjp is None:
-            raise NotImplementedError(f"{node.op}: no gradient rule (node built at "
-                                      f"{node.meta.location})")
-        needs = tuple([i.uid in depends and _differentiable_dtype(i.type.dtype)
-                       for i in node.inputs])
-        if not any(needs):
-            continue
-        input_grads = op.vjp(node, g, needs) if op.vjp_needs else op.vjp(node, g)
-        for inp, gi, need in zip(node.inputs, input_grads, needs):
-            if gi is not None and need:
-                if gi.type.dtype != inp.type.dtype:
-                    gi = apply("astype", [gi], dtype=inp.type.dtype.name)
-                grads[inp.uid] = _add(grads.get(inp.uid), gi)
-    return [grads.get(x.uid) for x in xs]
-
-
-_FLOAT_DTYPES: dict[np.dtype, bool] = {}
 
 
 def grad(y: Tensor | Sequence[Tensor], xs: Tensor | Sequence[Tensor],
@@ -153,10 +71,13 @@ def grad(y: Tensor | Sequence[Tensor], xs: Tensor | Sequence[Tensor],
     ys = [y] if isinstance(y, Tensor) else list(y)
     dys = _dys(ys, dy)
     with autodiff_marker():
-        nodes = vjp_replay.vjp([t._node for t in ys], dys, [x._node for x in xs_list])
+        nodes = vjp_graph([t._node for t in ys], dys, [x._node for x in xs_list])
     if any(n is None for n in nodes):
         _explain_missing(ys, xs_list, nodes)
     out = [Tensor._wrap(n) if n is not None else None for n in nodes]
+    for t in out:  # differentiable again while referenced (PyTorch's create_graph=True)
+        if t is not None:
+            lazy.hold_graph(t)
     return out[0] if single else out
 
 
@@ -169,13 +90,13 @@ def _explain_missing(ys: list[Tensor], xs: list[Tensor], nodes: list) -> None:
     """A gradient is missing: if y's graph was released by an earlier realization, say
     so instead of silently returning None."""
     walked = topo_order([y._node for y in ys], stop=lambda n: not n.inputs)
-    released = [n for n in walked if n.released]
+    released = [n for n in walked if not n.inputs and n.meta.released_op is not None]
     if released:
         raise RuntimeError(
-            f"grad: the graph of y was released when {released[0].op} (built at "
-            f"{released[0].meta.location}) was realized, so the gradient cannot reach x. "
+            f"grad: the graph of y was released when {released[0].meta.released_op} (built "
+            f"at {released[0].meta.location}) was realized, so the gradient cannot reach x. "
             "Realize inside `with GradManager()` or `graphc.lazy.keeping_graph()`, or take "
-            "gradients before realizing.")
+            "gradients before realizing (results of graphc.grad keep their graphs).")
 
 
 def _dys(ys: list[Tensor], dy: Any) -> list[Node]:
@@ -357,8 +278,7 @@ class GradManager:
             grads = _deferred_gradients(y_nodes, dys, x_nodes, recorded)
             if grads is None:
                 recorded = set(recorded)
-                grads = vjp_replay.vjp(y_nodes, dys, x_nodes,
-                                       through=lambda n: n.uid in recorded)
+                grads = vjp_graph(y_nodes, dys, x_nodes, through=lambda n: n.uid in recorded)
         for (t, entry), g in zip(live, grads):
             if g is None:
                 continue
@@ -387,10 +307,11 @@ class _Attachment:
 #
 # GradManager.backward does not build the VJP graph on the spot when it can avoid it: it
 # builds one ``grad_of`` marker per attached tensor, and the ``lower`` pass builds the
-# VJP graph when the step compiles (once per structure, not once per step). A marker is
-# valid while the forward graph it differentiates stays pending; a realization that
-# would compute part of that graph without the markers lowers them in place first
-# (``_lower_stale``), so nothing is ever differentiated through a value it lost.
+# VJP graph when the step compiles (once per structure, not once per step). A step's
+# structural key covers the forward graph through the markers while it is pending; a
+# realization that would compute part of that graph without the markers computes them
+# with it (``_stale_markers``), so a marker's key never stops at a forward value it
+# would have to differentiate through.
 
 
 class _Deferred:
@@ -407,7 +328,7 @@ class _Deferred:
         out = []
         for ref in self.markers:
             m = ref()
-            if m is not None and m.op == "grad_of" and m.buffer is None:
+            if m is not None and m.buffer is None:
                 out.append(m)
         return out
 
@@ -436,8 +357,7 @@ def _deferred_gradients(ys: list[Node], dys: list[Node], xs: list[Node],
         if node.buffer is not None or node.op == "custom_grad":
             return None
         op = ops[node.op]
-        if op.lower is not None and op.is_marker:  # another deferred gradient (a hot loop:
-            # the property is read only for the rare lowerable op)
+        if op.marker:  # another deferred gradient
             return None
         forward.add(uid)
         dtype = node.type.dtype
@@ -464,8 +384,8 @@ def _deferred_gradients(ys: list[Node], dys: list[Node], xs: list[Node],
             grads.append(None)
     if markers:
         _deferred.append(_Deferred(markers, forward))
-        if _lower_stale not in lazy.order_hooks:
-            lazy.order_hooks.append(_lower_stale)
+        if _stale_markers not in lazy.order_hooks:
+            lazy.order_hooks.append(_stale_markers)
     return grads
 
 
@@ -474,44 +394,10 @@ def _marker_attrs(n_ys: int, x: int) -> Attrs:
     return Attrs(n_ys=n_ys, x=x)
 
 
-# marker → its lowered gradient, while the marker lives: explaining, drawing and then
-# compiling a pending step lower it once and see the same nodes.
-_lowered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _lower_gradients(markers: list[Node]) -> dict[int, Node]:
-    """The VJP graph each ``grad_of`` marker stands for (one VJP per backward call)."""
-    out: dict[int, Node] = {}
-    calls: dict[tuple, list[Node]] = {}
-    for m in markers:
-        done = _lowered.get(m)
-        if done is not None:
-            out[m.uid] = done
-        else:
-            calls.setdefault((tuple(i.uid for i in m.inputs), m.attrs["n_ys"]), []).append(m)
-    for (_, n), group in calls.items():
-        inputs = group[0].inputs
-        with autodiff_marker(group[0].meta._where):
-            grads = vjp_replay.vjp(list(inputs[:n]), list(inputs[n:2 * n]),
-                                   list(inputs[2 * n:]))
-            for m in group:
-                g = grads[m.attrs["x"]]
-                if g is None:  # connected, but every path's rule gave no gradient
-                    t = m.type
-                    g = const_node(0, t.dtype, t.device)
-                    if t.shape:
-                        g = apply("broadcast_to", [g], shape=t.shape)
-                out[m.uid] = _lowered[m] = g
-    return out
-
-
-get_op("grad_of").lower = _lower_gradients
-
-
-def _lower_stale(order: list[Node]) -> bool:
-    """Before a realization of ``order``: lower, in place, the markers whose forward
-    graph it would compute in part without computing them too (True if it did). The
-    hook leaves ``lazy.order_hooks`` once no marker is pending."""
+def _stale_markers(order: list[Node]) -> list[Node]:
+    """Before a realization of ``order``: the markers whose forward graph it would
+    compute in part without computing them too (they are computed with it). The hook
+    leaves ``lazy.order_hooks`` once no marker is pending."""
     computed = {n.uid for n in order}
     keep, stale = [], []
     for d in _deferred:
@@ -520,13 +406,13 @@ def _lower_stale(order: list[Node]) -> bool:
             continue
         if not d.forward.isdisjoint(computed) and not all(m.uid in computed
                                                           for m in markers):
-            stale.extend(markers)
+            stale.extend(m for m in markers if m.uid not in computed)
         else:
             keep.append(d)
     _deferred[:] = keep
     if not keep:
-        lazy.order_hooks.remove(_lower_stale)
-    return lower_in_place(stale)
+        lazy.order_hooks.remove(_stale_markers)
+    return stale
 
 
 # ---- custom functions -----------------------------------------------------------
@@ -568,66 +454,63 @@ class Function:
                 raise TypeError(f"{type(self).__name__}.forward must return Tensors, got "
                                 f"{type(out).__name__} ({user_location()})")
         fid = next(_function_ids)
-        call = _FunctionCall(self, tuple(out._node.type for out in outputs))
+        call = _FunctionCall(self, detached, outputs)
         wrapped = []
         for i, out in enumerate(outputs):
             node = make_node("custom_grad", (out._node, *[t._node for t in inputs]),
-                             Attrs(function=fid, index=i, outputs=len(outputs)), out._node.type)
-            node.value = call
+                             Attrs(function=fid, index=i, outputs=len(outputs)), out._node.type,
+                             value=call)
             wrapped.append(Tensor._wrap(node))
         return tuple(wrapped) if isinstance(result, (tuple, list)) else wrapped[0]
 
 
 class _FunctionCall:
-    """What the outputs of one Function call share: the Function and the output types
-    (an output nobody uses still needs a zero gradient of its shape)."""
+    """What the outputs of one Function call share (the ``custom_grad`` nodes' payload):
+    the Function, and weak references to the Tensors its forward saw and returned.
 
-    __slots__ = ("function", "output_types")
+    While ``backward`` runs, those Tensors stand for the call's real inputs and outputs
+    (as PyTorch's saved tensors do), so what the user's backward computes from them is
+    differentiable again: second-order gradients through custom Functions, nested ones
+    included, reach the inputs."""
 
-    def __init__(self, function: Function, output_types: tuple) -> None:
+    __slots__ = ("function", "inputs", "outputs", "__weakref__")
+
+    def __init__(self, function: Function, inputs: Sequence[Tensor],
+                 outputs: Sequence[Tensor]) -> None:
         self.function = function
-        self.output_types = output_types
+        self.inputs = [weakref.ref(t) for t in inputs]
+        self.outputs = [weakref.ref(t) for t in outputs]
 
-
-def _custom_vjp(node: Node, calls: dict[int, list[Node]], grads: dict[int, Node],
-                depends: set[int]) -> None:
-    """Call a Function's backward at the last of its outputs (in reverse order), when
-    every output's gradient is known; outputs without one get zeros."""
-    siblings = calls[node.attrs["function"]]
-    if node is not siblings[0]:  # siblings are in topological order
-        return
-    if all(grads.get(n.uid) is None for n in siblings):
-        return
-    call: _FunctionCall = node.value
-    fn = call.function
-    by_index = {n.attrs["index"]: n for n in siblings}
-    out_grads = []
-    for i, out_type in enumerate(call.output_types):
-        sib = by_index.get(i)
-        g = grads.get(sib.uid) if sib is not None else None
-        if g is None:
-            g = _zeros(out_type)
-        out_grads.append(Tensor._wrap(g))
-    result = fn.backward(*out_grads)
-    in_grads = result if isinstance(result, (tuple, list)) else (result,)
-    inputs = node.inputs[1:]
-    name = type(fn).__name__
-    if len(in_grads) != len(inputs):
-        raise ValueError(f"{name}.backward returned {len(in_grads)} gradients for "
-                         f"{len(inputs)} inputs")
-    for k, (inp, gi) in enumerate(zip(inputs, in_grads)):
-        if gi is None:
-            continue
-        if not isinstance(gi, Tensor) or gi.shape != inp.type.shape:
-            got = gi.shape if isinstance(gi, Tensor) else type(gi).__name__
-            raise ValueError(f"{name}.backward: gradient {k} must be a Tensor of shape "
-                             f"{inp.type.shape} (or None), got {got}")
-        if inp.uid in depends and _differentiable_dtype(inp.type.dtype):
-            grads[inp.uid] = _add(grads.get(inp.uid), gi.astype(inp.type.dtype)._node)
-
-
-def _zeros(t: TensorType) -> Node:
-    from .ir import const_node
-
-    zero = const_node(0, t.dtype, t.device)
-    return apply("broadcast_to", [zero], shape=t.shape) if t.shape else zero
+    def backward(self, node: Node, siblings: Sequence[Node],
+                 out_grads: Sequence[Node | None]) -> list[Node | None]:
+        """Run the user's backward on the output gradients (None for an output that got
+        none, as MegEngine passes); one gradient node (or None) per input."""
+        fn = self.function
+        stand_ins = list(zip(self.inputs, node.inputs[1:]))
+        by_index = {s.attrs["index"]: s for s in siblings}
+        stand_ins += [(ref, by_index[i]) for i, ref in enumerate(self.outputs) if i in by_index]
+        saved = []
+        for ref, real in stand_ins:
+            t = ref()
+            if t is not None:
+                saved.append((t, t._node))
+                t._node = real  # (not lazy.rebind: no mutation anyone should observe)
+        try:
+            result = fn.backward(*[None if g is None else Tensor._wrap(g) for g in out_grads])
+        finally:
+            for t, old in saved:
+                t._node = old
+        in_grads = result if isinstance(result, (tuple, list)) else (result,)
+        inputs = node.inputs[1:]
+        name = type(fn).__name__
+        if len(in_grads) != len(inputs):
+            raise ValueError(f"{name}.backward returned {len(in_grads)} gradients for "
+                             f"{len(inputs)} inputs")
+        out: list[Node | None] = []
+        for k, (inp, gi) in enumerate(zip(inputs, in_grads)):
+            if gi is not None and (not isinstance(gi, Tensor) or gi.shape != inp.type.shape):
+                got = gi.shape if isinstance(gi, Tensor) else type(gi).__name__
+                raise ValueError(f"{name}.backward: gradient {k} must be a Tensor of shape "
+                                 f"{inp.type.shape} (or None), got {got}")
+            out.append(None if gi is None else gi._node)
+        return out

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .ir import Node, OpError, topo_order
-from .ops import get_op, lower_in_place
+from .ops import get_op, lower_graph
 
 
 def run(roots: Sequence[Node], memo: set[int] = frozenset()) -> dict[int, np.ndarray]:
@@ -25,11 +25,17 @@ def run(roots: Sequence[Node], memo: set[int] = frozenset()) -> dict[int, np.nda
     >>> run([y])[y.uid]
     array([-0., -1., -2.], dtype=float32)
     """
-    order = topo_order(roots)
-    # Deferred gradients: build what they stand for (composite ops, which have a
+    # Deferred gradients: evaluate what they stand for (composite ops, which have a
     # reference of their own, stay as they are).
-    if lower_in_place(order, markers_only=True):
-        order = topo_order(roots)
+    lowered, mapping = lower_graph(roots, markers_only=True)
+    if mapping:
+        values = run(lowered, {mapping[u].uid for u in memo if u in mapping})
+        out = {r.uid: values[n.uid] for r, n in zip(roots, lowered)}
+        for uid in memo:
+            if uid in mapping and mapping[uid].uid in values:
+                out[uid] = values[mapping[uid].uid]
+        return out
+    order = topo_order(roots)
     keep = {r.uid for r in roots} | set(memo)
     uses: dict[int, int] = {}
     for node in order:

@@ -1,10 +1,13 @@
 """The two doors of lazy state: every realization and every mutation passes here.
 
 - :func:`realize` is the only place that computes pending nodes. It knows whether a
-  trace is in progress (``realize_hooks``) and whether realized nodes must keep their
-  inputs because something may still differentiate through them (``keep_graph``).
-- :func:`rebind` is the only place a Tensor changes which node it holds (``+=``,
-  setitem, parameter and buffer updates); ``rebind_hooks`` observe it.
+  trace is in progress (``realize_hooks``) and whether realized Tensors must keep their
+  graphs because something may still differentiate through them (``keep_graph``);
+  otherwise it releases them: each is pointed at a leaf holding its value, and the
+  graph behind it is freed by reference counting (nodes never change).
+- :func:`rebind` is the only place a Tensor changes which value it holds (``+=``,
+  setitem, parameter and buffer updates); ``rebind_hooks`` observe it. (Releasing keeps
+  the value, so it is no mutation and calls no hook.)
 - A weak registry of live Tensors with pending nodes lets realization memoise every
   value a user still holds, and lets the optimizer find readers of a buffer.
 """
@@ -20,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import interp
 from .ir import Node, topo_order
+from .ir.node import released_leaf
+from .ir.values import _values, record
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -38,15 +43,12 @@ _graph_keepers = [0]
 
 realize_hooks: list[Callable[[list[Node]], None]] = []
 # Called as hook(order) with the topological order of what a realization computes,
-# before it runs; a hook that changed the graph returns True (the order is walked
-# again). Deferred gradients register one while they are pending (graphc.autodiff).
-order_hooks: list[Callable[[list[Node]], bool]] = []
+# before it runs; a hook returns nodes to compute with it (the order is walked again).
+# Deferred gradients register one while they are pending (graphc.autodiff).
+order_hooks: list[Callable[[list[Node]], list[Node]]] = []
 # Called as hook(field, tensor, old, new) with field "data" (old/new are nodes) or
 # "grad" (old/new are Tensors or None).
 rebind_hooks: list[Callable[[str, Tensor, object, object], None]] = []
-# Called as hook(nodes) with the nodes a realization computed, once they have forgotten
-# their inputs: what was kept beside a node to compute it can go (composite expansions).
-released_hooks: list[Callable[[list[Node]], None]] = []
 # graphc.jit hook: the active trace (innermost last). While one runs, realize() computes
 # nothing: it calls ``trace.defer_realize(pending, caller_frame)``, which defers the
 # nodes into the traced Program or raises TraceError when the caller needs a value.
@@ -65,7 +67,7 @@ def backend() -> str:
 def track(tensor: Tensor) -> None:
     """Register a Tensor that holds a pending node; realize past the depth limit."""
     node = tensor._node
-    if node.buffer is None:
+    if node.inputs and node.uid not in _values:
         key = id(tensor)
         old = _live.get(key)
         if old is not None and old() is not tensor:
@@ -89,7 +91,7 @@ def live_pending_tensors() -> list[Tensor]:
     stale = []
     for key, ref in _live.items():
         t = ref()
-        if t is None or t._node.buffer is not None:
+        if t is None or not t._node.inputs or t._node.uid in _values:
             stale.append(key)
         else:
             out.append(t)
@@ -104,14 +106,36 @@ def keep_graph() -> bool:
     return _graph_keepers[0] > 0
 
 
-_kept: list = []  # weakrefs to nodes realized while the graph was kept
+# Tensors realized while the graph was kept (weakref to the Tensor, the node it held):
+# released when the last keeper exits.
+_kept: list[tuple[weakref.ref, Node]] = []
+# Tensors returned by graphc.grad: they keep their graph while they live, so the
+# gradient of a printed gradient works (PyTorch's ``create_graph=True``). Keyed by id().
+_graph_holders: dict[int, weakref.ref] = {}
+
+
+def hold_graph(tensor: Tensor) -> None:
+    """Let ``tensor`` keep its graph when it is realized (a result of ``graphc.grad``)."""
+    if len(_graph_holders) > _holders_sweep_at[0]:
+        for key in [k for k, r in _graph_holders.items() if r() is None]:
+            del _graph_holders[key]
+        _holders_sweep_at[0] = max(1 << 10, 2 * len(_graph_holders))
+    _graph_holders[id(tensor)] = weakref.ref(tensor)
+
+
+_holders_sweep_at = [1 << 10]
+
+
+def _holds_graph(tensor: Tensor) -> bool:
+    ref = _graph_holders.get(id(tensor))
+    return ref is not None and ref() is tensor
 
 
 class keeping_graph:
-    """While active, realized nodes keep their inputs (used by GradManager recording).
+    """While active, realized Tensors keep their graphs (GradManager recording).
 
-    When the last keeper exits, nodes realized meanwhile drop their inputs, so memory
-    stays bounded across training steps.
+    When the last keeper exits, Tensors realized meanwhile are released: each is rebound
+    to a leaf holding its value, so memory stays bounded across training steps.
     """
 
     def __enter__(self) -> None:
@@ -124,33 +148,40 @@ class keeping_graph:
 
 
 def release_kept_graph() -> None:
-    """Let nodes realized while the graph was kept forget their inputs."""
-    released = []
-    for ref in _kept:
-        node = ref()
-        if node is not None and node.buffer is not None:
-            node.release_inputs()
-            released.append(node)
+    """Rebind the Tensors realized while the graph was kept to leaves of their values."""
+    kept = list(_kept)
     _kept.clear()
-    for hook in released_hooks:
-        hook(released)
+    for ref, node in kept:
+        t = ref()
+        if t is not None and t._node is node:
+            _release(t, node, node.buffer)
+
+
+def _release(tensor: Tensor, node: Node, value: object) -> None:
+    """Rebind a realized ``tensor`` to a leaf of its value, unless its graph is wanted."""
+    if value is not None and not _holds_graph(tensor):
+        tensor._node = released_leaf(node, value)
 
 
 def realize(nodes: Iterable[Node], order: list[Node] | None = None,
             replacing: dict[int, Node] | None = None) -> None:
-    """Compute every pending node in ``nodes`` and memoise its buffer.
+    """Compute every pending node in ``nodes`` and record its value.
 
-    Live Tensors whose nodes lie inside the computed subgraph are memoised too, so a
-    value the user still holds is never computed twice. ``order`` is
-    ``topo_order(nodes)`` when the caller has walked them already (used only when every
-    node in ``nodes`` is pending, so that it is the walk realization would make).
-    ``replacing`` maps the uid of a node in ``nodes`` to the realized node the caller
-    will rebind from it to that node right after (an optimizer's old parameter values):
-    the compiled backend may then write the new value over the old buffer, where
-    nothing else can see it (graphc/runtime/donation.py).
+    Live Tensors whose nodes lie inside the computed subgraph are computed too, so a
+    value the user still holds is never computed twice. Each realized Tensor is then
+    rebound to a leaf holding its value (its graph is freed by reference counting),
+    unless something may still differentiate through it: a recording GradManager (until
+    it releases) or ``graphc.grad``, whose results keep their graphs while they live.
+    ``order`` is ``topo_order(nodes)`` when the caller has walked them already (used only
+    when every node in ``nodes`` is pending, so that it is the walk realization would
+    make). ``replacing`` maps the uid of a node in ``nodes`` to the realized node the
+    caller will rebind from it to that node right after (an optimizer's old parameter
+    values): the compiled backend may then write the new value over the old buffer,
+    where nothing else can see it (graphc/runtime/donation.py).
     """
     nodes = list(nodes)
-    pending = [n for n in nodes if n.buffer is None]
+    realized = _values
+    pending = [n for n in nodes if n.buffer is None]  # (placeholders too: a trace's inputs)
     if not pending:
         return
     if tracing:  # graphc.jit hook: a trace defers realization (or refuses a value)
@@ -163,28 +194,31 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
     if order_hooks:
         if order is None:
             order = topo_order(pending)
-        if any([hook(order) for hook in list(order_hooks)]):
+        extra = [n for hook in list(order_hooks) for n in hook(order)]
+        if extra:  # deferred gradients whose forward graph this computes: them too
+            pending += extra
             order = topo_order(pending)
     live = live_pending_tensors()
     memo = {t._node.uid for t in live}
-    drop = not keep_graph()
+    keep = keep_graph()
     # A kept graph may still be differentiated through the old values: keep them.
-    values = _execute(pending, memo, order, replacing if drop else None)
-    done = set()
-    computed = []
-    for node in pending + [t._node for t in live]:
-        if node.uid in values and node.uid not in done:
-            done.add(node.uid)
-            node.set_realized(values[node.uid], drop_inputs=drop)
-            computed.append(node)
-            if not drop:
-                _kept.append(weakref.ref(node))
-    if drop:
-        for hook in released_hooks:
-            hook(computed)
-    for t in live:  # realized tensors need no tracking until they are rebound
-        if t._node.buffer is not None:
-            _live.pop(id(t), None)
+    values = _execute(pending, memo, order, None if keep else replacing)
+    for node in pending:
+        value = values.get(node.uid)
+        if value is not None:
+            record(node, value)
+    for t in live:
+        node = t._node
+        value = values.get(node.uid)
+        if value is None:
+            continue  # not in this graph: still pending
+        if node.uid not in realized:
+            record(node, value)
+        _live.pop(id(t), None)  # realized tensors need no tracking until rebound
+        if keep:
+            _kept.append((weakref.ref(t), node))
+        else:
+            _release(t, node, value)
 
 
 def _execute(roots: list[Node], memo: set[int], order: list[Node] | None,

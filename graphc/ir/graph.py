@@ -6,11 +6,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .node import Node
+from .values import _values
 
 
 def _is_frontier(node: Node) -> bool:
     """Realized nodes and leaves end a pending subgraph: their values are inputs."""
-    return node.buffer is not None or not node.inputs
+    return not node.inputs or node.uid in _values
 
 
 def topo_order(roots: Iterable[Node], stop: Callable[[Node], bool] = _is_frontier) -> list[Node]:
@@ -61,11 +62,12 @@ def _pending_topo(roots: Iterable[Node], stop_at_realized: bool) -> list[Node]:
     visited: set[int] = set()
     seen = visited.add
     emit = order.append
+    realized = _values
     for root in roots:
         if root.uid in visited:
             continue
         seen(root.uid)
-        if not root.inputs or (stop_at_realized and root.buffer is not None):
+        if not root.inputs or (stop_at_realized and root.uid in realized):
             emit(root)
             continue
         stack = [(root, iter(root.inputs))]
@@ -75,7 +77,7 @@ def _pending_topo(roots: Iterable[Node], stop_at_realized: bool) -> list[Node]:
             for child in children:
                 if child.uid not in visited:
                     seen(child.uid)
-                    if not child.inputs or (stop_at_realized and child.buffer is not None):
+                    if not child.inputs or (stop_at_realized and child.uid in realized):
                         emit(child)
                         continue
                     push((child, iter(child.inputs)))
@@ -118,9 +120,10 @@ def structural_key(roots: list[Node], order: list[Node] | None = None
     args: list[Node] = []
     entries: list[tuple] = []
     emit = entries.append
+    realized = _values
     for node in order:
         index[node.uid] = len(entries)
-        if node.buffer is not None or not node.inputs:
+        if not node.inputs or node.uid in realized:
             if node.op == "const":
                 v = node.value
                 if v in (0, 1, -1) and v == v:  # const_in_key, inlined

@@ -5,9 +5,13 @@ A node is ``op`` applied to ``inputs`` with frozen ``attrs``, producing a value 
 node (hash-consing), which makes common-subexpression elimination free.
 
 Leaves are ``buffer`` (realized data), ``const`` (a scalar literal) and ``placeholder``
-(an input of a define-then-run function). A node that has been realized keeps its data in
-``buffer``; once nothing can differentiate through it, it drops its inputs so that graphs
-never grow without bound across training steps.
+(an input of a define-then-run function).
+
+A node never changes after it is built: its ``op``, ``inputs``, ``attrs`` and ``type`` are
+fixed, and so is a leaf's data. The value a realization computes for an operator node is
+kept in :mod:`graphc.ir.values` (a table keyed weakly by node), never in the node. Memory
+is released by rebinding: a Tensor whose history is no longer needed is pointed at a
+fresh ``buffer`` leaf holding its value, and the old graph is freed by reference counting.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .types import EMPTY_ATTRS, Attrs, TensorType
+from .values import _values
 
 LEAF_OPS = frozenset({"buffer", "const", "placeholder"})
 
@@ -67,13 +72,16 @@ class NodeMeta:
     building nodes is the per-step hot path and most locations are never shown.
     """
 
-    __slots__ = ("_where", "scope", "from_autodiff")
+    __slots__ = ("_where", "scope", "from_autodiff", "released_op")
 
     def __init__(self, location: str | tuple[str, int] | None, scope: str,
-                 from_autodiff: bool) -> None:
+                 from_autodiff: bool, released_op: str | None = None) -> None:
         self._where = location
         self.scope = scope
         self.from_autodiff = from_autodiff
+        # On a leaf made by releasing a computed node (its Tensor was rebound to the
+        # value): that node's op, for the error of a gradient that cannot reach through.
+        self.released_op = released_op
 
     @property
     def location(self) -> str:
@@ -89,14 +97,17 @@ class NodeMeta:
 class Node:
     """One operation in the graph. Build nodes with :func:`make_node` or the leaf helpers.
 
+    Nothing of a node changes after it is built (``__setattr__`` refuses), so a node
+    shared by hash-consing, by two Tensors or by two threads is the same value for all.
+
     >>> from graphc.ir import buffer_node
     >>> n = buffer_node(np.ones(3, np.float32), "cpux")
     >>> n.op, n.type.shape
     ('buffer', (3,))
     """
 
-    __slots__ = ("op", "inputs", "attrs", "type", "uid", "value", "buffer", "_meta", "depth",
-                 "released", "__weakref__")
+    __slots__ = ("op", "inputs", "attrs", "type", "uid", "value", "data", "_meta", "depth",
+                 "__weakref__")
 
     op: str
     inputs: tuple[Node, ...]
@@ -104,41 +115,55 @@ class Node:
     type: TensorType
     uid: int
     value: Any
-    buffer: Any
+    data: Any
     depth: int
 
     def __init__(self, op: str, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
-                 value: Any = None, buffer: Any = None, meta: NodeMeta | None = None) -> None:
-        self.op = op
-        self.inputs = inputs
-        self.attrs = attrs
-        self.type = type
-        self.uid = next(_uids)
-        self.value = value
-        self.buffer = buffer
-        self.released = False  # True once a realized node has forgotten its inputs
+                 value: Any = None, data: Any = None, meta: NodeMeta | tuple | None = None
+                 ) -> None:
+        init = object.__setattr__
+        init(self, "op", op)
+        init(self, "inputs", inputs)
+        init(self, "attrs", attrs)
+        init(self, "type", type)
+        init(self, "uid", next(_uids))
+        # A const's Python scalar, or an op's payload (a custom Function call).
+        init(self, "value", value)
+        init(self, "data", data)  # a leaf's array (buffer and const leaves)
         # The metadata's fields, made a NodeMeta on first read (most never are).
-        self._meta = meta if meta is not None else (
+        init(self, "_meta", meta if meta is not None else (
             _pinned[-1] if _pinned else _user_frame(), _scope_stack[-1] if _scope_stack else "",
-            _autodiff_depth[0] > 0)
-        # Longest chain of pending (unrealized) nodes ending here; bounds pending graphs.
+            _autodiff_depth[0] > 0))
+        # Longest chain of pending (unrealized) nodes ending here, counted when the node
+        # is built; bounds pending graphs.
         depth = 0
         for i in inputs:
-            if i.buffer is None and i.depth > depth:
+            if i.inputs and i.depth > depth and i.uid not in _values:
                 depth = i.depth
-        self.depth = depth + 1
+        init(self, "depth", depth + 1 if inputs else 0)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"graph nodes are immutable (tried to set {name!r} of "
+                             f"%{self.uid} {self.op})")
 
     @property
     def meta(self) -> NodeMeta:
         """Where and how this node was built (outside the structural key)."""
         meta = self._meta
         if type(meta) is tuple:
-            meta = self._meta = NodeMeta(*meta)
+            meta = NodeMeta(*meta)
+            object.__setattr__(self, "_meta", meta)  # the same metadata, formatted once
         return meta
 
     @property
     def is_leaf(self) -> bool:
         return self.op in LEAF_OPS
+
+    @property
+    def buffer(self) -> Any:
+        """The node's value if it has one: a leaf's data, or what a realization computed
+        for an operator node (from the runtime's table); else None."""
+        return self.data if not self.inputs else _values.get(self.uid)
 
     @property
     def realized(self) -> bool:
@@ -151,19 +176,6 @@ class Node:
     @property
     def dtype(self) -> np.dtype:
         return self.type.dtype
-
-    def set_realized(self, data: Any, drop_inputs: bool) -> None:
-        """Memoise this node's value; optionally forget how it was computed."""
-        self.buffer = data
-        self.depth = 0
-        if drop_inputs:
-            self.release_inputs()
-
-    def release_inputs(self) -> None:
-        """Forget how a realized node was computed (it becomes a leaf for autodiff)."""
-        if self.inputs:
-            self.inputs = ()
-            self.released = True
 
     def __repr__(self) -> str:
         args = ", ".join(f"%{i.uid}" for i in self.inputs)
@@ -197,10 +209,12 @@ def user_location() -> str:
 
 
 def make_node(op: str, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
-              meta: NodeMeta | None = None) -> Node:
+              meta: NodeMeta | None = None, value: Any = None) -> Node:
     """Return the node ``op(inputs; attrs)``, reusing an existing identical node.
 
-    ``meta`` carries metadata over when a pass rebuilds a node (see :func:`rebuild`).
+    ``meta`` carries metadata over when a pass rebuilds a node (see :func:`rebuild`);
+    ``value`` is the payload of a new node (only ops whose attrs make each node unique,
+    as a custom Function call's do, have one).
     """
     n = len(inputs)
     uids = (inputs[0].uid,) if n == 1 else (inputs[0].uid, inputs[1].uid) if n == 2 else \
@@ -209,7 +223,7 @@ def make_node(op: str, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
     ref = _consed.get(key)
     node = ref() if ref is not None else None
     if node is None:
-        node = Node(op, inputs, attrs, type, meta=meta)
+        node = Node(op, inputs, attrs, type, value=value, meta=meta)
         _remember(key, node)
     if build_hooks:
         for hook in build_hooks:
@@ -224,13 +238,27 @@ def rebuild(node: Node, inputs: tuple[Node, ...]) -> Node:
     for old, new in zip(node.inputs, inputs):
         if old.type != new.type:
             raise TypeError(f"rebuild of {node.op}: input type {new.type} replaces {old.type}")
-    return make_node(node.op, tuple(inputs), node.attrs, node.type, meta=node.meta)
+    return make_node(node.op, tuple(inputs), node.attrs, node.type, meta=node.meta,
+                     value=node.value)
 
 
-def buffer_node(data: np.ndarray, device: str) -> Node:
-    """A leaf holding realized data. Never hash-consed: each buffer is its own value."""
+def buffer_node(data: np.ndarray, device: str, meta: NodeMeta | None = None) -> Node:
+    """A leaf holding realized data. Never hash-consed: each buffer is its own value.
+    ``meta``: where the value came from (a released node's line), else the caller's."""
     t = TensorType(tuple(data.shape), data.dtype, device)
-    return Node("buffer", (), EMPTY_ATTRS, t, buffer=data)
+    return Node("buffer", (), EMPTY_ATTRS, t, data=data, meta=meta)
+
+
+def released_leaf(node: Node, data: Any) -> Node:
+    """The leaf a Tensor holding the computed ``node`` is rebound to once its history is
+    no longer needed: ``data`` (the node's value), with the node's line and scope and
+    a note of what it was (so a gradient that cannot reach through can say why)."""
+    meta = node._meta  # a tuple until first read: made into a NodeMeta only if read
+    if type(meta) is tuple:
+        meta = (*meta, node.op)
+    else:
+        meta = (meta._where, meta.scope, meta.from_autodiff, node.op)
+    return Node("buffer", (), EMPTY_ATTRS, node.type, data=data, meta=meta)
 
 
 def const_node(value: bool | int | float, dtype: Any, device: str) -> Node:
@@ -244,12 +272,12 @@ def const_node(value: bool | int | float, dtype: Any, device: str) -> Node:
     py = dtype.type(value).item()
     t = TensorType((), dtype, device)
     if not (py in (0, 1, -1) and py == py):
-        return Node("const", (), EMPTY_ATTRS, t, value=py, buffer=np.asarray(py, dtype=dtype))
+        return Node("const", (), EMPTY_ATTRS, t, value=py, data=np.asarray(py, dtype=dtype))
     ident = py.hex() if isinstance(py, float) else py  # distinguishes -0.0 from 0.0
     key = (dtype, device, type(py), ident)  # (dtype.name is slow in NumPy 2)
     node = _key_constants.get(key)
     if node is None:
-        node = Node("const", (), EMPTY_ATTRS, t, value=py, buffer=np.asarray(py, dtype=dtype))
+        node = Node("const", (), EMPTY_ATTRS, t, value=py, data=np.asarray(py, dtype=dtype))
         _key_constants[key] = node
     return node
 

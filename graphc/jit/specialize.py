@@ -95,9 +95,8 @@ def _rebuild(node: Node, mapping: dict[int, Node], binding: Binding) -> Node:
         return node
     inputs = tuple(mapping[i.uid] for i in node.inputs)
     if node.op == "custom_grad":
-        new = make_node(node.op, inputs, node.attrs, node.type.with_shape(want))
-        new.value = node.value
-        return new
+        return make_node(node.op, inputs, node.attrs, node.type.with_shape(want),
+                         value=node.value)
     attrs = {k: _subst_attr(v, binding) for k, v in node.attrs.items()}
     try:
         new = apply(node.op, inputs, **attrs)

@@ -29,7 +29,7 @@ _META = NodeMeta("<compiled function>", "", False)
 
 def buffer_leaf(array: np.ndarray, type: TensorType) -> Node:
     """A realized leaf holding ``array`` (of ``type``), made cheaply."""
-    return Node("buffer", (), EMPTY_ATTRS, type, buffer=array, meta=_META)
+    return Node("buffer", (), EMPTY_ATTRS, type, data=array, meta=_META)
 
 
 class StateRef:

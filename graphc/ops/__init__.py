@@ -12,8 +12,11 @@ from . import (  # noqa: F401
     reduce,
     special,
 )
+from .composite import expansion, register_composite
+from .lowering import lower_graph, lowerings
 from .movement import broadcast_shapes
-from .registry import KINDS, OPS, OpDef, apply, get_op, lower_in_place, lowerings, register
+from .registry import KINDS, OPS, OpDef, apply, get_op, register
+from .vjp import vjp_graph
 
-__all__ = ["KINDS", "OPS", "OpDef", "apply", "broadcast_shapes", "get_op", "lower_in_place",
-           "lowerings", "register"]
+__all__ = ["KINDS", "OPS", "OpDef", "apply", "broadcast_shapes", "expansion", "get_op",
+           "lower_graph", "lowerings", "register", "register_composite", "vjp_graph"]

@@ -52,22 +52,15 @@ class OpDef:
     index_map: Callable[..., tuple[str, ...]] | None = None
     library: LibraryFn | None = None
     vjp_needs: bool = False  # the rule takes a third argument: which inputs need one
-    # ``lower(nodes) -> {uid: node}``: for an op that stands for a subgraph built on demand
-    # (a deferred gradient, a composite op), the subgraph each of ``nodes`` stands for.
-    # Set by the layer that owns the subgraph (autodiff, functional.composite); the
-    # ``lower`` pass, the interpreter and autodiff call it.
-    lower: Callable[[list[Node]], dict[int, Node]] | None = None
+    # Ops that stand for a subgraph (graphc.ops.lowering): a composite op's expansion is
+    # its recorded template; a marker (a deferred gradient) must be lowered before it
+    # can be evaluated or differentiated.
+    composite: bool = False
+    marker: bool = False
     # Opaque ops: the input whose buffer ``library`` may be given as ``out`` (it then
     # updates that input in place; same shape, dtype and layout). The Program does so only
     # where the caller says the input's old value is dead (see Program.run's ``donate``).
     in_place_input: int | None = None
-
-    @property
-    def is_marker(self) -> bool:
-        """Whether this op must be lowered before it can be evaluated or differentiated:
-        it has a ``lower`` rule and no VJP or reference of its own (a deferred gradient).
-        A composite op is lowered too, but differentiates and evaluates as it is."""
-        return self.lower is not None and self.vjp is None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -96,37 +89,6 @@ def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
                library, in_place_input=in_place_input)
     OPS[name] = op
     return op
-
-
-def lowerings(nodes: Sequence[Node], markers_only: bool = False) -> dict[int, Node]:
-    """uid → the subgraph each pending node of a ``lower``-able op among ``nodes`` stands
-    for (empty when there is none: the common case, one dict lookup per node).
-    ``markers_only``: only :attr:`OpDef.is_marker` ops (deferred gradients), which must be
-    lowered to be evaluated or differentiated."""
-    by_op: dict[str, list[Node]] = {}
-    for n in nodes:
-        if n.inputs and n.buffer is None:
-            op = OPS[n.op]
-            if op.lower is not None and (op.is_marker or not markers_only):
-                by_op.setdefault(n.op, []).append(n)
-    out: dict[int, Node] = {}
-    for op, group in by_op.items():
-        out.update(OPS[op].lower(group))
-    return out
-
-
-def lower_in_place(nodes: Sequence[Node], markers_only: bool = False) -> bool:
-    """Turn each pending node of a ``lower``-able op among ``nodes`` into ``identity`` of
-    the subgraph it stands for, in place, so every reader sees the subgraph (where a graph
-    is evaluated or differentiated outside the compile pipeline; the ``lower`` pass is
-    the pure form). Whether any node changed."""
-    lowered = lowerings(nodes, markers_only)
-    for n in nodes:
-        target = lowered.get(n.uid)
-        if target is not None:
-            n.op, n.inputs, n.attrs = "identity", (target,), EMPTY_ATTRS
-            n.depth = target.depth + 1 if target.buffer is None else 1
-    return bool(lowered)
 
 
 def get_op(name: str) -> OpDef:

@@ -6,9 +6,9 @@
   ``out`` and its gradient comes from the Function's ``backward`` (the node's ``value``
   holds the Function object);
 - ``grad_of(*ys, *dys, *xs; n_ys, x)``: the gradient of ``sum(ys * dys)`` with respect
-  to ``xs[x]``, deferred: ``GradManager.backward`` builds one per attached tensor, and the
-  ``lower`` pass (or, outside the compiler, ``lower_in_place``) replaces it with the VJP
-  graph. A training step's key then holds the forward graph and these markers, not the
+  to ``xs[x]``, deferred: ``GradManager.backward`` builds one per attached tensor, and
+  lowering (graphc.ops.lowering: the ``lower`` pass, the interpreter) replaces it with
+  the VJP graph. A training step's key then holds the forward graph and these markers, not the
   whole backward graph, and the backward is built only when the step compiles.
 """
 
@@ -36,7 +36,7 @@ def _grad_of_reference(xs: Sequence, attrs: Attrs):
     raise AssertionError("grad_of is lowered to its VJP graph before evaluation")
 
 
-register("grad_of", "opaque", _grad_of_type, _grad_of_reference, differentiable=False)
+register("grad_of", "opaque", _grad_of_type, _grad_of_reference).marker = True
 
 
 from .registry import defvjp  # noqa: E402

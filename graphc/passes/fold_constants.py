@@ -74,7 +74,7 @@ def folded_const(value: object, like: Node) -> Node:
     if known is not None:
         return known
     fresh = Node("const", (), EMPTY_ATTRS, consed.type, value=consed.value,
-                 buffer=consed.buffer, meta=like.meta)
+                 data=consed.data, meta=like.meta)
     _folded.add(fresh)
     _folded_by_value[key] = fresh
     return fresh

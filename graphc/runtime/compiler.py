@@ -20,6 +20,7 @@ from .. import interp
 from ..codegen.cpu import KernelSource, render_kernel
 from ..codegen.in_place import in_place_pairs, in_place_source
 from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier, structural_key, topo_order
+from ..ir.values import forget
 from ..ops import get_op
 from ..passes import run_pipeline
 from ..passes.memory import MemoryPlan, plan_memory
@@ -464,7 +465,7 @@ def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
         donate = donations(compiled.program, args, values, outputs, order, replacing)
         results = compiled.program.run(values, donate)
         for k, _ in donate:
-            args[k].buffer = None
+            forget(args[k])
     else:
         results = compiled.program.run(values)
     return {o.uid: v for o, v in zip(outputs, results)}

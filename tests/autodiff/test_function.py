@@ -19,6 +19,11 @@ class MulAndAdd(Function):
         return a * b, a + b
 
     def backward(self, d_product, d_sum):
+        # An output that got no gradient passes None, as in MegEngine.
+        if d_sum is None:
+            return d_product * self.b, d_product * self.a
+        if d_product is None:
+            return d_sum, d_sum
         return d_product * self.b + d_sum, d_product * self.a + d_sum
 
 
@@ -51,7 +56,7 @@ def test_several_inputs_and_outputs() -> None:
     np.testing.assert_array_equal(gb.numpy(), 2 * np.array([1.0, 2.0]) + 3)
 
 
-def test_an_unused_output_gets_a_zero_gradient() -> None:
+def test_an_unused_output_gets_no_gradient() -> None:
     a, b = as_f64([1.0, 2.0]), as_f64([3.0, 4.0])
     product, _ = MulAndAdd()(a, b)
     ga, gb = grad(product.sum(), [a, b])
@@ -60,23 +65,38 @@ def test_an_unused_output_gets_a_zero_gradient() -> None:
 
 
 class SumAndScale(Function):
-    """Outputs of different shapes: a zero gradient must take the unused one's shape."""
+    """Outputs of different shapes; records which output gradients backward received."""
+
+    received: list = []
 
     def forward(self, x):
         return x.sum(), x * 2
 
     def backward(self, d_sum, d_scaled):
-        assert d_sum.shape == () and d_scaled.shape == (3,)
-        return d_scaled * 2 + d_sum
+        SumAndScale.received.append((d_sum is None, d_scaled is None))
+        out = 0
+        if d_sum is not None:
+            assert d_sum.shape == ()
+            out = out + F.broadcast_to(d_sum, (3,))
+        if d_scaled is not None:
+            assert d_scaled.shape == (3,)
+            out = out + d_scaled * 2
+        return out
 
 
-def test_zero_gradients_of_unused_outputs_have_their_shapes() -> None:
+def test_backward_receives_none_for_outputs_without_a_gradient() -> None:
+    """MegEngine passes None (not zeros) for an output that got no gradient."""
+    SumAndScale.received.clear()
     x = as_f64([1.0, 2.0, 3.0])
     total, _ = SumAndScale()(x)
     np.testing.assert_array_equal(grad(total * 5, x).numpy(), [5.0, 5.0, 5.0])
     x = as_f64([1.0, 2.0, 3.0])
     _, scaled = SumAndScale()(x)
     np.testing.assert_array_equal(grad(scaled.sum(), x).numpy(), [2.0, 2.0, 2.0])
+    x = as_f64([1.0, 2.0, 3.0])
+    total, scaled = SumAndScale()(x)
+    np.testing.assert_array_equal(grad(total + scaled.sum(), x).numpy(), [3.0, 3.0, 3.0])
+    assert SumAndScale.received == [(False, True), (True, False), (False, False)]
 
 
 def test_an_output_reached_only_through_non_differentiable_ops_still_runs_backward() -> None:

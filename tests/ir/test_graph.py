@@ -18,6 +18,7 @@ from graphc.ir import (
     placeholder_node,
     structural_key,
     topo_order,
+    values,
 )
 from graphc.ops import apply
 
@@ -62,7 +63,7 @@ def test_traversal_stops_at_realized_nodes():
     x = _buffer()
     a = apply("neg", [x])
     b = apply("exp", [a])
-    a.set_realized(-x.buffer, drop_inputs=False)  # realized but still linked to x
+    values.record(a, -x.buffer)  # realized: nodes never forget their inputs
     assert [n.op for n in topo_order([b])] == ["neg", "exp"]
     assert pending_nodes([b]) == [b]
     assert count_nodes([b]) == 3  # count_nodes follows retained inputs
@@ -227,7 +228,7 @@ def test_inlined_walks_match_the_general_walk():
         a, b = nodes[RNG.integers(len(nodes))], nodes[RNG.integers(len(nodes))]
         n = apply("add" if k % 2 else "mul", [a, b])
         if k == 20:
-            n.set_realized(np.zeros(3, np.float32), drop_inputs=False)
+            values.record(n, np.zeros(3, np.float32))
         nodes.append(n)
     roots = nodes[-3:] + [nodes[10], apply("neg", [nodes[24]])]  # 24: the realized one
     assert topo_order(roots) == topo_order(roots, stop=lambda n: is_frontier(n))

@@ -19,6 +19,7 @@ from graphc.ir import (
     placeholder_node,
     rebuild,
     user_location,
+    values,
 )
 from graphc.ops import apply
 
@@ -141,16 +142,28 @@ def test_depth_counts_the_pending_chain():
     b = apply("add", [a, apply("neg", [a])])
     # the longest chain of pending nodes ending here: b ← neg(a) ← a (x is realized)
     assert (a.depth, b.depth) == (1, 3)
-    a.set_realized(np.zeros((2, 3), np.float32), drop_inputs=True)
-    assert a.depth == 0 and a.inputs == () and a.realized
-    assert apply("exp", [a]).depth == 1
+    values.record(a, np.zeros((2, 3), np.float32))
+    assert apply("exp", [a]).depth == 1  # a realized input ends the chain
 
 
-def test_set_realized_can_keep_inputs():
+def test_a_realized_node_keeps_its_inputs_and_its_value_lives_with_it():
+    import gc
+
     x = _buffer()
     a = apply("neg", [x])
-    a.set_realized(np.zeros((2, 3), np.float32), drop_inputs=False)
+    values.record(a, np.zeros((2, 3), np.float32))
     assert a.inputs == (x,) and a.realized
+    before = values.count()
+    del a
+    gc.collect()
+    assert values.count() == before - 1  # the table holds no node alive, nor outlives one
+
+
+@pytest.mark.parametrize("field", ["op", "inputs", "attrs", "type", "value", "data"])
+def test_nodes_are_immutable(field):
+    a = apply("neg", [_buffer()])
+    with pytest.raises(AttributeError, match="immutable"):
+        setattr(a, field, None)
 
 
 # ---- rebuild ----------------------------------------------------------------------

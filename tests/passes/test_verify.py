@@ -5,7 +5,7 @@ import pytest
 
 import graphc
 import graphc.functional as F
-from graphc.ir import EMPTY_ATTRS, Attrs, Graph, Node, TensorType, buffer_node, make_node
+from graphc.ir import EMPTY_ATTRS, Attrs, Graph, Node, TensorType, buffer_node, make_node, values
 from graphc.ops import apply
 from graphc.passes.verify import VerifyError, verify
 
@@ -72,7 +72,7 @@ def test_a_frontier_without_a_value_is_reported():
 def test_realized_data_must_match_the_type():
     x = f32(2, 3)
     node = apply("exp", [x])
-    node.set_realized(np.zeros((3, 2), np.float32), drop_inputs=True)
+    values.record(node, np.zeros((3, 2), np.float32))
     with pytest.raises(VerifyError, match="holds data of shape"):
         verify(Graph((apply("neg", [node]),)))
 

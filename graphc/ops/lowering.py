@@ -1,0 +1,124 @@
+"""Lowering: ops that stand for a subgraph become that subgraph, by substitution.
+
+Two kinds of op stand for a subgraph built on demand:
+
+- composite ops (:mod:`graphc.ops.composite`): their recorded template, instantiated;
+- ``grad_of`` markers (a gradient ``GradManager.backward`` deferred): the VJP graph of
+  the forward graph they read, built by :func:`graphc.ops.vjp.vjp_graph`.
+
+Both are pure graph work (nothing above ``graphc.ops`` is called), and nothing is
+changed in place: :func:`lower_graph` returns new roots over the lowered subgraphs, the
+graph the ``lower`` pass compiles and the interpreter evaluates.
+
+>>> import numpy as np
+>>> from graphc.ir import buffer_node
+>>> from graphc.ops import apply
+>>> x = buffer_node(np.ones(2, np.float32), "cpux")
+>>> roots, mapping = lower_graph([apply("neg", [x])])
+>>> roots[0].op
+'neg'
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+
+from ..ir import Node, autodiff_marker, const_node, rebuild, topo_order
+from ..ir.values import _values
+from .composite import expansion
+from .registry import OPS, apply
+
+# marker → its lowered gradient, while the marker lives: explaining, drawing and then
+# compiling a pending step lower it once and see the same nodes.
+_lowered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def lowerings(nodes: Sequence[Node], markers_only: bool = False,
+              realized_too: bool = False) -> dict[int, Node]:
+    """uid → the subgraph each pending composite or marker node among ``nodes`` stands
+    for (empty when there is none: the common case, one dict lookup per node).
+    ``markers_only``: only ``grad_of`` markers, which must be lowered to be evaluated or
+    differentiated (a composite op has a reference and a VJP of its own).
+    ``realized_too``: lower realized nodes as well (autodiff walks through them)."""
+    markers: list[Node] = []
+    out: dict[int, Node] = {}
+    ops = OPS
+    for n in nodes:
+        if n.inputs and (realized_too or n.uid not in _values):
+            op = ops[n.op]
+            if op.marker:
+                markers.append(n)
+            elif op.composite and not markers_only:
+                out[n.uid] = expansion(n)
+    if markers:
+        out.update(lower_gradients(markers))
+    return out
+
+
+def lower_graph(roots: Sequence[Node], markers_only: bool = False,
+                stop_at_realized: bool = True) -> tuple[list[Node], dict[int, Node]]:
+    """``roots`` with every composite and marker node below them replaced by what it
+    stands for, repeatedly (an expansion may hold more), and ``{old uid: new node}``
+    for every node of the walk. Frontier nodes stay as they are."""
+    mapping: dict[int, Node] = {}
+    roots = list(roots)
+    stop = None if stop_at_realized else (lambda n: not n.inputs)
+    while True:
+        order = topo_order(roots) if stop is None else topo_order(roots, stop=stop)
+        replaced = lowerings(order, markers_only, realized_too=stop is not None)
+        if not replaced:
+            return roots, mapping
+        new: dict[int, Node] = {}
+        for n in order:
+            if n.uid in replaced:
+                new[n.uid] = replaced[n.uid]
+            elif not n.inputs or (stop is None and n.uid in _values):
+                new[n.uid] = n
+            else:
+                new[n.uid] = rebuild(n, tuple(new[i.uid] for i in n.inputs))
+        for uid, node in list(mapping.items()):  # compose with earlier rounds
+            mapping[uid] = new.get(node.uid, node)
+        for uid, node in new.items():
+            mapping.setdefault(uid, node)
+        roots = [new[r.uid] for r in roots]
+
+
+def lower_gradients(markers: list[Node]) -> dict[int, Node]:
+    """The VJP graph each ``grad_of`` marker stands for (one VJP per backward call)."""
+    from .vjp import vjp_graph
+
+    out: dict[int, Node] = {}
+    calls: dict[tuple, list[Node]] = {}
+    for m in markers:
+        done = _lowered.get(m)
+        if done is not None:
+            out[m.uid] = done
+        else:
+            calls.setdefault((tuple(i.uid for i in m.inputs), m.attrs["n_ys"]), []).append(m)
+    for (_, n), group in calls.items():
+        inputs = group[0].inputs
+        with autodiff_marker(group[0].meta._where):
+            grads = vjp_graph(list(inputs[:n]), list(inputs[n:2 * n]), list(inputs[2 * n:]))
+            for m in group:
+                g = grads[m.attrs["x"]]
+                if g is None:  # connected, but every path's rule gave no gradient
+                    t = m.type
+                    g = const_node(0, t.dtype, t.device)
+                    if t.shape:
+                        g = apply("broadcast_to", [g], shape=t.shape)
+                out[m.uid] = _lowered[m] = g
+    return out
+
+
+def _marker_vjp(node: Node, g: Node, needs: Sequence[bool]) -> tuple[Node | None, ...]:
+    """A marker differentiates as what it stands for (gradients of deferred gradients),
+    with respect to its inputs, as a composite op does."""
+    from .vjp import vjp_through
+
+    (lowered,) = lower_gradients([node]).values()
+    return vjp_through(node, lowered, g, needs)
+
+
+_grad_of = OPS["grad_of"]
+_grad_of.vjp, _grad_of.vjp_needs = _marker_vjp, True
