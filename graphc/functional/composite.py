@@ -8,9 +8,9 @@ by the function's primitive expansion when the step compiles — once per struct
 once per step. The function itself runs only at the op's shape inference (once per
 input types and attributes), over placeholders; what it builds is recorded as a
 template (:mod:`graphc.ops.composite`), so compiling, evaluating and differentiating the
-op never call back into this module. Fusion, memory planning and kernels see exactly the graph the function
-would have built directly, so the compiled step is unchanged; only building it is
-cheaper. MegEngine does the same with its ``subgraph`` ops.
+op never call back into this module. Fusion, memory planning and kernels see exactly
+the graph the function would have built directly, so the compiled step is unchanged;
+only building it is cheaper. MegEngine does the same with its ``subgraph`` ops.
 
 Everything about the op comes from the function, in one place:
 
