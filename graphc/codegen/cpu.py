@@ -232,14 +232,15 @@ class _Renderer(ColumnReductions, WholeReductions):
         return var
 
     def load(self, node: Node, index: tuple[str, ...]) -> str:
-        if node.op == "const" and node.uid not in self.runtime_scalars:
+        scalar = node.op in ("const", "scalar")
+        if scalar and node.uid not in self.runtime_scalars:
             return literal(node.value, node.type.dtype)
         if node.uid not in self.names:
-            kind = "scalar" if node.op == "const" else "in"
+            kind = "scalar" if scalar else "in"
             self.names[node.uid] = f"{'s' if kind == 'scalar' else 'in'}{len(self.params)}"
             self.params.append(Param(kind, node))
         name = self.names[node.uid]
-        if node.op == "const":
+        if scalar:
             return name
         if not node.type.shape:
             if name not in self.hoisted:

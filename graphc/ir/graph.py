@@ -104,8 +104,8 @@ def structural_key(roots: list[Node], order: list[Node] | None = None
 
     Realized nodes, buffers and placeholders become numbered arguments abstracted to
     their types, so the next step of a training loop (new data, same model) gets the
-    same key. Scalar constants are arguments keyed by dtype, except 0 and ±1, which stay
-    in the key because simplification rewrites them.
+    same key. ``scalar`` leaves are arguments keyed by dtype; ``const`` leaves (0 and ±1,
+    which simplification rewrites) keep their value in the key.
 
     >>> from graphc.ir import buffer_node
     >>> import numpy as np
@@ -124,13 +124,12 @@ def structural_key(roots: list[Node], order: list[Node] | None = None
     for node in order:
         index[node.uid] = len(entries)
         if not node.inputs or node.uid in realized:
-            if node.op == "const":
-                v = node.value
-                if v in (0, 1, -1) and v == v:  # const_in_key, inlined
-                    emit(("const", node.type, repr(v)))
-                else:
-                    emit(("scalar", node.type, len(args)))
-                    args.append(node)
+            op = node.op
+            if op == "const":
+                emit(("const", node.type, repr(node.value)))
+            elif op == "scalar":
+                emit(("scalar", node.type, len(args)))
+                args.append(node)
             else:
                 emit(("arg", node.type, len(args)))
                 args.append(node)
@@ -149,8 +148,8 @@ class Graph:
     ``Graph -> Graph`` that rebuild nodes with :func:`graphc.ir.rebuild` (hash-consing
     merges duplicates) and never change a frontier node.
 
-    A frontier ``const`` whose value is not in the structural key (anything but 0 and ±1)
-    is a runtime argument: passes must not fold or specialise on its value.
+    A frontier ``scalar`` is a runtime argument: passes must not fold or specialise on its
+    value (unless ``fold_constants.mark_known`` says a pass built it from structure).
     """
 
     outputs: tuple[Node, ...]

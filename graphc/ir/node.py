@@ -29,7 +29,11 @@ import numpy as np
 from .types import EMPTY_ATTRS, Attrs, TensorType
 from .values import _values
 
-LEAF_OPS = frozenset({"buffer", "const", "placeholder"})
+LEAF_OPS = frozenset({"buffer", "const", "scalar", "placeholder"})
+# Scalar leaves: ``const`` (a value in the structural key: 0 and ±1, which simplification
+# rewrites, and what passes fold) and ``scalar`` (a runtime argument keyed by its dtype
+# alone: learning rates, step counts, bias corrections). const_node picks the kind.
+SCALAR_OPS = frozenset({"const", "scalar"})
 
 _GRAPHC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _uids = itertools.count(1)
@@ -180,7 +184,7 @@ class Node:
     def __repr__(self) -> str:
         args = ", ".join(f"%{i.uid}" for i in self.inputs)
         extra = f" {self.attrs!r}" if len(self.attrs) else ""
-        if self.op == "const":
+        if self.op in SCALAR_OPS:
             extra = f" {self.value!r}"
         return f"%{self.uid} = {self.op}({args}){extra} : {self.type}"
 
@@ -262,17 +266,22 @@ def released_leaf(node: Node, data: Any) -> Node:
 
 
 def const_node(value: bool | int | float, dtype: Any, device: str) -> Node:
-    """A 0-d scalar literal. Its value is a runtime argument unless it is 0 or ±1.
+    """A 0-d scalar literal: a ``const`` leaf (its value in the structural key) for 0 and
+    ±1, a ``scalar`` leaf (a runtime argument) for every other value. This is the one
+    place that rule is written.
 
     Key constants (0, ±1) are hash-consed. Every other value gets a fresh node: were
     equal runtime scalars merged, ``x*0.1 + x*0.1`` and ``x*0.1 + x*0.2`` would have
     different graph shapes and so different structural keys.
+
+    >>> const_node(1.0, np.float32, "cpux").op, const_node(0.1, np.float32, "cpux").op
+    ('const', 'scalar')
     """
     dtype = np.dtype(dtype)
     py = dtype.type(value).item()
     t = TensorType((), dtype, device)
     if not (py in (0, 1, -1) and py == py):
-        return Node("const", (), EMPTY_ATTRS, t, value=py, data=np.asarray(py, dtype=dtype))
+        return Node("scalar", (), EMPTY_ATTRS, t, value=py, data=np.asarray(py, dtype=dtype))
     ident = py.hex() if isinstance(py, float) else py  # distinguishes -0.0 from 0.0
     key = (dtype, device, type(py), ident)  # (dtype.name is slow in NumPy 2)
     node = _key_constants.get(key)
@@ -294,9 +303,8 @@ def placeholder_node(shape: tuple[int, ...], dtype: Any, device: str, name: str)
 
 
 def const_in_key(node: Node) -> bool:
-    """Whether a const's value belongs in structural keys (0 and ±1 drive simplification)."""
-    v = node.value
-    return v in (0, 1, -1) and not (isinstance(v, float) and v != v)
+    """Whether a scalar leaf's value belongs in structural keys (a ``const``)."""
+    return node.op == "const"
 
 
 class module_scope:

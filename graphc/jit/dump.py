@@ -78,7 +78,8 @@ def dump(fn: CompiledFunction, path: str) -> None:
             "device": node.type.device}
         if node.op == "placeholder":
             pass
-        elif node.op == "const":
+        elif node.op in ("const", "scalar"):  # written as "const": const_node picks the kind
+            entry["op"] = "const"
             entry["value"] = node.value
         elif node.buffer is not None:
             owner = c.owners.get(node.uid)

@@ -75,7 +75,7 @@ class Entry:
     def _frontier_source(self, node: Node) -> tuple:
         if node.op == "placeholder":
             return ("input", self._input(node))
-        if node.op == "const":
+        if node.op in ("const", "scalar"):
             return ("const", np.asarray(node.value, dtype=node.type.dtype))
         if node.uid in self.owners:
             return ("read", self.owners[node.uid], node.type)
@@ -106,7 +106,7 @@ class Entry:
                 self.reads_at.append((k, source[1], source[2]))
             elif kind == "draw":
                 self.draws_at.append((k, *source[1:]))
-            elif node.op == "const":
+            elif node.op in ("const", "scalar"):
                 self.template[k] = node.type.dtype.type(node.value)
             else:
                 self.template[k] = source[1]

@@ -85,7 +85,7 @@ def _rebuild(node: Node, mapping: dict[int, Node], binding: Binding) -> Node:
     want = subst_shape(node.type.shape, binding)
     if node.op == "placeholder":
         return placeholder_node(want, node.type.dtype, node.type.device, node.attrs["name"])
-    if node.op == "const":
+    if node.op in ("const", "scalar"):
         value = _subst_scalar(node.value, node.type.dtype, binding)
         return node if value == node.value else const_node(value, node.type.dtype,
                                                            node.type.device)

@@ -304,7 +304,7 @@ def _capture(trace: Trace, name: str, placeholders: list[Tensor], leaf_names: li
         for tensor, value in scalars.bindings():
             owners.setdefault(tensor._node.uid, HyperRef(tensor, value))
     unowned = [n for n in frontier if n.uid not in owners and n.uid not in draws
-               and n.op != "const"]
+               and n.op not in ("const", "scalar")]
     for uid, ref in find_owners(unowned).items():
         owners.setdefault(uid, ref)
     capture = Capture(name, [p._node for p in placeholders], list(leaf_names), out_nodes,

@@ -64,7 +64,7 @@ def cse(graph: Graph) -> Graph:
     folded: dict[tuple, Node] = {}
 
     def canonical_const(node: Node) -> Node:
-        if node.op != "const" or not is_known_constant(node):
+        if not is_known_constant(node):
             return node
         return folded.setdefault(_const_key(node), node)
 

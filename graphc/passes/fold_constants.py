@@ -53,7 +53,7 @@ def is_known_constant(node: Node) -> bool:
     >>> is_known_constant(const_node(0.5, np.float32, "cpux"))  # a runtime argument
     False
     """
-    return node.op == "const" and (const_in_key(node) or node in _folded)
+    return node.op == "const" or (node.op == "scalar" and node in _folded)
 
 
 def folded_const(value: object, like: Node) -> Node:
@@ -85,7 +85,7 @@ def mark_known(consts: list[Node]) -> None:
     op's ``1/N``, a VJP rule's scalar), which no call can change. Never a const the
     graph had before the pass: that may be a runtime argument."""
     for c in consts:
-        if c.op == "const" and not const_in_key(c):
+        if c.op == "scalar":
             _folded.add(c)
 
 

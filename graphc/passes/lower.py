@@ -33,12 +33,12 @@ def lower(graph: Graph) -> Graph:
     >>> lower(Graph((x,))).outputs == (x,)
     True
     """
-    before = {n.uid for n in graph.nodes() if n.op == "const"}  # may be runtime arguments
+    before = {n.uid for n in graph.nodes() if n.op == "scalar"}  # runtime arguments
     roots, mapping = lower_graph(graph.outputs)
     if not mapping:
         return graph
     lowered = Graph(tuple(roots))
     # Consts the lowered subgraphs brought in are built from structure alone (a mean's
     # 1/N, a rule's scalar): fold_constants may compute with them.
-    mark_known([n for n in lowered.nodes() if n.op == "const" and n.uid not in before])
+    mark_known([n for n in lowered.nodes() if n.op == "scalar" and n.uid not in before])
     return lowered

@@ -66,7 +66,7 @@ def known_scalar(node: Node) -> bool | int | float | None:
     True
     """
     casts: list[np.dtype] = []
-    while node.op != "const":
+    while node.op not in ("const", "scalar"):
         if is_frontier(node):
             return None
         if node.op == "astype":

@@ -11,6 +11,7 @@ so ``verify`` can run between any two passes.
 from __future__ import annotations
 
 from ..ir import LEAF_OPS, Graph, GraphcError, Node
+from ..ir.node import SCALAR_OPS
 from ..ops import OPS
 from . import graph_pass
 
@@ -26,7 +27,7 @@ def _where(node: Node) -> str:
 def _check_frontier(node: Node) -> None:
     if node.buffer is None and node.op not in ("placeholder",):
         raise VerifyError(f"verify: {_where(node)} has neither inputs nor a value")
-    if node.op == "const" and node.type.shape != ():
+    if node.op in SCALAR_OPS and node.type.shape != ():
         raise VerifyError(f"verify: {_where(node)} is a const of shape {node.type.shape}; "
                           "consts are 0-d")
     shape = getattr(node.buffer, "shape", None)

@@ -20,6 +20,7 @@ from .. import interp
 from ..codegen.cpu import KernelSource, render_kernel
 from ..codegen.in_place import in_place_pairs, in_place_source
 from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier, structural_key, topo_order
+from ..ir.node import SCALAR_OPS
 from ..ir.values import forget
 from ..ops import get_op
 from ..passes import run_pipeline
@@ -69,7 +70,7 @@ class Compiled:
 
 
 def _runtime_value(node: Node):
-    if node.op == "const":
+    if node.op in SCALAR_OPS:
         return node.type.dtype.type(node.value)
     if node.buffer is None:
         raise RuntimeError(f"{node.op} node %{node.uid} has no value (built at "
@@ -104,7 +105,7 @@ class _Builder:
         self.slot_type: list = []  # TensorType of each slot's value
         self.steps: list[Step] = []
         self.n_slots = 0
-        self.runtime_scalars = {a.uid for a in args if a.op == "const"}
+        self.runtime_scalars = {a.uid for a in args if a.op == "scalar"}
         self.arg_slots = [self.slot(a) for a in args]
         self.constants: dict[int, object] = {}
         self.buffers = [None] * len(plan.buffers)
@@ -147,7 +148,7 @@ class _Builder:
             return dst
         if is_frontier(node):  # a baked constant (folded or in the key)
             dst = self.slot(node)
-            value = np.asarray(node.value if node.op == "const" else node.buffer,
+            value = np.asarray(node.value if node.op in SCALAR_OPS else node.buffer,
                                dtype=node.type.dtype)
             self.step_info[len(self.steps)] = ("const", dst, value)
             self.steps.append(Step("const", lambda v, d=dst, c=value: v.__setitem__(d, c),

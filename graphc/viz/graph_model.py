@@ -51,7 +51,7 @@ def stage_graph(target: Any, stage: str = "fused", group_by: str | None = None,
     >>> x = graphc.tensor([1., 2.])
     >>> g = stage_graph(x * 2 + 1, stage="built")
     >>> sorted(d["op"] for _, d in g.nodes(data=True)), g.number_of_edges()
-    (['add', 'broadcast_to', 'broadcast_to', 'buffer', 'const', 'const', 'mul'], 6)
+    (['add', 'broadcast_to', 'broadcast_to', 'buffer', 'const', 'mul', 'scalar'], 6)
     """
     if stage not in STAGES:
         raise ValueError(f"graphc.viz: unknown stage {stage!r}; choose one of {STAGES}")
@@ -101,7 +101,7 @@ def _fused(outputs: list[Node]
     if not pending:
         return Graph(done), None, {}, list(done)
     _, args = structural_key(pending)
-    runtime_scalars = {a.uid for a in args if a.op == "const"}
+    runtime_scalars = {a.uid for a in args if a.op == "scalar"}
     optimized = run_pipeline(Graph(tuple(pending)))
     fused = schedule(fuse(optimized))
     clusters = {}
@@ -152,7 +152,7 @@ def _phases(nodes: list[Node], outputs: set[int]) -> dict[int, str]:
     # another graph: like leaves, they do not pass a phase on.
     constant: set[int] = set()
     for n in nodes:
-        if n.op == "const" or (n.inputs and not is_frontier(n)
+        if n.op in ("const", "scalar") or (n.inputs and not is_frontier(n)
                                and all(i.uid in constant for i in n.inputs)):
             constant.add(n.uid)
         if n.meta.from_autodiff:
@@ -185,7 +185,7 @@ def _node_data(n: Node, target: Target, is_output: bool, phase: str,
         "attrs": attrs, "location": location, "source": source,
         "scope": n.meta.scope, "phase": phase, "name": name, "cluster": None}
     type_text = f"{n.type.dtype.name}{list(n.type.shape)}"
-    if n.op == "const":
+    if n.op in ("const", "scalar"):
         data["value"] = _jsonable(n.value)
         head = f"const {n.value!r}"
     elif role in ("input", "parameter"):
@@ -203,7 +203,7 @@ def _node_data(n: Node, target: Target, is_output: bool, phase: str,
 def _role(n: Node, target: Target) -> str:
     if n.op == "placeholder":
         return "input"
-    if n.op == "const":
+    if n.op in ("const", "scalar"):
         return "constant"
     if n.uid in target.parameter_names:
         return "parameter"

@@ -180,8 +180,8 @@ def test_float_scalars_are_runtime_arguments():
     key_half, args_half = _key(_model(x, w, b, 0.5))
     key_quarter, args_quarter = _key(_model(x, w, b, 0.25))
     assert key_half == key_quarter
-    assert [a.value for a in args_half if a.op == "const"] == [0.5]
-    assert [a.value for a in args_quarter if a.op == "const"] == [0.25]
+    assert [a.value for a in args_half if a.op == "scalar"] == [0.5]
+    assert [a.value for a in args_quarter if a.op == "scalar"] == [0.25]
     assert _key(_model(x, w, b, 3.0))[0] == key_half
 
 

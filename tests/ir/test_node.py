@@ -111,7 +111,9 @@ def test_leaf_nodes():
     assert b.buffer is data
 
     c = const_node(2.5, "float16", "cpux")
-    assert (c.op, c.value, c.shape, c.dtype) == ("const", 2.5, (), np.dtype("float16"))
+    # a runtime scalar (keyed by dtype alone); 0 and ±1 are consts (in the key)
+    assert (c.op, c.value, c.shape, c.dtype) == ("scalar", 2.5, (), np.dtype("float16"))
+    assert const_node(-1, "float16", "cpux").op == "const"
     assert c.realized and c.buffer.dtype == np.float16 and c.buffer == 2.5
     assert type(const_node(3, "float32", "cpux").value) is float  # the dtype's Python type
 
@@ -254,4 +256,4 @@ def test_repr_shows_op_inputs_and_type():
     n = apply("transpose", [x], perm=(1, 0))
     assert repr(n) == f"%{n.uid} = transpose(%{x.uid}) {{perm=(1, 0)}} : float32[3, 2]@cpux"
     c = const_node(0.5, "float32", "cpux")
-    assert repr(c) == f"%{c.uid} = const() 0.5 : float32[]@cpux"
+    assert repr(c) == f"%{c.uid} = scalar() 0.5 : float32[]@cpux"

@@ -43,14 +43,14 @@ def test_consts_the_lowering_brings_in_fold_and_the_graphs_own_do_not():
     lr = graphc.tensor(0.25)  # a buffer: a runtime input
     runtime_scalar = scaled_mean(x, lr) * 0.5  # 0.5: a runtime-argument const
     graph = Graph((runtime_scalar._node,))
-    own = [n for n in graph.nodes() if n.op == "const" and not const_in_key(n)]
+    own = [n for n in graph.nodes() if n.op in ("const", "scalar") and not const_in_key(n)]
     assert own and not any(is_known_constant(c) for c in own)
     lowered = PASSES["lower"](graph)
-    made = [n for n in lowered.nodes() if n.op == "const" and n not in own
+    made = [n for n in lowered.nodes() if n.op in ("const", "scalar") and n not in own
             and not const_in_key(n)]
     assert made and all(is_known_constant(c) for c in made)  # the mean's 1/8
     assert not any(is_known_constant(c) for c in own)  # still runtime arguments
     optimized = run_pipeline(graph)
-    consts = {n.value for n in optimized.nodes() if n.op == "const"}
+    consts = {n.value for n in optimized.nodes() if n.op in ("const", "scalar")}
     assert 0.5 in consts  # the runtime scalar stays an argument, unfolded
     np.testing.assert_allclose(runtime_scalar.numpy(), 3.5 * 0.25 * 0.5)

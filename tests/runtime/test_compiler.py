@@ -46,7 +46,7 @@ def test_new_batch_size_reuses_kernel_sources():
         outs = [y._node]
         key, args = structural_key(outs)
         fused = fuse(Graph(tuple(outs)))
-        scalars = {a.uid for a in args if a.op == "const"}
+        scalars = {a.uid for a in args if a.op == "scalar"}
         return [render_kernel(fused, k, scalars).source
                 for k in fused.kernels if k.kind == "loop"]
 
