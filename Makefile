@@ -31,8 +31,11 @@ venv: deps $(STAMP)
 demo: venv
 	$(PY) -m graphc.demo
 
+# The slow tests (marked `slow`: long loops such as memory over 10,000 steps) run as a
+# step of their own, with their durations printed.
 test: venv
-	$(PY) -m pytest -q -n 2 tests
+	$(PY) -m pytest -q -n 2 -m "not slow" tests
+	$(PY) -m pytest -q -n 2 -m slow --durations=0 tests
 
 bench: venv
 	$(PY) -m graphc.bench

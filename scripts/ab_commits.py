@@ -1,0 +1,123 @@
+"""A/B of two commits: graphc's per-step figures, old and new, in alternating rounds.
+
+Each round runs one fresh subprocess per commit (their order alternating), each
+importing graphc from a checkout of its commit, and measures:
+
+- graph building: the lazy MLP step at batch 16 with kernels stubbed, minimum thread
+  time per step (``graphc.bench.training.graph_building_seconds``, as ``make bench``);
+- lazy MLP step (batch 128), jit MLP step (batch 128) and lazy LeNet-5 step (batch 64):
+  median wall time of 30 steps after warm-up (kernels come from a shared, warm cache);
+- jit per-call overhead (``graphc.bench.jit.overhead``).
+
+    python scripts/ab_commits.py OLD NEW [--rounds 5]
+
+Prints each round and the medians; OLD and NEW are any git revisions (NEW may be
+``WORKTREE``: the working tree as it is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MEASURE = r"""
+import importlib.util, json, statistics, sys, time
+root = sys.argv[1]
+# graphc.kernels is the checkout's kernels/ (an editable install would map the main tree's).
+spec = importlib.util.spec_from_file_location("graphc.kernels", f"{root}/kernels/__init__.py",
+                                              submodule_search_locations=[f"{root}/kernels"])
+import graphc
+module = importlib.util.module_from_spec(spec)
+sys.modules["graphc.kernels"] = module
+spec.loader.exec_module(module)
+assert graphc.__file__.startswith(root), graphc.__file__
+from graphc.bench import jit as jit_bench, training
+
+def med(step, n=30, warm=5):
+    for _ in range(warm):
+        step()
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+out = {"graph_building_ms": training.graph_building_seconds(300) * 1e3}
+x, y = training.data(128, (784,))
+lazy = training.graphc_step(training.mlp(), x, y)
+out["lazy_mlp_b128_ms"] = med(lambda: lazy().numpy()) * 1e3
+step = jit_bench.jit_step(training.mlp())
+xt, yt = graphc.tensor(x), graphc.tensor(y)
+out["jit_mlp_b128_ms"] = med(lambda: step(xt, yt).numpy()) * 1e3
+x, y = training.data(64, (1, 28, 28))
+lenet = training.graphc_step(training.lenet(), x, y)
+out["lazy_lenet_b64_ms"] = med(lambda: lenet().numpy(), n=20) * 1e3
+out["jit_call_overhead_us"] = jit_bench.overhead()["graphc.function call"]
+print("RESULT " + json.dumps(out))
+"""
+
+
+def checkout(rev: str, into: Path) -> Path:
+    if rev == "WORKTREE":
+        return ROOT
+    path = into / rev.replace("/", "_")
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(path), rev],
+                   check=True)
+    return path
+
+
+def measure(root: Path, env: dict) -> dict:
+    proc = subprocess.run([sys.executable, "-c", MEASURE, str(root)], env=env,
+                          capture_output=True, text=True, cwd=str(root))
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"measurement in {root} failed:\n{proc.stdout}\n{proc.stderr}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("old")
+    parser.add_argument("new")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        roots = {"old": checkout(args.old, tmp_path), "new": checkout(args.new, tmp_path)}
+        env = dict(os.environ, GRAPHC_PARALLEL_COMPILE="0")
+        results: dict[str, list[dict]] = {"old": [], "new": []}
+        try:
+            for name in ("old", "new"):  # warm the kernel cache for both
+                measure(roots[name], env)
+            for r in range(args.rounds):
+                order = ("old", "new") if r % 2 == 0 else ("new", "old")
+                for name in order:
+                    results[name].append(measure(roots[name], env))
+                print(f"round {r + 1}: " + "; ".join(
+                    f"{n} " + ", ".join(f"{k} {v:.3f}" for k, v in results[n][-1].items())
+                    for n in ("old", "new")), flush=True)
+        finally:
+            for root in roots.values():
+                if root != ROOT:
+                    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                                    str(root)], check=False)
+    print(f"\nmedians over {args.rounds} rounds ({args.old} → {args.new}):")
+    print("| figure | old | new | new/old | old range | new range |")
+    print("| --- | ---: | ---: | ---: | --- | --- |")
+    for key in results["old"][0]:
+        old = [r[key] for r in results["old"]]
+        new = [r[key] for r in results["new"]]
+        mo, mn = statistics.median(old), statistics.median(new)
+        print(f"| {key} | {mo:.3f} | {mn:.3f} | {mn / mo:.3f} | {min(old):.3f}–{max(old):.3f} "
+              f"| {min(new):.3f}–{max(new):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
