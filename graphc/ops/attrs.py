@@ -180,6 +180,7 @@ KINDS: dict[str, Callable[[Any, int], Any]] = {
     "perm": lambda v, ndim: _ints(v, 0, max(ndim - 1, 0)), "starts": lambda v, n: _ints(v),
     "stops": lambda v, n: _ints(v), "steps": _steps, "pads": _pairs, "groups": _count(1),
     "size": _count(0), "n_ys": _count(0), "x": _count(0), "spec": _spec,
+    "caller": _choice("one_hot"),
     "reduction": _choice("mean", "sum", "none"), "has_weight": _bool, "has_bias": _bool,
     "squared": _bool, "scale_product": _bool, "scale_c": _bool, "subtract": _bool,
 }
@@ -216,7 +217,7 @@ def _modes(op: str) -> tuple[str, ...]:
 
 # Attributes an op may have or not (the pooling ops share one inference).
 _OPTIONAL = {"max_pool2d": ("mode",), "max_pool2d_backward": ("mode",),
-             "max_pool2d_select": ("mode",)}
+             "max_pool2d_select": ("mode",), "check_index": ("caller",)}
 
 
 def _generic(v: Any, depth: int = 0) -> Any:
