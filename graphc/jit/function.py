@@ -241,7 +241,7 @@ def _check_draws(c: Capture) -> None:
     """A random draw cannot follow a symbolic dimension: its values were drawn for the
     probe size when the graph was built. Say so, naming the draw, the input and the
     likely cause (a train-mode Dropout), before check_generic blames the graph."""
-    for node in topo_order(list(c.outputs)):
+    for node in topo_order(list(c.outputs) + [n for _, n in c.writes if n is not None]):
         if node.uid not in c.draws:
             continue
         probes = [d for d in node.type.shape if d in c.probes]
