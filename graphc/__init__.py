@@ -19,6 +19,7 @@ from . import jit  # noqa: I001  (callable: @graphc.jit)
 from .jit import TraceError, function, load_function, placeholder
 from .ir import DTypeError, GraphcError, OpError, ShapeError
 from .runtime.explain import explain
+from .limits import LoadLimits
 from .serialization import load, save
 from .tensor import Parameter, Tensor, realize, tensor
 
@@ -28,5 +29,5 @@ __all__ = [
     "DTypeError", "Device", "GraphcError", "OpError", "Parameter", "ShapeError", "Tensor",
     "__version__", "data", "explain", "functional", "grad", "get_default_device", "lazy",
     "load", "module", "ops", "optimizer", "random", "realize", "save", "set_default_device",
-    "tensor", "jit", "placeholder", "function", "TraceError", "load_function",
+    "tensor", "jit", "placeholder", "function", "TraceError", "load_function", "LoadLimits",
 ]

@@ -10,14 +10,21 @@ size:      ...
 Each command is a function that adds its subparser; ``@command`` registers it, so a new
 command (viz, run, bench) is one decorated function here or in its own module, imported
 below. A subparser sets ``handler=<function(args) -> int>`` through ``set_defaults``.
+
+A user error (a bad file, a bad option, an input that does not fit) is one line on
+stderr, ``graphc <command>: <what went wrong>``, and exit status 2: handlers raise
+ValueError, OSError or a graphc error and :func:`main` reports it. ``GRAPHC_TRACEBACK=1``
+shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 Registrar = Callable[["argparse._SubParsersAction"], None]
 
@@ -43,6 +50,20 @@ def command(name: str) -> Callable[[Registrar], Registrar]:
     return register
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (and subcommands parsed alike)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a command reports as one line (exit 2) rather than a traceback."""
+    from graphc.ir import GraphcError
+
+    return (ValueError, OSError, GraphcError)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``graphc`` argument parser with every registered command.
 
@@ -51,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     from graphc import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="graphc", description="graphc: a lazy computational-graph compiler.")
     parser.add_argument("--version", action="version", version=f"graphc {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -75,7 +96,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:  # `graphc` or `graphc cache` alone: show what can follow
         (getattr(args, "parser", None) or parser).print_help()
         return 2
-    return handler(args) or 0
+    try:
+        return handler(args) or 0
+    except user_errors() as err:
+        if os.environ.get("GRAPHC_TRACEBACK"):
+            raise
+        words = sys.argv[1:] if argv is None else list(argv)
+        name = next((w for w in words if not w.startswith("-")), "")
+        text = " ".join(str(err).split()) or type(err).__name__
+        prefix = f"graphc {name}: "
+        print(text if text.startswith(prefix) else prefix + text, file=sys.stderr)
+        return 2
 
 
 # ------------------------------------------------------------------------- cache

@@ -9,7 +9,12 @@ are saved as their NumPy values and load back as NumPy arrays (which
 
 Writes are atomic: the archive is written to a temporary file in the destination folder,
 flushed to disk, then moved over the target with ``os.replace``, so a crash never leaves
-a half-written file under the target name.
+a half-written file under the target name. A new file gets the mode the umask gives; an
+existing file keeps its own (see :mod:`graphc.fileio`).
+
+Loading checks every size the file declares (arrays, their total, how far a compressed
+member expands, how deeply the manifest nests) against :class:`graphc.LoadLimits` before
+allocating it, and refuses the file with a ValueError naming the limit when one is over.
 
 >>> import os, tempfile, numpy as np
 >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.gc")
@@ -23,12 +28,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
-import zipfile
-import zlib
 from typing import IO, Any
 
 import numpy as np
+
+from .arrayfile import FormatError, read_npz
+from .fileio import atomic_write
+from .limits import LimitError, LoadLimits, parse_json
 
 __all__ = ["load", "save"]
 
@@ -101,23 +107,8 @@ def save(obj: Any, path: str | os.PathLike | IO[bytes]) -> None:
     arrays[_MANIFEST] = np.frombuffer(manifest.encode("utf-8"), dtype=np.uint8)
     if hasattr(path, "write"):
         np.savez(path, **arrays)
-        return
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    else:
+        atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 class _Decoder:
@@ -161,35 +152,10 @@ class _Decoder:
         raise self._bad(f"unknown entry kind {tag!r}")
 
 
-def _read_arrays(path: Any, source: str) -> dict[str, np.ndarray]:
-    """Every entry of the archive, read fully; ValueError if it is not a readable npz."""
-    foreign = f"graphc.load: {source} is not a file written by graphc.save"
-    errors = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, OSError)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except errors as err:
-        if isinstance(err, ValueError) and "pickle" in str(err):
-            raise ValueError(f"{foreign} (not an .npz archive)") from None
-        raise ValueError(f"{foreign}, or it is truncated or corrupt "
-                         f"({type(err).__name__}: {err})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{foreign} (it is a single .npy array)")
-    with archive:
-        try:
-            return {name: archive[name] for name in archive.files}
-        except errors as err:
-            if isinstance(err, ValueError) and "pickle" in str(err):
-                raise ValueError(f"{foreign} (it holds pickled Python objects, which "
-                                 f"graphc never loads)") from None
-            raise ValueError(f"{foreign}, or it is truncated or corrupt "
-                             f"({type(err).__name__}: {err})") from None
-
-
-def load(path: str | os.PathLike | IO[bytes]) -> Any:
+def load(path: str | os.PathLike | IO[bytes], *, limits: LoadLimits | None = None) -> Any:
     """Load what :func:`save` wrote. Never executes code from the file; a truncated or
-    foreign file raises ValueError saying so.
+    foreign file raises ValueError saying so, and so does a file declaring sizes over
+    ``limits`` (default: ``LoadLimits()``, from the environment), before allocating them.
 
     >>> import io
     >>> buf = io.BytesIO(b"not a checkpoint")
@@ -199,20 +165,31 @@ def load(path: str | os.PathLike | IO[bytes]) -> Any:
     ...     print(err)
     graphc.load: <file object> is not a file written by graphc.save (not an .npz archive)
     """
+    limits = LoadLimits() if limits is None else limits
     source = "<file object>" if hasattr(path, "read") else repr(os.fspath(path))
+    foreign = f"graphc.load: {source} is not a file written by graphc.save"
     if hasattr(path, "read") and not hasattr(path, "seek"):
         path = io.BytesIO(path.read())
-    arrays = _read_arrays(path, source)
+    try:
+        arrays = read_npz(path, source, limits)
+    except LimitError as err:
+        raise LimitError(f"graphc.load: {err}") from None
+    except FormatError as err:
+        why = str(err).removeprefix(source).strip()
+        if why.startswith("is truncated or corrupt"):
+            raise ValueError(f"{foreign}, or it {why}") from None
+        raise ValueError(f"{foreign} ({why.removeprefix('is ')})") from None
     raw = arrays.pop(_MANIFEST, None)
     if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ValueError(f"graphc.load: {source} is not a file written by graphc.save "
-                         f"(an .npz archive without a graphc manifest)")
+        raise ValueError(f"{foreign} (an .npz archive without a graphc manifest)")
     try:
-        manifest = json.loads(raw.tobytes().decode("utf-8"))
+        manifest = parse_json(raw.tobytes().decode("utf-8"), f"{source}'s manifest", limits)
+    except LimitError as err:
+        raise LimitError(f"graphc.load: {err}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"graphc.load: {source} has a corrupt manifest ({err})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ValueError(f"graphc.load: {source} is not a file written by graphc.save")
+        raise ValueError(foreign)
     version = manifest.get("version")
     if not isinstance(version, int) or version > VERSION:
         raise ValueError(f"graphc.load: {source} has format version {version!r}; this graphc "

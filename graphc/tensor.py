@@ -19,7 +19,7 @@ import numpy as np
 
 from . import dtypes, lazy
 from .device import Device, canonical_device, check_available
-from .ir import Node, buffer_node
+from .ir import Node, buffer_node, user_location
 
 
 def _array_from(data: Any, dtype: Any) -> np.ndarray:
@@ -153,13 +153,25 @@ class Tensor:
         return np.array(value, dtype=dtype) if dtype is not None or copy else value
 
     def __bool__(self) -> bool:
+        if self.size != 1:  # known from the type: nothing is computed to say so
+            raise ValueError(f"the truth value of a Tensor with {self.size} elements (shape "
+                             f"{self.shape}) is ambiguous: reduce it first, e.g. "
+                             f"bool(t.max()) for any, bool(t.min()) for all "
+                             f"({user_location()})")
         return bool(self.item())
 
     def __int__(self) -> int:
+        self._one_element("int")
         return int(self.item())
 
     def __float__(self) -> float:
+        self._one_element("float")
         return float(self.item())
+
+    def _one_element(self, what: str) -> None:
+        if self.size != 1:
+            raise ValueError(f"only a Tensor with one element converts to a Python {what}; "
+                             f"this one has shape {self.shape} ({user_location()})")
 
     def __index__(self) -> int:
         if not np.issubdtype(self.dtype, np.integer):

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..ir import FusedGraph, Kernel, Node
 from ..ops import get_op
+from ..ops.attrs import literal as number_literal
 from .cpu_columns import ColumnReductions
 from .cpu_whole import WholeReductions
 
@@ -91,16 +92,13 @@ def compute_dtype(dtype: np.dtype) -> str:
 
 
 def literal(value: object, dtype: np.dtype) -> str:
-    """A typed scalar literal (typed, so float32 math stays float32)."""
+    """A typed scalar literal (typed, so float32 math stays float32); TypeError unless
+    ``value`` is a number (see :func:`graphc.ops.attrs.literal`)."""
     name = compute_dtype(dtype)
+    text = number_literal(value)
     if name == "bool":
         return "True" if value else "False"
-    if isinstance(value, float):
-        if value != value:
-            return f"{name}(np.nan)"
-        if value in (float("inf"), float("-inf")):
-            return f"{name}({'-' if value < 0 else ''}np.inf)"
-    return f"{name}({value!r})"
+    return f"{name}({text})"
 
 
 class _Renderer(ColumnReductions, WholeReductions):
@@ -204,9 +202,8 @@ class _Renderer(ColumnReductions, WholeReductions):
                 stack += [(i, idx, False) for i in reversed(n.inputs)]
                 continue
             args = [self._resolved(i, idx) for i in n.inputs]
-            attrs = dict(n.attrs)
-            if "dtype" in attrs:
-                attrs["dtype"] = compute_dtype(np.dtype(attrs["dtype"]))
+            attrs = {k: compute_dtype(np.dtype(v)) if k == "dtype" else number_literal(v)
+                     for k, v in n.attrs.items()}  # never an attribute as text
             var = self.fresh()
             template = _specialize()(op.template, compute_dtype(n.inputs[0].type.dtype)) \
                 if n.inputs else op.template

@@ -6,6 +6,9 @@ Elementwise ops in the IR take operands of one shape and dtype; this module inse
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from collections.abc import Sequence
 from functools import reduce
 from typing import Any
@@ -161,6 +164,25 @@ def _describe(value: Any) -> str:
 
 def wrap(node: Node) -> Tensor:
     return Tensor._wrap(node)
+
+
+_GRAPHC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def warn_at_user(message: str) -> None:
+    """A UserWarning reported at the user's line (the innermost frame outside graphc).
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as seen:
+    ...     warnings.simplefilter("always")
+    ...     warn_at_user("careful")
+    >>> str(seen[0].message), seen[0].category.__name__
+    ('careful', 'UserWarning')
+    """
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_GRAPHC_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
 
 
 def normalize_axis(op: str, axis: int, ndim: int) -> int:

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 
 from .. import random as _random
+from ..ir import DTypeError, user_location
+from ..ops import apply
 from ..tensor import Tensor
 from ._operands import tensor_of
 from .elemwise import equal
@@ -39,10 +41,30 @@ def embedding(inp: Any, weight: Any) -> Tensor:
 
 
 def one_hot(inp: Any, num_classes: int) -> Tensor:
-    """One-hot encoding along a new last axis, in the input's dtype (as MegEngine)."""
+    """One-hot encoding of integer classes along a new last axis, in the input's dtype
+    (as MegEngine). A class outside ``[0, num_classes)`` is an error when the result is
+    computed (``graphc.OpError`` naming one_hot, the class and the line), never a row of
+    zeros.
+
+    >>> import graphc
+    >>> try:
+    ...     one_hot(graphc.tensor([0, 4]), 3).numpy()
+    ... except graphc.OpError as err:
+    ...     print(str(err).split(" (")[0])
+    check_index: one_hot: class 4 is out of range for 3 classes
+    """
     x = tensor_of(inp)
+    if x.dtype.kind not in "iu":
+        raise DTypeError(f"one_hot: classes must be integers, got {x.dtype.name} of shape "
+                         f"{x.shape} ({user_location()})")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
+            or num_classes < 1:
+        raise ValueError(f"one_hot: num_classes must be a positive int, got {num_classes!r} "
+                         f"({user_location()})")
+    checked = Tensor._wrap(apply("check_index", [x._node], size=int(num_classes),
+                                 axis=x.ndim, caller="one_hot"))
     classes = arange(num_classes, dtype=x.dtype, device=x._node.type.device)
-    return equal(expand_dims(x, -1), classes).astype(x.dtype)
+    return equal(expand_dims(checked, -1), classes).astype(x.dtype)
 
 
 def topk_accuracy(logits: Any, target: Any, topk: int | tuple = 1) -> Any:

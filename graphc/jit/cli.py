@@ -1,15 +1,15 @@
 """``graphc run model.graphc --input x=input.npy``: run a dumped function from the shell.
 
-Inputs are ``.npy`` files (read with ``allow_pickle=False``), given by input name or in
-order; each output is written as ``<output name>.npy`` in ``--out`` (atomically).
+Inputs are ``.npy`` files (read within :class:`graphc.LoadLimits`, never unpickled),
+given by input name or in order; each output is written as ``<output name>.npy`` in
+``--out`` (atomically, with the mode the umask gives). A bad file or input is one line
+on stderr and exit status 2 (see :mod:`graphc.cli`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
-import tempfile
 
 import numpy as np
 
@@ -28,30 +28,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """The ``run`` command: load, call, write outputs; errors are one line on stderr."""
+    """The ``run`` command: load, call, write outputs (errors: see the module docstring)."""
+    from ..arrayfile import read_npy
+    from ..fileio import atomic_write
+    from ..limits import LoadLimits
     from . import load_function
-    from .errors import TraceError
 
-    try:
-        fn = load_function(args.model)
-        positional, named = [], {}
-        for item in args.input:
-            name, sep, path = item.partition("=")
-            value = np.load(path if sep else name, allow_pickle=False)
-            if sep:
-                named[name] = value
-            else:
-                positional.append(value)
-        values = fn(*positional, **named)
-    except (OSError, ValueError, TraceError) as err:
-        print(f"graphc run: {err}", file=sys.stderr)
-        return 1
+    limits = LoadLimits()
+    fn = load_function(args.model, limits=limits)
+    positional, named = [], {}
+    for item in args.input:
+        name, sep, path = item.partition("=")
+        path = path if sep else name
+        try:
+            value = read_npy(path, f"input {path!r}", limits)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"input {path!r}: no such file") from None
+        if sep:
+            named[name] = value
+        else:
+            positional.append(value)
+    values = fn(*positional, **named)
     leaves = _leaves(values)
     names = [n for n in fn.output_names if not n.startswith("update:")]
     os.makedirs(args.out, exist_ok=True)
     for name, value in zip(names, leaves):
         target = os.path.join(args.out, f"{_safe(name)}.npy")
-        _save_npy(target, value)
+        atomic_write(target, lambda f, v=value: np.save(f, v, allow_pickle=False))
         print(f"{name}: {value.dtype.name}{list(value.shape)} -> {target}")
     return 0
 
@@ -69,15 +72,3 @@ def _leaves(values: object) -> list[np.ndarray]:
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "output"
 
-
-def _save_npy(path: str, value: np.ndarray) -> None:
-    """Write one .npy atomically (a temporary file, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, value, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -49,8 +49,9 @@ _RETRACE_WARNING = 3
 class JitFunction:
     """A traced, compiled function (what ``@graphc.jit`` returns). Call it like the
     original; ``traces`` counts traces; ``compiled`` is the :class:`CompiledFunction`
-    of the latest call, whose ``graph``, ``explain()``, ``stats`` and ``dump()`` are
-    also available here."""
+    of the latest call, whose ``graph``, ``explain()`` and ``stats`` are also available
+    here; :meth:`dump` writes one traced signature, the one its example arguments
+    select (or the only one)."""
 
     def __init__(self, fn: Callable, check: bool = False, name: str | None = None) -> None:
         if not callable(fn):
@@ -161,11 +162,59 @@ class JitFunction:
     def explain(self):
         return self.compiled.explain()
 
-    def dump(self, path: str) -> None:
-        self.compiled.dump(path)
+    def dump(self, path: str, *args: Any, **kwargs: Any) -> None:
+        """Write one traced signature to ``path`` (a file holds one compiled function).
+
+        With example arguments, the signature they select is written (it must have been
+        traced: call the function with such arguments first). Without, the function must
+        have exactly one traced signature; with several, TraceError lists them.
+
+        >>> import graphc, os, tempfile
+        >>> @graphc.jit
+        ... def double(x):
+        ...     return x * 2
+        >>> _ = double(np.ones(2, np.float32)); _ = double(np.ones(3, np.float32))
+        >>> path = os.path.join(tempfile.mkdtemp(), "double.graphc")
+        >>> double.dump(path, np.zeros(3, np.float32))   # the (3,) signature
+        >>> graphc.load_function(path).input_nodes[0].type.shape
+        (3,)
+        """
+        if args or kwargs:
+            traced = self._cache.get(_key(args, kwargs, []))
+            if traced is None:
+                raise TraceError(f"{self.name}.dump: {self.name} was not traced for "
+                                 f"arguments like these ({_describe_args(args, kwargs)}); "
+                                 f"call it with them first. Traced: {self._signatures()}")
+        elif len(self._cache) == 1:
+            traced = next(iter(self._cache.values()))
+        elif not self._cache:
+            raise TraceError(f"{self.name}.dump: not traced yet; call {self.name} first")
+        else:
+            raise TraceError(f"{self.name}.dump: {self.name} has {len(self._cache)} traced "
+                             f"signatures ({self._signatures()}) and a file holds one: pass "
+                             f"example arguments of the one to write, as in "
+                             f"{self.name}.dump(path, x)")
+        traced.function.dump(path)
+
+    def _signatures(self) -> str:
+        return "; ".join(_describe_inputs(t.function) for t in self._cache.values())
 
     def __repr__(self) -> str:
         return f"<graphc.jit {self.name} ({self.traces} trace(s))>"
+
+
+def _describe_inputs(fn: CompiledFunction) -> str:
+    """``x: float32[8, 3], y: int32[8]``: a traced signature's inputs."""
+    return ", ".join(f"{name}: {n.type.dtype.name}{list(n.type.shape)}"
+                     for name, n in zip(fn.input_names, fn.input_nodes)) or "no inputs"
+
+
+def _describe_args(args: tuple, kwargs: dict) -> str:
+    def one(v: Any) -> str:
+        if isinstance(v, (Tensor, np.ndarray)):
+            return f"{np.dtype(v.dtype).name}{list(v.shape)}"
+        return type(v).__name__
+    return ", ".join([one(a) for a in args] + [f"{k}={one(v)}" for k, v in kwargs.items()])
 
 
 def _flatten_args(args: tuple, kwargs: dict, signature: inspect.Signature | None,

@@ -66,6 +66,7 @@ class CompiledFunction:
         self._dtypes = [n.type.dtype for n in inputs]
         self._devices = [n.type.device for n in inputs]
         if capture.probes:
+            _check_draws(capture)
             check_generic(self._all_outputs(), list(capture.probes))
         else:
             self._last = self._entry(())
@@ -234,6 +235,28 @@ def _leaf_names(tree: tuple, path: str, out: list[str]) -> None:
     elif kind == "dict":
         for k, t in body:
             _leaf_names(t, k if path == "output" else f"{path}[{k!r}]", out)
+
+
+def _check_draws(c: Capture) -> None:
+    """A random draw cannot follow a symbolic dimension: its values were drawn for the
+    probe size when the graph was built. Say so, naming the draw, the input and the
+    likely cause (a train-mode Dropout), before check_generic blames the graph."""
+    for node in topo_order(list(c.outputs) + [n for _, n in c.writes if n is not None]):
+        if node.uid not in c.draws:
+            continue
+        probes = [d for d in node.type.shape if d in c.probes]
+        if not probes:
+            continue
+        inputs = [f"{name!r} of shape {display_shape(n.type.shape, c.probes)}"
+                  for name, n in zip(c.input_names, c.inputs) if probes[0] in n.type.shape]
+        kind = c.draws[node.uid][1][0]
+        raise TraceError(
+            f"{c.name}: a random {kind} draw of shape {display_shape(node.type.shape, c.probes)}"
+            f", made at {node.meta.location}, takes its size from the symbolic dimension of "
+            f"input {', '.join(inputs)}; random values are drawn for a concrete shape. A "
+            f"Dropout in training mode does this: call model.eval() before "
+            f"graphc.function for inference, or give the input a concrete shape, or use "
+            f"@graphc.jit, which traces each batch size")
 
 
 def capture_draws(nodes: Sequence[Node]) -> dict:

@@ -161,6 +161,10 @@ def _check_index_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray
     size = attrs["size"]
     if index.size and (index.min() < 0 or index.max() >= size):
         bad = index[(index < 0) | (index >= size)].flat[0]
+        caller = attrs.get("caller")  # the function the labels were given to
+        if caller:
+            raise OpError(f"{caller}: class {bad} is out of range for {size} classes "
+                          f"(valid: 0 to {size - 1})")
         raise OpError(f"label {bad} is out of bounds for axis {attrs['axis']} with size {size}")
     return np.array(index)
 
@@ -175,9 +179,10 @@ def _check_index_library(xs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray
 
 _check_index_library.describe = "bounds check"  # what explain() shows
 
-# ``check_index(labels; size, axis)``: the labels, after checking 0 <= label < size. A
-# loss that selects with a one-hot mask (which fuses) instead of ``gather`` keeps
-# gather's bounds check this way: a wrong label is an error, not a silent zero.
+# ``check_index(labels; size, axis[, caller])``: the labels, after checking 0 <= label <
+# size (``caller``, the function the user called, names the error). A loss that selects
+# with a one-hot mask (which fuses) instead of ``gather``, and ``one_hot``, keep gather's
+# bounds check this way: a wrong label is an error, not a silent zero.
 register("check_index", "opaque", _infer_check_index, _check_index_reference,
          differentiable=False, library=_check_index_library)
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..ir import Attrs, TensorType
+from .attrs import literal
 from .registry import ShapeError, register
 
 
@@ -181,8 +182,8 @@ def _slice_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
 def _slice_map(in_type, out_type, attrs, out_index, size) -> tuple[str, ...]:
     result = []
     for idx, a, s in zip(out_index, attrs["starts"], attrs["steps"]):
-        term = idx if s == 1 else f"{s} * {idx}"
-        result.append(term if a == 0 else f"({a} + {term})")
+        term = idx if s == 1 else f"{literal(s)} * {idx}"
+        result.append(term if a == 0 else f"({literal(a)} + {term})")
     return tuple(result)
 
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..ir import Attrs, Node, TensorType
+from .attrs import literal
 from .registry import ShapeError, register
 
 MODES = ("constant", "reflect", "edge")
@@ -85,7 +86,7 @@ def _pad_map(in_type: TensorType, out_type: TensorType, attrs: Attrs,
         if not before and not after:
             result.append(idx)
             continue
-        j = f"({idx} - {before})" if before else idx
+        j = f"({idx} - {literal(before)})" if before else idx
         if n == 1:  # every read is of element 0 (reflect allows no padding here)
             result.append("0")
             last = None
@@ -99,7 +100,7 @@ def _pad_map(in_type: TensorType, out_type: TensorType, attrs: Attrs,
                 result.append(f"min({k}, {last})" if after else k)
         if mode == "constant":
             if before:
-                conditions.append(f"({idx} >= {before})")
+                conditions.append(f"({idx} >= {literal(before)})")
             if after:
                 conditions.append(f"({j} <= {last or 0})")
     if conditions:

@@ -9,7 +9,7 @@ from typing import Any
 
 import networkx as nx
 
-from ..codegen.cache import _write_if_different as write_atomic
+from ..fileio import atomic_write
 from ..ir import user_location
 from .dot import to_dot
 from .graph_model import stage_graph
@@ -52,7 +52,7 @@ def export(target: Any, path: str | os.PathLike, stage: str = "fused",
         find_dot(f"export to {fmt.upper()}")  # fail before the (slower) graph work
     g = stage_graph(target, stage, group_by=group_by, names=names)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, _encode(g, fmt))  # a temporary file beside it, renamed over it
+    atomic_write(path, _encode(g, fmt))  # a temporary file beside it, renamed over it
     return path
 
 

@@ -23,6 +23,6 @@ def test_run_writes_outputs_as_npy(tmp_path, capsys):
 
 def test_run_reports_bad_files_in_one_line(tmp_path, capsys):
     (tmp_path / "bad.graphc").write_bytes(b"nope")
-    assert main(["run", str(tmp_path / "bad.graphc")]) == 1
+    assert main(["run", str(tmp_path / "bad.graphc")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("graphc run: graphc.load_function:") and err.count("\n") == 1
