@@ -21,7 +21,7 @@ from ..codegen.cpu import KernelSource, render_kernel
 from ..codegen.in_place import in_place_pairs, in_place_source
 from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier, structural_key, topo_order
 from ..ir.node import SCALAR_OPS
-from ..ir.values import forget
+from ..ir.values import _values, forget
 from ..ops import get_op
 from ..passes import run_pipeline
 from ..passes.memory import MemoryPlan, plan_memory
@@ -72,10 +72,11 @@ class Compiled:
 def _runtime_value(node: Node):
     if node.op in SCALAR_OPS:
         return node.type.dtype.type(node.value)
-    if node.buffer is None:
+    value = node.data if not node.inputs else _values.get(node.uid)
+    if value is None:
         raise RuntimeError(f"{node.op} node %{node.uid} has no value (built at "
                            f"{node.meta.location})")
-    return node.buffer
+    return value
 
 
 def _fresh(type) -> Callable[[], np.ndarray]:
