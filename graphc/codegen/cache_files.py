@@ -107,8 +107,8 @@ def untrusted_reason(directory: Path, root: Path) -> str | None:
         path = path if part is None else path / part
         try:
             st = os.lstat(path)
-        except FileNotFoundError:
-            return None
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # nothing there to load; creating it will fail or check it
         except OSError as exc:
             return f"{path} cannot be examined ({exc.strerror})"
         if stat.S_ISLNK(st.st_mode):

@@ -28,6 +28,7 @@ the cache can evict least recently used entries when it grows past its size cap
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import json
@@ -50,9 +51,9 @@ _secrets_lock = threading.Lock()
 
 
 def secret(root: Path, create: bool = True) -> bytes | None:
-    """The cache's HMAC key (``<root>/cache.key``), made on first use; None when it is
-    missing and cannot be made. Re-read when the file changes (``graphc cache clear``
-    and a new one made by another process)."""
+    """The cache's HMAC key (``<root>/cache.key``), made on first use when ``create``
+    (an OSError if it cannot be), else None when there is none. Re-read when the file
+    changes (``graphc cache clear`` and a new one made by another process)."""
     path = Path(root) / SECRET_NAME
     for _ in range(3):
         try:
@@ -62,8 +63,7 @@ def secret(root: Path, create: bool = True) -> bytes | None:
                 known = _secrets.get(str(path))
             if known is not None and known[0] == stamp:
                 return known[1]
-            text = path.read_bytes().strip()
-            value = bytes.fromhex(text.decode("ascii"))
+            value = bytes.fromhex(path.read_bytes().strip().decode("ascii"))
             if len(value) < 16:
                 raise ValueError("too short")
             with _secrets_lock:
@@ -76,24 +76,23 @@ def secret(root: Path, create: bool = True) -> bytes | None:
         except (ValueError, UnicodeDecodeError):  # damaged: a new key (entries rebuild)
             if not create:
                 return None
-            with contextlib.suppress(OSError):
-                write_atomic(path, secrets.token_hex(32).encode(), mode=0o600)
+            write_atomic(path, secrets.token_hex(32).encode(), mode=0o600)
         except OSError:
+            if create:
+                raise
             return None
-    return None
+    raise FileNotFoundError(errno.ENOENT, "keeps vanishing", str(path))
 
 
 def _make_secret(path: Path) -> None:
     """Create the key file unless another process just did (link fails if it exists)."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(secrets.token_hex(32).encode())
         with contextlib.suppress(FileExistsError):
             os.link(tmp, path)
-    except OSError:
-        pass
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -141,10 +140,8 @@ def write_record(record: Path, root: Path, binding: str, files: dict[str, bytes]
                  kept: dict[str, str] | None = None) -> int:
     """Write the record of ``files`` (name → bytes just written) plus ``kept`` digests
     of files already recorded; returns the bytes written. Raises OSError when no key can
-    be made."""
+    be made (FileNotFoundError: the cache was deleted meanwhile)."""
     key = secret(root)
-    if key is None:
-        raise PermissionError(f"graphc: cannot create {Path(root) / SECRET_NAME}")
     digests = dict(kept or {})
     digests.update({name: digest(key, binding, name, data) for name, data in files.items()})
     text = json.dumps({"format": RECORD_FORMAT, "key": binding, "files": digests},
