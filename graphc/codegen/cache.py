@@ -78,6 +78,8 @@ CODEGEN_VERSION = 7
 KERNEL_PACKAGE = "graphc_kernels"  # parent of the kernel modules in sys.modules
 KEY_LENGTH = 24  # hex digits of sha256 kept in a kernel key (96 bits)
 
+_write_if_different = write_if_different  # graphc.viz.export writes its files with it
+
 _GRAPHC_IMPORT = re.compile(r"^\s*(?:from|import)\s+(graphc(?:\.\w+)*)\b", re.MULTILINE)
 
 __all__ = ["KernelCacheWarning", "cache_dir", "cache_info", "clear_cache", "compile_stats",

@@ -302,9 +302,11 @@ def test_the_size_cap_evicts_least_recently_used_kernels(isolated_cache, monkeyp
         cache.load_kernel(source)(out, X)
         np.testing.assert_allclose(out, X + sources.index(source))
 
-    def kept() -> list[bool]:
-        return [cache.cache_index.entries(isolated_cache).get(
-            f"kernels/k_{cache.kernel_key(s)}") is not None for s in sources]
+    def kept() -> list[bool]:  # each kernel's module and numba files, all or none
+        found = [sorted(p.suffix for p in (isolated_cache / "kernels").rglob(
+            f"k_{cache.kernel_key(s)}.*")) for s in sources]
+        assert all(f in ([], [".json", ".nbc", ".nbi", ".py"]) for f in found), found
+        return [bool(f) for f in found]
 
     use(sources[0])
     use(sources[1])
