@@ -14,7 +14,7 @@ verify either. Every file is checked against the record *before* it is unpickled
 >>> from pathlib import Path
 >>> root = Path(tempfile.mkdtemp())
 >>> record = root / "k_0f.kernel-9.py311.graphc.json"
->>> write_record(record, root, "0f", {"k_0f.kernel-9.py311.nbi": b"index bytes"})
+>>> _ = write_record(record, root, "0f", {"k_0f.kernel-9.py311.nbi": b"index bytes"})
 >>> verified_bytes(root / "k_0f.kernel-9.py311.nbi", b"index bytes", record, root, "0f")
 True
 >>> verified_bytes(root / "k_0f.kernel-9.py311.nbi", b"other bytes", record, root, "0f")
