@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from graphc.codegen import cache
+from tests.codegen.cache_helpers import child_env, filled_template, isolated
 
 KERNEL_TEMPLATE = '''# graphc kernel: {tag} (2 ops)
 import numpy as np
@@ -72,14 +73,6 @@ def stats_delta(before: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before[name] for name in after}
 
 
-def child_env(cache_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GRAPHC_DUMP", "NUMBA_CACHE_DIR")}
-    env["GRAPHC_CACHE_DIR"] = str(cache_dir)
-    env.update(extra)
-    return env
-
-
 def run_child(tmp_path: Path, cache_dir: Path, **extra: str) -> dict:
     source_file = tmp_path / "source.py.txt"
     source_file.write_text(SOURCE)
@@ -100,23 +93,14 @@ def numba_files(cache_dir: Path, suffix: str) -> list[Path]:
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
     """Each test gets an empty cache dir, no dump dir, and no kernels in memory."""
-    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("GRAPHC_DUMP", raising=False)
-    cache._forget_loaded_kernels()
-    yield tmp_path / "cache"
-    cache._forget_loaded_kernels()
+    yield from isolated(monkeypatch, tmp_path / "cache")
 
 
 @pytest.fixture(scope="session")
 def warm_template(tmp_path_factory) -> Path:
     """A cache dir holding SOURCE compiled once by this process (copy it before changing)."""
-    template = tmp_path_factory.mktemp("warm") / "cache"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRAPHC_CACHE_DIR", str(template))
-        patch.delenv("GRAPHC_DUMP", raising=False)
-        cache._forget_loaded_kernels()
-        run_kernel(cache.load_kernel(SOURCE))
-        cache._forget_loaded_kernels()
+    template = filled_template(tmp_path_factory, "warm",
+                               lambda: run_kernel(cache.load_kernel(SOURCE)))
     assert len(numba_files(template, ".nbc")) == 1
     return template
 

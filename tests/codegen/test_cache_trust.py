@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from graphc.codegen import cache, cache_index
+from tests.codegen.cache_helpers import child_env, filled_template, isolated
 
 KERNEL = '''import numpy as np
 from numba import njit
@@ -66,18 +67,10 @@ class Planted:
         return (os.mkdir, (self.marker,))
 
 
-def child_env(cache_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in (
-        "GRAPHC_DUMP", "NUMBA_CACHE_DIR", "GRAPHC_CACHE_MAX_BYTES")}
-    env.update(GRAPHC_CACHE_DIR=str(cache_dir), GRAPHC_BACKEND="compiled",
-               GRAPHC_PARALLEL_COMPILE="0", **extra)
-    return env
-
-
 def run_child(script: str, cache_dir: Path, *args: str, preexec=None) -> dict:
     done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
-                          text=True, env=child_env(cache_dir), timeout=300,
-                          preexec_fn=preexec)
+                          text=True, timeout=300, preexec_fn=preexec, env=child_env(
+                              cache_dir, GRAPHC_BACKEND="compiled", GRAPHC_PARALLEL_COMPILE="0"))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -102,26 +95,19 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
-    for name in ("GRAPHC_DUMP", "GRAPHC_CACHE_MAX_BYTES", "NUMBA_CACHE_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    cache._forget_loaded_kernels()
-    yield tmp_path / "cache"
-    cache._forget_loaded_kernels()
+    yield from isolated(monkeypatch, tmp_path / "cache")
+
+
+def _fill() -> None:
+    for source in (ADD, SQUARE):
+        out = np.empty_like(X)
+        cache.load_kernel(source)(out, X)
 
 
 @pytest.fixture(scope="module")
 def warm_template(tmp_path_factory) -> Path:
     """A cache holding ADD and SQUARE compiled by this process (copy it to change it)."""
-    template = tmp_path_factory.mktemp("trust") / "cache"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRAPHC_CACHE_DIR", str(template))
-        cache._forget_loaded_kernels()
-        for source in (ADD, SQUARE):
-            out = np.empty_like(X)
-            cache.load_kernel(source)(out, X)
-        cache._forget_loaded_kernels()
-    return template
+    return filled_template(tmp_path_factory, "trust", _fill)
 
 
 def warm_copy(template: Path, where: Path) -> Path:
