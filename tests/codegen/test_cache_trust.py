@@ -135,16 +135,15 @@ def _owned_by_nobody(path: Path) -> None:
     os.chown(path, 65534, 65534)
 
 
-@pytest.mark.parametrize("case", ["cache_group_writable", "cache_world_writable",
-                                  "kernels_group_writable", "parent_world_writable",
-                                  "cache_owned_by_another_user"])
+@pytest.mark.parametrize("case", ["cache_world_writable", "kernels_group_writable",
+                                  "parent_world_writable", "cache_owned_by_another_user"])
 def test_a_cache_others_can_write_is_never_read(warm_template, tmp_path, case):
     parent = tmp_path / "shared"
     parent.mkdir()
     root = warm_copy(warm_template, parent / "cache")
     marker = tmp_path / "planted-pickle-ran"
     numba_file(root, ADD, ".nbi").write_bytes(pickle.dumps(Planted(marker)))
-    victim = {"cache_group_writable": (root, 0o775), "cache_world_writable": (root, 0o777),
+    victim = {"cache_world_writable": (root, 0o777),
               "kernels_group_writable": (root / "kernels", 0o775),
               "parent_world_writable": (parent, 0o777),
               "cache_owned_by_another_user": (root, None)}[case]
