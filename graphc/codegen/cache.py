@@ -5,7 +5,8 @@ the files of the graphc modules it imports (``graphc.codegen.mathlib``: numba's 
 does not notice when a called jitted function changes). The text is written to
 ``<cache dir>/kernels/k_<hash>.py`` and imported as ``graphc_kernels.k_<hash>``; the
 kernel's ``@njit(cache=True)`` then keeps its machine code in ``__pycache__`` beside that
-file (or under ``NUMBA_CACHE_DIR``), so a second process loads it instead of compiling.
+file (always there: graphc's own numba cache, never ``NUMBA_CACHE_DIR``), so a second
+process loads it instead of compiling.
 A kernel source is a module defining ``kernel`` (graphc.codegen.cpu renders them):
 
 >>> import numpy as np

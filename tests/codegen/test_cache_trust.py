@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -174,6 +175,20 @@ def test_a_sticky_world_writable_parent_like_tmp_is_fine(warm_template, tmp_path
     assert (result["stats"]["numba_cache_hits"], result["stats"]["numba_compiles"]) == (1, 0)
 
 
+def test_cache_files_are_written_whole_with_the_mode_the_umask_gives(isolated_cache):
+    run_kernels(isolated_cache, ADD, preexec=lambda: os.umask(0o027))
+    files = {p.relative_to(isolated_cache): stat.S_IMODE(p.stat().st_mode)
+             for p in isolated_cache.rglob("*")}
+    key_mode = files.pop(Path("cache.key"), None)
+    assert stat.S_IMODE(isolated_cache.stat().st_mode) == 0o750
+    assert files.pop(Path("kernels")) == files.pop(Path("kernels/__pycache__")) == 0o750
+    assert set(files.values()) == {0o640}  # umask 027: rw-r-----, never group-writable
+    assert key_mode == 0o600  # the HMAC key: for the user alone
+    assert sorted(p.name.split(".", 2)[-1] for p in files) == [  # no temporary file left
+        "lock", "py", "py{}{}.1.nbc".format(*sys.version_info),
+        "py{}{}.graphc.json".format(*sys.version_info), "py{}{}.nbi".format(*sys.version_info)]
+
+
 # ------------------------------------------------ finding 2: an entry of another kernel
 
 FRONT_END = r'''
@@ -263,16 +278,16 @@ def test_hand_written_kernels_cache_in_graphc_cache_verified(isolated_cache, tmp
         f"{python}.1.nbc", f"{python}.graphc.json", f"{python}.nbi"]
     assert cache.cache_info()["library_functions"] == 1
 
-    again = run_child(LIBRARY, isolated_cache)
-    assert again["error"] == 0 and again["hits"] == 1 and again["warnings"] == []
-
     marker = tmp_path / "planted-pickle-ran"
     (data,) = entry.glob("*.nbc")
     data.write_bytes(pickle.dumps(Planted(marker)))
     planted = run_child(LIBRARY, isolated_cache)
     assert not marker.exists() and planted["error"] == 0 and planted["hits"] == 0
     (warning,) = planted["warnings"]
-    assert "does not match graphc's record" in warning
+    assert ".1.nbc does not match graphc's record" in warning
+
+    again = run_child(LIBRARY, isolated_cache)  # rebuilt: loads cleanly from the cache
+    assert again["error"] == 0 and again["hits"] == 1 and again["warnings"] == []
 
     removed = cache.clear_cache()
     assert removed["library_functions"] == 1 and not list(entry.glob("col2im.*"))
