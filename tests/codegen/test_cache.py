@@ -303,3 +303,17 @@ def test_numba_cache_dir_does_not_move_graphc_kernels(isolated_cache, tmp_path):
     assert not numba_dir.exists() or not any(numba_dir.rglob("*.nb[ic]"))
     assert len(numba_files(isolated_cache, ".nbi")) == len(numba_files(isolated_cache, ".nbc")) == 1
     assert cache.clear_cache()["files"] == 4  # module, index, data, record
+
+
+def test_clear_removes_numba_files_an_older_graphc_left_in_the_package(isolated_cache):
+    import graphc.kernels.cpu
+
+    pycache = Path(graphc.kernels.cpu.__file__).parent / "__pycache__"
+    if not os.access(pycache if pycache.exists() else pycache.parent, os.W_OK):
+        pytest.skip("the installed package is read-only")
+    pycache.mkdir(exist_ok=True)
+    legacy = pycache / "legacy_test.kernel-1.py311.nbi"  # as numba wrote them there
+    legacy.write_bytes(b"\x80" * 10)
+    removed = cache.clear_cache()
+    assert not legacy.exists()
+    assert (removed["files"], removed["bytes"]) == (1, 10)
