@@ -28,9 +28,10 @@ from ..passes.memory import MemoryPlan, plan_memory
 from .donation import donations, replaced_pairs
 from .kernel_calls import CallPlan
 from .program import (
-    BufferSpec,
+    ARENA,
+    DONATED,
+    RESERVED_SLOTS,
     InPlace,
-    OutputPool,
     Program,
     Step,
     library_step,
@@ -79,9 +80,9 @@ def _runtime_value(node: Node):
     return value
 
 
-def _fresh(type) -> Callable[[], np.ndarray]:
-    """An allocator of a new array of ``type`` per call (no pool)."""
-    return lambda shape=type.shape, dtype=type.dtype: np.empty(shape, dtype)
+def _fresh(type) -> Callable[[list], np.ndarray]:
+    """An allocator of a new array of ``type`` per call (outputs: handed to the caller)."""
+    return lambda vals, shape=type.shape, dtype=type.dtype: np.empty(shape, dtype)
 
 
 def _view_fn(chain: list[Node]):
@@ -103,13 +104,13 @@ class _Builder:
         self.updates = updates  # (argument index, output index) pairs to prefer
         self.plan = plan
         self.slot_of: dict[int, int] = {}
-        self.slot_type: list = []  # TensorType of each slot's value
+        self.slot_type: list = [None] * RESERVED_SLOTS  # TensorType of each slot's value
         self.steps: list[Step] = []
-        self.n_slots = 0
+        self.n_slots = RESERVED_SLOTS  # a call's arena and donated switches come first
         self.runtime_scalars = {a.uid for a in args if a.op == "scalar"}
         self.arg_slots = [self.slot(a) for a in args]
         self.constants: dict[int, object] = {}
-        self.buffers = [None] * len(plan.buffers)
+        self.n_switches = 0
         self.sources: list = []
         self.outputs = outputs
         self.output_uids = {o.uid for o in outputs}
@@ -118,9 +119,14 @@ class _Builder:
         # (see CallPlan): step index → ("view", src, dst, fn) | ("const", dst, value) |
         # ("loop", dispatcher, params, sizes, source).
         self.step_info: dict[int, tuple] = {}
-        # Library steps that may write their result into an argument's buffer:
-        # (step index, argument slot, result slot, the switch Program.run sets per call).
-        self.in_place: list[tuple[int, int, int, list[bool]]] = []
+        # Steps that may write their result into an argument's buffer: (step index,
+        # argument slot, result slot, switch), the switch an int a call turns on.
+        self.in_place: list[tuple[int, int, int, int]] = []
+
+    def switch(self) -> int:
+        """A new in-place switch (see Program.run)."""
+        self.n_switches += 1
+        return self.n_switches - 1
 
     def slot(self, node: Node) -> int:
         if node.uid not in self.slot_of:
@@ -162,14 +168,15 @@ class _Builder:
         if node.uid in self.plan.buffer_of:
             b = self.plan.buffer_of[node.uid]
 
-            def reused(b=b, shape=node.type.shape, dtype=dtype, buffers=self.buffers):
-                buf = buffers[b]  # (not through self: a Program must not hold the graph)
+            def reused(vals, b=b, shape=node.type.shape, dtype=dtype):
+                arena = vals[ARENA]  # this call's planned buffers
+                buf = arena[b]
                 if buf is None:
-                    buf = buffers[b] = np.empty(shape, dtype)
+                    buf = arena[b] = np.empty(shape, dtype)
                 return buf
 
             return reused
-        return OutputPool(BufferSpec(node.type.shape, dtype)).get
+        return _fresh(node.type)
 
     def loop_kernel(self, kernel: Kernel) -> None:
         from ..codegen.cache import load_kernel  # imports numba: only when compiling
@@ -231,7 +238,7 @@ class _Builder:
         out_of = dict(unique)
         pairs = []
         for i, o in unique:
-            switch = [False]
+            switch = self.switch()
             arg_slot, out_slot = params[i][1], params[o][1]
             self.in_place.append((len(self.steps), arg_slot, out_slot, switch))
             pairs.append((arg_slot, out_slot, switch))
@@ -252,29 +259,27 @@ class _Builder:
         dtype = node.type.dtype
         donor = self._in_place_donor(node, op, in_slots)
         if donor is not None:  # may update an argument in place (see _in_place_pairs)
-            switch = [False]
+            switch = self.switch()
             self.in_place.append((len(self.steps), in_slots[donor], out, switch))
             shape, lib, attrs = node.type.shape, op.library, node.attrs
 
-            def fn(*xs, switch=switch, donor=donor, lib=lib, attrs=attrs, shape=shape,
+            def fn(vals, *xs, switch=switch, donor=donor, lib=lib, attrs=attrs, shape=shape,
                    dtype=dtype):
                 c = xs[donor]
-                # A fresh array otherwise: an output pool would keep a reference to the
-                # array the caller holds next, and it could never be updated in place.
-                out = c if overwritable(c, switch) else np.empty(shape, dtype)
+                out = c if overwritable(c, switch in vals[DONATED]) else np.empty(shape, dtype)
                 lib(xs, attrs, out)
                 return out
         elif op.library is not None:  # the op's fast implementation, into a planned buffer
             alloc, lib, attrs = self.allocator(node), op.library, node.attrs
 
-            def fn(*xs, alloc=alloc, lib=lib, attrs=attrs):
-                out = alloc()
+            def fn(vals, *xs, alloc=alloc, lib=lib, attrs=attrs):
+                out = alloc(vals)
                 lib(xs, attrs, out)
                 return out
         else:
             ref, attrs = op.reference, node.attrs
 
-            def fn(*xs, ref=ref, attrs=attrs, dtype=dtype):
+            def fn(vals, *xs, ref=ref, attrs=attrs, dtype=dtype):
                 with np.errstate(all="ignore"):
                     return np.asarray(ref(list(xs), attrs), dtype=dtype)
         self.steps.append(library_step(kernel.name, fn, in_slots, out, node.meta.location,
@@ -292,12 +297,12 @@ class _Builder:
             return None
         return i
 
-    def _in_place_pairs(self, output_slots: list[int]) -> dict[tuple[int, int], list[bool]]:
+    def _in_place_pairs(self, output_slots: list[int]) -> dict[tuple[int, int], int]:
         """``(argument index, output index) → switch`` for each update Program.run may
         do in place: no later step reads the argument (or a view of it), the step reads
         it through no other input, and no output is the argument or a view of it."""
         base = self.view_base
-        pairs: dict[tuple[int, int], list[bool]] = {}
+        pairs: dict[tuple[int, int], int] = {}
         for index, arg_slot, out_slot, switch in self.in_place:
             step = self.steps[index]
             readers = [base.get(s, s) for s in step.reads].count(arg_slot)
@@ -323,7 +328,8 @@ class _Builder:
         kernels = [k.source if isinstance(k, KernelSource) else k.name  # text, no nodes
                    for k in self.sources]
         program = Program(self.steps, self.n_slots, self.arg_slots, output_slots,
-                          kernels, in_place=self._in_place_pairs(output_slots))
+                          kernels, in_place=self._in_place_pairs(output_slots),
+                          n_planned=len(self.plan.buffers))
         self.calls = CallPlan(self.step_info, self.slot_type, self.arg_slots)
         program.first_run = self.calls.parallel_compile_hook()
         return program
