@@ -29,16 +29,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 MEASURE = r"""
-import importlib.util, json, statistics, sys, time
+import importlib.util, json, os, statistics, sys, time
 root = sys.argv[1]
-# graphc.kernels is the checkout's kernels/ (an editable install would map the main tree's).
-spec = importlib.util.spec_from_file_location("graphc.kernels", f"{root}/kernels/__init__.py",
-                                              submodule_search_locations=[f"{root}/kernels"])
+
+
+class CheckoutKernels:
+    """graphc.kernels from the checkout's kernels/ (an editable install maps the main
+    tree's)."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name != "graphc.kernels" and not name.startswith("graphc.kernels."):
+            return None
+        base = os.path.join(root, "kernels", *name.split(".")[2:])
+        if os.path.isdir(base):
+            return importlib.util.spec_from_file_location(
+                name, os.path.join(base, "__init__.py"), submodule_search_locations=[base])
+        return importlib.util.spec_from_file_location(name, base + ".py")
+
+
+sys.meta_path.insert(0, CheckoutKernels)
 import graphc
-module = importlib.util.module_from_spec(spec)
-sys.modules["graphc.kernels"] = module
-spec.loader.exec_module(module)
+import graphc.kernels.cpu
 assert graphc.__file__.startswith(root), graphc.__file__
+assert graphc.kernels.cpu.__file__.startswith(root), graphc.kernels.cpu.__file__
 from graphc.bench import jit as jit_bench, training
 
 def med(step, n=30, warm=5):

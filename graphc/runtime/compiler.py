@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ from .program import (
     InPlace,
     Program,
     Step,
+    StepError,
     library_step,
     loop_step,
     overwritable,
@@ -47,6 +49,10 @@ TINY_ELEMENTS = 4096
 
 _programs: OrderedDict = OrderedDict()
 _sightings: dict = {}
+# The Program cache is shared by every thread: its reads and writes hold _cache_lock (an
+# OrderedDict's move_to_end and popitem are not atomic); compiling holds _compile_lock.
+_cache_lock = threading.Lock()
+_compile_lock = threading.RLock()
 stats = {"programs_compiled": 0, "program_hits": 0, "interpreted": 0, "compile_seconds": 0.0}
 
 
@@ -99,8 +105,13 @@ def _view_fn(chain: list[Node]):
 
 class _Builder:
     def __init__(self, fused: FusedGraph, args: list[Node], outputs: list[Node],
-                 plan: MemoryPlan, updates: set[tuple[int, int]] = frozenset()) -> None:
+                 plan: MemoryPlan, updates: set[tuple[int, int]] = frozenset(),
+                 key_index: dict[int, int] | None = None) -> None:
         self.fused = fused
+        # id(NodeMeta) → position in the structural key's order of the node built with it
+        # (passes keep a node's metadata object when they rebuild it): a failing step
+        # names the line of the node at that position in the failing call's graph.
+        self.key_index = key_index or {}
         self.updates = updates  # (argument index, output index) pairs to prefer
         self.plan = plan
         self.slot_of: dict[int, int] = {}
@@ -283,7 +294,7 @@ class _Builder:
                 with np.errstate(all="ignore"):
                     return np.asarray(ref(list(xs), attrs), dtype=dtype)
         self.steps.append(library_step(kernel.name, fn, in_slots, out, node.meta.location,
-                                       node.op))
+                                       node.op, self.key_index.get(id(node.meta))))
 
     def _in_place_donor(self, node: Node, op, in_slots: list[int]) -> int | None:
         """The input of ``node`` whose buffer its library may update in place: an op
@@ -342,13 +353,16 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
     t0 = time.perf_counter()
     if args is None:
         _, args = structural_key(outputs)
+    key_index = {}
+    for k, n in enumerate(topo_order(outputs)):  # the key's order (see execute)
+        key_index.setdefault(id(n.meta), k)
     graph = run_pipeline(Graph(tuple(outputs)))
     from ..passes.fusion import fuse
     from ..passes.schedule import schedule
 
     fused = schedule(fuse(graph))
     plan = plan_memory(fused, list(graph.outputs))
-    builder = _Builder(fused, args, list(graph.outputs), plan, updates or set())
+    builder = _Builder(fused, args, list(graph.outputs), plan, updates or set(), key_index)
     program = builder.build()
     seconds = time.perf_counter() - t0
     program.stats.update(compile_seconds=seconds, kernels=len(fused.kernels),
@@ -382,7 +396,9 @@ class _Key:
 def _log_miss(key: tuple, n_kernels: int) -> None:
     entries = key[0]
     best, best_same = None, -1
-    for other in _programs:
+    with _cache_lock:
+        cached_keys = list(_programs)
+    for other in cached_keys:
         same = sum(a == b for a, b in zip(other[0], entries))
         if same > best_same:
             best, best_same = other, same
@@ -419,21 +435,31 @@ def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None,
     key, args = keyed or structural_key(outputs)
     if not isinstance(key, _Key):
         key = _Key(key)
-    compiled = _programs.get(key)
+    compiled = _cached(key)
     if compiled is None:
-        compiled = compile_outputs(outputs, args, updates(args) if updates else None)
-        stats["programs_compiled"] += 1
-        stats["compile_seconds"] += compiled.compile_seconds
-        if os.environ.get("GRAPHC_LOG_COMPILES"):
-            _log_miss(key, len(compiled.fused.kernels))
-        compiled = compiled.without_graph()
-        _programs[key] = compiled
-        while len(_programs) > MAX_PROGRAMS:
-            _programs.popitem(last=False)
-    else:
-        stats["program_hits"] += 1
-        _programs.move_to_end(key)
+        with _compile_lock:  # one compile at a time: a second thread then finds it cached
+            compiled = _cached(key)
+            if compiled is None:
+                compiled = compile_outputs(outputs, args, updates(args) if updates else None)
+                stats["programs_compiled"] += 1
+                stats["compile_seconds"] += compiled.compile_seconds
+                if os.environ.get("GRAPHC_LOG_COMPILES"):
+                    _log_miss(key, len(compiled.fused.kernels))
+                compiled = compiled.without_graph()
+                with _cache_lock:
+                    _programs[key] = compiled
+                    while len(_programs) > MAX_PROGRAMS:
+                        _programs.popitem(last=False)
     return compiled, args
+
+
+def _cached(key: _Key) -> Compiled | None:
+    with _cache_lock:
+        compiled = _programs.get(key)
+        if compiled is not None:
+            stats["program_hits"] += 1
+            _programs.move_to_end(key)
+        return compiled
 
 
 def _is_tiny(order: Sequence[Node]) -> bool:
@@ -460,26 +486,33 @@ def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
     if key not in _programs:
         seen = _sightings.get(key, 0)
         if seen < 1 and _is_tiny(order):
-            _sightings[key] = seen + 1
-            if len(_sightings) > 4 * MAX_PROGRAMS:
-                _sightings.clear()
+            with _cache_lock:
+                _sightings[key] = seen + 1
+                if len(_sightings) > 4 * MAX_PROGRAMS:
+                    _sightings.clear()
             stats["interpreted"] += 1
             return interp.run(roots, memo)
     compiled, args = lookup_or_compile(
         outputs, keyed, (lambda args: replaced_pairs(args, outputs, replacing)) if replacing
         else None)
     values = [_runtime_value(a) for a in args]
-    if replacing and compiled.program.in_place:
-        donate = donations(compiled.program, args, values, outputs, order, replacing)
-        results = compiled.program.run(values, donate)
-        for k, _ in donate:
-            forget(args[k])
-    else:
-        results = compiled.program.run(values)
+    try:
+        if replacing and compiled.program.in_place:
+            donate = donations(compiled.program, args, values, outputs, order, replacing)
+            results = compiled.program.run(values, donate)
+            for k, _ in donate:
+                forget(args[k])
+        else:
+            results = compiled.program.run(values)
+    except StepError as err:  # name the line that built the failing node in this graph
+        if err.key_index is None or err.key_index >= len(order):
+            raise
+        raise err.at(order[err.key_index].meta.location) from None
     return {o.uid: v for o, v in zip(outputs, results)}
 
 
 def clear_programs() -> None:
     """Forget every compiled Program (kernels stay in the kernel cache)."""
-    _programs.clear()
-    _sightings.clear()
+    with _cache_lock:
+        _programs.clear()
+        _sightings.clear()

@@ -25,6 +25,24 @@ from ..ir import OpError
 ARENA, DONATED = 0, 1
 RESERVED_SLOTS = 2
 _NONE_DONATED: frozenset = frozenset()
+# Under numba's workqueue threading layer two threads must not run parallel kernels at
+# once (it terminates the process): kernel and library steps then take this lock.
+_LAUNCH_LOCK = threading.Lock()
+
+
+def _serialised(run: Callable[[list], None]) -> Callable[[list], None]:
+    """``run``, holding the launch lock when the threading layer needs it (decided when
+    the step is built; graphc.runtime.threads sets the layer at import)."""
+    from .threads import launches_serialised
+
+    if not launches_serialised():
+        return run
+
+    def locked(vals: list) -> None:
+        with _LAUNCH_LOCK:
+            run(vals)
+
+    return locked
 
 
 @dataclass
@@ -177,7 +195,7 @@ def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
                 vals[slot] = alloc(vals)
             dispatcher(*[vals[s] for s in slots], sizes)
 
-        return Step(name, run_plain, reads, writes)
+        return Step(name, _serialised(run_plain), reads, writes)
 
     def run(vals: list) -> None:
         for slot, alloc in outs:
@@ -201,18 +219,33 @@ def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
         for dst, tmp in post:
             np.copyto(dst, tmp, casting="unsafe")
 
-    return Step(name, run, reads, writes)
+    return Step(name, _serialised(run), reads, writes)
+
+
+class StepError(OpError):
+    """A data error in a Program step, with what the caller needs to name the user's
+    line in *its* graph: ``key_index``, the position in the structural key's order of the
+    node the step computes (None if unknown), and ``location``, where the node of the
+    call that compiled the Program was built (the fallback)."""
+
+    def __init__(self, op: str, message: str, key_index: int | None, location: str) -> None:
+        super().__init__(f"{op}: {message} ({location})")
+        self.op, self.message, self.key_index, self.location = op, message, key_index, location
+
+    def at(self, location: str) -> OpError:
+        """The same error naming ``location`` instead."""
+        return OpError(f"{self.op}: {self.message} ({location})")
 
 
 def library_step(name: str, fn: Callable, in_slots: list[int], out_slot: int,
-                 location: str, op: str) -> Step:
+                 location: str, op: str, key_index: int | None = None) -> Step:
     """A library call (NumPy/BLAS) for one opaque op: ``fn(vals, *inputs)`` returns the
-    result; data errors name the user's line."""
+    result; a data error raises :class:`StepError` (the caller names its own line)."""
 
     def run(vals: list) -> None:
         try:
             vals[out_slot] = fn(vals, *[vals[s] for s in in_slots])
         except OpError as err:
-            raise OpError(f"{op}: {err} ({location})") from None
+            raise StepError(op, str(err), key_index, location) from None
 
-    return Step(name, run, tuple(in_slots), (out_slot,))
+    return Step(name, _serialised(run), tuple(in_slots), (out_slot,))

@@ -5,6 +5,9 @@ interval, so the interpreter changes threads as often as it can."""
 
 from __future__ import annotations
 
+import ctypes.util
+import os
+import subprocess
 import sys
 import threading
 
@@ -142,3 +145,39 @@ def test_a_pending_value_shared_by_two_threads_is_computed_for_each_reader(compi
     for g in got:
         np.testing.assert_allclose(g, want, rtol=1e-6)
         np.testing.assert_array_equal(g, got[0])
+
+
+OPENMP_FIRST = """
+import ctypes, ctypes.util, os, sys, threading
+# An OpenMP runtime loaded before graphc (as torch or scikit-learn load it): graphc then
+# steers numba to its workqueue layer, which aborts on concurrent parallel launches.
+ctypes.CDLL(ctypes.util.find_library("gomp"), mode=ctypes.RTLD_GLOBAL)
+os.environ["GRAPHC_BACKEND"] = "compiled"
+import numpy as np, graphc, graphc.functional as F
+sys.setswitchinterval(1e-6)
+x = graphc.tensor(np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32))
+def f():
+    return (F.exp(x * 0.5) + x).sum(axis=1)
+want = f().numpy(); f().numpy()
+import numba
+assert numba.threading_layer() == "workqueue", numba.threading_layer()
+wrong, barrier = [], threading.Barrier(2)
+def work():
+    barrier.wait()
+    for _ in range(30):
+        wrong.append(not np.array_equal(f().numpy(), want))
+threads = [threading.Thread(target=work) for _ in range(2)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("wrong", sum(wrong), "of", len(wrong))
+"""
+
+
+@pytest.mark.skipif(ctypes.util.find_library("gomp") is None, reason="needs libgomp")
+def test_parallel_kernels_from_two_threads_after_openmp_was_loaded(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NUMBA_THREADING_LAYER", "OMP_WAIT_POLICY")}
+    done = subprocess.run([sys.executable, "-c", OPENMP_FIRST], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "wrong 0 of 60" in done.stdout
