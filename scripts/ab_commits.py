@@ -34,8 +34,7 @@ root = sys.argv[1]
 
 
 class CheckoutKernels:
-    """graphc.kernels from the checkout's kernels/ (an editable install maps the main
-    tree's)."""
+    # graphc.kernels from the checkout's kernels/ (an editable install maps the main tree's)
 
     @staticmethod
     def find_spec(name, path=None, target=None):
@@ -60,7 +59,9 @@ def med(step, n=30, warm=5):
         step()
     times = []
     for _ in range(n):
-        t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 out = {"graph_building_ms": training.graph_building_seconds(300) * 1e3}
