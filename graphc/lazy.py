@@ -206,18 +206,20 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
         value = values.get(node.uid)
         if value is not None:
             record(node, value)
-    for t in live:
+    registry, holders = st.live, _graph_holders
+    for t in live:  # (the per-step hot path: the tests of _release inlined)
         node = t._node
-        value = values.get(node.uid)
+        uid = node.uid
+        value = values.get(uid)
         if value is None:
             continue  # not in this graph: still pending
-        if node.uid not in realized:
+        if uid not in realized:
             record(node, value)
-        st.live.pop(id(t), None)  # realized tensors need no tracking until rebound
+        registry.pop(id(t), None)  # realized tensors need no tracking until rebound
         if keep:
             st.kept.append((weakref.ref(t), node))
-        else:
-            _release(t, node, value)
+        elif not holders or not _holds_graph(t):
+            t._node = released_leaf(node, value)
 
 
 def _execute(roots: list[Node], memo: set[int], order: list[Node] | None,
