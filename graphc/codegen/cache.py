@@ -73,7 +73,7 @@ from typing import Any
 
 #: Bump when code generation changes what a source text means at run time (new helpers,
 #: different calling conventions): it renames every kernel, so old cache entries are unused.
-CODEGEN_VERSION = 6
+CODEGEN_VERSION = 7
 
 KERNEL_PACKAGE = "graphc_kernels"  # parent of the kernel modules in sys.modules
 KEY_LENGTH = 24  # hex digits of sha256 kept in a kernel key (96 bits)

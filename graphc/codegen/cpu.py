@@ -36,11 +36,18 @@ from .cpu_columns import ColumnReductions
 from .cpu_whole import WholeReductions
 
 REDUCE_OPS = frozenset({"sum", "prod", "max", "min", "argmax", "argmin"})
-# Reassociation lets sums vectorise; no nnan/ninf, so NaN and Inf keep their semantics.
+# Reassociation lets a reduction's loop vectorise; no nnan/ninf, so NaN and Inf keep their
+# semantics. Only kernels with a reduction get it, and their order of operations is still
+# fixed by the source and the compiled code (whole reductions run in blocks of a fixed
+# order: cpu_whole.py), so results do not depend on threads. A map kernel compiles with
+# strict IEEE arithmetic: LLVM may not reassociate (x * s) * t into x * (s * t), so it
+# computes each op as NumPy does (the interpreted first-sighting tier, in-place variants).
 # No FMA contraction ("contract"): a kernel recomputes a value in several passes (the max
 # of a row, then `x == max` for its gradient), and contraction may fuse `x*x + c` into an
 # FMA in one loop and not in another, so the recomputed value misses the max by an ulp
 # and the gradient of a max loses its mass (found by the differential gradient test).
+# error_model="numpy": a float division by zero gives inf or nan, as in NumPy (numba's
+# default raises ZeroDivisionError).
 FASTMATH = '{"reassoc"}'
 # Below this many points in its iteration domain a kernel runs serially: numba's thread
 # launch costs more than it saves there, and a serial kernel compiles several times
@@ -124,6 +131,8 @@ class _Renderer(ColumnReductions, WholeReductions):
         # lowering cannot index a 0-d array inside a prange loop.
         self.prologue: list[str] = []
         self.hoisted: dict[str, str] = {}
+        self.parallel = False
+        self.unsigned: dict[str, str] = {}  # loop index → its unsigned copy (cpu_whole.py)
 
     # ---- small helpers ----------------------------------------------------------
     def emit(self, text: str) -> None:
@@ -244,7 +253,7 @@ class _Renderer(ColumnReductions, WholeReductions):
                 self.hoisted[name] = f"{name}v"
                 self.prologue.append(f"    {name}v = {name}[()]")
             return self.hoisted[name]
-        return name + self.subscript(index)
+        return name + self.subscript(tuple(self.unsigned.get(i, i) for i in index))
 
     def out_name(self, node: Node) -> str:
         if node.uid not in self.names:
@@ -305,7 +314,7 @@ class _Renderer(ColumnReductions, WholeReductions):
         row_nodes = [m for m in order if m.uid in self._row_level(order)
                      and m.op not in REDUCE_OPS]
         body_start = len(self.lines)
-        parallel = math.prod(domain) >= PARALLEL_MIN_ELEMENTS
+        parallel = self.parallel = math.prod(domain) >= PARALLEL_MIN_ELEMENTS
         for a in loops:  # sizes in domain order: sh[0] is the first loop's
             self.dim(a)
         if ARRAY_ACCUMULATORS and reductions and kept and reduced and loops[-1] in kept:
@@ -343,8 +352,8 @@ class _Renderer(ColumnReductions, WholeReductions):
         params = self.params
         signature = ", ".join(self.names[p.node.uid] for p in params)
         uses_prange = "prange" in "\n".join(body)
-        deco = (f"@njit(parallel=True, nogil=True, cache=True, fastmath={FASTMATH})"
-                if uses_prange else f"@njit(nogil=True, cache=True, fastmath={FASTMATH})")
+        deco = "@njit(" + "parallel=True, " * uses_prange + "nogil=True, cache=True, " \
+            + f"fastmath={FASTMATH}, " * bool(reductions) + 'error_model="numpy")'
         # The kernel's name stays out of its source: kernels of the same structure (every
         # layer's bias + ReLU) then share one cache entry and one compile.
         header = [
