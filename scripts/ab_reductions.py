@@ -17,23 +17,14 @@ without touching the repository's worktrees). Prints each round and the medians.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
-import subprocess
 import sys
+from pathlib import Path
 
-MEASURE = r"""
-import importlib.util, json, sys
-root = sys.argv[1]
-sys.path.insert(0, root)
-spec = importlib.util.spec_from_file_location("graphc.kernels", f"{root}/kernels/__init__.py",
-                                              submodule_search_locations=[f"{root}/kernels"])
-import graphc
-module = importlib.util.module_from_spec(spec)
-sys.modules["graphc.kernels"] = module
-spec.loader.exec_module(module)
-assert graphc.__file__.startswith(root), graphc.__file__
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ab_commits import IMPORT_CHECKOUT, alternate, print_medians  # noqa: E402
+
+MEASURE = IMPORT_CHECKOUT + r"""
 import numpy as np
 import graphc.functional as F
 from graphc.bench.harness import median_seconds
@@ -68,15 +59,6 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def measure(root: str, env: dict) -> dict:
-    proc = subprocess.run([sys.executable, "-c", MEASURE, root], env=env,
-                          capture_output=True, text=True, cwd=root)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    raise RuntimeError(f"measurement in {root} failed:\n{proc.stdout}\n{proc.stderr}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old")
@@ -84,29 +66,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=0, help="NUMBA_NUM_THREADS (0: unset)")
     args = parser.parse_args()
-    roots = {"old": os.path.abspath(args.old), "new": os.path.abspath(args.new)}
+    roots = {"old": Path(args.old).resolve(), "new": Path(args.new).resolve()}
     env = dict(os.environ, GRAPHC_PARALLEL_COMPILE="0")
     if args.threads:
         env["NUMBA_NUM_THREADS"] = str(args.threads)
-    for name in ("old", "new"):  # warm the kernel cache for both
-        measure(roots[name], env)
-    results: dict[str, list[dict]] = {"old": [], "new": []}
-    for r in range(args.rounds):
-        for name in (("old", "new") if r % 2 == 0 else ("new", "old")):
-            results[name].append(measure(roots[name], env))
-        print(f"round {r + 1}: " + "; ".join(
-            f"{n} " + ", ".join(f"{k} {v:.2f}" for k, v in results[n][-1].items())
-            for n in ("old", "new")), flush=True)
-    print(f"\nProgram run, median ms over {args.rounds} rounds "
-          f"(NUMBA_NUM_THREADS={args.threads or 'unset'}):")
-    print("| kernel | old | new | new/old | old range | new range |")
-    print("| --- | ---: | ---: | ---: | --- | --- |")
-    for key in results["old"][0]:
-        old = [r[key] for r in results["old"]]
-        new = [r[key] for r in results["new"]]
-        mo, mn = statistics.median(old), statistics.median(new)
-        print(f"| {key} | {mo:.2f} | {mn:.2f} | {mn / mo:.3f} | {min(old):.2f}–{max(old):.2f} "
-              f"| {min(new):.2f}–{max(new):.2f} |")
+    results = alternate(roots, env, args.rounds, MEASURE, digits=2)
+    print_medians(results, f"Program run, median ms over {args.rounds} rounds "
+                  f"(NUMBA_NUM_THREADS={args.threads or 'unset'})", digits=2)
 
 
 if __name__ == "__main__":
