@@ -33,9 +33,9 @@ from ..ir import FusedGraph, Kernel, Node
 from ..ops import get_op
 from ..ops.attrs import literal as number_literal
 from .cpu_columns import ColumnReductions
+from .cpu_members import REDUCE_OPS, MemberQueries
 from .cpu_whole import WholeReductions
 
-REDUCE_OPS = frozenset({"sum", "prod", "max", "min", "argmax", "argmin"})
 # Reassociation lets a reduction's loop vectorise; no nnan/ninf, so NaN and Inf keep their
 # semantics. Only kernels with a reduction get it, and their order of operations is still
 # fixed by the source and the compiled code (whole reductions run in blocks of a fixed
@@ -108,7 +108,7 @@ def literal(value: object, dtype: np.dtype) -> str:
     return f"{name}({text})"
 
 
-class _Renderer(ColumnReductions, WholeReductions):
+class _Renderer(MemberQueries, ColumnReductions, WholeReductions):
     def __init__(self, fused: FusedGraph, kernel: Kernel, runtime_scalars: set[int]) -> None:
         self.fused = fused
         self.kernel = kernel
@@ -375,54 +375,10 @@ class _Renderer(ColumnReductions, WholeReductions):
         source = "\n".join(header + body) + "\n"
         return KernelSource(k, source, params, self.sizes)
 
-    def _row_level(self, order: list[Node]) -> set[int]:
-        if not self.axes:
-            return set()
-        row_shapes = {self._shape(True), self._shape(False)}
-        full = self.kernel.domain
-        return {m.uid for m in order
-                if m.op in REDUCE_OPS or (m.type.shape in row_shapes and m.type.shape != full)}
-
-    def _shape(self, keepdims: bool) -> tuple[int, ...]:
-        d = self.kernel.domain
-        if keepdims:
-            return tuple(1 if k in self.axes else n for k, n in enumerate(d))
-        return tuple(n for k, n in enumerate(d) if k not in self.axes)
-
     def store(self, nodes: list[Node]) -> None:
         for node in nodes:
             v = self.value(node, self.full_index)
             self.emit(f"{self.out_name(node)}{self.subscript(self.full_index)} = {v}")
-
-    def _reusable(self, r: Node, full_outputs: list[Node]) -> tuple[Node, Node] | None:
-        """A value the last reduction's loop computes that the final loop needs again
-        (softmax: ``exp(x - max)``), with the output whose buffer can hold it meanwhile:
-        the reduction loop stores it there and the final loop reads it back instead of
-        recomputing it (same row, same elements, before the output is written)."""
-        if len(full_outputs) != 1:
-            return None
-        out = full_outputs[0]
-
-        def elementwise_members(root: Node) -> list[Node]:
-            seen, order, stack = set(), [], [root]
-            while stack:
-                n = stack.pop()
-                if n.uid in seen or n.uid not in self.members or n.op in REDUCE_OPS:
-                    continue
-                if get_op(n.op).kind != "elementwise" or n.type.shape != self.kernel.domain:
-                    continue
-                seen.add(n.uid)
-                order.append(n)
-                stack.extend(n.inputs)
-            return order
-
-        in_reduction = {n.uid for n in elementwise_members(r.inputs[0])}
-        shared = [n for n in elementwise_members(out) if n.uid in in_reduction
-                  and n.type.dtype == out.type.dtype and n is not out]
-        if not shared:
-            return None
-        # The first found walking down from the output is the largest shared expression.
-        return shared[0], out
 
     def row_reduction(self, r: Node, reduced: list[int],
                       reuse: tuple[Node, Node] | None = None) -> None:
@@ -479,20 +435,6 @@ class _Renderer(ColumnReductions, WholeReductions):
         """When value ``v`` replaces ``acc`` in an argmax/argmin (from its combine rule)."""
         return combine.split(" if ", 1)[1].split(" else ")[0].format(v=v, acc=acc)
 
-    def reads(self, node: Node, reduction: Node | None = None) -> bool:
-        """Whether ``node`` reads ``reduction`` (any reduction of this kernel if None),
-        directly or through other members."""
-        stack, seen = [node], set()
-        while stack:
-            n = stack.pop()
-            if n.uid in seen or n.uid not in self.members:
-                continue
-            seen.add(n.uid)
-            if n.op in REDUCE_OPS and (reduction is None or n is reduction):
-                return True
-            stack.extend(n.inputs)
-        return False
-
     def finish_row(self, r: Node, acc: str) -> None:
         var = self.fresh("r")
         self.emit(f"{var} = {compute_dtype(r.type.dtype)}({acc})")
@@ -506,22 +448,6 @@ class _Renderer(ColumnReductions, WholeReductions):
                 v = self.value(node, index)
                 self.emit(f"{self.out_name(node)}{self.subscript(index)} = {v}")
                 self.stored.add(node.uid)
-
-    def _ready(self, node: Node) -> bool:
-        """Whether every reduction ``node`` depends on inside this kernel is computed."""
-        stack = [node]
-        seen = set()
-        while stack:
-            n = stack.pop()
-            if n.uid in seen or n.uid not in self.members:
-                continue
-            seen.add(n.uid)
-            if n.op in REDUCE_OPS and n.uid not in self.row_vars:
-                return False
-            if n.op not in REDUCE_OPS:
-                stack.extend(n.inputs)
-        return True
-
 
 def render_kernel(fused: FusedGraph, kernel: Kernel, runtime_scalars: set[int]) -> KernelSource:
     """The source text and call description of one ``loop`` kernel.
