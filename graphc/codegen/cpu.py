@@ -449,6 +449,7 @@ class _Renderer(MemberQueries, ColumnReductions, WholeReductions):
                 self.emit(f"{self.out_name(node)}{self.subscript(index)} = {v}")
                 self.stored.add(node.uid)
 
+
 def render_kernel(fused: FusedGraph, kernel: Kernel, runtime_scalars: set[int]) -> KernelSource:
     """The source text and call description of one ``loop`` kernel.
 
