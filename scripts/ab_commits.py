@@ -28,7 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-MEASURE = r"""
+# Imports graphc from the checkout given as argv[1] (the working directory).
+IMPORT_CHECKOUT = r"""
 import importlib.util, json, os, statistics, sys, time
 root = sys.argv[1]
 
@@ -52,6 +53,9 @@ import graphc
 import graphc.kernels.cpu
 assert graphc.__file__.startswith(root), graphc.__file__
 assert graphc.kernels.cpu.__file__.startswith(root), graphc.kernels.cpu.__file__
+"""
+
+MEASURE = IMPORT_CHECKOUT + r"""
 from graphc.bench import jit as jit_bench, training
 
 def med(step, n=30, warm=5):
@@ -59,9 +63,7 @@ def med(step, n=30, warm=5):
         step()
     times = []
     for _ in range(n):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 out = {"graph_building_ms": training.graph_building_seconds(300) * 1e3}
@@ -88,13 +90,44 @@ def checkout(rev: str, into: Path) -> Path:
     return path
 
 
-def measure(root: Path, env: dict) -> dict:
-    proc = subprocess.run([sys.executable, "-c", MEASURE, str(root)], env=env,
+def measure(root: Path, env: dict, code: str = MEASURE) -> dict:
+    """The figures ``code`` prints (a ``RESULT {json}`` line), run on ``root``'s graphc."""
+    proc = subprocess.run([sys.executable, "-c", code, str(root)], env=env,
                           capture_output=True, text=True, cwd=str(root))
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     raise RuntimeError(f"measurement in {root} failed:\n{proc.stdout}\n{proc.stderr}")
+
+
+def alternate(roots: dict[str, Path], env: dict, rounds: int, code: str = MEASURE,
+              digits: int = 3) -> dict[str, list[dict]]:
+    """Each checkout's figures over ``rounds`` rounds, one fresh process per checkout per
+    round, their order alternating (after one warm-up run each, for the kernel cache)."""
+    for name in roots:
+        measure(roots[name], env, code)
+    results: dict[str, list[dict]] = {name: [] for name in roots}
+    for r in range(rounds):
+        for name in (list(roots) if r % 2 == 0 else list(roots)[::-1]):
+            results[name].append(measure(roots[name], env, code))
+        print(f"round {r + 1}: " + "; ".join(
+            f"{n} " + ", ".join(f"{k} {v:.{digits}f}" for k, v in results[n][-1].items())
+            for n in roots), flush=True)
+    return results
+
+
+def print_medians(results: dict[str, list[dict]], title: str, digits: int = 3) -> None:
+    """A Markdown table of each figure's median, ratio and range, old against new."""
+    print(f"\n{title}:")
+    print("| figure | old | new | new/old | old range | new range |")
+    print("| --- | ---: | ---: | ---: | --- | --- |")
+    for key in results["old"][0]:
+        old = [r[key] for r in results["old"]]
+        new = [r[key] for r in results["new"]]
+        mo, mn = statistics.median(old), statistics.median(new)
+        print(f"| {key} | {mo:.{digits}f} | {mn:.{digits}f} | {mn / mo:.3f} "
+              f"| {min(old):.{digits}f}–{max(old):.{digits}f} "
+              f"| {min(new):.{digits}f}–{max(new):.{digits}f} |")
 
 
 def main() -> None:
@@ -107,31 +140,14 @@ def main() -> None:
         tmp_path = Path(tmp)
         roots = {"old": checkout(args.old, tmp_path), "new": checkout(args.new, tmp_path)}
         env = dict(os.environ, GRAPHC_PARALLEL_COMPILE="0")
-        results: dict[str, list[dict]] = {"old": [], "new": []}
         try:
-            for name in ("old", "new"):  # warm the kernel cache for both
-                measure(roots[name], env)
-            for r in range(args.rounds):
-                order = ("old", "new") if r % 2 == 0 else ("new", "old")
-                for name in order:
-                    results[name].append(measure(roots[name], env))
-                print(f"round {r + 1}: " + "; ".join(
-                    f"{n} " + ", ".join(f"{k} {v:.3f}" for k, v in results[n][-1].items())
-                    for n in ("old", "new")), flush=True)
+            results = alternate(roots, env, args.rounds)
         finally:
             for root in roots.values():
                 if root != ROOT:
                     subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
                                     str(root)], check=False)
-    print(f"\nmedians over {args.rounds} rounds ({args.old} → {args.new}):")
-    print("| figure | old | new | new/old | old range | new range |")
-    print("| --- | ---: | ---: | ---: | --- | --- |")
-    for key in results["old"][0]:
-        old = [r[key] for r in results["old"]]
-        new = [r[key] for r in results["new"]]
-        mo, mn = statistics.median(old), statistics.median(new)
-        print(f"| {key} | {mo:.3f} | {mn:.3f} | {mn / mo:.3f} | {min(old):.3f}–{max(old):.3f} "
-              f"| {min(new):.3f}–{max(new):.3f} |")
+    print_medians(results, f"medians over {args.rounds} rounds ({args.old} → {args.new})")
 
 
 if __name__ == "__main__":

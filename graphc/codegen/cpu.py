@@ -33,14 +33,21 @@ from ..ir import FusedGraph, Kernel, Node
 from ..ops import get_op
 from ..ops.attrs import literal as number_literal
 from .cpu_columns import ColumnReductions
+from .cpu_members import REDUCE_OPS, MemberQueries
 from .cpu_whole import WholeReductions
 
-REDUCE_OPS = frozenset({"sum", "prod", "max", "min", "argmax", "argmin"})
-# Reassociation lets sums vectorise; no nnan/ninf, so NaN and Inf keep their semantics.
+# Reassociation lets a reduction's loop vectorise; no nnan/ninf, so NaN and Inf keep their
+# semantics. Only kernels with a reduction get it, and their order of operations is still
+# fixed by the source and the compiled code (whole reductions run in blocks of a fixed
+# order: cpu_whole.py), so results do not depend on threads. A map kernel compiles with
+# strict IEEE arithmetic: LLVM may not reassociate (x * s) * t into x * (s * t), so it
+# computes each op as NumPy does (the interpreted first-sighting tier, in-place variants).
 # No FMA contraction ("contract"): a kernel recomputes a value in several passes (the max
 # of a row, then `x == max` for its gradient), and contraction may fuse `x*x + c` into an
 # FMA in one loop and not in another, so the recomputed value misses the max by an ulp
 # and the gradient of a max loses its mass (found by the differential gradient test).
+# error_model="numpy": a float division by zero gives inf or nan, as in NumPy (numba's
+# default raises ZeroDivisionError).
 FASTMATH = '{"reassoc"}'
 # Below this many points in its iteration domain a kernel runs serially: numba's thread
 # launch costs more than it saves there, and a serial kernel compiles several times
@@ -101,7 +108,7 @@ def literal(value: object, dtype: np.dtype) -> str:
     return f"{name}({text})"
 
 
-class _Renderer(ColumnReductions, WholeReductions):
+class _Renderer(MemberQueries, ColumnReductions, WholeReductions):
     def __init__(self, fused: FusedGraph, kernel: Kernel, runtime_scalars: set[int]) -> None:
         self.fused = fused
         self.kernel = kernel
@@ -124,6 +131,8 @@ class _Renderer(ColumnReductions, WholeReductions):
         # lowering cannot index a 0-d array inside a prange loop.
         self.prologue: list[str] = []
         self.hoisted: dict[str, str] = {}
+        self.parallel = False
+        self.unsigned: dict[str, str] = {}  # loop index → its unsigned copy (cpu_whole.py)
 
     # ---- small helpers ----------------------------------------------------------
     def emit(self, text: str) -> None:
@@ -244,7 +253,7 @@ class _Renderer(ColumnReductions, WholeReductions):
                 self.hoisted[name] = f"{name}v"
                 self.prologue.append(f"    {name}v = {name}[()]")
             return self.hoisted[name]
-        return name + self.subscript(index)
+        return name + self.subscript(tuple(self.unsigned.get(i, i) for i in index))
 
     def out_name(self, node: Node) -> str:
         if node.uid not in self.names:
@@ -305,7 +314,7 @@ class _Renderer(ColumnReductions, WholeReductions):
         row_nodes = [m for m in order if m.uid in self._row_level(order)
                      and m.op not in REDUCE_OPS]
         body_start = len(self.lines)
-        parallel = math.prod(domain) >= PARALLEL_MIN_ELEMENTS
+        parallel = self.parallel = math.prod(domain) >= PARALLEL_MIN_ELEMENTS
         for a in loops:  # sizes in domain order: sh[0] is the first loop's
             self.dim(a)
         if ARRAY_ACCUMULATORS and reductions and kept and reduced and loops[-1] in kept:
@@ -343,8 +352,8 @@ class _Renderer(ColumnReductions, WholeReductions):
         params = self.params
         signature = ", ".join(self.names[p.node.uid] for p in params)
         uses_prange = "prange" in "\n".join(body)
-        deco = (f"@njit(parallel=True, nogil=True, cache=True, fastmath={FASTMATH})"
-                if uses_prange else f"@njit(nogil=True, cache=True, fastmath={FASTMATH})")
+        deco = "@njit(" + "parallel=True, " * uses_prange + "nogil=True, cache=True, " \
+            + f"fastmath={FASTMATH}, " * bool(reductions) + 'error_model="numpy")'
         # The kernel's name stays out of its source: kernels of the same structure (every
         # layer's bias + ReLU) then share one cache entry and one compile.
         header = [
@@ -366,54 +375,10 @@ class _Renderer(ColumnReductions, WholeReductions):
         source = "\n".join(header + body) + "\n"
         return KernelSource(k, source, params, self.sizes)
 
-    def _row_level(self, order: list[Node]) -> set[int]:
-        if not self.axes:
-            return set()
-        row_shapes = {self._shape(True), self._shape(False)}
-        full = self.kernel.domain
-        return {m.uid for m in order
-                if m.op in REDUCE_OPS or (m.type.shape in row_shapes and m.type.shape != full)}
-
-    def _shape(self, keepdims: bool) -> tuple[int, ...]:
-        d = self.kernel.domain
-        if keepdims:
-            return tuple(1 if k in self.axes else n for k, n in enumerate(d))
-        return tuple(n for k, n in enumerate(d) if k not in self.axes)
-
     def store(self, nodes: list[Node]) -> None:
         for node in nodes:
             v = self.value(node, self.full_index)
             self.emit(f"{self.out_name(node)}{self.subscript(self.full_index)} = {v}")
-
-    def _reusable(self, r: Node, full_outputs: list[Node]) -> tuple[Node, Node] | None:
-        """A value the last reduction's loop computes that the final loop needs again
-        (softmax: ``exp(x - max)``), with the output whose buffer can hold it meanwhile:
-        the reduction loop stores it there and the final loop reads it back instead of
-        recomputing it (same row, same elements, before the output is written)."""
-        if len(full_outputs) != 1:
-            return None
-        out = full_outputs[0]
-
-        def elementwise_members(root: Node) -> list[Node]:
-            seen, order, stack = set(), [], [root]
-            while stack:
-                n = stack.pop()
-                if n.uid in seen or n.uid not in self.members or n.op in REDUCE_OPS:
-                    continue
-                if get_op(n.op).kind != "elementwise" or n.type.shape != self.kernel.domain:
-                    continue
-                seen.add(n.uid)
-                order.append(n)
-                stack.extend(n.inputs)
-            return order
-
-        in_reduction = {n.uid for n in elementwise_members(r.inputs[0])}
-        shared = [n for n in elementwise_members(out) if n.uid in in_reduction
-                  and n.type.dtype == out.type.dtype and n is not out]
-        if not shared:
-            return None
-        # The first found walking down from the output is the largest shared expression.
-        return shared[0], out
 
     def row_reduction(self, r: Node, reduced: list[int],
                       reuse: tuple[Node, Node] | None = None) -> None:
@@ -470,20 +435,6 @@ class _Renderer(ColumnReductions, WholeReductions):
         """When value ``v`` replaces ``acc`` in an argmax/argmin (from its combine rule)."""
         return combine.split(" if ", 1)[1].split(" else ")[0].format(v=v, acc=acc)
 
-    def reads(self, node: Node, reduction: Node | None = None) -> bool:
-        """Whether ``node`` reads ``reduction`` (any reduction of this kernel if None),
-        directly or through other members."""
-        stack, seen = [node], set()
-        while stack:
-            n = stack.pop()
-            if n.uid in seen or n.uid not in self.members:
-                continue
-            seen.add(n.uid)
-            if n.op in REDUCE_OPS and (reduction is None or n is reduction):
-                return True
-            stack.extend(n.inputs)
-        return False
-
     def finish_row(self, r: Node, acc: str) -> None:
         var = self.fresh("r")
         self.emit(f"{var} = {compute_dtype(r.type.dtype)}({acc})")
@@ -497,21 +448,6 @@ class _Renderer(ColumnReductions, WholeReductions):
                 v = self.value(node, index)
                 self.emit(f"{self.out_name(node)}{self.subscript(index)} = {v}")
                 self.stored.add(node.uid)
-
-    def _ready(self, node: Node) -> bool:
-        """Whether every reduction ``node`` depends on inside this kernel is computed."""
-        stack = [node]
-        seen = set()
-        while stack:
-            n = stack.pop()
-            if n.uid in seen or n.uid not in self.members:
-                continue
-            seen.add(n.uid)
-            if n.op in REDUCE_OPS and n.uid not in self.row_vars:
-                return False
-            if n.op not in REDUCE_OPS:
-                stack.extend(n.inputs)
-        return True
 
 
 def render_kernel(fused: FusedGraph, kernel: Kernel, runtime_scalars: set[int]) -> KernelSource:

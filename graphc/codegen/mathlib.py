@@ -318,14 +318,15 @@ def isnan_float(x):
     return x != x
 
 
+# maximum(x, 0): -0.0 gives +0.0 (the second operand of equal zeros), nan stays.
 @njit(**_EXACT)
 def relu_f32(x):
-    return F(0.0) if x < F(0.0) else x
+    return x if (x > F(0.0)) | (x != x) else F(0.0)
 
 
 @njit(**_EXACT)
 def relu_f64(x):
-    return 0.0 if x < 0.0 else x
+    return x if (x > 0.0) | (x != x) else 0.0
 
 
 exp_f32, expm1_f32, log_f32, log1p_f32 = _exp_f32, _expm1_f32, _log_f32, _log1p_f32
@@ -433,8 +434,8 @@ def _isinf(x):
 
 
 def relu(x):
-    """max(x, 0) in x's dtype, with nan propagating."""
-    return np.maximum(x, np.zeros((), np.asarray(x).dtype))[()]
+    """max(x, 0) in x's dtype, with nan propagating (and relu(-0.0) = +0.0)."""
+    return maximum(x, np.zeros((), np.asarray(x).dtype))
 
 
 @_overloaded(relu)
@@ -442,7 +443,7 @@ def _relu(x):
     zero = _scalar_type(x)(0)
 
     def impl(x):
-        return zero if x < zero else x
+        return x if (x > zero) | (x != x) else zero  # -0.0 → +0.0, as maximum(x, 0)
 
     return impl
 
@@ -450,13 +451,13 @@ def _relu(x):
 # ---- binary ---------------------------------------------------------------------------
 
 def maximum(a, b):
-    """The larger operand; nan if either is nan."""
-    return np.maximum(a, b)
+    """The larger operand; nan if either is nan; the second of equal operands (-0.0, 0.0)."""
+    return np.where((a > b) | (a != a), a, b)[()]
 
 
 def minimum(a, b):
-    """The smaller operand; nan if either is nan."""
-    return np.minimum(a, b)
+    """The smaller operand; nan if either is nan; the second of equal operands."""
+    return np.where((a < b) | (a != a), a, b)[()]
 
 
 @_overloaded(maximum)

@@ -62,6 +62,21 @@ def _power(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.power(a, b)
 
 
+def _maximum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # The first operand where it is larger or NaN, else the second, as the kernels compute
+    # it (graphc/codegen/mathlib.py). Written out because NumPy's own loops disagree on
+    # equal zeros: float32's maximum(-0.0, 0.0) gives the second, float16's the first.
+    return np.where((a > b) | (a != a), a, b)
+
+
+def _minimum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.where((a < b) | (a != a), a, b)
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return _maximum(x, np.zeros((), x.dtype))  # relu(-0.0) is +0.0 in every dtype
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # Stable in both tails: exp of a non-positive number only.
     e = np.exp(-np.abs(x))
@@ -83,7 +98,7 @@ _UNARY = {
     "tanh": ("float", np.tanh, "tanh({0})"),
     "erf": ("float", _erf, "erf({0})"),
     "sigmoid": ("float", _sigmoid, "sigmoid({0})"),
-    "relu": ("numeric", lambda x: np.maximum(x, np.zeros((), x.dtype)), "relu({0})"),
+    "relu": ("numeric", _relu, "relu({0})"),
     "floor": ("float", np.floor, "floor({0})"),
     "ceil": ("float", np.ceil, "ceil({0})"),
     "round": ("float", np.round, "rint({0})"),
@@ -104,8 +119,8 @@ _BINARY = {
     "floor_div": ("numeric", np.floor_divide, "floor_div({0}, {1})"),
     "mod": ("numeric", np.mod, "mod({0}, {1})"),
     "pow": ("numeric", _power, "power({0}, {1})"),
-    "maximum": ("any", np.maximum, "maximum({0}, {1})"),
-    "minimum": ("any", np.minimum, "minimum({0}, {1})"),
+    "maximum": ("any", _maximum, "maximum({0}, {1})"),
+    "minimum": ("any", _minimum, "minimum({0}, {1})"),
 }
 for _name, (_domain, _fn, _tpl) in _BINARY.items():
     register(_name, "elementwise", _infer(_domain), _np(_fn), _tpl)

@@ -61,6 +61,9 @@ class OpDef:
     # updates that input in place; same shape, dtype and layout). The Program does so only
     # where the caller says the input's old value is dead (see Program.run's ``donate``).
     in_place_input: int | None = None
+    # "always" or "wide" where a compiled kernel computes this op with the bits of its
+    # reference ("" otherwise): set and explained in graphc/ops/exact.py.
+    exact: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

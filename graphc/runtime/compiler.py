@@ -23,7 +23,7 @@ from ..codegen.in_place import in_place_pairs, in_place_source
 from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier, structural_key, topo_order
 from ..ir.node import SCALAR_OPS
 from ..ir.values import _values, forget
-from ..ops import get_op
+from ..ops import computes_exactly, get_op
 from ..passes import run_pipeline
 from ..passes.memory import MemoryPlan, plan_memory
 from .donation import donations, replaced_pairs
@@ -43,8 +43,10 @@ from .program import (
 
 # Programs kept in memory, least recently used evicted first (with their buffers).
 MAX_PROGRAMS = 256
-# A graph seen for the first time whose values are all this small runs in the
-# interpreter: compiling it would cost more than it saves unless it recurs.
+# A graph seen for the first time whose values are all this small, made only of ops a
+# kernel computes with their reference's bits (graphc/ops/exact.py), runs in the
+# interpreter: compiling it would cost more than it saves unless it recurs, and its
+# later, compiled realizations give the same bits. Any other graph compiles at once.
 TINY_ELEMENTS = 4096
 
 _programs: OrderedDict = OrderedDict()
@@ -463,7 +465,10 @@ def _cached(key: _Key) -> Compiled | None:
 
 
 def _is_tiny(order: Sequence[Node]) -> bool:
-    return all(n.type.size <= TINY_ELEMENTS for n in order)
+    """Whether a first sighting of this graph may run in the interpreter (see
+    ``TINY_ELEMENTS``): every value is small and every computed node is exact."""
+    return all(n.type.size <= TINY_ELEMENTS and (is_frontier(n) or computes_exactly(n))
+               for n in order)
 
 
 def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,

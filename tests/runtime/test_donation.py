@@ -69,8 +69,9 @@ def reference(opt_class, steps, **kwargs):
     (AdamW, {"weight_decay": 0.1}, "exp_avg"), (Adagrad, {}, "square_avg")])
 def test_state_is_updated_in_its_own_buffer_and_matches_the_reference(opt_class, kwargs,
                                                                        state):
-    """From the third step: the model is tiny, so the first step is interpreted; the
-    second compiles the Program (the compiler's leftovers still hold the old values)."""
+    """From the third step, when every Program the steps use is compiled (SGD's first
+    step, before its momentum buffer exists, is a graph of its own), since a run that
+    compiles does not update in place (the compiler's leftovers hold the old values)."""
     net, opt, step = make(opt_class, **kwargs)
     losses = [step().item() for _ in range(2)]
     weight = net[0].weight
