@@ -38,8 +38,9 @@ from .ir import (
     topo_order,
     user_location,
 )
-from .ir import node as _node_module
 from .ir.graph import is_input_free
+from .ir.state import ExecutionState, current
+from .ir.values import _values
 from .ops import OPS, apply, vjp_graph
 from .ops.registry import Attrs
 from .ops.vjp import _FLOAT_DTYPES
@@ -130,31 +131,17 @@ def _dys(ys: list[Tensor], dy: Any) -> list[Node]:
 
 # ---- GradManager ----------------------------------------------------------------
 
-_recording: list[GradManager] = []  # in the order they began recording
-# While a manager's backward builds gradient nodes, only the managers that began
-# recording before it see them (MegEngine's visibility by order): the index it holds.
-_visible_to: list[int] = []
+def _recording() -> list[GradManager]:
+    """The calling thread's recording managers, in the order they began recording."""
+    return current().recording
 
 
-def _stamp(node: Node) -> None:
-    for gm in _recording[:_visible_to[-1]] if _visible_to else _recording:
-        gm._recorded.add(node.uid)
-
-
-class _unstamped:
-    """While the first recording manager runs backward, no manager can see the nodes it
-    builds: the stamp hook is taken off, so building them costs no hook call."""
-
-    def __init__(self, visible: int) -> None:
-        self.off = visible == 0 and _stamp in _node_module.build_hooks
-
-    def __enter__(self) -> None:
-        if self.off:
-            _node_module.build_hooks.remove(_stamp)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.off:
-            _node_module.build_hooks.append(_stamp)
+def _restamp(st: ExecutionState) -> None:
+    """Point node building at the recorded sets of the managers that see what is built
+    now: all recording managers, or while one runs backward, only those that began
+    recording before it (MegEngine's visibility by order)."""
+    visible = st.recording[:st.visible_to[-1]] if st.visible_to else st.recording
+    st.stamps = [gm._recorded for gm in visible]
 
 
 class GradManager:
@@ -208,7 +195,8 @@ class GradManager:
     # -- recording ------------------------------------------------------------------
     @property
     def recording(self) -> bool:
-        return self in _recording
+        """Whether this manager records in the calling thread."""
+        return self in current().recording
 
     def record(self) -> None:
         """Start recording (RuntimeError if this manager already records)."""
@@ -221,18 +209,18 @@ class GradManager:
         self._attached = [e for e in self._attached if e.node is not None]
         self._keeper = lazy.keeping_graph()
         self._keeper.__enter__()
-        _recording.append(self)
-        if _stamp not in _node_module.build_hooks:
-            _node_module.build_hooks.append(_stamp)
+        st = current()
+        st.recording.append(self)
+        _restamp(st)
 
     def release(self) -> None:
         """Stop recording and free what was kept for it (idempotent)."""
         if not self.recording:
             return
-        _recording.remove(self)
-        if not _recording and _stamp in _node_module.build_hooks:
-            _node_module.build_hooks.remove(_stamp)
+        st = current()
+        st.recording.remove(self)
         self._recorded = set()
+        _restamp(st)
         for entry in self._attached:
             entry.node = None  # holds no graph once released
         if self._keeper is not None:
@@ -259,13 +247,14 @@ class GradManager:
                                "`with gm:` or after gm.record()")
         try:
             if y is not None:
-                visible = _recording.index(self)
-                _visible_to.append(visible)
+                st = current()
+                st.visible_to.append(st.recording.index(self))
+                _restamp(st)
                 try:
-                    with _unstamped(visible):
-                        self._accumulate([y] if isinstance(y, Tensor) else list(y), dy)
+                    self._accumulate([y] if isinstance(y, Tensor) else list(y), dy)
                 finally:
-                    _visible_to.pop()
+                    st.visible_to.pop()
+                    _restamp(st)
         finally:  # as MegEngine does: a failed backward still ends the recording
             self.release()
 
@@ -314,28 +303,6 @@ class _Attachment:
 # would have to differentiate through.
 
 
-class _Deferred:
-    """The markers of one deferred backward and the forward nodes their VJP walks."""
-
-    __slots__ = ("markers", "forward")
-
-    def __init__(self, markers: list[Node], forward: set[int]) -> None:
-        self.markers = [weakref.ref(m) for m in markers]
-        self.forward = forward
-
-    def pending(self) -> list[Node]:
-        """The markers still alive and not yet lowered or computed."""
-        out = []
-        for ref in self.markers:
-            m = ref()
-            if m is not None and m.buffer is None:
-                out.append(m)
-        return out
-
-
-_deferred: list[_Deferred] = []
-
-
 def _deferred_gradients(ys: list[Node], dys: list[Node], xs: list[Node],
                         recorded: set[int]) -> list[Node | None] | None:
     """``grad_of`` markers for the xs that ``ys`` depend on (None for the others), or
@@ -343,18 +310,19 @@ def _deferred_gradients(ys: list[Node], dys: list[Node], xs: list[Node],
     records (it may differentiate these gradients), or when the forward graph holds
     realized nodes, custom Functions, other deferred gradients, or a dependency the
     recording did not see (gradients must not flow through it)."""
-    if lazy.tracing or len(_recording) > 1 or not xs:
+    st = current()
+    if st.traces or len(st.recording) > 1 or not xs:
         return None
     order = topo_order(list(ys) + list(dys), stop=is_input_free)
     reach = {x.uid: 1 << j for j, x in enumerate(xs)}  # uid → the xs it depends on
     forward: set[int] = set()
-    ops, floats, get = OPS, _FLOAT_DTYPES, reach.get
+    ops, floats, get, realized = OPS, _FLOAT_DTYPES, reach.get, _values
     for node in order:  # a loop with the tests inlined: the per-step hot path
         inputs = node.inputs
         if not inputs:
             continue
         uid = node.uid
-        if node.buffer is not None or node.op == "custom_grad":
+        if uid in realized or node.op == "custom_grad":
             return None
         op = ops[node.op]
         if op.marker:  # another deferred gradient
@@ -383,36 +351,13 @@ def _deferred_gradients(ys: list[Node], dys: list[Node], xs: list[Node],
         else:
             grads.append(None)
     if markers:
-        _deferred.append(_Deferred(markers, forward))
-        if _stale_markers not in lazy.order_hooks:
-            lazy.order_hooks.append(_stale_markers)
+        st.deferred.append(lazy.Deferred(markers, forward))
     return grads
 
 
 @functools.lru_cache(maxsize=1024)
 def _marker_attrs(n_ys: int, x: int) -> Attrs:
     return Attrs(n_ys=n_ys, x=x)
-
-
-def _stale_markers(order: list[Node]) -> list[Node]:
-    """Before a realization of ``order``: the markers whose forward graph it would
-    compute in part without computing them too (they are computed with it). The hook
-    leaves ``lazy.order_hooks`` once no marker is pending."""
-    computed = {n.uid for n in order}
-    keep, stale = [], []
-    for d in _deferred:
-        markers = d.pending()
-        if not markers:
-            continue
-        if not d.forward.isdisjoint(computed) and not all(m.uid in computed
-                                                          for m in markers):
-            stale.extend(m for m in markers if m.uid not in computed)
-        else:
-            keep.append(d)
-    _deferred[:] = keep
-    if not keep:
-        lazy.order_hooks.remove(_stale_markers)
-    return stale
 
 
 # ---- custom functions -----------------------------------------------------------

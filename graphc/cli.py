@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> import tempfile; from unittest import mock
     >>> with tempfile.TemporaryDirectory() as d, mock.patch.dict("os.environ", GRAPHC_CACHE_DIR=d):
     ...     main(["cache", "clear"])    # doctest: +ELLIPSIS
-    removed 0 kernels (0 files, 0 B) from ...
+    removed 0 kernels and 0 hand-written (0 files, 0 B) from ...
     0
     """
     parser = build_parser()
@@ -116,13 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _register_cache(subparsers: argparse._SubParsersAction) -> None:
     cache_parser = subparsers.add_parser(
         "cache", help="inspect or clear the compiled-kernel cache",
-        description="The compiled-kernel cache (GRAPHC_CACHE_DIR, default ~/.cache/graphc).")
+        description="The compiled-kernel cache (GRAPHC_CACHE_DIR, default ~/.cache/graphc; "
+                    "capped at GRAPHC_CACHE_MAX_BYTES, default 2G). See docs/security.md.")
     cache_parser.set_defaults(parser=cache_parser)
     actions = cache_parser.add_subparsers(title="actions", metavar="ACTION")
     info = actions.add_parser("info", help="show the cache directory, kernel count and size")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(handler=_cache_info)
-    clear = actions.add_parser("clear", help="delete every cached kernel")
+    clear = actions.add_parser("clear", help="delete every cached kernel, generated or "
+                                             "hand-written")
     clear.add_argument("--json", action="store_true", help="print one JSON object")
     clear.set_defaults(handler=_cache_clear)
 
@@ -134,9 +136,11 @@ def _cache_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info))
     else:
-        print(f"cache dir: {info['dir']}\nkernels:   {info['kernels']}\n"
+        cap = _human_bytes(info["max_bytes"]) if info["max_bytes"] else "none"
+        print(f"cache dir: {info['dir']}\nkernels:   {info['kernels']} generated, "
+              f"{info['library_functions']} hand-written\n"
               f"files:     {info['files']}\nsize:      {_human_bytes(info['bytes'])} "
-              f"({info['bytes']} bytes)")
+              f"({info['bytes']} bytes; cap {cap}, GRAPHC_CACHE_MAX_BYTES)")
     return 0
 
 
@@ -147,8 +151,9 @@ def _cache_clear(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(removed))
     else:
-        print(f"removed {removed['kernels']} kernels ({removed['files']} files, "
-              f"{_human_bytes(removed['bytes'])}) from {removed['dir']}")
+        print(f"removed {removed['kernels']} kernels and {removed['library_functions']} "
+              f"hand-written ({removed['files']} files, {_human_bytes(removed['bytes'])}) "
+              f"from {removed['dir']}")
     return 0
 
 

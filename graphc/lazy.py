@@ -1,15 +1,18 @@
 """The two doors of lazy state: every realization and every mutation passes here.
 
-- :func:`realize` is the only place that computes pending nodes. It knows whether a
-  trace is in progress (``realize_hooks``) and whether realized Tensors must keep their
-  graphs because something may still differentiate through them (``keep_graph``);
+- :func:`realize` is the only place that computes pending nodes. It reads the calling
+  thread's execution state (graphc.ir.state): whether a trace is in progress, and
+  whether realized Tensors must keep their graphs because something may still
+  differentiate through them (``keep_graph``);
   otherwise it releases them: each is pointed at a leaf holding its value, and the
   graph behind it is freed by reference counting (nodes never change).
 - :func:`rebind` is the only place a Tensor changes which value it holds (``+=``,
-  setitem, parameter and buffer updates); ``rebind_hooks`` observe it. (Releasing keeps
-  the value, so it is no mutation and calls no hook.)
-- A weak registry of live Tensors with pending nodes lets realization memoise every
-  value a user still holds, and lets the optimizer find readers of a buffer.
+  setitem, parameter and buffer updates); it notes the change in the thread's state (for
+  active traces and the next optimizer step). (Releasing keeps the value, so it is no
+  mutation and notes nothing.)
+- A weak registry of the thread's live Tensors with pending nodes lets realization
+  memoise every value a user still holds, and lets the optimizer find readers of a
+  buffer.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ import functools
 import os
 import sys
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import interp
 from .ir import Node, topo_order
+from .ir.graph import snapshot
 from .ir.node import released_leaf
+from .ir.state import ExecutionState, _local
 from .ir.values import _values, record
 
 if TYPE_CHECKING:
@@ -33,26 +38,16 @@ if TYPE_CHECKING:
 # that is never read cannot grow without bound.
 MAX_PENDING_DEPTH = 2000
 
-# Keyed by id(): Tensor.__eq__ is elementwise, so a WeakSet (which compares members
-# with ==) would evaluate a tensor comparison when the same tensor is tracked twice.
-# Plain weakrefs without callbacks: every operation's result is tracked, and most die
-# at once, so dead and realized entries are swept when the registry is read instead of
-# by a callback per Tensor (a WeakValueDictionary costs several times more per step).
-_live: dict[int, weakref.ref] = {}
-_graph_keepers = [0]
+# The calling thread's state (graphc.ir.state) holds the live-tensor registry (keyed by
+# id(): Tensor.__eq__ is elementwise, so a WeakSet, which compares members with ==, would
+# evaluate a tensor comparison; plain weakrefs without callbacks, swept when read, since
+# most results die at once), the GradManagers recording, the active traces, the
+# visualisation capture sinks, the deferred gradients and the pending mutations.
 
-realize_hooks: list[Callable[[list[Node]], None]] = []
-# Called as hook(order) with the topological order of what a realization computes,
-# before it runs; a hook returns nodes to compute with it (the order is walked again).
-# Deferred gradients register one while they are pending (graphc.autodiff).
-order_hooks: list[Callable[[list[Node]], list[Node]]] = []
-# Called as hook(field, tensor, old, new) with field "data" (old/new are nodes) or
-# "grad" (old/new are Tensors or None).
-rebind_hooks: list[Callable[[str, Tensor, object, object], None]] = []
-# graphc.jit hook: the active trace (innermost last). While one runs, realize() computes
-# nothing: it calls ``trace.defer_realize(pending, caller_frame)``, which defers the
-# nodes into the traced Program or raises TraceError when the caller needs a value.
-tracing: list = []
+
+def active_traces() -> list:
+    """The calling thread's active traces (graphc.jit), innermost last."""
+    return _local.state.traces
 
 
 BACKENDS = ("compiled", "interp")
@@ -68,47 +63,45 @@ def track(tensor: Tensor) -> None:
     """Register a Tensor that holds a pending node; realize past the depth limit."""
     node = tensor._node
     if node.inputs and node.uid not in _values:
+        st = _local.state
+        live = st.live
         key = id(tensor)
-        old = _live.get(key)
+        old = live.get(key)
         if old is not None and old() is not tensor:
             # A dead Tensor's id, reused: the new one goes last, as insertion order is
             # the order realization lists live values in (it shapes structural keys).
-            del _live[key]
-        _live[key] = weakref.ref(tensor)
+            del live[key]
+        live[key] = weakref.ref(tensor)
         if node.depth > MAX_PENDING_DEPTH:
             realize([node])
-        elif len(_live) > _sweep_at[0]:
+        elif len(live) > st.live_sweep_at:
             live_pending_tensors()
-
-
-_sweep_at = [1 << 12]
 
 
 def live_pending_tensors() -> list[Tensor]:
     """Live Tensors whose nodes are still pending (sweeping the others from the registry;
     a Tensor rebound to a pending node is tracked again)."""
+    st = _local.state
+    live = st.live
     out = []
     stale = []
-    for key, ref in _live.items():
+    for key, ref in live.items():
         t = ref()
         if t is None or not t._node.inputs or t._node.uid in _values:
             stale.append(key)
         else:
             out.append(t)
     for key in stale:
-        del _live[key]
-    _sweep_at[0] = max(1 << 12, 2 * len(out))
+        del live[key]
+    st.live_sweep_at = max(1 << 12, 2 * len(out))
     return out
 
 
 def keep_graph() -> bool:
-    """True while something may differentiate through realized nodes."""
-    return _graph_keepers[0] > 0
+    """True while something in this thread may differentiate through realized nodes."""
+    return _local.state.graph_keepers > 0
 
 
-# Tensors realized while the graph was kept (weakref to the Tensor, the node it held):
-# released when the last keeper exits.
-_kept: list[tuple[weakref.ref, Node]] = []
 # Tensors returned by graphc.grad: they keep their graph while they live, so the
 # gradient of a printed gradient works (PyTorch's ``create_graph=True``). Keyed by id().
 _graph_holders: dict[int, weakref.ref] = {}
@@ -127,6 +120,8 @@ _holders_sweep_at = [1 << 10]
 
 
 def _holds_graph(tensor: Tensor) -> bool:
+    if not _graph_holders:
+        return False
     ref = _graph_holders.get(id(tensor))
     return ref is not None and ref() is tensor
 
@@ -139,18 +134,19 @@ class keeping_graph:
     """
 
     def __enter__(self) -> None:
-        _graph_keepers[0] += 1
+        _local.state.graph_keepers += 1
 
     def __exit__(self, *exc: object) -> None:
-        _graph_keepers[0] -= 1
-        if _graph_keepers[0] == 0:
+        st = _local.state
+        st.graph_keepers -= 1
+        if st.graph_keepers == 0:
             release_kept_graph()
 
 
 def release_kept_graph() -> None:
     """Rebind the Tensors realized while the graph was kept to leaves of their values."""
-    kept = list(_kept)
-    _kept.clear()
+    st = _local.state
+    kept, st.kept = st.kept, []
     for ref, node in kept:
         t = ref()
         if t is not None and t._node is node:
@@ -184,17 +180,20 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
     pending = [n for n in nodes if n.buffer is None]  # (placeholders too: a trace's inputs)
     if not pending:
         return
-    if tracing:  # graphc.jit hook: a trace defers realization (or refuses a value)
-        tracing[-1].defer_realize(pending, sys._getframe(1))
+    st = _local.state
+    if st.traces:  # graphc.jit: a trace defers realization (or refuses a value)
+        st.traces[-1].defer_realize(pending, sys._getframe(1))
         return
-    for hook in realize_hooks:
-        hook(pending)
+    if st.captures:  # graphc.viz.capture: the graphs realized, as they are now
+        copies = snapshot(pending)
+        for capture in st.captures:
+            capture.record(copies)
     if len(pending) != len(nodes):
         order = None  # the caller's walk started at a realized node too
-    if order_hooks:
+    if st.deferred:
         if order is None:
             order = topo_order(pending)
-        extra = [n for hook in list(order_hooks) for n in hook(order)]
+        extra = _stale_markers(st, order)
         if extra:  # deferred gradients whose forward graph this computes: them too
             pending += extra
             order = topo_order(pending)
@@ -214,9 +213,9 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
             continue  # not in this graph: still pending
         if node.uid not in realized:
             record(node, value)
-        _live.pop(id(t), None)  # realized tensors need no tracking until rebound
+        st.live.pop(id(t), None)  # realized tensors need no tracking until rebound
         if keep:
-            _kept.append((weakref.ref(t), node))
+            st.kept.append((weakref.ref(t), node))
         else:
             _release(t, node, value)
 
@@ -235,8 +234,11 @@ def rebind(tensor: Tensor, node: Node) -> None:
     """Make ``tensor`` hold ``node``: the one door for every mutation of a Tensor."""
     old = tensor._node
     tensor._node = node
-    for hook in rebind_hooks:
-        hook("data", tensor, old, node)
+    st = _local.state
+    if node.inputs and node.uid not in _values:
+        st.mutated[id(tensor)] = tensor  # an optimizer step realizes it with its update
+    for trace in st.traces:
+        trace.note_rebind("data", tensor, old)
     track(tensor)
 
 
@@ -262,5 +264,45 @@ def set_grad(tensor: Tensor, grad: Tensor | None) -> None:
         raise ValueError(f"grad of shape {grad.shape} for a tensor of shape {tensor.shape}")
     old = tensor._grad
     tensor._grad = grad
-    for hook in rebind_hooks:
-        hook("grad", tensor, old, grad)
+    for trace in _local.state.traces:
+        trace.note_rebind("grad", tensor, old)
+
+
+class Deferred:
+    """The markers of one deferred backward (graphc.autodiff) and the uids of the
+    forward nodes their VJP walks."""
+
+    __slots__ = ("markers", "forward")
+
+    def __init__(self, markers: list[Node], forward: set[int]) -> None:
+        self.markers = [weakref.ref(m) for m in markers]
+        self.forward = forward
+
+    def pending(self) -> list[Node]:
+        """The markers still alive and not yet computed."""
+        out = []
+        for ref in self.markers:
+            m = ref()
+            if m is not None and m.uid not in _values:
+                out.append(m)
+        return out
+
+
+def _stale_markers(st: ExecutionState, order: list[Node]) -> list[Node]:
+    """Before a realization of ``order``: the deferred markers whose forward graph it
+    would compute in part without computing them too (they are computed with it: a
+    step's structural key stops at realized nodes, so a marker must be computed before
+    its forward graph is)."""
+    computed = {n.uid for n in order}
+    keep, stale = [], []
+    for d in st.deferred:
+        markers = d.pending()
+        if not markers:
+            continue
+        if not d.forward.isdisjoint(computed) and not all(m.uid in computed
+                                                          for m in markers):
+            stale.extend(m for m in markers if m.uid not in computed)
+        else:
+            keep.append(d)
+    st.deferred = keep
+    return stale

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import dtypes, lazy
 from .device import canonical_device
+from .ir.state import current
 from .tensor import Tensor
 
 __all__ = ["RNG", "bernoulli", "get_seed", "normal", "permutation", "seed", "shuffle",
@@ -166,21 +167,29 @@ def _sample(gen: np.random.Generator, kind: str, shape: tuple[int, ...], dtype: 
     raise ValueError(f"random: unknown kind of draw {kind!r}")
 
 
-_global = RNG()
+def _default() -> RNG:
+    """The calling thread's default stream (graphc.ir.state): each thread has its own,
+    seeded by :func:`seed` in that thread (unseeded, from fresh entropy)."""
+    st = current()
+    rng = st.rng
+    if rng is None:
+        rng = st.rng = RNG()
+    return rng
 
 
 def seed(seed: int) -> None:
-    """Seed the global generator: the same seed repeats a run bit for bit.
+    """Seed the calling thread's default generator: the same seed repeats a run bit for
+    bit (each thread has its own stream; seed it in the thread that draws).
 
     >>> seed(0); a = uniform(size=2).numpy(); seed(0); bool((uniform(size=2).numpy() == a).all())
     True
     """
-    _global.seed(seed)
+    _default().seed(seed)
 
 
 def get_seed() -> int:
-    """The global generator's seed."""
-    return _global.get_seed()
+    """The calling thread's default generator's seed."""
+    return _default().get_seed()
 
 
 def uniform(low: float = 0.0, high: float = 1.0, size: Any = None) -> Tensor:
@@ -189,7 +198,7 @@ def uniform(low: float = 0.0, high: float = 1.0, size: Any = None) -> Tensor:
     >>> float(uniform(2.0, 3.0).item()) >= 2.0
     True
     """
-    return _global.uniform(low, high, size)
+    return _default().uniform(low, high, size)
 
 
 def normal(mean: float = 0.0, std: float = 1.0, size: Any = None) -> Tensor:
@@ -198,7 +207,7 @@ def normal(mean: float = 0.0, std: float = 1.0, size: Any = None) -> Tensor:
     >>> normal(size=(2, 3)).shape
     (2, 3)
     """
-    return _global.normal(mean, std, size)
+    return _default().normal(mean, std, size)
 
 
 def bernoulli(p: float = 0.5, size: Any = None, dtype: Any = "float32") -> Tensor:
@@ -207,7 +216,7 @@ def bernoulli(p: float = 0.5, size: Any = None, dtype: Any = "float32") -> Tenso
     >>> bernoulli(1.0, size=3).numpy()
     array([1., 1., 1.], dtype=float32)
     """
-    return _global.bernoulli(p, size, dtype)
+    return _default().bernoulli(p, size, dtype)
 
 
 def permutation(n: int | Tensor, dtype: Any = "int32") -> Tensor:
@@ -216,14 +225,14 @@ def permutation(n: int | Tensor, dtype: Any = "int32") -> Tensor:
     >>> sorted(permutation(4).numpy().tolist())
     [0, 1, 2, 3]
     """
-    return _global.permutation(n, dtype)
+    return _default().permutation(n, dtype)
 
 
 def shuffle(inp: Tensor) -> None:
     """Shuffle a Tensor in place along axis 0 (MegEngine's ``random.shuffle``)."""
-    _global.shuffle(inp)
+    _default().shuffle(inp)
 
 
 def spawn_seed() -> int:
-    """A seed drawn from the global stream: reproducible under :func:`seed`."""
-    return _global.spawn_seed()
+    """A seed drawn from the thread's default stream: reproducible under :func:`seed`."""
+    return _default().spawn_seed()

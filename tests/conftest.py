@@ -27,8 +27,8 @@ def _no_leaked_recording_or_trace():
     from graphc import autodiff, lazy
 
     yield
-    leaked = (list(autodiff._recording), list(lazy.tracing))
-    for gm in list(autodiff._recording):
+    leaked = (list(autodiff._recording()), list(lazy.active_traces()))
+    for gm in list(autodiff._recording()):
         gm.release()
-    lazy.tracing.clear()
+    lazy.active_traces().clear()
     assert leaked == ([], []), f"left recording / tracing: {leaked}"

@@ -24,6 +24,7 @@ def filled_cache(tmp_path, monkeypatch) -> Path:
     (root / "kernels" / "k_4567.py").write_text("import numpy as np\n" * 3)
     (pycache / "k_0123.kernel-5.py311.nbi").write_bytes(b"\x80" * 1500)
     monkeypatch.setenv("GRAPHC_CACHE_DIR", str(root))
+    monkeypatch.delenv("GRAPHC_CACHE_MAX_BYTES", raising=False)
     return root
 
 
@@ -42,23 +43,27 @@ def test_cache_info_in_process(filled_cache, capsys):
     assert main(["cache", "info"]) == 0
     out = capsys.readouterr().out
     assert f"cache dir: {filled_cache}" in out
-    assert "kernels:   2" in out and "files:     3" in out
-    assert f"({total} bytes)" in out and "KiB" in out
+    assert "kernels:   2 generated, 0 hand-written" in out and "files:     3" in out
+    assert "cap 2.0 GiB" in out
+    assert f"({total} bytes; " in out and "KiB" in out
 
     assert main(["cache", "info", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "dir": str(filled_cache), "kernels": 2, "files": 3, "bytes": total}
+        "dir": str(filled_cache), "kernels": 2, "library_functions": 0, "files": 3,
+        "bytes": total, "max_bytes": 2 << 30}
 
 
 def test_cache_clear_in_process(filled_cache, capsys):
     assert main(["cache", "clear"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("removed 2 kernels (3 files, ") and str(filled_cache) in out
+    assert out.startswith("removed 2 kernels and 0 hand-written (3 files, ")
+    assert str(filled_cache) in out
     assert files_in(filled_cache) == []
 
     assert main(["cache", "clear", "--json"]) == 0  # clearing an empty cache is fine
     assert json.loads(capsys.readouterr().out) == {
-        "dir": str(filled_cache), "kernels": 0, "files": 0, "bytes": 0}
+        "dir": str(filled_cache), "kernels": 0, "library_functions": 0, "files": 0,
+        "bytes": 0}
 
 
 def test_cache_info_and_clear_as_a_module(filled_cache):
@@ -66,11 +71,12 @@ def test_cache_info_and_clear_as_a_module(filled_cache):
     info = run_cli("cache", "info", "--json", cache_dir=filled_cache)
     assert info.returncode == 0, info.stderr
     assert json.loads(info.stdout) == {
-        "dir": str(filled_cache), "kernels": 2, "files": 3, "bytes": total}
+        "dir": str(filled_cache), "kernels": 2, "library_functions": 0, "files": 3,
+        "bytes": total, "max_bytes": 2 << 30}
 
     clear = run_cli("cache", "clear", cache_dir=filled_cache)
     assert clear.returncode == 0, clear.stderr
-    assert clear.stdout.startswith("removed 2 kernels (3 files, ")
+    assert clear.stdout.startswith("removed 2 kernels and 0 hand-written (3 files, ")
     assert files_in(filled_cache) == []
 
 

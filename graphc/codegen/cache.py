@@ -5,7 +5,8 @@ the files of the graphc modules it imports (``graphc.codegen.mathlib``: numba's 
 does not notice when a called jitted function changes). The text is written to
 ``<cache dir>/kernels/k_<hash>.py`` and imported as ``graphc_kernels.k_<hash>``; the
 kernel's ``@njit(cache=True)`` then keeps its machine code in ``__pycache__`` beside that
-file (or under ``NUMBA_CACHE_DIR``), so a second process loads it instead of compiling.
+file (always there: graphc's own numba cache, never ``NUMBA_CACHE_DIR``), so a second
+process loads it instead of compiling.
 A kernel source is a module defining ``kernel`` (graphc.codegen.cpu renders them):
 
 >>> import numpy as np
@@ -25,32 +26,24 @@ array([1., 2., 3.])
 The cache directory is ``GRAPHC_CACHE_DIR`` (default ``~/.cache/graphc``), read at every
 call. ``GRAPHC_DUMP=dir`` also writes each loaded source to ``dir/<hash>.py``.
 
-Nothing on disk is trusted:
+Nothing on disk is trusted that graphc has not checked (docs/security.md):
 
 - A module file whose bytes differ from the source (truncated, garbage, edited) is
   rewritten before import, and the import compiles the *verified source text in memory*
   (never the file, never a ``.pyc``), so the code numba compiles is always the source.
-- numba (0.68) stamps its cache with a hash of the file's content, so rewriting identical
-  bytes (two processes racing to create the file, a repaired file) never invalidates it.
-- A corrupt numba cache file (truncated or garbage ``.nbi`` index or ``.nbc`` data) makes
-  numba raise from inside the first call of the kernel. The signature that selects the
-  cache entry is only known at that first call, so there is nothing to validate at load
-  time without guessing signatures (and loading eagerly would cost every process the
-  entries it never calls). Instead the dispatcher's own cache object is guarded: its
-  ``load_overload`` (run by numba only when a signature is not yet compiled in this
-  process) catches the failure, deletes the kernel's numba cache files, warns with
-  ``KernelCacheWarning`` and reports a miss, so numba compiles afresh and writes a clean
-  entry. A loaded entry whose signature is not the one asked for (numba's index and data
-  files raced between two processes compiling different signatures) is treated the same
-  way. The object returned is numba's dispatcher itself: no wrapper, no per-call cost.
-  The guard uses numba internals (``Dispatcher._cache``, ``Cache.load_overload`` and
-  ``save_overload``, ``Cache._impl.filename_base``), unchanged for years; the corruption
-  tests in tests/codegen/test_cache.py fail if a numba release moves them.
-  Out of reach: data files whose machine code is damaged but still unpickles (numba
-  keeps no checksum); ``graphc cache clear`` is the remedy.
-- Writes go to a temporary file in the same directory and ``os.replace`` it (numba's own
-  cache writes do the same), so a concurrent reader sees the old file or the new one.
-  No fsync: a file torn by a crash is detected by the content check above.
+- numba's cache files (pickles) are located in graphc's cache, recorded with a digest
+  bound to the kernel key when numba saves them and checked before numba unpickles
+  them (:mod:`graphc.codegen.numba_cache`). A file that fails (copied, stale, planted,
+  corrupt), or an entry for another signature, is deleted with one
+  ``KernelCacheWarning`` and the kernel compiles afresh.
+- A cache directory that others can write is never read, and one that cannot be
+  written (read-only, uncreatable, deleted meanwhile) is not needed: the kernel compiles
+  in memory, with one warning for the first two (:mod:`graphc.codegen.cache_files`).
+- Writes go to a temporary file in the same directory and ``os.replace`` it, so a
+  concurrent reader sees the old file or the new one. No fsync: a file torn by a crash
+  is detected by the checks above.
+- The cache is capped (``GRAPHC_CACHE_MAX_BYTES``, 2 GiB by default); past the cap the
+  least recently used kernels are deleted (:mod:`graphc.codegen.cache_index`).
 """
 
 from __future__ import annotations
@@ -64,32 +57,43 @@ import importlib.util
 import os
 import re
 import sys
-import tempfile
 import threading
 import types
-import warnings
 from pathlib import Path
 from typing import Any
 
+from . import cache_index
+from .cache_files import (
+    KernelCacheWarning,
+    forget_warnings,
+    usable_directory,
+    warn_unwritable,
+    write_if_different,
+)
+
 #: Bump when code generation changes what a source text means at run time (new helpers,
 #: different calling conventions): it renames every kernel, so old cache entries are unused.
-CODEGEN_VERSION = 7
+#: 7: numba's files are verified against graphc's records (older entries have none).
+#: 8: float whole reductions in fixed blocks, map kernels without reassoc, division by
+#: zero as in NumPy (error_model="numpy"): the same bits on every call and thread count.
+CODEGEN_VERSION = 8
 
 KERNEL_PACKAGE = "graphc_kernels"  # parent of the kernel modules in sys.modules
 KEY_LENGTH = 24  # hex digits of sha256 kept in a kernel key (96 bits)
 
+_write_if_different = write_if_different  # graphc.viz.export writes its files with it
+
 _GRAPHC_IMPORT = re.compile(r"^\s*(?:from|import)\s+(graphc(?:\.\w+)*)\b", re.MULTILINE)
 
-
-class KernelCacheWarning(RuntimeWarning):
-    """A cache entry on disk was corrupt and has been rebuilt."""
+__all__ = ["KernelCacheWarning", "cache_dir", "cache_info", "clear_cache", "compile_stats",
+           "kernel_key", "load_kernel"]
 
 
 _lock = threading.RLock()
 _modules: dict[str, types.ModuleType] = {}  # kernel key → imported kernel module
 _dispatchers: list[Any] = []  # every dispatcher handed out, for compile_stats()
 _counts = {"memory_hits": 0, "modules_imported": 0, "modules_written": 0,
-           "numba_cache_rebuilds": 0, "sources_dumped": 0}
+           "sources_dumped": 0}
 _dependency_digests: dict[str, str] = {}  # graphc module name → sha256 of its file
 
 
@@ -144,7 +148,9 @@ def load_kernel(source: str, entry: str = "kernel") -> Any:
             _counts["modules_imported"] += 1
         dispatcher = _entry_point(module, entry)
         if not getattr(dispatcher, "_graphc_registered", False):
-            guard_numba_cache(dispatcher)
+            from .numba_cache import use_graphc_cache_in
+
+            use_graphc_cache_in(module)
             dispatcher._graphc_registered = True
             _dispatchers.append(dispatcher)
         _dump_source(key, source)
@@ -172,6 +178,8 @@ def compile_stats() -> dict[str, int]:
     with _lock:
         stats = dict(_counts)
         dispatchers = list(_dispatchers)
+    numba_cache = sys.modules.get(f"{__package__}.numba_cache")
+    stats["numba_cache_rebuilds"] = numba_cache.rebuild_count() if numba_cache else 0
     stats["numba_compiles"] = stats["numba_cache_hits"] = 0
     for dispatcher in dispatchers:
         numba_stats = getattr(dispatcher, "stats", None)
@@ -182,9 +190,9 @@ def compile_stats() -> dict[str, int]:
 
 
 def cache_info() -> dict[str, Any]:
-    """What the cache directory holds: its path, kernel modules, files and total bytes.
-
-    Files numba keeps under ``NUMBA_CACHE_DIR`` (when set) are not counted.
+    """What the cache directory holds: its path, generated kernel modules, hand-written
+    kernel functions with numba files, and the files and bytes of both (graphc's key
+    and lock files aside), and the size cap (``max_bytes``, 0 for none).
 
     >>> import tempfile; from unittest import mock
     >>> source = "from numba import njit\\n@njit(cache=True)\\ndef kernel():\\n    return 1\\n"
@@ -195,14 +203,15 @@ def cache_info() -> dict[str, Any]:
     (1, 1, True)
     """
     root = cache_dir()
-    files = _files_under(root)
-    kernels = [f for f in files if f.parent == root / "kernels" and _is_kernel_module(f)]
-    return {"dir": str(root), "kernels": len(kernels), "files": len(files),
-            "bytes": sum(_size(f) for f in files)}
+    files = [f for group in cache_index.entries(root).values() for f in group]
+    return {"dir": str(root), "kernels": sum(map(_is_kernel_module, files)),
+            "library_functions": sum(map(_is_library_record, files)), "files": len(files),
+            "bytes": sum(map(_size, files)), "max_bytes": cache_index.max_bytes()}
 
 
 def clear_cache() -> dict[str, Any]:
-    """Delete the cached kernels (and their numba cache files) and forget loaded ones.
+    """Delete every cached kernel (generated modules, hand-written kernels' numba files,
+    and those an older graphc left in the installed package) and forget loaded ones.
 
     Dispatchers already handed out keep working; the next ``load_kernel`` of a source
     writes and compiles it again.
@@ -217,22 +226,24 @@ def clear_cache() -> dict[str, Any]:
     (1, 1, 0, 0)
     """
     root = cache_dir()
-    kernels_dir = root / "kernels"
-    doomed = _files_under(kernels_dir)
-    numba_dir = _numba_user_cache_dir(kernels_dir)
-    if numba_dir is not None:
-        doomed += [f for f in _files_under(numba_dir) if f.name.startswith("k_")]
-    removed = {"dir": str(root), "kernels": 0, "files": 0, "bytes": 0}
+    doomed = [f for group in cache_index.entries(root).values() for f in group]
+    doomed += _legacy_package_files()
+    removed = {"dir": str(root), "kernels": 0, "library_functions": 0, "files": 0, "bytes": 0}
     for path in doomed:
         size = _size(path)
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
             path.unlink()
             removed["files"] += 1
             removed["bytes"] += size
-            removed["kernels"] += path.parent == kernels_dir and _is_kernel_module(path)
-    for directory in (kernels_dir / "__pycache__", kernels_dir):
-        with contextlib.suppress(OSError):  # not empty: a concurrent process wrote there
-            directory.rmdir()
+            removed["kernels"] += _is_kernel_module(path)
+            removed["library_functions"] += _is_library_record(path)
+    for top in (root / "kernels", root / "library"):
+        for directory, _, names in sorted(os.walk(top), reverse=True):
+            with contextlib.suppress(OSError):  # not empty: a concurrent process wrote
+                for name in names:
+                    if name in cache_index.BOOKKEEPING:
+                        os.unlink(os.path.join(directory, name))
+                os.rmdir(directory)
     _forget_loaded_kernels()
     return removed
 
@@ -258,15 +269,24 @@ class _SourceTextLoader(importlib.machinery.SourceFileLoader):
 
 
 def _import_kernel(key: str, source: str) -> types.ModuleType:
-    kernels_dir = cache_dir() / "kernels"
+    from .numba_cache import register_locator
+
+    root = cache_dir()
+    kernels_dir = root / "kernels"
     path = kernels_dir / f"k_{key}.py"
-    try:
-        kernels_dir.mkdir(parents=True, exist_ok=True)
-        if _write_if_different(path, source.encode("utf-8")):
-            _counts["modules_written"] += 1
-    except OSError as exc:
-        raise OSError(f"graphc kernel cache: cannot write {path} ({exc}); point "
-                      f"GRAPHC_CACHE_DIR at a writable directory") from exc
+    # The file is for people and tracebacks: the import compiles the source text, so a
+    # cache that cannot hold it (untrusted, read-only, deleted meanwhile) costs nothing.
+    if usable_directory(kernels_dir, root, create=True):
+        data = source.encode("utf-8")
+        try:
+            if write_if_different(path, data):
+                _counts["modules_written"] += 1
+                cache_index.note_written(root, len(data), f"kernels/k_{key}")
+        except FileNotFoundError:
+            pass  # cleared by another process meanwhile
+        except OSError as exc:
+            warn_unwritable(root, exc)
+    register_locator()  # before the module's @njit(cache=True) makes numba's cache
     name = f"{KERNEL_PACKAGE}.k_{key}"
     package = sys.modules.get(KERNEL_PACKAGE)
     if package is None:
@@ -308,78 +328,16 @@ def _dump_source(key: str, source: str) -> None:
         return
     path = Path(dump_dir).expanduser() / f"{key}.py"
     path.parent.mkdir(parents=True, exist_ok=True)
-    if _write_if_different(path, source.encode("utf-8")):
+    if write_if_different(path, source.encode("utf-8")):
         _counts["sources_dumped"] += 1
 
 
 def _forget_loaded_kernels() -> None:
-    """Drop the in-memory kernels so the next load goes to disk (tests, clear_cache)."""
+    """Drop the in-memory kernels so the next load goes to disk, and let each warning be
+    given again (tests, clear_cache)."""
     with _lock:
         _modules.clear()
-
-
-# ------------------------------------------------------------------ numba cache guard
-
-
-def guard_numba_cache(dispatcher: Any) -> None:
-    """Make this dispatcher's numba cache treat a corrupt entry as a miss (module doc):
-    generated kernels get it from :func:`load_kernel`, the hand-written ones in
-    :mod:`graphc.kernels.cpu` when their module is imported.
-
-    >>> from numba import njit
-    >>> guard_numba_cache(njit(lambda x: x))   # no cache=True: nothing to guard
-    """
-    cache = getattr(dispatcher, "_cache", None)
-    if cache is None or not hasattr(cache, "_cache_file"):
-        return  # compiled without cache=True: nothing on disk to guard
-    load_overload, save_overload = cache.load_overload, cache.save_overload
-
-    def guarded_load(sig, target_context):
-        try:
-            compiled = load_overload(sig, target_context)
-        except Exception as exc:  # corrupt .nbi/.nbc: pickle or rebuild errors
-            _discard_numba_entries(cache, repr(exc))
-            return None
-        if compiled is not None and not _signature_matches(compiled, sig):
-            _discard_numba_entries(cache, f"entry holds {compiled.signature}, not {sig}")
-            return None
-        return compiled
-
-    def guarded_save(sig, data):
-        try:
-            save_overload(sig, data)
-        except Exception as exc:  # an index corrupted since we loaded it
-            _discard_numba_entries(cache, repr(exc))
-            try:
-                save_overload(sig, data)
-            except Exception as again:  # caching is best effort; the code is compiled
-                warnings.warn(f"graphc: could not save numba cache for {cache!r}: {again!r}",
-                              KernelCacheWarning, stacklevel=2)
-
-    cache.load_overload = guarded_load
-    cache.save_overload = guarded_save
-
-
-def _signature_matches(compiled: Any, sig: Any) -> bool:
-    from numba.core import sigutils
-
-    args, _ = sigutils.normalize_signature(sig)
-    return tuple(compiled.signature.args) == tuple(args)
-
-
-def _discard_numba_entries(cache: Any, reason: str) -> None:
-    """Delete one function's numba index and data files; numba then recompiles."""
-    base = cache._impl.filename_base
-    directory = Path(cache.cache_path)
-    doomed = [directory / f"{base}.nbi", *directory.glob(f"{_glob_escape(base)}.*.nbc")]
-    for path in doomed:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-    # No _lock here: numba holds its compiler lock while calling us, and load_kernel holds
-    # _lock while a kernel module runs; taking both in opposite orders could deadlock.
-    _counts["numba_cache_rebuilds"] += 1
-    warnings.warn(f"graphc: corrupt numba cache entry {directory / base}.* deleted and "
-                  f"rebuilt ({reason})", KernelCacheWarning, stacklevel=3)
+    forget_warnings()
 
 
 # ------------------------------------------------------------------------- helpers
@@ -410,47 +368,21 @@ def _dependency_fingerprints(source: str) -> list[str]:
     return fingerprints
 
 
-def _write_if_different(path: Path, data: bytes) -> bool:
-    """Atomically (re)write ``path`` unless it already holds exactly ``data``."""
-    try:
-        if path.read_bytes() == data:
-            return False
-    except (FileNotFoundError, IsADirectoryError):
-        pass
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a cache file is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return True
-
-
-def _numba_user_cache_dir(kernels_dir: Path) -> Path | None:
-    """Where numba keeps the kernels' cache files when ``NUMBA_CACHE_DIR`` is set.
-
-    Mirrors numba's ``_CacheLocator.get_suitable_cache_subpath``.
-    """
-    numba_cache = os.environ.get("NUMBA_CACHE_DIR")
-    if not numba_cache:
-        return None
-    source_dir = os.path.abspath(kernels_dir)
-    hashed = hashlib.sha1(source_dir.encode()).hexdigest()
-    return Path(numba_cache) / f"{os.path.basename(source_dir)}_{hashed}"
+def _legacy_package_files() -> list[Path]:
+    """numba files an older graphc left beside its hand-written kernels."""
+    spec = importlib.util.find_spec(f"{__package__.rsplit('.', 1)[0]}.kernels")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [f for location in spec.submodule_search_locations
+            for f in Path(location, "cpu", "__pycache__").glob("*.nb[ic]")]
 
 
 def _is_kernel_module(path: Path) -> bool:
-    return path.name.startswith("k_") and path.suffix == ".py"
+    return path.name.startswith("k_") and path.suffix == ".py" and path.parent.name == "kernels"
 
 
-def _files_under(root: Path) -> list[Path]:
-    if not root.is_dir():
-        return []
-    return [Path(d) / f for d, _, names in os.walk(root) for f in names]
+def _is_library_record(path: Path) -> bool:
+    return path.name.endswith(cache_index.RECORD_SUFFIX) and path.parent.parent.name == "library"
 
 
 def _size(path: Path) -> int:
@@ -458,7 +390,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)

@@ -14,8 +14,10 @@ started, stops it, and runs: every kernel is compiled in memory or loads from th
 
 Nothing depends on the helper: a kernel it did not finish (or whose argument types were
 predicted wrong, or a helper that failed to start) compiles at its call as always, and a
-helper still running when this process exits is stopped. Cache writes on both sides are
-atomic (numba writes a temporary file and renames it).
+helper still running when this process exits is stopped. The helper saves through the
+same verified cache as this process (graphc.codegen.numba_cache): each file it writes is
+recorded with its digest, and this process checks that digest before numba loads the
+file, as for any entry. Cache writes on both sides are atomic.
 
 ``GRAPHC_PARALLEL_COMPILE=0`` turns this off; it is off on one-core machines and under
 ``NUMBA_DISABLE_JIT``. The test suite turns it off (its workers use the cores already)
@@ -58,12 +60,10 @@ def enabled() -> bool:
 
 
 def is_cached(dispatcher: Any) -> bool:
-    """Whether numba's cache already holds an entry for this kernel (any signature)."""
-    cache = getattr(dispatcher, "_cache", None)
-    impl = getattr(cache, "_impl", None)
-    if impl is None:
-        return True  # no disk cache: nothing a helper could hand over
-    return (Path(cache.cache_path) / f"{impl.filename_base}.nbi").exists()
+    """Whether graphc's cache already holds an entry for this kernel (any signature), or
+    a helper could not hand one over (no disk cache, or one graphc may not use)."""
+    is_saved = getattr(getattr(dispatcher, "_cache", None), "is_saved", None)
+    return True if is_saved is None else is_saved()
 
 
 class Helper:

@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ..ir import Attrs, Node
-from ..ir import node as _node_module
+from ..ir.state import current
 from ..ops import apply, expansion, register_composite
 from ..tensor import Tensor
 
@@ -55,15 +55,17 @@ Fn = TypeVar("Fn", bound=Callable[..., Tensor])
 
 
 class _hooks_off:
-    """No build hook sees the nodes of an inference build (a GradManager stamp, a
-    trace's op list): they are a template, not part of the user's graph."""
+    """Neither a recording GradManager nor a trace sees the nodes of an inference build:
+    they are a template, not part of the user's graph."""
 
     def __enter__(self) -> None:
-        self.saved = list(_node_module.build_hooks)
-        _node_module.build_hooks.clear()
+        st = current()
+        self.saved = st.stamps, st.trace_ops
+        st.stamps, st.trace_ops = [], None
 
     def __exit__(self, *exc: object) -> None:
-        _node_module.build_hooks[:] = self.saved
+        st = current()
+        st.stamps, st.trace_ops = self.saved
 
 
 def _builder(name: str, fn: Callable[..., Tensor]) -> Callable[[Sequence[Node], Attrs], Node]:

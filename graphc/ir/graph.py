@@ -88,6 +88,26 @@ def _pending_topo(roots: Iterable[Node], stop_at_realized: bool) -> list[Node]:
     return order
 
 
+def snapshot(roots: Iterable[Node]) -> list[Node]:
+    """Copies of ``roots`` whose pending nodes are fresh, unrealized copies (frontier
+    nodes shared): the graph as it is now, kept pending after it is realized (what
+    ``graphc.viz.capture`` draws).
+
+    >>> from graphc.ir import buffer_node
+    >>> import numpy as np
+    >>> x = buffer_node(np.ones(2, np.float32), "cpux")
+    >>> snapshot([x]) == [x]
+    True
+    """
+    roots = list(roots)
+    copies: dict[int, Node] = {}
+    for n in topo_order(roots):
+        copies[n.uid] = n if _is_frontier(n) else Node(
+            n.op, tuple(copies[i.uid] for i in n.inputs), n.attrs, n.type, value=n.value,
+            meta=n.meta)
+    return [copies[r.uid] for r in roots]
+
+
 def pending_nodes(roots: Iterable[Node]) -> list[Node]:
     """The unrealized part of the graph below ``roots`` (frontier nodes excluded)."""
     return [n for n in topo_order(roots) if not _is_frontier(n)]

@@ -20,12 +20,14 @@ import functools
 import itertools
 import os
 import sys
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from .state import _local
 from .types import EMPTY_ATTRS, Attrs, TensorType
 from .values import _values
 
@@ -42,6 +44,7 @@ _uids = itertools.count(1)
 # swept when the table doubles (see _remember).
 _consed: dict[tuple, weakref.ref] = {}
 _sweep_at = [1 << 16]
+_consed_lock = threading.Lock()  # the sweep iterates the table; threads insert meanwhile
 
 
 def _lookup(key: tuple) -> Node | None:
@@ -52,21 +55,15 @@ def _lookup(key: tuple) -> Node | None:
 def _remember(key: tuple, node: Node) -> None:
     _consed[key] = weakref.ref(node)
     if len(_consed) > _sweep_at[0]:
-        for k in [k for k, r in _consed.items() if r() is None]:
-            del _consed[k]
-        _sweep_at[0] = max(1 << 16, 2 * len(_consed))
+        with _consed_lock:
+            for k in [k for k, r in list(_consed.items()) if r() is None]:
+                _consed.pop(k, None)
+            _sweep_at[0] = max(1 << 16, 2 * len(_consed))
 
-# Module scopes (filled by Module.__call__) and the autodiff marker are node metadata.
-_scope_stack: list[str] = []
-_autodiff_depth = [0]
-# A user location shared by every node built inside a `pinned_location` block: code that
-# builds many nodes for one user line (backward, optimizer steps) finds it once.
-_pinned: list = []
-
-# Called with every node make_node returns (new or hash-consed) while non-empty: a
-# recording GradManager stamps the nodes built during recording. Empty otherwise, so
-# building graphs costs nothing extra when nobody records.
-build_hooks: list = []
+# Node metadata comes from the calling thread's execution state (graphc.ir.state): its
+# module scopes (filled by Module.__call__), its autodiff nesting, and a user location
+# shared by every node built inside a `pinned_location` block (code that builds many
+# nodes for one user line, backward or optimizer steps, finds it once).
 
 
 class NodeMeta:
@@ -101,8 +98,9 @@ class NodeMeta:
 class Node:
     """One operation in the graph. Build nodes with :func:`make_node` or the leaf helpers.
 
-    Nothing of a node changes after it is built (``__setattr__`` refuses), so a node
-    shared by hash-consing, by two Tensors or by two threads is the same value for all.
+    Nothing of a node changes after it is built (no module assigns its fields outside
+    ``__init__``; a test scans for it), so a node shared by hash-consing, by two Tensors
+    or by two threads is the same value for all.
 
     >>> from graphc.ir import buffer_node
     >>> n = buffer_node(np.ones(3, np.float32), "cpux")
@@ -125,38 +123,37 @@ class Node:
     def __init__(self, op: str, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
                  value: Any = None, data: Any = None, meta: NodeMeta | tuple | None = None
                  ) -> None:
-        init = object.__setattr__
-        init(self, "op", op)
-        init(self, "inputs", inputs)
-        init(self, "attrs", attrs)
-        init(self, "type", type)
-        init(self, "uid", next(_uids))
-        # A const's Python scalar, or an op's payload (a custom Function call).
-        init(self, "value", value)
-        init(self, "data", data)  # a leaf's array (buffer and const leaves)
+        # Fields are assigned here and nowhere else (tests/ir/test_node.py scans graphc
+        # for assignments to them). A __setattr__ that refuses would enforce it at run
+        # time, but it makes every node 5x slower to build: the per-step hot path.
+        self.op = op
+        self.inputs = inputs
+        self.attrs = attrs
+        self.type = type
+        self.uid = next(_uids)
+        self.value = value  # a scalar leaf's Python number, or an op's payload
+        self.data = data  # a leaf's array (buffer and scalar leaves)
         # The metadata's fields, made a NodeMeta on first read (most never are).
-        init(self, "_meta", meta if meta is not None else (
-            _pinned[-1] if _pinned else _user_frame(), _scope_stack[-1] if _scope_stack else "",
-            _autodiff_depth[0] > 0))
+        if meta is None:
+            st = _local.state
+            pinned, scopes = st.pinned, st.scopes
+            meta = (pinned[-1] if pinned else _user_frame(), scopes[-1] if scopes else "",
+                    st.autodiff_depth > 0)
+        self._meta = meta
         # Longest chain of pending (unrealized) nodes ending here, counted when the node
         # is built; bounds pending graphs.
         depth = 0
         for i in inputs:
             if i.inputs and i.depth > depth and i.uid not in _values:
                 depth = i.depth
-        init(self, "depth", depth + 1 if inputs else 0)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"graph nodes are immutable (tried to set {name!r} of "
-                             f"%{self.uid} {self.op})")
+        self.depth = depth + 1 if inputs else 0
 
     @property
     def meta(self) -> NodeMeta:
         """Where and how this node was built (outside the structural key)."""
         meta = self._meta
         if type(meta) is tuple:
-            meta = NodeMeta(*meta)
-            object.__setattr__(self, "_meta", meta)  # the same metadata, formatted once
+            meta = self._meta = NodeMeta(*meta)  # the same metadata, formatted once
         return meta
 
     @property
@@ -229,9 +226,13 @@ def make_node(op: str, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
     if node is None:
         node = Node(op, inputs, attrs, type, value=value, meta=meta)
         _remember(key, node)
-    if build_hooks:
-        for hook in build_hooks:
-            hook(node)
+    st = _local.state
+    if st.stamps:  # recording GradManagers differentiate through what is built now
+        uid = node.uid
+        for recorded in st.stamps:
+            recorded.add(uid)
+    if st.trace_ops is not None:
+        st.trace_ops.append(node)
     return node
 
 
@@ -262,7 +263,15 @@ def released_leaf(node: Node, data: Any) -> Node:
         meta = (*meta, node.op)
     else:
         meta = (meta._where, meta.scope, meta.from_autodiff, node.op)
-    return Node("buffer", (), EMPTY_ATTRS, node.type, data=data, meta=meta)
+    # Built field by field (a leaf needs none of __init__'s work): once per realized
+    # Tensor per step, on the hot path.
+    leaf = _new_node(Node)
+    leaf.op, leaf.inputs, leaf.attrs, leaf.type = "buffer", (), EMPTY_ATTRS, node.type
+    leaf.uid, leaf.value, leaf.data, leaf._meta, leaf.depth = next(_uids), None, data, meta, 0
+    return leaf
+
+
+_new_node = object.__new__
 
 
 def const_node(value: bool | int | float, dtype: Any, device: str) -> Node:
@@ -314,12 +323,12 @@ class module_scope:
         self.name = name
 
     def __enter__(self) -> None:
-        parent = _scope_stack[-1] if _scope_stack else ""
-        _scope_stack.append(f"{parent}.{self.name}" if parent and self.name
-                            else self.name or parent)
+        scopes = _local.state.scopes
+        parent = scopes[-1] if scopes else ""
+        scopes.append(f"{parent}.{self.name}" if parent and self.name else self.name or parent)
 
     def __exit__(self, *exc: object) -> None:
-        _scope_stack.pop()
+        _local.state.scopes.pop()
 
 
 class pinned_location:
@@ -330,10 +339,11 @@ class pinned_location:
     """
 
     def __enter__(self) -> None:
-        _pinned.append(_pinned[-1] if _pinned else _user_frame())
+        pinned = _local.state.pinned
+        pinned.append(pinned[-1] if pinned else _user_frame())
 
     def __exit__(self, *exc: object) -> None:
-        _pinned.pop()
+        _local.state.pinned.pop()
 
 
 def pins_location(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -349,13 +359,14 @@ def pins_location(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def pinned(*args: Any, **kwargs: Any) -> Any:
-        if _pinned:
+        stack = _local.state.pinned
+        if stack:
             return fn(*args, **kwargs)
-        _pinned.append(_user_frame())
+        stack.append(_user_frame())
         try:
             return fn(*args, **kwargs)
         finally:
-            _pinned.pop()
+            stack.pop()
 
     return pinned
 
@@ -375,16 +386,18 @@ class built_like:
         self.meta = meta
 
     def __enter__(self) -> None:
-        _pinned.append(self.meta._where)
-        _scope_stack.append(self.meta.scope)
-        self.depth = _autodiff_depth[0]
-        _autodiff_depth[0] = int(self.meta.from_autodiff)  # not the caller's: a gradient
+        st = _local.state
+        st.pinned.append(self.meta._where)
+        st.scopes.append(self.meta.scope)
+        self.depth = st.autodiff_depth
+        st.autodiff_depth = int(self.meta.from_autodiff)  # not the caller's: a gradient
         # being built reads the expansion of a forward node
 
     def __exit__(self, *exc: object) -> None:
-        _autodiff_depth[0] = self.depth
-        _scope_stack.pop()
-        _pinned.pop()
+        st = _local.state
+        st.autodiff_depth = self.depth
+        st.scopes.pop()
+        st.pinned.pop()
 
 
 class autodiff_marker(pinned_location):
@@ -400,12 +413,13 @@ class autodiff_marker(pinned_location):
         self.where = where
 
     def __enter__(self) -> None:
-        _autodiff_depth[0] += 1
+        st = _local.state
+        st.autodiff_depth += 1
         if self.where is None:
             super().__enter__()
         else:
-            _pinned.append(self.where)
+            st.pinned.append(self.where)
 
     def __exit__(self, *exc: object) -> None:
-        _autodiff_depth[0] -= 1
+        _local.state.autodiff_depth -= 1
         super().__exit__()

@@ -21,8 +21,6 @@ array([-1., -1.], dtype=float32)
 
 from __future__ import annotations
 
-import functools
-import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -30,14 +28,16 @@ if TYPE_CHECKING:
     from .node import Node
 
 # uid → value of every live, realized operator node; uid → the weak reference whose
-# callback removes the entry when the node dies.
+# callback removes the entry when the node dies; id(that reference) → uid. Plain dict
+# operations, atomic under the GIL (graphc supports GIL builds of CPython only).
 _values: dict[int, Any] = {}
 _refs: dict[int, weakref.ref] = {}
-_lock = threading.Lock()
+_uid_of_ref: dict[int, int] = {}
 
 
-def _drop(uid: int, _ref: object) -> None:
-    with _lock:
+def _drop(ref: weakref.ref) -> None:
+    uid = _uid_of_ref.pop(id(ref), None)
+    if uid is not None:
         _values.pop(uid, None)
         _refs.pop(uid, None)
 
@@ -45,17 +45,16 @@ def _drop(uid: int, _ref: object) -> None:
 def record(node: Node, value: Any) -> None:
     """Remember ``value`` as the realized value of the operator node ``node``."""
     uid = node.uid
-    with _lock:
-        _values[uid] = value
-        if uid not in _refs:
-            _refs[uid] = weakref.ref(node, functools.partial(_drop, uid))
+    _values[uid] = value
+    if uid not in _refs:
+        ref = _refs[uid] = weakref.ref(node, _drop)
+        _uid_of_ref[id(ref)] = uid
 
 
 def forget(node: Node) -> None:
     """Drop the value of ``node`` (its buffer was given to a new value in place: a later
     read must fail, not see the new one)."""
-    with _lock:
-        _values.pop(node.uid, None)
+    _values.pop(node.uid, None)
 
 
 def count() -> int:

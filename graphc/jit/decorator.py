@@ -74,7 +74,7 @@ class JitFunction:
 
     # -- calling --------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if lazy.tracing:  # called from another traced function: trace inline
+        if lazy.active_traces():  # called from another traced function: trace inline
             return self.fn(*args, **kwargs)
         leaves: list = []
         key = _key(args, kwargs, leaves)

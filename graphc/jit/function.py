@@ -202,7 +202,7 @@ class CompiledFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run on NumPy arrays (or Tensors), positionally or by input name; returns NumPy
         arrays in the structure of the outputs. Updates are applied after the call."""
-        if lazy.tracing:
+        if lazy.active_traces():
             raise TraceError(f"{self.name}: a compiled function cannot be called inside a "
                              f"traced function; call its Python code instead")
         arrays = self.arrays(args, kwargs)

@@ -190,9 +190,9 @@ def _build(graph: dict, weights: dict, source: str, limits: LoadLimits) -> Compi
                 owners[node.uid] = refs[v]
             elif "draw" in entry:
                 recipe = _draw_recipe(entry["draw"], shape, dtype, desc)
-                value = graphc_random._global.redraw(recipe)
+                value = graphc_random._default().redraw(recipe)
                 node = buffer_leaf(value, _type(shape, dtype, device))
-                draws[node.uid] = (graphc_random._global, recipe)
+                draws[node.uid] = (graphc_random._default(), recipe)
             else:
                 value = _weight(weights, entry.get("weight"), desc)
                 if value.shape != shape or value.dtype != dtype:

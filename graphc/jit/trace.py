@@ -32,7 +32,7 @@ import numpy as np
 from .. import dtypes, lazy
 from ..device import canonical_device
 from ..ir import Node, const_node, placeholder_node, topo_order
-from ..ir import node as node_module
+from ..ir.state import current
 from ..random import drawn
 from ..tensor import Tensor
 from . import tree as trees
@@ -77,14 +77,13 @@ class Trace:
         if code.co_filename == _TENSOR_FILE and code.co_name != "realize":
             raise TraceError(_value_message(self.name, frame))
 
-    def on_rebind(self, field: str, tensor: Tensor, old: Any, new: Any) -> None:
+    def note_rebind(self, field: str, tensor: Tensor, old: Any) -> None:
+        """``tensor``'s ``field`` ("data" or "grad") was rebound from ``old`` (called by
+        graphc.lazy's rebind door while this trace is active in the thread)."""
         events = self.data if field == "data" else self.grads
         seen = events.get(id(tensor))
         if seen is None or seen[0]() is not tensor:
             events[id(tensor)] = (weakref.ref(tensor), old)
-
-    def on_build(self, node: Node) -> None:
-        self.ops.append(node)
 
     def note_optimizer(self, opt: Any) -> None:
         if all(o is not opt for o, _ in self.optimizers):
@@ -96,15 +95,15 @@ class Trace:
         self.scalars.append(scalars)
 
     def __enter__(self) -> Trace:
-        lazy.tracing.append(self)
-        lazy.rebind_hooks.append(self.on_rebind)
-        node_module.build_hooks.append(self.on_build)
+        st = current()
+        st.traces.append(self)
+        self.outer_ops, st.trace_ops = st.trace_ops, self.ops  # nodes built are listed
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _remove(node_module.build_hooks, self.on_build)
-        _remove(lazy.rebind_hooks, self.on_rebind)
-        _remove(lazy.tracing, self)
+        st = current()
+        st.trace_ops = self.outer_ops
+        _remove(st.traces, self)
 
     def traced(self, node: Node) -> bool:
         return node.uid >= self.start_uid

@@ -253,7 +253,7 @@ def check_attrs(op: str, attrs: dict[str, Any], input_ndims: Sequence[int],
 
     ndim = input_ndims[0] if input_ndims else 0
     names = OP_ATTRS.get(op)
-    if names is None and not (op in OPS and OPS[op].lower is not None):
+    if names is None and not (op in OPS and OPS[op].composite):
         names = ()  # a built-in op with no attributes
     out: dict[str, Any] = {}
     for name, value in attrs.items():

@@ -25,7 +25,6 @@ structure.)
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -34,6 +33,8 @@ import numpy as np
 from .. import lazy
 from ..ir import Node, buffer_node, topo_order
 from ..ir.node import pinned_location
+from ..ir.state import current
+from ..ir.values import _values
 from ..tensor import Parameter, Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -70,8 +71,8 @@ class Scalars:
     def __init__(self, group: dict[str, Any]) -> None:
         self.group = group
         self._made: dict[tuple, tuple[Tensor, Callable[[dict], float]]] = {}
-        if lazy.tracing:  # graphc.jit binds these scalars to the group
-            lazy.tracing[-1].note_scalars(self)
+        if lazy.active_traces():  # graphc.jit binds these scalars to the group
+            lazy.active_traces()[-1].note_scalars(self)
 
     def __call__(self, name: str, like: Tensor,
                  recipe: Callable[[dict[str, Any]], float] | None = None) -> Tensor:
@@ -126,25 +127,16 @@ def as_dtype(tensor: Tensor, dtype: np.dtype) -> Tensor:
     return tensor if tensor.dtype == dtype else tensor.astype(dtype)
 
 
-# Tensors rebound to a pending value since the last step (BatchNorm running statistics,
-# ``x += 1``): step() realizes them in its Program, so that state updated every step
-# never chains into the next step's graph. Keyed by id(): Tensor.__eq__ is elementwise.
-_mutated: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
-
-
-def _note_mutation(field: str, tensor: Tensor, old: object, new: object) -> None:
-    if field == "data" and new.buffer is None:
-        _mutated[id(tensor)] = tensor
-
-
-lazy.rebind_hooks.append(_note_mutation)
-
-
 def _pending_mutations() -> list[Node]:
-    if not _mutated:  # the usual step (iterating an empty WeakValueDictionary costs 5 µs)
+    """The thread's Tensors rebound to a pending value since the last step (BatchNorm
+    running statistics, ``x += 1``; graphc.lazy's rebind notes them in the thread's
+    state): step() realizes them in its Program, so that state updated every step never
+    chains into the next step's graph."""
+    mutated = current().mutated
+    if not mutated:  # the usual step (iterating an empty WeakValueDictionary costs 5 µs)
         return []
-    nodes = [t._node for t in list(_mutated.values()) if t._node.buffer is None]
-    _mutated.clear()
+    nodes = [t._node for t in list(mutated.values()) if t._node.buffer is None]
+    mutated.clear()
     return nodes
 
 
@@ -159,11 +151,12 @@ def _live_readers(replaced: set[int], roots: list[Node]
     if not live:
         return [], order
     reads: set[int] = set()
+    realized = _values
     for node in order:  # a loop, not any(): a hot path
         uid = node.uid
         if uid in replaced:
             reads.add(uid)
-        elif node.buffer is None:
+        elif uid not in realized:  # (a leaf has no inputs to read through)
             for i in node.inputs:
                 if i.uid in reads:
                     reads.add(uid)
@@ -289,8 +282,8 @@ class Optimizer:
         with the pre-step values, and so is every Tensor rebound to a pending value since
         the last step (BatchNorm's running statistics), so no graph chains across steps.
         """
-        if lazy.tracing:  # graphc.jit hook: a trace keys its cache on Python-side state
-            lazy.tracing[-1].note_optimizer(self)
+        if lazy.active_traces():  # graphc.jit hook: a trace keys its cache on Python-side state
+            lazy.active_traces()[-1].note_optimizer(self)
         targets: list[Tensor] = []
         values: list[Tensor] = []
         plain: list[tuple[dict[str, Any], str, Any]] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -21,18 +22,20 @@ from ..codegen.cpu import KernelSource, render_kernel
 from ..codegen.in_place import in_place_pairs, in_place_source
 from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier, structural_key, topo_order
 from ..ir.node import SCALAR_OPS
-from ..ir.values import forget
+from ..ir.values import _values, forget
 from ..ops import computes_exactly, get_op
 from ..passes import run_pipeline
 from ..passes.memory import MemoryPlan, plan_memory
 from .donation import donations, replaced_pairs
 from .kernel_calls import CallPlan
 from .program import (
-    BufferSpec,
+    ARENA,
+    DONATED,
+    RESERVED_SLOTS,
     InPlace,
-    OutputPool,
     Program,
     Step,
+    StepError,
     library_step,
     loop_step,
     overwritable,
@@ -48,6 +51,10 @@ TINY_ELEMENTS = 4096
 
 _programs: OrderedDict = OrderedDict()
 _sightings: dict = {}
+# The Program cache is shared by every thread: its reads and writes hold _cache_lock (an
+# OrderedDict's move_to_end and popitem are not atomic); compiling holds _compile_lock.
+_cache_lock = threading.Lock()
+_compile_lock = threading.RLock()
 stats = {"programs_compiled": 0, "program_hits": 0, "interpreted": 0, "compile_seconds": 0.0}
 
 
@@ -74,15 +81,16 @@ class Compiled:
 def _runtime_value(node: Node):
     if node.op in SCALAR_OPS:
         return node.type.dtype.type(node.value)
-    if node.buffer is None:
+    value = node.data if not node.inputs else _values.get(node.uid)
+    if value is None:
         raise RuntimeError(f"{node.op} node %{node.uid} has no value (built at "
                            f"{node.meta.location})")
-    return node.buffer
+    return value
 
 
-def _fresh(type) -> Callable[[], np.ndarray]:
-    """An allocator of a new array of ``type`` per call (no pool)."""
-    return lambda shape=type.shape, dtype=type.dtype: np.empty(shape, dtype)
+def _fresh(type) -> Callable[[list], np.ndarray]:
+    """An allocator of a new array of ``type`` per call (outputs: handed to the caller)."""
+    return lambda vals, shape=type.shape, dtype=type.dtype: np.empty(shape, dtype)
 
 
 def _view_fn(chain: list[Node]):
@@ -99,18 +107,23 @@ def _view_fn(chain: list[Node]):
 
 class _Builder:
     def __init__(self, fused: FusedGraph, args: list[Node], outputs: list[Node],
-                 plan: MemoryPlan, updates: set[tuple[int, int]] = frozenset()) -> None:
+                 plan: MemoryPlan, updates: set[tuple[int, int]] = frozenset(),
+                 key_index: dict[int, int] | None = None) -> None:
         self.fused = fused
+        # id(NodeMeta) → position in the structural key's order of the node built with it
+        # (passes keep a node's metadata object when they rebuild it): a failing step
+        # names the line of the node at that position in the failing call's graph.
+        self.key_index = key_index or {}
         self.updates = updates  # (argument index, output index) pairs to prefer
         self.plan = plan
         self.slot_of: dict[int, int] = {}
-        self.slot_type: list = []  # TensorType of each slot's value
+        self.slot_type: list = [None] * RESERVED_SLOTS  # TensorType of each slot's value
         self.steps: list[Step] = []
-        self.n_slots = 0
+        self.n_slots = RESERVED_SLOTS  # a call's arena and donated switches come first
         self.runtime_scalars = {a.uid for a in args if a.op == "scalar"}
         self.arg_slots = [self.slot(a) for a in args]
         self.constants: dict[int, object] = {}
-        self.buffers = [None] * len(plan.buffers)
+        self.n_switches = 0
         self.sources: list = []
         self.outputs = outputs
         self.output_uids = {o.uid for o in outputs}
@@ -119,9 +132,14 @@ class _Builder:
         # (see CallPlan): step index → ("view", src, dst, fn) | ("const", dst, value) |
         # ("loop", dispatcher, params, sizes, source).
         self.step_info: dict[int, tuple] = {}
-        # Library steps that may write their result into an argument's buffer:
-        # (step index, argument slot, result slot, the switch Program.run sets per call).
-        self.in_place: list[tuple[int, int, int, list[bool]]] = []
+        # Steps that may write their result into an argument's buffer: (step index,
+        # argument slot, result slot, switch), the switch an int a call turns on.
+        self.in_place: list[tuple[int, int, int, int]] = []
+
+    def switch(self) -> int:
+        """A new in-place switch (see Program.run)."""
+        self.n_switches += 1
+        return self.n_switches - 1
 
     def slot(self, node: Node) -> int:
         if node.uid not in self.slot_of:
@@ -163,14 +181,15 @@ class _Builder:
         if node.uid in self.plan.buffer_of:
             b = self.plan.buffer_of[node.uid]
 
-            def reused(b=b, shape=node.type.shape, dtype=dtype, buffers=self.buffers):
-                buf = buffers[b]  # (not through self: a Program must not hold the graph)
+            def reused(vals, b=b, shape=node.type.shape, dtype=dtype):
+                arena = vals[ARENA]  # this call's planned buffers
+                buf = arena[b]
                 if buf is None:
-                    buf = buffers[b] = np.empty(shape, dtype)
+                    buf = arena[b] = np.empty(shape, dtype)
                 return buf
 
             return reused
-        return OutputPool(BufferSpec(node.type.shape, dtype)).get
+        return _fresh(node.type)
 
     def loop_kernel(self, kernel: Kernel) -> None:
         from ..codegen.cache import load_kernel  # imports numba: only when compiling
@@ -232,7 +251,7 @@ class _Builder:
         out_of = dict(unique)
         pairs = []
         for i, o in unique:
-            switch = [False]
+            switch = self.switch()
             arg_slot, out_slot = params[i][1], params[o][1]
             self.in_place.append((len(self.steps), arg_slot, out_slot, switch))
             pairs.append((arg_slot, out_slot, switch))
@@ -253,33 +272,31 @@ class _Builder:
         dtype = node.type.dtype
         donor = self._in_place_donor(node, op, in_slots)
         if donor is not None:  # may update an argument in place (see _in_place_pairs)
-            switch = [False]
+            switch = self.switch()
             self.in_place.append((len(self.steps), in_slots[donor], out, switch))
             shape, lib, attrs = node.type.shape, op.library, node.attrs
 
-            def fn(*xs, switch=switch, donor=donor, lib=lib, attrs=attrs, shape=shape,
+            def fn(vals, *xs, switch=switch, donor=donor, lib=lib, attrs=attrs, shape=shape,
                    dtype=dtype):
                 c = xs[donor]
-                # A fresh array otherwise: an output pool would keep a reference to the
-                # array the caller holds next, and it could never be updated in place.
-                out = c if overwritable(c, switch) else np.empty(shape, dtype)
+                out = c if overwritable(c, switch in vals[DONATED]) else np.empty(shape, dtype)
                 lib(xs, attrs, out)
                 return out
         elif op.library is not None:  # the op's fast implementation, into a planned buffer
             alloc, lib, attrs = self.allocator(node), op.library, node.attrs
 
-            def fn(*xs, alloc=alloc, lib=lib, attrs=attrs):
-                out = alloc()
+            def fn(vals, *xs, alloc=alloc, lib=lib, attrs=attrs):
+                out = alloc(vals)
                 lib(xs, attrs, out)
                 return out
         else:
             ref, attrs = op.reference, node.attrs
 
-            def fn(*xs, ref=ref, attrs=attrs, dtype=dtype):
+            def fn(vals, *xs, ref=ref, attrs=attrs, dtype=dtype):
                 with np.errstate(all="ignore"):
                     return np.asarray(ref(list(xs), attrs), dtype=dtype)
         self.steps.append(library_step(kernel.name, fn, in_slots, out, node.meta.location,
-                                       node.op))
+                                       node.op, self.key_index.get(id(node.meta))))
 
     def _in_place_donor(self, node: Node, op, in_slots: list[int]) -> int | None:
         """The input of ``node`` whose buffer its library may update in place: an op
@@ -293,12 +310,12 @@ class _Builder:
             return None
         return i
 
-    def _in_place_pairs(self, output_slots: list[int]) -> dict[tuple[int, int], list[bool]]:
+    def _in_place_pairs(self, output_slots: list[int]) -> dict[tuple[int, int], int]:
         """``(argument index, output index) → switch`` for each update Program.run may
         do in place: no later step reads the argument (or a view of it), the step reads
         it through no other input, and no output is the argument or a view of it."""
         base = self.view_base
-        pairs: dict[tuple[int, int], list[bool]] = {}
+        pairs: dict[tuple[int, int], int] = {}
         for index, arg_slot, out_slot, switch in self.in_place:
             step = self.steps[index]
             readers = [base.get(s, s) for s in step.reads].count(arg_slot)
@@ -324,7 +341,8 @@ class _Builder:
         kernels = [k.source if isinstance(k, KernelSource) else k.name  # text, no nodes
                    for k in self.sources]
         program = Program(self.steps, self.n_slots, self.arg_slots, output_slots,
-                          kernels, in_place=self._in_place_pairs(output_slots))
+                          kernels, in_place=self._in_place_pairs(output_slots),
+                          n_planned=len(self.plan.buffers))
         self.calls = CallPlan(self.step_info, self.slot_type, self.arg_slots)
         program.first_run = self.calls.parallel_compile_hook()
         return program
@@ -337,13 +355,16 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
     t0 = time.perf_counter()
     if args is None:
         _, args = structural_key(outputs)
+    key_index = {}
+    for k, n in enumerate(topo_order(outputs)):  # the key's order (see execute)
+        key_index.setdefault(id(n.meta), k)
     graph = run_pipeline(Graph(tuple(outputs)))
     from ..passes.fusion import fuse
     from ..passes.schedule import schedule
 
     fused = schedule(fuse(graph))
     plan = plan_memory(fused, list(graph.outputs))
-    builder = _Builder(fused, args, list(graph.outputs), plan, updates or set())
+    builder = _Builder(fused, args, list(graph.outputs), plan, updates or set(), key_index)
     program = builder.build()
     seconds = time.perf_counter() - t0
     program.stats.update(compile_seconds=seconds, kernels=len(fused.kernels),
@@ -377,7 +398,9 @@ class _Key:
 def _log_miss(key: tuple, n_kernels: int) -> None:
     entries = key[0]
     best, best_same = None, -1
-    for other in _programs:
+    with _cache_lock:
+        cached_keys = list(_programs)
+    for other in cached_keys:
         same = sum(a == b for a, b in zip(other[0], entries))
         if same > best_same:
             best, best_same = other, same
@@ -414,21 +437,31 @@ def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None,
     key, args = keyed or structural_key(outputs)
     if not isinstance(key, _Key):
         key = _Key(key)
-    compiled = _programs.get(key)
+    compiled = _cached(key)
     if compiled is None:
-        compiled = compile_outputs(outputs, args, updates(args) if updates else None)
-        stats["programs_compiled"] += 1
-        stats["compile_seconds"] += compiled.compile_seconds
-        if os.environ.get("GRAPHC_LOG_COMPILES"):
-            _log_miss(key, len(compiled.fused.kernels))
-        compiled = compiled.without_graph()
-        _programs[key] = compiled
-        while len(_programs) > MAX_PROGRAMS:
-            _programs.popitem(last=False)
-    else:
-        stats["program_hits"] += 1
-        _programs.move_to_end(key)
+        with _compile_lock:  # one compile at a time: a second thread then finds it cached
+            compiled = _cached(key)
+            if compiled is None:
+                compiled = compile_outputs(outputs, args, updates(args) if updates else None)
+                stats["programs_compiled"] += 1
+                stats["compile_seconds"] += compiled.compile_seconds
+                if os.environ.get("GRAPHC_LOG_COMPILES"):
+                    _log_miss(key, len(compiled.fused.kernels))
+                compiled = compiled.without_graph()
+                with _cache_lock:
+                    _programs[key] = compiled
+                    while len(_programs) > MAX_PROGRAMS:
+                        _programs.popitem(last=False)
     return compiled, args
+
+
+def _cached(key: _Key) -> Compiled | None:
+    with _cache_lock:
+        compiled = _programs.get(key)
+        if compiled is not None:
+            stats["program_hits"] += 1
+            _programs.move_to_end(key)
+        return compiled
 
 
 def _is_tiny(order: Sequence[Node]) -> bool:
@@ -458,26 +491,33 @@ def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
     if key not in _programs:
         seen = _sightings.get(key, 0)
         if seen < 1 and _is_tiny(order):
-            _sightings[key] = seen + 1
-            if len(_sightings) > 4 * MAX_PROGRAMS:
-                _sightings.clear()
+            with _cache_lock:
+                _sightings[key] = seen + 1
+                if len(_sightings) > 4 * MAX_PROGRAMS:
+                    _sightings.clear()
             stats["interpreted"] += 1
             return interp.run(roots, memo)
     compiled, args = lookup_or_compile(
         outputs, keyed, (lambda args: replaced_pairs(args, outputs, replacing)) if replacing
         else None)
     values = [_runtime_value(a) for a in args]
-    if replacing and compiled.program.in_place:
-        donate = donations(compiled.program, args, values, outputs, order, replacing)
-        results = compiled.program.run(values, donate)
-        for k, _ in donate:
-            forget(args[k])
-    else:
-        results = compiled.program.run(values)
+    try:
+        if replacing and compiled.program.in_place:
+            donate = donations(compiled.program, args, values, outputs, order, replacing)
+            results = compiled.program.run(values, donate)
+            for k, _ in donate:
+                forget(args[k])
+        else:
+            results = compiled.program.run(values)
+    except StepError as err:  # name the line that built the failing node in this graph
+        if err.key_index is None or err.key_index >= len(order):
+            raise
+        raise err.at(order[err.key_index].meta.location) from None
     return {o.uid: v for o, v in zip(outputs, results)}
 
 
 def clear_programs() -> None:
     """Forget every compiled Program (kernels stay in the kernel cache)."""
-    _programs.clear()
-    _sightings.clear()
+    with _cache_lock:
+        _programs.clear()
+        _sightings.clear()

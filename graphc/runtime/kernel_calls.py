@@ -29,7 +29,8 @@ class CallPlan:
     slot_type: list
     arg_slots: list[int]
 
-    def predict(self, args: Sequence, variants: bool = False) -> list[tuple[int, object, tuple]]:
+    def predict(self, args: Sequence, variants: bool = False,
+                on: frozenset = frozenset()) -> list[tuple[int, object, tuple]]:
         """``(step index, dispatcher, numba argument types)`` of each kernel call a run
         with ``args`` makes, in order, without running a kernel. ``variants`` adds the
         calls of in-place variants that this run does not make (later runs may)."""
@@ -56,7 +57,7 @@ class CallPlan:
             else:
                 _, dispatcher, params, sizes, _, in_place = info
                 chosen = [(dispatcher, params)]
-                if in_place is not None and in_place.donated():  # the variant runs
+                if in_place is not None and in_place.donated(on):  # the variant runs
                     chosen = [(in_place.dispatcher(), in_place.params)]
                 elif in_place is not None and variants:
                     chosen.append((in_place.dispatcher(), in_place.params))
@@ -65,7 +66,8 @@ class CallPlan:
                     calls.append((index, dispatcher, types))
         return calls
 
-    def jobs(self, args: Sequence, only: set[int] | None = None) -> list[tuple]:
+    def jobs(self, args: Sequence, only: set[int] | None = None,
+             on: frozenset = frozenset()) -> list[tuple]:
         """``(dispatcher, source, argument types)`` once per kernel, in-place variants
         included (those whose ``id(dispatcher)`` is in ``only``, if given), longest
         source first: the order in which to compile them on two processes."""
@@ -76,7 +78,7 @@ class CallPlan:
                 if info[5] is not None:
                     sources[id(info[5].dispatcher())] = info[5].source
         jobs: dict[int, tuple] = {}
-        for _, dispatcher, types in self.predict(args, variants=True):
+        for _, dispatcher, types in self.predict(args, variants=True, on=on):
             key = id(dispatcher)
             if only is None or key in only:
                 jobs.setdefault(key, (dispatcher, sources[key], types))
@@ -94,13 +96,13 @@ class CallPlan:
         if len(missing) < precompile.MIN_KERNELS:
             return None
 
-        def first_run(args: Sequence) -> None:
+        def first_run(args: Sequence, on: frozenset) -> None:
             # The in-place variants too: the runs after the first donate their state.
             for info in loops:
                 if info[5] is not None and not precompile.is_cached(info[5].dispatcher()):
                     missing.add(id(info[5].dispatcher()))
             try:
-                jobs = self.jobs(args, missing)
+                jobs = self.jobs(args, missing, on)
             except Exception:  # an argument we cannot type ahead: kernels compile at
                 return  # their calls, as without a helper (the run reports real errors)
             if len(jobs) >= precompile.MIN_KERNELS:

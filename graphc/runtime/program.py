@@ -1,14 +1,18 @@
 """A compiled Program: ordered steps over value slots, run by a plain Python loop.
 
 Building a Program does all the graph work once (binding kernels to slots, sizes and
-block counts); running it only calls prepared callables. Intermediate buffers belong
-to the Program and are reused across calls; output buffers are fresh unless the
-previous call's output is no longer referenced by anyone, in which case it is recycled.
+block counts); running it only calls prepared callables. A Program holds no per-call
+state, so one Program may run on several threads at once: each call gets its value
+slots and an *arena* (the planned intermediate buffers) of its own, checked out from the
+Program's free list and returned when the call ends (one thread reuses one arena, two
+concurrent calls get two). Slot ``ARENA`` of a call's values holds its arena, slot
+``DONATED`` the in-place switches turned on for it. Outputs are fresh arrays, handed to
+the caller read-only.
 """
 
 from __future__ import annotations
 
-import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -16,32 +20,29 @@ import numpy as np
 
 from ..ir import OpError
 
+# The first two value slots of every call: its arena of planned buffers, and the set
+# of in-place switches (ints) this call turns on.
+ARENA, DONATED = 0, 1
+RESERVED_SLOTS = 2
+_NONE_DONATED: frozenset = frozenset()
+# Under numba's workqueue threading layer two threads must not run parallel kernels at
+# once (it terminates the process): kernel and library steps then take this lock.
+_LAUNCH_LOCK = threading.Lock()
 
-@dataclass
-class BufferSpec:
-    """The shape and dtype of an output buffer."""
 
-    shape: tuple[int, ...]
-    dtype: np.dtype
+def _serialised(run: Callable[[list], None]) -> Callable[[list], None]:
+    """``run``, holding the launch lock when the threading layer needs it (decided when
+    the step is built; graphc.runtime.threads sets the layer at import)."""
+    from .threads import launches_serialised
 
+    if not launches_serialised():
+        return run
 
-class OutputPool:
-    """Recycles an output buffer once nobody but the pool references it."""
+    def locked(vals: list) -> None:
+        with _LAUNCH_LOCK:
+            run(vals)
 
-    __slots__ = ("spec", "last")
-
-    def __init__(self, spec: BufferSpec) -> None:
-        self.spec = spec
-        self.last: np.ndarray | None = None
-
-    def get(self) -> np.ndarray:
-        last = self.last
-        # References: self.last, the local `last` and getrefcount's argument.
-        if last is not None and sys.getrefcount(last) <= 3:
-            last.flags.writeable = True
-            return last
-        self.last = np.empty(self.spec.shape, self.spec.dtype)
-        return self.last
+    return locked
 
 
 @dataclass
@@ -59,8 +60,9 @@ class Program:
     """Ordered steps over ``n_slots`` value slots.
 
     ``arg_slots[i]`` receives runtime argument ``i``; ``output_slots`` are returned.
-    ``in_place`` maps ``(argument index, output index)`` to the switch of a step that can
-    compute that output into that argument's buffer (built by the compiler).
+    ``in_place`` maps ``(argument index, output index)`` to the switch (an int) of a step
+    that can compute that output into that argument's buffer (built by the compiler).
+    ``n_planned`` is the number of planned intermediate buffers in an arena.
     """
 
     steps: list[Step]
@@ -69,26 +71,42 @@ class Program:
     output_slots: list[int]
     kernels: list = field(default_factory=list)  # each kernel's source, or a library op's name
     stats: dict = field(default_factory=dict)
-    in_place: dict[tuple[int, int], list[bool]] = field(default_factory=dict)
-    # Called once with the first run's arguments, before it: the compiler sets it to
-    # compile the kernels on two processes (graphc.codegen.precompile).
-    first_run: Callable[[Sequence], None] | None = None
+    in_place: dict[tuple[int, int], int] = field(default_factory=dict)
+    n_planned: int = 0
+    # Called once with the first run's arguments and switches, before it: the compiler
+    # sets it to compile the kernels on two processes (graphc.codegen.precompile).
+    first_run: Callable[[Sequence, frozenset], None] | None = None
+    # Arenas not in use (list.pop and list.append are atomic under the GIL).
+    _arenas: list = field(default_factory=list, repr=False)
+    _first_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run(self, args: Sequence, donate: Sequence[tuple[int, int]] = ()) -> list:
         """The output values for ``args``. ``donate`` lists ``(argument index, output
         index)`` pairs whose argument's old value is dead once the call returns (the
         caller replaces it with that output and nothing else holds it): where a step can,
         it writes the output into the argument's buffer instead of a new one."""
-        if self.in_place:
-            for pair, switch in self.in_place.items():
-                switch[0] = pair in donate
-        if self.first_run is not None:  # after the switches: they choose the kernels
-            first_run, self.first_run = self.first_run, None
-            first_run(args)
+        on = _NONE_DONATED
+        if donate and self.in_place:
+            on = frozenset([self.in_place[p] for p in donate if p in self.in_place])
+        if self.first_run is not None:
+            with self._first_lock:
+                first_run, self.first_run = self.first_run, None
+            if first_run is not None:  # the switches choose the kernels it predicts
+                first_run(args, on)
+        arenas = self._arenas
+        try:
+            arena = arenas.pop()
+        except IndexError:
+            arena = [None] * self.n_planned
         vals: list = [None] * self.n_slots
+        vals[ARENA] = arena
+        vals[DONATED] = on
         for slot, value in zip(self.arg_slots, args):
             vals[slot] = value
-        self.run_steps(vals)
+        try:
+            self.run_steps(vals)
+        finally:
+            arenas.append(arena)  # outputs never live in planned buffers
         outs = [vals[s] for s in self.output_slots]
         for out in outs:
             if type(out) is np.ndarray and out.base is None:
@@ -101,10 +119,10 @@ class Program:
             step.run(vals)
 
 
-def overwritable(a: np.ndarray, switch: list[bool]) -> bool:
+def overwritable(a: np.ndarray, donated: bool) -> bool:
     """Whether a step may write its result over argument ``a``: the caller donated it for
-    this call (``switch``) and ``a`` owns aligned C-contiguous memory (not a view)."""
-    return switch[0] and a.base is None and a.flags.c_contiguous and a.flags.aligned
+    this call and ``a`` owns aligned C-contiguous memory (not a view)."""
+    return donated and a.base is None and a.flags.c_contiguous and a.flags.aligned
 
 
 @dataclass
@@ -114,17 +132,18 @@ class InPlace:
 
     ``params`` are (kind, slot) in the variant's signature order, a merged input read
     from its output's slot; ``pairs`` are (argument slot, output slot, switch), the
-    switch set by :meth:`Program.run` for each call.
+    switch an int that a call's ``DONATED`` set holds when it donates the argument.
     """
 
     source: str
     params: list[tuple[str, int]]
-    pairs: list[tuple[int, int, list[bool]]]
+    pairs: list[tuple[int, int, int]]
     _dispatcher: object = None
 
-    def donated(self) -> bool:
+    def donated(self, on: frozenset) -> bool:
+        """Whether a call with switches ``on`` donates one of the variant's arguments."""
         for _, _, switch in self.pairs:
-            if switch[0]:
+            if switch in on:
                 return True
         return False
 
@@ -138,9 +157,10 @@ class InPlace:
 
     def run(self, vals: list, outs: list[tuple[int, Callable]], sizes: np.ndarray) -> None:
         merged = set()
+        on = vals[DONATED]
         for arg_slot, out_slot, switch in self.pairs:
             a = vals[arg_slot]
-            if overwritable(a, switch):
+            if overwritable(a, switch in on):
                 a.flags.writeable = True  # a Program output, made read-only when returned
             else:  # not donated, next to one that is: update a copy
                 a = np.array(a, order="C")
@@ -148,7 +168,7 @@ class InPlace:
             merged.add(out_slot)
         for slot, alloc in outs:
             if slot not in merged:
-                vals[slot] = alloc()
+                vals[slot] = alloc(vals)
         self.dispatcher()(*[vals[s] for _, s in self.params], sizes)
 
 
@@ -156,8 +176,8 @@ def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
               outs: list[tuple[int, Callable]], sizes: np.ndarray,
               plain: bool = False, in_place: InPlace | None = None) -> Step:
     """A generated kernel call. ``params`` are (kind, slot) in signature order and
-    ``outs`` (slot, allocator) for the arrays it writes. float16 arrays are converted at
-    the kernel's edges (numba has no float16 arrays on the CPU). ``plain`` says no
+    ``outs`` (slot, allocator: ``alloc(vals)``) for the arrays it writes. float16 arrays
+    are converted at the kernel's edges (numba has no float16 arrays on the CPU). ``plain`` says no
     argument is float16 (known from the types when the Program is built): then the call
     passes the slots as they are, the per-step cost that matters for small steps and
     jitted functions. ``in_place`` (plain kernels only) is the variant run instead when
@@ -168,18 +188,18 @@ def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
         slots = [s for _, s in params]
 
         def run_plain(vals: list) -> None:
-            if in_place is not None and in_place.donated():
+            if in_place is not None and vals[DONATED] and in_place.donated(vals[DONATED]):
                 in_place.run(vals, outs, sizes)
                 return
             for slot, alloc in outs:
-                vals[slot] = alloc()
+                vals[slot] = alloc(vals)
             dispatcher(*[vals[s] for s in slots], sizes)
 
-        return Step(name, run_plain, reads, writes)
+        return Step(name, _serialised(run_plain), reads, writes)
 
     def run(vals: list) -> None:
         for slot, alloc in outs:
-            vals[slot] = alloc()
+            vals[slot] = alloc(vals)
         call = []
         post = []
         for kind, slot in params:
@@ -199,17 +219,33 @@ def loop_step(name: str, dispatcher, params: list[tuple[str, int]],
         for dst, tmp in post:
             np.copyto(dst, tmp, casting="unsafe")
 
-    return Step(name, run, reads, writes)
+    return Step(name, _serialised(run), reads, writes)
+
+
+class StepError(OpError):
+    """A data error in a Program step, with what the caller needs to name the user's
+    line in *its* graph: ``key_index``, the position in the structural key's order of the
+    node the step computes (None if unknown), and ``location``, where the node of the
+    call that compiled the Program was built (the fallback)."""
+
+    def __init__(self, op: str, message: str, key_index: int | None, location: str) -> None:
+        super().__init__(f"{op}: {message} ({location})")
+        self.op, self.message, self.key_index, self.location = op, message, key_index, location
+
+    def at(self, location: str) -> OpError:
+        """The same error naming ``location`` instead."""
+        return OpError(f"{self.op}: {self.message} ({location})")
 
 
 def library_step(name: str, fn: Callable, in_slots: list[int], out_slot: int,
-                 location: str, op: str) -> Step:
-    """A library call (NumPy/BLAS) for one opaque op; data errors name the user's line."""
+                 location: str, op: str, key_index: int | None = None) -> Step:
+    """A library call (NumPy/BLAS) for one opaque op: ``fn(vals, *inputs)`` returns the
+    result; a data error raises :class:`StepError` (the caller names its own line)."""
 
     def run(vals: list) -> None:
         try:
-            vals[out_slot] = fn(*[vals[s] for s in in_slots])
+            vals[out_slot] = fn(vals, *[vals[s] for s in in_slots])
         except OpError as err:
-            raise OpError(f"{op}: {err} ({location})") from None
+            raise StepError(op, str(err), key_index, location) from None
 
-    return Step(name, run, tuple(in_slots), (out_slot,))
+    return Step(name, _serialised(run), tuple(in_slots), (out_slot,))

@@ -77,6 +77,22 @@ def configure_threading() -> dict[str, str]:
     return applied
 
 
+def launches_serialised() -> bool:
+    """Whether parallel kernels must run one at a time: numba's ``workqueue`` layer
+    (graphc's fallback when an OpenMP runtime was loaded first, or the user's choice)
+    terminates the process when two Python threads run parallel kernels at once. The
+    ``omp`` and ``tbb`` layers run them concurrently.
+
+    >>> launches_serialised() in (True, False)
+    True
+    """
+    layer = os.environ.get("NUMBA_THREADING_LAYER", "")
+    if not layer:
+        numba_config = sys.modules.get("numba.core.config")
+        layer = getattr(numba_config, "THREADING_LAYER", "") if numba_config else ""
+    return layer == "workqueue"
+
+
 def threading_info() -> dict[str, object]:
     """Thread counts, layers and environment that change timings (for benchmarks).
 

@@ -7,8 +7,9 @@ inputs (graphs must not grow across steps). To draw it, capture it::
         opt.step()
     graphc.viz.export(step, "step.svg", stage="fused")
 
-Each realization in the block is snapshot when it starts (a copy of its pending nodes,
-sharing leaves and metadata with the originals), so later steps never change it.
+Each realization in the block is recorded when it starts: a copy of its pending nodes
+(``graphc.ir.graph.snapshot``, sharing leaves and metadata with the originals), which
+stays pending after the realization.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import lazy
-from ..ir import Node, is_frontier, topo_order
+from ..ir import Node
+from ..ir.state import current
 from .target import _live_parameters, _named
 
 
@@ -52,20 +53,23 @@ class capture:
         self.graphs: list[CapturedGraph] = []
 
     def __enter__(self) -> capture:
-        lazy.realize_hooks.append(self._record)
+        current().captures.append(self)  # the thread's realizations call record()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        lazy.realize_hooks.remove(self._record)
+        captures = current().captures
+        for i in range(len(captures) - 1, -1, -1):
+            if captures[i] is self:
+                del captures[i]
+                break
 
-    def _record(self, roots: list[Node]) -> None:
-        copies: dict[int, Node] = {}
-        for n in topo_order(roots):
-            copies[n.uid] = n if is_frontier(n) else Node(
-                n.op, tuple(copies[i.uid] for i in n.inputs), n.attrs, n.type, meta=n.meta)
+    def record(self, roots: list[Node]) -> None:
+        """A realization is starting: ``roots`` are copies of its pending graph
+        (``graphc.ir.graph.snapshot``), which stay pending once it has run."""
         params = _named(self.names) if self.names is not None else _live_parameters()
-        name = self.name if not self.graphs else f"{self.name} ({len(self.graphs) + 1})"
-        self.graphs.append(CapturedGraph([copies[r.uid] for r in roots], name, params))
+        n = len(self.graphs)
+        name = self.name if not n else f"{self.name} ({n + 1})"
+        self.graphs.append(CapturedGraph(list(roots), name, params))
 
     def _last(self) -> CapturedGraph:
         if not self.graphs:

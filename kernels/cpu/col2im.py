@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from ...codegen.cache import guard_numba_cache
+from ...codegen.numba_cache import use_graphc_cache
 from .conv_direct import PARALLEL
 
 
@@ -53,8 +53,7 @@ def col2im(cols, out, sh, sw, dh, dw):  # pragma: no cover - numba
                             row[x * sw + j * dw] += src[x]
 
 
-# A corrupt or foreign entry in numba's on-disk cache is rebuilt, not an error.
-for _kernel in (col2im,):
-    guard_numba_cache(_kernel)
+# Cached in graphc's kernel cache, verified before use (graphc.codegen.numba_cache).
+use_graphc_cache(col2im)
 
 __all__ = ["col2im"]

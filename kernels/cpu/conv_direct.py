@@ -24,15 +24,15 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from ...codegen.cache import guard_numba_cache
+from ...codegen.numba_cache import use_graphc_cache
 
 # Keeps NaN/Inf semantics (no nnan/ninf), lets LLVM vectorise the dot products.
 FASTMATH = {"reassoc", "contract"}
-PARALLEL = {"parallel": True, "nogil": True, "cache": True, "fastmath": FASTMATH,
+PARALLEL = {"parallel": True, "nogil": True, "fastmath": FASTMATH,
             "error_model": "numpy"}
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always")
 def _valid(out_size: int, size: int, stride: int, pad: int, offset: int) -> tuple[int, int]:
     """The range of outputs ``o`` with ``0 <= o * stride - pad + offset < size``."""
     low = pad - offset
@@ -148,8 +148,7 @@ def conv2d_backward_filter(x, dy, dwt, sh, sw, ph, pw, dh, dw, groups):  # pragm
                     acc[kh, kw] = total
 
 
-# A corrupt or foreign entry in numba's on-disk cache is rebuilt, not an error.
-for _kernel in (conv2d_forward, conv2d_backward_data, conv2d_backward_filter):
-    guard_numba_cache(_kernel)
+# Cached in graphc's kernel cache, verified before use (graphc.codegen.numba_cache).
+use_graphc_cache(conv2d_forward, conv2d_backward_data, conv2d_backward_filter)
 
 __all__ = ["conv2d_backward_data", "conv2d_backward_filter", "conv2d_forward"]

@@ -24,17 +24,17 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from ...codegen.cache import guard_numba_cache
+from ...codegen.numba_cache import use_graphc_cache
 from .conv_direct import PARALLEL
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always")
 def _window(o: int, stride: int, pad: int, k: int, size: int) -> tuple[int, int]:
     start = o * stride - pad
     return max(start, 0), min(start + k, size)
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always")
 def _argmax(plane, h0, h1, w0, w1):
     """Row and column of the first maximum (or first NaN) of ``plane[h0:h1, w0:w1]``."""
     best = plane[h0, w0]
@@ -128,9 +128,8 @@ def avg_pool2d_backward(dy, dx, kh, kw, sh, sw, ph, pw, exclude_padding):  # pra
                         grad[a, b] += share
 
 
-# A corrupt or foreign entry in numba's on-disk cache is rebuilt, not an error.
-for _kernel in (max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward):
-    guard_numba_cache(_kernel)
+# Cached in graphc's kernel cache, verified before use (graphc.codegen.numba_cache).
+use_graphc_cache(max_pool2d_forward, max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward)
 
 __all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "max_pool2d_backward",
            "max_pool2d_forward"]

@@ -75,12 +75,13 @@ def check_grad(fn: Callable[..., graphc.Tensor], *arrays: np.ndarray, rtol: floa
 def vjp_with_built_nodes(ys: list, dys: list, xs: list) -> tuple[list, list]:
     """``vjp_graph(ys, dys, xs)`` and every node it built (hash-consed ones included)."""
     from graphc.autodiff import vjp_graph
-    from graphc.ir import node as node_module
+    from graphc.ir.state import current
 
     built: list = []
-    node_module.build_hooks.append(built.append)
+    st = current()
+    outer, st.trace_ops = st.trace_ops, built  # every node make_node returns is listed
     try:
         grads = vjp_graph(ys, dys, xs)
     finally:
-        node_module.build_hooks.remove(built.append)
+        st.trace_ops = outer
     return grads, built

@@ -17,7 +17,7 @@ import graphc.functional as F
 from graphc import lazy
 from graphc.autodiff import GradManager
 from graphc.ir import count_nodes
-from graphc.ir import node as node_module
+from graphc.ir.state import current
 
 
 def _lines(text: str) -> list[str]:
@@ -249,7 +249,7 @@ def test_a_failed_backward_still_releases() -> None:
     gm.record()
     with pytest.raises(graphc.ShapeError, match=r"dy of shape \(3,\)"):
         gm.backward(w * 2, graphc.tensor([1.0, 2.0, 3.0]))
-    assert not gm.recording and not node_module.build_hooks
+    assert not gm.recording and not current().stamps
     assert w.grad is None
 
 
@@ -429,19 +429,19 @@ def test_a_manager_does_not_see_gradients_of_a_manager_recording_around_it() -> 
 
 # ---- cost and memory --------------------------------------------------------------
 
-def test_recording_installs_a_build_hook_only_while_recording() -> None:
+def test_recording_stamps_built_nodes_only_while_recording() -> None:
     w = graphc.tensor([1.0])
     gm = GradManager().attach(w)
-    assert not node_module.build_hooks
+    assert not current().stamps
     y = w * 2
     assert y._node.inputs == (w._node, y._node.inputs[1])  # no wrapper nodes
     with gm:
-        assert node_module.build_hooks
+        assert current().stamps == [gm._recorded]
         gm.backward((w * 2).sum())
-    assert not node_module.build_hooks
+    assert not current().stamps
     gm.record()
     gm.release()
-    assert not node_module.build_hooks
+    assert not current().stamps
 
 
 def test_a_training_loop_keeps_its_graph_bounded() -> None:
@@ -455,7 +455,7 @@ def test_a_training_loop_keeps_its_graph_bounded() -> None:
             gm.backward(loss)
         w -= 0.01 * w.grad
         w.grad = None
-        assert not lazy._kept  # nodes kept for recording were let go at release
+        assert not current().kept  # tensors kept for recording were let go at release
         if step % 2:
             graphc.realize(w)  # as optimizer.step() does
         graph_sizes.append(count_nodes([w._node]))

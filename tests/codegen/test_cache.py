@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from graphc.codegen import cache
+from tests.codegen.cache_helpers import child_env, filled_template, isolated
 
 KERNEL_TEMPLATE = '''# graphc kernel: {tag} (2 ops)
 import numpy as np
@@ -72,14 +73,6 @@ def stats_delta(before: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before[name] for name in after}
 
 
-def child_env(cache_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GRAPHC_DUMP", "NUMBA_CACHE_DIR")}
-    env["GRAPHC_CACHE_DIR"] = str(cache_dir)
-    env.update(extra)
-    return env
-
-
 def run_child(tmp_path: Path, cache_dir: Path, **extra: str) -> dict:
     source_file = tmp_path / "source.py.txt"
     source_file.write_text(SOURCE)
@@ -100,23 +93,14 @@ def numba_files(cache_dir: Path, suffix: str) -> list[Path]:
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
     """Each test gets an empty cache dir, no dump dir, and no kernels in memory."""
-    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("GRAPHC_DUMP", raising=False)
-    cache._forget_loaded_kernels()
-    yield tmp_path / "cache"
-    cache._forget_loaded_kernels()
+    yield from isolated(monkeypatch, tmp_path / "cache")
 
 
 @pytest.fixture(scope="session")
 def warm_template(tmp_path_factory) -> Path:
     """A cache dir holding SOURCE compiled once by this process (copy it before changing)."""
-    template = tmp_path_factory.mktemp("warm") / "cache"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRAPHC_CACHE_DIR", str(template))
-        patch.delenv("GRAPHC_DUMP", raising=False)
-        cache._forget_loaded_kernels()
-        run_kernel(cache.load_kernel(SOURCE))
-        cache._forget_loaded_kernels()
+    template = filled_template(tmp_path_factory, "warm",
+                               lambda: run_kernel(cache.load_kernel(SOURCE)))
     assert len(numba_files(template, ".nbc")) == 1
     return template
 
@@ -187,7 +171,7 @@ def test_corrupt_numba_cache_is_rebuilt(warm_cache, damage):
         victim.write_bytes(np.random.default_rng(1).bytes(size))
     before = cache.compile_stats()
     kernel = cache.load_kernel(SOURCE)
-    with pytest.warns(cache.KernelCacheWarning, match="corrupt numba cache"):
+    with pytest.warns(cache.KernelCacheWarning, match="numba cache entry .* deleted and rebuilt"):
         run_kernel(kernel)
     delta = stats_delta(before)
     assert (delta["numba_cache_rebuilds"], delta["numba_compiles"]) == (1, 1)
@@ -201,8 +185,8 @@ def test_corrupt_numba_cache_is_rebuilt(warm_cache, damage):
 
 
 def test_cached_entry_for_another_signature_is_rebuilt(warm_cache):
-    # Two processes compiling different signatures at once can leave numba's index pointing
-    # at the other signature's data file (numba numbers data files without locking).
+    # Data files of two signatures swapped (as numba's unlocked numbering of data files
+    # could leave them): each fails its digest, so nothing of the other signature loads.
     kernel = cache.load_kernel(SOURCE)
     x = np.linspace(0, 1, 9)  # float64: a second cache entry beside the float32 one
     out = np.empty_like(x)
@@ -216,7 +200,7 @@ def test_cached_entry_for_another_signature_is_rebuilt(warm_cache):
     cache._forget_loaded_kernels()
     before = cache.compile_stats()
     kernel = cache.load_kernel(SOURCE)
-    with pytest.warns(cache.KernelCacheWarning, match=r"holds .*, not "):
+    with pytest.warns(cache.KernelCacheWarning, match=r"\.1\.nbc does not match"):
         run_kernel(kernel)
     delta = stats_delta(before)
     assert (delta["numba_cache_rebuilds"], delta["numba_compiles"]) == (1, 1)
@@ -291,14 +275,17 @@ def test_missing_or_unjitted_entry_is_a_clear_error():
 
 def test_cache_info_and_clear(warm_cache):
     cache.load_kernel(KERNEL_TEMPLATE.format(tag="second"))
-    files = [Path(d) / f for d, _, names in os.walk(warm_cache) for f in names]
+    files = [Path(d) / f for d, _, names in os.walk(warm_cache) for f in names
+             if f not in ("cache.key", ".lock")]  # graphc's HMAC key and lock files
     info = cache.cache_info()
-    assert info == {"dir": str(warm_cache), "kernels": 2, "files": len(files),
-                    "bytes": sum(f.stat().st_size for f in files)}
+    assert info == {"dir": str(warm_cache), "kernels": 2, "library_functions": 0,
+                    "files": len(files), "bytes": sum(f.stat().st_size for f in files),
+                    "max_bytes": 2 << 30}
+    assert {f.suffix for f in files} == {".py", ".nbi", ".nbc", ".json"}
 
     removed = cache.clear_cache()
-    assert removed == {"dir": str(warm_cache), "kernels": 2, "files": len(files),
-                       "bytes": info["bytes"]}
+    assert removed == {"dir": str(warm_cache), "kernels": 2, "library_functions": 0,
+                       "files": len(files), "bytes": info["bytes"]}
     assert not any(f.exists() for f in files)
     assert cache.cache_info()["kernels"] == cache.cache_info()["bytes"] == 0
 
@@ -307,16 +294,26 @@ def test_cache_info_and_clear(warm_cache):
     assert stats_delta(before)["modules_written"] == 1
 
 
-def test_clear_removes_numba_files_under_numba_cache_dir(isolated_cache, tmp_path, monkeypatch):
+def test_numba_cache_dir_does_not_move_graphc_kernels(isolated_cache, tmp_path):
+    # NUMBA_CACHE_DIR is the user's, for their own functions: graphc's kernels stay in
+    # graphc's cache, where they are verified and `graphc cache clear` finds them.
     numba_dir = tmp_path / "numba"
     result = run_child(tmp_path, isolated_cache, NUMBA_CACHE_DIR=str(numba_dir))
     np.testing.assert_allclose(result["out"], expected_child_output(), rtol=1e-6)
-    numba_written = [f for f in numba_dir.rglob("*") if f.is_file()]
-    assert {f.suffix for f in numba_written} == {".nbi", ".nbc"}
-    assert not (isolated_cache / "kernels" / "__pycache__").exists()
+    assert not numba_dir.exists() or not any(numba_dir.rglob("*.nb[ic]"))
+    assert len(numba_files(isolated_cache, ".nbi")) == len(numba_files(isolated_cache, ".nbc")) == 1
+    assert cache.clear_cache()["files"] == 4  # module, index, data, record
 
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(numba_dir))
+
+def test_clear_removes_numba_files_an_older_graphc_left_in_the_package(isolated_cache):
+    import graphc.kernels.cpu
+
+    pycache = Path(graphc.kernels.cpu.__file__).parent / "__pycache__"
+    if not os.access(pycache if pycache.exists() else pycache.parent, os.W_OK):
+        pytest.skip("the installed package is read-only")
+    pycache.mkdir(exist_ok=True)
+    legacy = pycache / "legacy_test.kernel-1.py311.nbi"  # as numba wrote them there
+    legacy.write_bytes(b"\x80" * 10)
     removed = cache.clear_cache()
-    assert removed["files"] == 1 + len(numba_written)
-    assert not any(f.exists() for f in numba_written)
-
+    assert not legacy.exists()
+    assert (removed["files"], removed["bytes"]) == (1, 10)

@@ -3,12 +3,14 @@ run uses; a helper process compiles kernels into numba's cache, where this proce
 them instead of compiling; a Program's first run shares its kernels with a helper and
 computes what the interpreter computes."""
 
+import sys
+
 import numpy as np
 import pytest
 
 import graphc
 import graphc.functional as F
-from graphc.codegen import cache, precompile
+from graphc.codegen import cache, cache_index, precompile
 from graphc.ir import structural_key
 from graphc.runtime import compiler
 
@@ -63,6 +65,38 @@ def test_a_helper_compiles_into_the_cache_and_this_process_only_loads():
     after = cache.compile_stats()
     assert after["numba_compiles"] == before["numba_compiles"]  # nothing compiled here
     assert after["numba_cache_hits"] - before["numba_cache_hits"] == len(jobs)
+
+
+def test_what_a_helper_writes_is_recorded_and_checked_before_it_loads(tmp_path):
+    result, values = compiled(graph())
+    jobs = result.calls.jobs(values)
+    assert precompile.compile_in_parallel(jobs, share=False)
+    root = tmp_path / "cache"
+    key = cache_index.secret(root, create=False)
+    written = sorted((root / "kernels" / "__pycache__").glob("*.nb[ic]"))
+    assert len(written) == 2 * len(jobs)
+    for path in written:  # each file the helper wrote is vouched for by its record
+        record = path.parent / (path.name.split(".py")[0] + ".py{}{}".format(
+            *sys.version_info) + cache_index.RECORD_SUFFIX)
+        binding = path.name.split(".")[0][2:]
+        assert cache_index.verified_bytes(path, path.read_bytes(), record, root, binding)
+        assert key is not None
+
+    # One of its data files replaced by another kernel's: detected before it loads.
+    data = [p for p in written if p.suffix == ".nbc"]
+    data[0].write_bytes(data[1].read_bytes())
+    before = cache.compile_stats()
+    with pytest.warns(cache.KernelCacheWarning, match="does not match graphc's record"):
+        got = result.program.run(values)
+    after = cache.compile_stats()
+    assert after["numba_compiles"] - before["numba_compiles"] == 1
+    assert after["numba_cache_hits"] - before["numba_cache_hits"] == len(jobs) - 1
+    reference = [np.asarray(v) for v in got]
+    compiler.clear_programs()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRAPHC_BACKEND", "interp")
+        for value, want in zip(reference, graph()):
+            np.testing.assert_allclose(value, want.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_the_first_run_shares_compiling_with_a_helper_and_computes_the_same(monkeypatch):

@@ -161,11 +161,25 @@ def test_a_realized_node_keeps_its_inputs_and_its_value_lives_with_it():
     assert values.count() == before - 1  # the table holds no node alive, nor outlives one
 
 
-@pytest.mark.parametrize("field", ["op", "inputs", "attrs", "type", "value", "data"])
-def test_nodes_are_immutable(field):
-    a = apply("neg", [_buffer()])
-    with pytest.raises(AttributeError, match="immutable"):
-        setattr(a, field, None)
+def test_no_module_assigns_a_node_field_outside_its_constructor():
+    """The IR is frozen: a node's fields are set when it is built and never again. Every
+    assignment to a node field in graphc/ (``x.op = ``, ``x.inputs = ``, ...) outside
+    graphc/ir/node.py, which builds nodes, is a mutation of a shared node."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(graphc.__file__).parent
+    field = re.compile(r"\b(?!self\b)\w+\.(op|inputs|attrs|type|uid|value|data|depth|_meta)"
+                       r"\s*(,\s*\w+\.\w+\s*)*=[^=]")
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path.name == "node.py" and path.parent.name == "ir":
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            if field.search(code) and "==" not in code.split("=")[0]:
+                offenders.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
+    assert not offenders, offenders
 
 
 # ---- rebuild ----------------------------------------------------------------------

@@ -147,3 +147,28 @@ def test_a_cached_program_keeps_no_buffer_of_the_call_that_compiled_it():
     del a, b, out
     gc.collect()
     assert [ref() for ref in watched] == [None, None]
+
+
+def test_a_failing_cached_step_names_the_line_of_this_calls_graph(monkeypatch):
+    """The Program was compiled for a graph built on one line; a later call built on
+    another line with a bad label must name the later line, not the first."""
+    import inspect
+
+    from graphc.ir import OpError
+
+    monkeypatch.setenv("GRAPHC_BACKEND", "compiled")
+    logits = graphc.tensor(np.zeros((4, 3), np.float32))
+
+    def first(y):
+        return F.cross_entropy(logits * 2, graphc.tensor(y))
+
+    def second(y):
+        return F.cross_entropy(logits * 2, graphc.tensor(y))
+
+    line = inspect.getsourcelines(second)[1] + 1
+    for _ in range(3):  # compiled and cached by the first line's graph
+        first(np.array([0, 1, 2, 0], np.int32)).numpy()
+    hits = compiler.stats["program_hits"]
+    with pytest.raises(OpError, match=rf"label 5 is out of bounds.*test_compiler\.py:{line}\)"):
+        second(np.array([0, 5, 2, 0], np.int32)).numpy()
+    assert compiler.stats["program_hits"] == hits + 1  # the cached Program ran
