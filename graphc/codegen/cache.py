@@ -74,7 +74,8 @@ from .cache_files import (
 #: Bump when code generation changes what a source text means at run time (new helpers,
 #: different calling conventions): it renames every kernel, so old cache entries are unused.
 #: 7: numba's files are verified against graphc's records (older entries have none).
-#: 8: whole reductions in a fixed block order (deterministic across calls and threads).
+#: 8: float whole reductions in fixed blocks, map kernels without reassoc, division by
+#: zero as in NumPy (error_model="numpy"): the same bits on every call and thread count.
 CODEGEN_VERSION = 8
 
 KERNEL_PACKAGE = "graphc_kernels"  # parent of the kernel modules in sys.modules
