@@ -7,9 +7,12 @@ importing graphc from a checkout of its commit, and measures:
   time per step (``graphc.bench.training.graph_building_seconds``, as ``make bench``);
 - lazy MLP step (batch 128), jit MLP step (batch 128) and lazy LeNet-5 step (batch 64):
   median wall time of 30 steps after warm-up (kernels come from a shared, warm cache);
-- jit per-call overhead (``graphc.bench.jit.overhead``).
+- jit per-call overhead (``graphc.bench.jit.overhead``);
 
-    python scripts/ab_commits.py OLD NEW [--rounds 5]
+or, with ``--warm-start``, the whole-process wall and CPU time of two MLP training steps
+with a warm kernel cache (``graphc.bench.training.STEP_SCRIPT``).
+
+    python scripts/ab_commits.py OLD NEW [--rounds 5] [--warm-start]
 
 Prints each round and the medians; OLD and NEW are any git revisions (NEW may be
 ``WORKTREE``: the working tree as it is).
@@ -81,6 +84,25 @@ print("RESULT " + json.dumps(out))
 """
 
 
+# Whole-process wall and CPU time of two MLP training steps with a warm kernel cache
+# (graphc.bench.training.STEP_SCRIPT): the warm start a user waits for.
+WARM_START = r"""
+import json, os, subprocess, sys, time
+root = sys.argv[1]
+from pathlib import Path
+script = Path(root, "graphc", "bench", "training.py").read_text()
+q = chr(34) * 3  # a triple quote, which this string cannot hold
+step = script.split("STEP_SCRIPT = " + q, 1)[1].split(q, 1)[0]
+code = IMPORT + step
+t0, c0 = time.perf_counter(), os.times()
+subprocess.run([sys.executable, "-c", code, root], check=True, cwd=root)
+c1 = os.times()
+print("RESULT " + json.dumps({"warm_start_s": time.perf_counter() - t0,
+                              "warm_start_cpu_s": c1.children_user + c1.children_system
+                              - c0.children_user - c0.children_system}))
+"""
+
+
 def checkout(rev: str, into: Path) -> Path:
     if rev == "WORKTREE":
         return ROOT
@@ -135,13 +157,17 @@ def main() -> None:
     parser.add_argument("old")
     parser.add_argument("new")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warm-start", action="store_true",
+                        help="measure a warm MLP training-step process instead")
     args = parser.parse_args()
+    code = (WARM_START.replace("IMPORT + step", repr(IMPORT_CHECKOUT) + " + step")
+            if args.warm_start else MEASURE)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         roots = {"old": checkout(args.old, tmp_path), "new": checkout(args.new, tmp_path)}
         env = dict(os.environ, GRAPHC_PARALLEL_COMPILE="0")
         try:
-            results = alternate(roots, env, args.rounds)
+            results = alternate(roots, env, args.rounds, code)
         finally:
             for root in roots.values():
                 if root != ROOT:
