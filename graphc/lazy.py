@@ -45,6 +45,9 @@ MAX_PENDING_DEPTH = 2000
 # visualisation capture sinks, the deferred gradients and the pending mutations.
 
 
+_NOTHING: frozenset = frozenset()
+
+
 def active_traces() -> list:
     """The calling thread's active traces (graphc.jit), innermost last."""
     return _local.state.traces
@@ -202,9 +205,13 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
     keep = keep_graph()
     # A kept graph may still be differentiated through the old values: keep them.
     values = _execute(pending, memo, order, None if keep else replacing)
+    # A replacing value (an optimizer's new parameter) whose Tensor is released needs no
+    # table entry: its node was built inside the caller's step, so no graph but the
+    # released Tensor's reads it, and the node dies with the rebind.
+    skip = replacing if replacing and not keep else _NOTHING
     for node in pending:
         value = values.get(node.uid)
-        if value is not None:
+        if value is not None and node.uid not in skip:
             record(node, value)
     registry, holders = st.live, _graph_holders
     for t in live:  # (the per-step hot path: the tests of _release inlined)
@@ -213,13 +220,17 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
         value = values.get(uid)
         if value is None:
             continue  # not in this graph: still pending
-        if uid not in realized:
-            record(node, value)
         registry.pop(id(t), None)  # realized tensors need no tracking until rebound
         if keep:
+            if uid not in realized:
+                record(node, value)
             st.kept.append((weakref.ref(t), node))
         elif not holders or not _holds_graph(t):
+            if uid not in realized and uid not in skip:
+                record(node, value)
             t._node = released_leaf(node, value)
+        elif uid not in realized:
+            record(node, value)
 
 
 def _execute(roots: list[Node], memo: set[int], order: list[Node] | None,
