@@ -60,9 +60,12 @@ def new_file_mode() -> int:
     return 0o666 & ~UMASK
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | Callable[[IO[bytes]], object]) -> None:
+def atomic_write(path: str | os.PathLike, data: bytes | Callable[[IO[bytes]], object],
+                 mode: int | None = None, durable: bool = True) -> None:
     """Write ``data`` (bytes, or a function that writes to a binary file) to ``path``
-    atomically; a new file gets the umask's mode, an existing one keeps its own.
+    atomically; a new file gets the umask's mode, an existing one keeps its own, unless
+    ``mode`` is given. ``durable=False`` skips the fsync (a cache entry a crash may tear
+    is detected by its digest and rebuilt: graphc.codegen.cache_files).
 
     >>> import os, tempfile, numpy as np
     >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
@@ -73,10 +76,11 @@ def atomic_write(path: str | os.PathLike, data: bytes | Callable[[IO[bytes]], ob
     '0o640'
     """
     path = os.fspath(path)
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        mode = new_file_mode()
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            mode = new_file_mode()
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
                                suffix=".tmp")
@@ -88,11 +92,12 @@ def atomic_write(path: str | os.PathLike, data: bytes | Callable[[IO[bytes]], ob
             else:
                 f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:  # already gone, or its folder deleted meanwhile
             pass
         raise

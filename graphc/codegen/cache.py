@@ -1,8 +1,9 @@
 """The on-disk kernel cache: generated kernel source text → a compiled numba dispatcher.
 
 Each kernel source is named by a hash of its text, ``CODEGEN_VERSION``, numba's version and
-the files of the graphc modules it imports (``graphc.codegen.mathlib``: numba's own cache
-does not notice when a called jitted function changes). The text is written to
+the files of the graphc modules it imports and theirs in turn (``graphc.codegen.mathlib``
+and ``mathlib_f32``: numba's own cache does not notice when a called jitted function
+changes). The text is written to
 ``<cache dir>/kernels/k_<hash>.py`` and imported as ``graphc_kernels.k_<hash>``; the
 kernel's ``@njit(cache=True)`` then keeps its machine code in ``__pycache__`` beside that
 file (always there: graphc's own numba cache, never ``NUMBA_CACHE_DIR``), so a second
@@ -81,7 +82,6 @@ CODEGEN_VERSION = 8
 KERNEL_PACKAGE = "graphc_kernels"  # parent of the kernel modules in sys.modules
 KEY_LENGTH = 24  # hex digits of sha256 kept in a kernel key (96 bits)
 
-_write_if_different = write_if_different  # graphc.viz.export writes its files with it
 
 _GRAPHC_IMPORT = re.compile(r"^\s*(?:from|import)\s+(graphc(?:\.\w+)*)\b", re.MULTILINE)
 
@@ -351,21 +351,33 @@ def _numba_version() -> str:
 
 
 def _dependency_fingerprints(source: str) -> list[str]:
-    """``module=sha256`` for each graphc module the source imports (memoised)."""
-    fingerprints = []
-    for name in sorted(set(_GRAPHC_IMPORT.findall(source))):
-        digest = _dependency_digests.get(name)
-        if digest is None:
-            try:
-                spec = importlib.util.find_spec(name)
-                origin = spec.origin if spec is not None else None
-                digest = hashlib.sha256(Path(origin).read_bytes()).hexdigest() if (
-                    origin and os.path.isfile(origin)) else "missing"
-            except (ImportError, ValueError, OSError):
-                digest = "missing"  # the kernel's own import will raise the clear error
-            _dependency_digests[name] = digest
-        fingerprints.append(f"{name}={digest}")
-    return fingerprints
+    """``module=sha256`` for each graphc module the source imports (memoised), the
+    digest covering the modules that module imports absolutely in turn (mathlib imports
+    mathlib_f32: a change there must rename every kernel too)."""
+    return [f"{name}={_module_digest(name, ())}"
+            for name in sorted(set(_GRAPHC_IMPORT.findall(source)))]
+
+
+def _module_digest(name: str, seen: tuple[str, ...]) -> str:
+    digest = _dependency_digests.get(name)
+    if digest is not None:
+        return digest
+    try:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        text = Path(origin).read_bytes() if origin and os.path.isfile(origin) else None
+    except (ImportError, ValueError, OSError):
+        text = None  # the kernel's own import will raise the clear error
+    if text is None:
+        digest = "missing"
+    else:
+        h = hashlib.sha256(text)
+        for dep in sorted(set(_GRAPHC_IMPORT.findall(text.decode("utf-8", "replace")))):
+            if dep != name and dep not in seen:
+                h.update(f"{dep}={_module_digest(dep, seen + (name,))}".encode())
+        digest = h.hexdigest()
+    _dependency_digests[name] = digest
+    return digest
 
 
 def _legacy_package_files() -> list[Path]:

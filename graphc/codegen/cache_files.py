@@ -26,11 +26,12 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+
+from ..fileio import UMASK, atomic_write
 
 try:
     import fcntl
@@ -45,19 +46,6 @@ class KernelCacheWarning(RuntimeWarning):
     cache directory cannot be used and kernels compile in memory."""
 
 
-def _read_umask() -> int:
-    """The process umask, from /proc (no ``os.umask`` round trip: threads would race)."""
-    with contextlib.suppress(OSError, ValueError):
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    mask = os.umask(0o022)  # pragma: no cover - no /proc: at import, before any thread
-    os.umask(mask)  # pragma: no cover
-    return mask  # pragma: no cover
-
-
-UMASK = _read_umask()
 FILE_MODE = 0o644 & ~UMASK  # what the umask gives, never group/other-writable
 DIR_MODE = 0o755 & ~UMASK
 
@@ -203,23 +191,15 @@ def writable(directory: Path) -> bool:
 
 
 def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``.
+    """Write a cache file atomically with ``mode`` (graphc.fileio.atomic_write, without
+    the fsync: a file a crash tears fails its digest and is rebuilt).
 
     >>> import tempfile
     >>> target = Path(tempfile.mkdtemp()) / "entry"
     >>> write_atomic(target, b"compiled"); target.read_bytes()
     b'compiled'
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, mode)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, data, mode=mode, durable=False)
 
 
 def write_if_different(path: Path, data: bytes) -> bool:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 
-from ..ir import Node, autodiff_marker, const_node, rebuild, topo_order
+from ..ir import Node, autodiff_marker, const_node, is_frontier, rebuild, topo_order
 from ..ir.values import _values
 from .composite import expansion
 from .registry import OPS, apply
@@ -34,18 +34,16 @@ from .registry import OPS, apply
 _lowered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def lowerings(nodes: Sequence[Node], markers_only: bool = False,
-              realized_too: bool = False) -> dict[int, Node]:
+def lowerings(nodes: Sequence[Node], markers_only: bool = False) -> dict[int, Node]:
     """uid → the subgraph each pending composite or marker node among ``nodes`` stands
     for (empty when there is none: the common case, one dict lookup per node).
     ``markers_only``: only ``grad_of`` markers, which must be lowered to be evaluated or
-    differentiated (a composite op has a reference and a VJP of its own).
-    ``realized_too``: lower realized nodes as well (autodiff walks through them)."""
+    differentiated (a composite op has a reference and a VJP of its own)."""
     markers: list[Node] = []
     out: dict[int, Node] = {}
     ops = OPS
     for n in nodes:
-        if n.inputs and (realized_too or n.uid not in _values):
+        if n.inputs and n.uid not in _values:
             op = ops[n.op]
             if op.marker:
                 markers.append(n)
@@ -56,24 +54,23 @@ def lowerings(nodes: Sequence[Node], markers_only: bool = False,
     return out
 
 
-def lower_graph(roots: Sequence[Node], markers_only: bool = False,
-                stop_at_realized: bool = True) -> tuple[list[Node], dict[int, Node]]:
+def lower_graph(roots: Sequence[Node], markers_only: bool = False
+                ) -> tuple[list[Node], dict[int, Node]]:
     """``roots`` with every composite and marker node below them replaced by what it
     stands for, repeatedly (an expansion may hold more), and ``{old uid: new node}``
     for every node of the walk. Frontier nodes stay as they are."""
     mapping: dict[int, Node] = {}
     roots = list(roots)
-    stop = None if stop_at_realized else (lambda n: not n.inputs)
     while True:
-        order = topo_order(roots) if stop is None else topo_order(roots, stop=stop)
-        replaced = lowerings(order, markers_only, realized_too=stop is not None)
+        order = topo_order(roots)
+        replaced = lowerings(order, markers_only)
         if not replaced:
             return roots, mapping
         new: dict[int, Node] = {}
         for n in order:
             if n.uid in replaced:
                 new[n.uid] = replaced[n.uid]
-            elif not n.inputs or (stop is None and n.uid in _values):
+            elif is_frontier(n):
                 new[n.uid] = n
             else:
                 new[n.uid] = rebuild(n, tuple(new[i.uid] for i in n.inputs))

@@ -1,0 +1,297 @@
+"""The linker: a fused, scheduled, memory-planned graph → an immutable Program.
+
+:class:`ProgramBuilder` renders each loop kernel (graphc.codegen), binds each library
+kernel to its op's implementation, gives every value a slot, decides which outputs may
+be computed in place over a donated argument, and records what the precompile helper
+needs to predict kernel argument types. The Program it returns holds no graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..codegen.cpu import KernelSource, render_kernel
+from ..codegen.in_place import in_place_pairs, in_place_source
+from ..ir import FusedGraph, Kernel, Node, is_frontier
+from ..ir.node import SCALAR_OPS
+from ..ops import get_op
+from ..passes.memory import MemoryPlan
+from .kernel_calls import CallPlan
+from .program import (
+    ARENA,
+    DONATED,
+    RESERVED_SLOTS,
+    InPlace,
+    Program,
+    Step,
+    library_step,
+    loop_step,
+    overwritable,
+)
+
+
+def _fresh(type) -> Callable[[list], np.ndarray]:
+    """An allocator of a new array of ``type`` per call (outputs: handed to the caller)."""
+    return lambda vals, shape=type.shape, dtype=type.dtype: np.empty(shape, dtype)
+
+
+def _view_fn(chain: list[Node]):
+    """NumPy views for a chain of movement nodes (base first)."""
+    ops = [(get_op(n.op).reference, n.attrs) for n in chain]
+
+    def view(a: np.ndarray) -> np.ndarray:
+        for ref, attrs in ops:
+            a = ref([a], attrs)
+        return a
+
+    return view
+
+
+class ProgramBuilder:
+    """Links a fused, scheduled graph into a :class:`Program`: renders and loads each
+    loop kernel, binds library kernels, assigns value slots and in-place pairs.
+    ``build()`` returns the Program; ``sources`` and ``calls`` stay for explain and the
+    two-process compile."""
+
+    def __init__(self, fused: FusedGraph, args: list[Node], outputs: list[Node],
+                 plan: MemoryPlan, updates: set[tuple[int, int]] = frozenset(),
+                 key_index: dict[int, int] | None = None) -> None:
+        self.fused = fused
+        # id(NodeMeta) → position in the structural key's order of the node built with it
+        # (passes keep a node's metadata object when they rebuild it): a failing step
+        # names the line of the node at that position in the failing call's graph.
+        self.key_index = key_index or {}
+        self.updates = updates  # (argument index, output index) pairs to prefer
+        self.plan = plan
+        self.slot_of: dict[int, int] = {}
+        self.slot_type: list = [None] * RESERVED_SLOTS  # TensorType of each slot's value
+        self.steps: list[Step] = []
+        self.n_slots = RESERVED_SLOTS  # a call's arena and donated switches come first
+        self.runtime_scalars = {a.uid for a in args if a.op == "scalar"}
+        self.arg_slots = [self.slot(a) for a in args]
+        self.constants: dict[int, object] = {}
+        self.n_switches = 0
+        self.sources: list = []
+        self.outputs = outputs
+        self.output_uids = {o.uid for o in outputs}
+        self.view_base: dict[int, int] = {}  # slot of a view step's result → its base slot
+        # What each step does, for predicting kernel argument types before the first run
+        # (see CallPlan): step index → ("view", src, dst, fn) | ("const", dst, value) |
+        # ("loop", dispatcher, params, sizes, source).
+        self.step_info: dict[int, tuple] = {}
+        # Steps that may write their result into an argument's buffer: (step index,
+        # argument slot, result slot, switch), the switch an int a call turns on.
+        self.in_place: list[tuple[int, int, int, int]] = []
+
+    def switch(self) -> int:
+        """A new in-place switch (see Program.run)."""
+        self.n_switches += 1
+        return self.n_switches - 1
+
+    def slot(self, node: Node) -> int:
+        if node.uid not in self.slot_of:
+            self.slot_of[node.uid] = self.n_slots
+            self.slot_type.append(node.type)
+            self.n_slots += 1
+        return self.slot_of[node.uid]
+
+    def array_slot(self, node: Node) -> int:
+        """The slot holding ``node`` as an array, adding view steps for free nodes."""
+        if node.uid in self.slot_of:
+            return self.slot_of[node.uid]
+        if node.uid in self.fused.free:
+            chain = []
+            cur = node
+            while cur.uid in self.fused.free:
+                chain.append(cur)
+                cur = cur.inputs[0]
+            src = self.array_slot(cur)
+            dst = self.slot(node)
+            self.view_base[dst] = self.view_base.get(src, src)
+            view = _view_fn(list(reversed(chain)))
+            self.step_info[len(self.steps)] = ("view", src, dst, view)
+            self.steps.append(Step(f"view {node.op}", lambda v, s=src, d=dst, f=view:
+                                   v.__setitem__(d, f(v[s])), (src,), (dst,)))
+            return dst
+        if is_frontier(node):  # a baked constant (folded or in the key)
+            dst = self.slot(node)
+            value = np.asarray(node.value if node.op in SCALAR_OPS else node.buffer,
+                               dtype=node.type.dtype)
+            self.step_info[len(self.steps)] = ("const", dst, value)
+            self.steps.append(Step("const", lambda v, d=dst, c=value: v.__setitem__(d, c),
+                                   (), (dst,)))
+            return dst
+        raise AssertionError(f"no value for %{node.uid} {node.op}")
+
+    def allocator(self, node: Node):
+        dtype = node.type.dtype
+        if node.uid in self.plan.buffer_of:
+            b = self.plan.buffer_of[node.uid]
+
+            def reused(vals, b=b, shape=node.type.shape, dtype=dtype):
+                arena = vals[ARENA]  # this call's planned buffers
+                buf = arena[b]
+                if buf is None:
+                    buf = arena[b] = np.empty(shape, dtype)
+                return buf
+
+            return reused
+        return _fresh(node.type)
+
+    def loop_kernel(self, kernel: Kernel) -> None:
+        from ..codegen.cache import load_kernel  # imports numba: only when compiling
+
+        ks = render_kernel(self.fused, kernel, self.runtime_scalars)
+        self.sources.append(ks)
+        dispatcher = load_kernel(ks.source)
+        params = []
+        outs = []
+        for p in ks.params:
+            if p.kind == "out":
+                s = self.slot(p.node)
+                params.append(("out", s))
+                outs.append((s, self.allocator(p.node)))
+            elif p.kind == "scalar":
+                params.append(("scalar", self.slot(p.node)))
+            else:
+                params.append(("in", self.array_slot(p.node)))
+        sizes = np.array(ks.sizes or [0], dtype=np.int64)
+        plain = all(p.node.type.dtype != np.float16 for p in ks.params)
+        variant = self._loop_in_place(ks, params, outs) if plain else None
+        if plain:  # float16 arguments are converted at the call: not predicted
+            self.step_info[len(self.steps)] = ("loop", dispatcher, params, sizes, ks.source,
+                                               variant)
+        self.steps.append(loop_step(kernel.name, dispatcher, params, outs, sizes, plain,
+                                    variant))
+
+    def _loop_in_place(self, ks: KernelSource, params: list[tuple[str, int]],
+                       outs: list[tuple[int, object]]) -> InPlace | None:
+        """The in-place variant of a loop kernel (graphc.codegen.in_place) for outputs
+        that leave the Program and are computed element by element from an argument of
+        their type read directly (a state update); None if it has none. The outputs it
+        can merge get fresh arrays when not donated: an output pool would keep a
+        reference to the array the caller holds next, which could then never be donated.
+        """
+        candidates = []
+        for o, p in enumerate(ks.params):
+            if p.kind != "out" or p.node.uid not in self.output_uids:
+                continue
+            for i, q in enumerate(ks.params):
+                slot = params[i][1]
+                if (q.kind == "in" and q.node.type == p.node.type and slot in self.arg_slots
+                        and slot not in self.view_base):
+                    candidates.append((i, o))
+        # An output may be computable over several inputs of its type (a new momentum
+        # buffer over the weight it also reads): the pairs the caller will donate first.
+        output_index = {n.uid: j for j, n in enumerate(self.outputs)}
+        candidates.sort(key=lambda c: (self.arg_slots.index(params[c[0]][1]),
+                                       output_index[ks.params[c[1]].node.uid])
+                        not in self.updates)
+        used_in, used_out, unique = set(), set(), []
+        for i, o in in_place_pairs(ks, candidates):  # one input per output and back
+            if i not in used_in and o not in used_out:
+                used_in.add(i)
+                used_out.add(o)
+                unique.append((i, o))
+        if not unique:
+            return None
+        out_of = dict(unique)
+        pairs = []
+        for i, o in unique:
+            switch = self.switch()
+            arg_slot, out_slot = params[i][1], params[o][1]
+            self.in_place.append((len(self.steps), arg_slot, out_slot, switch))
+            pairs.append((arg_slot, out_slot, switch))
+        merged_outs = set(out_of.values())
+        fresh = {params[o][1] for o in merged_outs}
+        outs[:] = [(slot, _fresh(self.slot_type[slot]) if slot in fresh else alloc)
+                   for slot, alloc in outs]
+        variant_params = [("in", params[out_of[n]][1]) if n in out_of else params[n]
+                          for n in range(len(params)) if n not in merged_outs]
+        return InPlace(in_place_source(ks, unique), variant_params, pairs)
+
+    def library_kernel(self, kernel: Kernel) -> None:
+        (node,) = kernel.members
+        self.sources.append(kernel)
+        in_slots = [self.array_slot(i) for i in node.inputs]
+        out = self.slot(node)
+        op = get_op(node.op)
+        dtype = node.type.dtype
+        donor = self._in_place_donor(node, op, in_slots)
+        if donor is not None:  # may update an argument in place (see _in_place_pairs)
+            switch = self.switch()
+            self.in_place.append((len(self.steps), in_slots[donor], out, switch))
+            shape, lib, attrs = node.type.shape, op.library, node.attrs
+
+            def fn(vals, *xs, switch=switch, donor=donor, lib=lib, attrs=attrs, shape=shape,
+                   dtype=dtype):
+                c = xs[donor]
+                out = c if overwritable(c, switch in vals[DONATED]) else np.empty(shape, dtype)
+                lib(xs, attrs, out)
+                return out
+        elif op.library is not None:  # the op's fast implementation, into a planned buffer
+            alloc, lib, attrs = self.allocator(node), op.library, node.attrs
+
+            def fn(vals, *xs, alloc=alloc, lib=lib, attrs=attrs):
+                out = alloc(vals)
+                lib(xs, attrs, out)
+                return out
+        else:
+            ref, attrs = op.reference, node.attrs
+
+            def fn(vals, *xs, ref=ref, attrs=attrs, dtype=dtype):
+                with np.errstate(all="ignore"):
+                    return np.asarray(ref(list(xs), attrs), dtype=dtype)
+        self.steps.append(library_step(kernel.name, fn, in_slots, out, node.meta.location,
+                                       node.op, self.key_index.get(id(node.meta))))
+
+    def _in_place_donor(self, node: Node, op, in_slots: list[int]) -> int | None:
+        """The input of ``node`` whose buffer its library may update in place: an op
+        that can, reading a C-contiguous argument directly (not through a view), whose
+        result leaves the Program (an update the caller writes back)."""
+        i = op.in_place_input
+        if i is None or node.uid not in self.output_uids:
+            return None
+        slot = in_slots[i]
+        if slot not in self.arg_slots or slot in self.view_base:
+            return None
+        return i
+
+    def _in_place_pairs(self, output_slots: list[int]) -> dict[tuple[int, int], int]:
+        """``(argument index, output index) → switch`` for each update Program.run may
+        do in place: no later step reads the argument (or a view of it), the step reads
+        it through no other input, and no output is the argument or a view of it."""
+        base = self.view_base
+        pairs: dict[tuple[int, int], int] = {}
+        for index, arg_slot, out_slot, switch in self.in_place:
+            step = self.steps[index]
+            readers = [base.get(s, s) for s in step.reads].count(arg_slot)
+            later = any(base.get(s, s) == arg_slot
+                        for t in self.steps[index + 1:] for s in t.reads)
+            aliased = any(base.get(s, s) == arg_slot for s in output_slots)
+            if readers != 1 or later or aliased:
+                continue
+            arg = self.arg_slots.index(arg_slot)
+            for j, s in enumerate(output_slots):
+                if s == out_slot:
+                    pairs[(arg, j)] = switch
+        return pairs
+
+    def build(self) -> Program:
+        for kernel in self.fused.kernels:
+            if kernel.kind == "library":
+                self.library_kernel(kernel)
+            else:
+                self.loop_kernel(kernel)
+        output_slots = [self.array_slot(o) if o.uid not in self.slot_of else self.slot_of[o.uid]
+                        for o in self.outputs]
+        kernels = [k.source if isinstance(k, KernelSource) else k.name  # text, no nodes
+                   for k in self.sources]
+        program = Program(self.steps, self.n_slots, self.arg_slots, output_slots,
+                          kernels, in_place=self._in_place_pairs(output_slots),
+                          n_planned=len(self.plan.buffers))
+        self.calls = CallPlan(self.step_info, self.slot_type, self.arg_slots)
+        program.first_run = self.calls.parallel_compile_hook()
+        return program
