@@ -159,21 +159,19 @@ class ProgramBuilder:
                 params.append(("in", self.array_slot(p.node)))
         sizes = np.array(ks.sizes or [0], dtype=np.int64)
         plain = all(p.node.type.dtype != np.float16 for p in ks.params)
-        variant = self._loop_in_place(ks, params, outs) if plain else None
+        variant = self._loop_in_place(ks, params) if plain else None
         if plain:  # float16 arguments are converted at the call: not predicted
             self.step_info[len(self.steps)] = ("loop", dispatcher, params, sizes, ks.source,
                                                variant)
         self.steps.append(loop_step(kernel.name, dispatcher, params, outs, sizes, plain,
                                     variant))
 
-    def _loop_in_place(self, ks: KernelSource, params: list[tuple[str, int]],
-                       outs: list[tuple[int, object]]) -> InPlace | None:
+    def _loop_in_place(self, ks: KernelSource, params: list[tuple[str, int]]
+                       ) -> InPlace | None:
         """The in-place variant of a loop kernel (graphc.codegen.in_place) for outputs
         that leave the Program and are computed element by element from an argument of
-        their type read directly (a state update); None if it has none. The outputs it
-        can merge get fresh arrays when not donated: an output pool would keep a
-        reference to the array the caller holds next, which could then never be donated.
-        """
+        their type read directly (a state update); None if it has none. (Such outputs
+        get fresh arrays when not donated, as every Program output does.)"""
         candidates = []
         for o, p in enumerate(ks.params):
             if p.kind != "out" or p.node.uid not in self.output_uids:
@@ -205,9 +203,6 @@ class ProgramBuilder:
             self.in_place.append((len(self.steps), arg_slot, out_slot, switch))
             pairs.append((arg_slot, out_slot, switch))
         merged_outs = set(out_of.values())
-        fresh = {params[o][1] for o in merged_outs}
-        outs[:] = [(slot, _fresh(self.slot_type[slot]) if slot in fresh else alloc)
-                   for slot, alloc in outs]
         variant_params = [("in", params[out_of[n]][1]) if n in out_of else params[n]
                           for n in range(len(params)) if n not in merged_outs]
         return InPlace(in_place_source(ks, unique), variant_params, pairs)
