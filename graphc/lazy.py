@@ -18,18 +18,17 @@
 from __future__ import annotations
 
 import functools
-import os
 import sys
 import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import interp
 from .ir import Node, topo_order
 from .ir.graph import snapshot
 from .ir.node import released_leaf
 from .ir.state import ExecutionState, _local
 from .ir.values import _values, record
+from .runtime.donation import claim, expose
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -53,13 +52,11 @@ def active_traces() -> list:
     return _local.state.traces
 
 
-BACKENDS = ("compiled", "interp")
-
-
 def backend() -> str:
     """The execution backend: ``GRAPHC_BACKEND``, ``compiled`` (default) or ``interp``
-    (the NumPy reference interpreter)."""
-    return os.environ.get("GRAPHC_BACKEND", "compiled")
+    (the NumPy reference interpreter). Chosen in one place: ``graphc.runtime.compiler``'s
+    ``prepare``, which realization and compiled functions both call."""
+    return _compiler().backend()
 
 
 def track(tensor: Tensor) -> None:
@@ -204,7 +201,7 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
     memo = {t._node.uid for t in live}
     keep = keep_graph()
     # A kept graph may still be differentiated through the old values: keep them.
-    values = _execute(pending, memo, order, None if keep else replacing)
+    values = _compiler().execute(pending, memo, order, None if keep else replacing)
     # A replacing value (an optimizer's new parameter) whose Tensor is released needs no
     # table entry: its node was built inside the caller's step, so no graph but the
     # released Tensor's reads it, and the node dies with the rebind.
@@ -214,6 +211,7 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
         if value is not None and node.uid not in skip:
             record(node, value)
     registry, holders = st.live, _graph_holders
+    claimed: set[int] = set()  # ids of the replacing values claimed in this loop
     for t in live:  # (the per-step hot path: the tests of _release inlined)
         node = t._node
         uid = node.uid
@@ -226,21 +224,17 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
                 record(node, value)
             st.kept.append((weakref.ref(t), node))
         elif not holders or not _holds_graph(t):
-            if uid not in realized and uid not in skip:
+            if uid in skip:  # a replacing value: its one holder owns it (donation.py)
+                if id(value) in claimed:
+                    expose(value)  # two Tensors on one replacing value
+                else:
+                    claimed.add(id(value))
+                    claim(value)
+            elif uid not in realized:
                 record(node, value)
             t._node = released_leaf(node, value)
         elif uid not in realized:
             record(node, value)
-
-
-def _execute(roots: list[Node], memo: set[int], order: list[Node] | None,
-             replacing: dict[int, Node] | None = None) -> dict[int, object]:
-    name = backend()
-    if name == "interp":
-        return interp.run(roots, memo)
-    if name == "compiled":
-        return _compiler().execute(roots, memo, order, replacing)
-    raise ValueError(f"unknown GRAPHC_BACKEND {name!r}; valid: {', '.join(BACKENDS)}")
 
 
 def rebind(tensor: Tensor, node: Node) -> None:

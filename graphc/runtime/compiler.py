@@ -5,6 +5,9 @@ The Program itself is assembled by the linker (graphc/runtime/link.py).
 ``execute`` is what realization calls: it looks the pending subgraph up by structural
 key (same model, next batch → same key), compiles on a miss (passes → fuse → schedule →
 plan_memory → codegen), and runs the Program on the current buffers and scalars.
+``prepare`` is the one place that chooses how a graph runs (a compiled Program, or the
+reference interpreter under ``GRAPHC_BACKEND=interp``): lazy realization and compiled
+functions (graphc.jit) both call it, and both run what it returns the same way.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from ..ir.values import _values, forget
 from ..ops import computes_exactly
 from ..passes import run_pipeline
 from ..passes.memory import MemoryPlan, plan_memory
-from .donation import donations, replaced_pairs
+from .donation import donations, expose, expose_views, replaced_pairs
 from .kernel_calls import CallPlan
 from .link import ProgramBuilder
 from .program import Program, StepError
@@ -185,6 +188,59 @@ def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None,
     return compiled, args
 
 
+BACKENDS = ("compiled", "interp")
+
+
+def backend() -> str:
+    """The execution backend: ``GRAPHC_BACKEND``, ``compiled`` (default) or ``interp``
+    (the NumPy reference interpreter)."""
+    name = os.environ.get("GRAPHC_BACKEND", "compiled")
+    if name not in BACKENDS:
+        raise ValueError(f"unknown GRAPHC_BACKEND {name!r}; valid: {', '.join(BACKENDS)}")
+    return name
+
+
+class Interpreted:
+    """A graph the reference interpreter runs, called as a Program is: ``run(values)``
+    maps the values of its structural key's arguments to its outputs' values. What
+    :func:`prepare` returns under ``GRAPHC_BACKEND=interp`` (``program`` is itself, and
+    nothing runs in place), and what a tiny graph's first sighting runs."""
+
+    in_place: dict = {}
+    compile_seconds = 0.0
+    plan = None
+
+    def __init__(self, outputs: list[Node], args: list[Node]) -> None:
+        self.outputs = outputs
+        self.args = args
+        self.program = self
+        self.stats = {"kernels": 0}
+
+    def run(self, values: Sequence, donate: Sequence[tuple[int, int]] = ()) -> list:
+        given = {a.uid: v for a, v in zip(self.args, values)}
+        results = interp.run(self.outputs, given=given)
+        outs = [results[o.uid] for o in self.outputs]
+        expose_views(outs)
+        given_ids = {id(v) for v in values}
+        for out in outs:  # an argument's array itself (a reference returning its input)
+            if id(out) in given_ids:
+                expose(out)
+        return outs
+
+
+def prepare(outputs: list[Node], keyed: tuple | None = None,
+            updates: Callable[[list[Node]], set[tuple[int, int]]] | None = None
+            ) -> tuple[Compiled | Interpreted, list[Node]]:
+    """How ``outputs`` run, and the argument nodes a run takes values for: the cached
+    (or newly compiled) Program, or the reference interpreter under
+    ``GRAPHC_BACKEND=interp``. Arguments as :func:`lookup_or_compile`'s; the result's
+    ``program.run(values, donate)`` computes the outputs."""
+    if backend() == "interp":
+        _, args = keyed or structural_key(outputs)
+        return Interpreted(outputs, args), args
+    return lookup_or_compile(outputs, keyed, updates)
+
+
 def _cached(key: _Key) -> Compiled | None:
     with _cache_lock:
         compiled = _programs.get(key)
@@ -218,6 +274,7 @@ def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
     key_tuple, args = structural_key(outputs, order)
     key = _Key(key_tuple)
     keyed = (key, args)
+    runnable: Compiled | Interpreted | None = None
     if key not in _programs:
         seen = _sightings.get(key, 0)
         if seen < 1 and _is_tiny(order):
@@ -226,19 +283,21 @@ def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
                 if len(_sightings) > 4 * MAX_PROGRAMS:
                     _sightings.clear()
             stats["interpreted"] += 1
-            return interp.run(roots, memo)
-    compiled, args = lookup_or_compile(
-        outputs, keyed, (lambda args: replaced_pairs(args, outputs, replacing)) if replacing
-        else None)
+            runnable = Interpreted(outputs, args)
+    if runnable is None:
+        runnable, args = prepare(
+            outputs, keyed, (lambda args: replaced_pairs(args, outputs, replacing))
+            if replacing else None)
+    program = runnable.program
     values = [_runtime_value(a) for a in args]
     try:
-        if replacing and compiled.program.in_place:
-            donate = donations(compiled.program, args, values, outputs, order, replacing)
-            results = compiled.program.run(values, donate)
+        if replacing and program.in_place:
+            donate = donations(program, args, values, outputs, replacing)
+            results = program.run(values, donate)
             for k, _ in donate:
                 forget(args[k])
         else:
-            results = compiled.program.run(values)
+            results = program.run(values)
     except StepError as err:  # name the line that built the failing node in this graph
         if err.key_index is None or err.key_index >= len(order):
             raise

@@ -284,9 +284,12 @@ class ProgramBuilder:
                         for o in self.outputs]
         kernels = [k.source if isinstance(k, KernelSource) else k.name  # text, no nodes
                    for k in self.sources]
+        arg_slots = set(self.arg_slots)
         program = Program(self.steps, self.n_slots, self.arg_slots, output_slots,
                           kernels, in_place=self._in_place_pairs(output_slots),
-                          n_planned=len(self.plan.buffers))
+                          n_planned=len(self.plan.buffers),
+                          arg_outputs=tuple(j for j, s in enumerate(output_slots)
+                                            if s in arg_slots))
         self.calls = CallPlan(self.step_info, self.slot_type, self.arg_slots)
         program.first_run = self.calls.parallel_compile_hook()
         return program
