@@ -179,7 +179,7 @@ class Entry:
         would read the overwritten buffer when it is computed later)."""
         donate = [(k, j, ref.tensor._node) for k, j, ref in self.donations
                   if may_donate(ref.tensor._node, args[k])]
-        if not donate:
+        if not donate or lazy.graphs_held():  # (a kept graph may read the old values)
             return []
         live = lazy.live_pending_tensors()
         if live:
