@@ -185,3 +185,20 @@ def test_an_owned_array_is_donated_again_once_its_exposure_is_replaced():
     before = address(weight)
     step()
     assert address(weight) == before
+
+
+def test_a_gradient_keeping_its_graph_is_differentiated_at_the_old_values():
+    """A result of ``graphc.grad`` keeps its graph (for a gradient of it), which reads the
+    parameter's old value: no step overwrites that value while the result lives."""
+    net, _, step = make(SGD)
+    for _ in range(3):
+        step()
+    weight = net[0].weight
+    old = weight.numpy()
+    x = graphc.tensor(np.full(old.shape, 0.5, np.float32))
+    (g,) = graphc.grad((weight * x * x).sum(), [x])  # 2 w x, realized below
+    np.testing.assert_allclose(g.numpy(), old, rtol=1e-6)
+    step()
+    assert not np.array_equal(weight.numpy(), old)
+    (h,) = graphc.grad(g.sum(), [x])  # 2 w, at the value g was computed with
+    np.testing.assert_allclose(h.numpy(), 2 * old, rtol=1e-6)
