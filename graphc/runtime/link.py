@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..codegen.cpu import KernelSource, render_kernel
-from ..codegen.in_place import in_place_pairs, in_place_source
+from ..codegen.cpu import KernelSource, in_place_source, render_kernel
+from ..codegen.cpu_in_place import in_place_pairs
 from ..ir import FusedGraph, Kernel, Node, is_frontier
 from ..ir.node import SCALAR_OPS
 from ..ops import get_op
@@ -168,7 +168,7 @@ class ProgramBuilder:
 
     def _loop_in_place(self, ks: KernelSource, params: list[tuple[str, int]]
                        ) -> InPlace | None:
-        """The in-place variant of a loop kernel (graphc.codegen.in_place) for outputs
+        """The in-place variant of a loop kernel (graphc.codegen.cpu_in_place) for outputs
         that leave the Program and are computed element by element from an argument of
         their type read directly (a state update); None if it has none. (Such outputs
         get fresh arrays when not donated, as every Program output does.)"""
@@ -188,7 +188,7 @@ class ProgramBuilder:
                                        output_index[ks.params[c[1]].node.uid])
                         not in self.updates)
         used_in, used_out, unique = set(), set(), []
-        for i, o in in_place_pairs(ks, candidates):  # one input per output and back
+        for i, o in in_place_pairs(ks.ir, ks.schedule, candidates):  # one input per output and back
             if i not in used_in and o not in used_out:
                 used_in.add(i)
                 used_out.add(o)
