@@ -1,4 +1,5 @@
-"""The CPU renderer's columns form (schedule form ``columns``): reduce over leading axes, keep the last one.
+"""The CPU renderer's columns form (schedule form ``columns``): reduce over leading
+axes, keep the last one.
 
 A kernel such as the bias gradient ``sum(g * relu_mask, axis=0)`` of an (N, C)
 activation keeps the last, contiguous axis. Rendered as rows (kept axis outer, reduced
@@ -16,9 +17,10 @@ position (same accumulation types and NaN rules as the row form)::
         r7 = float32(acc1[i1])              # the row epilogue, per kept position
         out5[i1] = in3[i1] - r7 * s4
 
-Large kernels run in parallel (the schedule's ``column_blocks``): over the first axis under ``prange`` when it is kept
+Large kernels run in parallel: over the first axis under ``prange`` when it is kept
 (each thread owns its accumulators); when it is reduced, over up to ``CHUNKS`` blocks
-of it, each block with its own row of partial accumulators, which the epilogue combines in
+of it (the schedule's ``column_blocks``), each block with its own row of partial
+accumulators, which the epilogue combines in
 block order (so argmax/argmin still return the first extreme position). Elementwise
 outputs that do not read a reduction are written in the first pass; those that do
 (a normalisation over axis 0) get a final pass over the domain.

@@ -27,7 +27,6 @@ readable listing (``graphc.explain`` prints it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 # Index operators and the Python precedence used to print them with few parentheses.
 _INFIX = {"and": 1, ">=": 3, "<=": 3, ">": 3, "<": 3, "==": 3, "+": 5, "-": 5,
@@ -117,7 +116,7 @@ class ScalarParam:
 class Literal:
     """A constant of ``dtype`` (``value`` a Python number)."""
 
-    value: Union[bool, int, float]
+    value: bool | int | float
     dtype: str
 
     def __str__(self) -> str:
@@ -148,7 +147,7 @@ class Guarded:
 
     value: int
     condition: Ix
-    fill: Union[bool, int, float]
+    fill: bool | int | float
     dtype: str
 
     def __str__(self) -> str:
@@ -165,16 +164,17 @@ class Reduce:
     combine: str
     input: int
     axes: tuple[int, ...]
-    identity: Union[bool, int, float]
+    identity: bool | int | float
     src_dtype: str
     dtype: str
     position_axis: int | None = None
 
     def __str__(self) -> str:
-        return f"reduce {self.combine}(%{self.input}) over axes {self.axes} from {self.identity!r}"
+        return (f"reduce {self.combine}(%{self.input}) over axes {self.axes} "
+                f"from {self.identity!r}")
 
 
-Value = Union[Load, ScalarParam, Literal, Apply, Guarded, Reduce]
+Value = Load | ScalarParam | Literal | Apply | Guarded | Reduce
 
 
 @dataclass(frozen=True)
@@ -279,7 +279,7 @@ class KernelIR:
         domain = " x ".join(f"n{d}" if d is not None else "1" for d in self.dims) or "scalar"
         lines = [f"kernel {self.name}: domain {domain}"
                  + (f", reducing axes {self.reduce_axes}" if self.reduce_axes else "")
-                 + f"  (sizes: " + ", ".join(f"n{k}={v}" for k, v in enumerate(self.sizes))
+                 + "  (sizes: " + ", ".join(f"n{k}={v}" for k, v in enumerate(self.sizes))
                  + ")",
                  "  params: " + ", ".join(f"p{k} {p}" for k, p in enumerate(self.params))]
         lines += [f"  %{k} = {v}" for k, v in enumerate(self.values)]

@@ -33,11 +33,12 @@ class OpDef:
     """Everything graphc knows about one op.
 
     ``scalar_op`` (elementwise ops only) names the scalar op the kernel IR computes at
-    each point (graphc/ir/kernel_ir.py); each backend's renderer has its text. ``index_map`` (movement ops only)
-    maps the index expressions of an output element to those of the input element it
-    reads (see :mod:`graphc.ops.movement`). ``vjp(node, grad_out) -> tuple of input
-    gradients (or None)`` is filled in by the autodiff layer. ``library(inputs, attrs,
-    out)`` (opaque ops only) is the fast implementation compiled Programs call: it writes
+    each point (graphc/ir/kernel_ir.py); each backend's renderer has its text.
+    ``index_map`` (movement ops only) maps the index expressions of an output element
+    to those of the input element it reads (see :mod:`graphc.ops.movement`).
+    ``vjp(node, grad_out) -> tuple of input gradients (or None)`` is filled in by the
+    autodiff layer. ``library(inputs, attrs, out)`` (opaque ops only) is the fast
+    implementation compiled Programs call: it writes
     the whole result into ``out``, a buffer of the node's shape and dtype from the
     Program's allocator; opaque ops without one run their NumPy reference there.
     """
