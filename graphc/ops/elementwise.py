@@ -85,63 +85,63 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 _UNARY = {
-    # name: (domain, reference, scalar op)
-    "neg": ("numeric", np.negative, "neg"),
-    "abs": ("numeric", np.abs, "abs"),
-    "exp": ("float", np.exp, "exp"),
-    "log": ("float", np.log, "log"),
-    "log1p": ("float", np.log1p, "log1p"),
-    "expm1": ("float", np.expm1, "expm1"),
-    "sqrt": ("float", np.sqrt, "sqrt"),
-    "sin": ("float", np.sin, "sin"),
-    "cos": ("float", np.cos, "cos"),
-    "tan": ("float", np.tan, "tan"),
-    "tanh": ("float", np.tanh, "tanh"),
-    "erf": ("float", _erf, "erf"),
-    "sigmoid": ("float", _sigmoid, "sigmoid"),
-    "relu": ("numeric", _relu, "relu"),
-    "floor": ("float", np.floor, "floor"),
-    "ceil": ("float", np.ceil, "ceil"),
-    "round": ("float", np.round, "round"),
-    "sign": ("numeric", np.sign, "sign"),
-    "copy": ("any", np.copy, "copy"),
+    # name: (domain, reference); each computes the scalar op of its own name
+    "neg": ("numeric", np.negative),
+    "abs": ("numeric", np.abs),
+    "exp": ("float", np.exp),
+    "log": ("float", np.log),
+    "log1p": ("float", np.log1p),
+    "expm1": ("float", np.expm1),
+    "sqrt": ("float", np.sqrt),
+    "sin": ("float", np.sin),
+    "cos": ("float", np.cos),
+    "tan": ("float", np.tan),
+    "tanh": ("float", np.tanh),
+    "erf": ("float", _erf),
+    "sigmoid": ("float", _sigmoid),
+    "relu": ("numeric", _relu),
+    "floor": ("float", np.floor),
+    "ceil": ("float", np.ceil),
+    "round": ("float", np.round),
+    "sign": ("numeric", np.sign),
+    "copy": ("any", np.copy),
 }
-for _name, (_domain, _fn, _tpl) in _UNARY.items():
-    register(_name, "elementwise", _infer(_domain), _np(_fn), _tpl,
+for _name, (_domain, _fn) in _UNARY.items():
+    register(_name, "elementwise", _infer(_domain), _np(_fn), _name,
              differentiable=_domain != "bool")
 
 register("detach", "elementwise", _infer("any"), _np(np.copy), "copy", differentiable=False)
 
 _BINARY = {
-    "add": ("numeric", np.add, "add"),
-    "sub": ("numeric", np.subtract, "sub"),
-    "mul": ("numeric", np.multiply, "mul"),
-    "div": ("float", np.true_divide, "div"),
-    "floor_div": ("numeric", np.floor_divide, "floor_div"),
-    "mod": ("numeric", np.mod, "mod"),
-    "pow": ("numeric", _power, "pow"),
-    "maximum": ("any", _maximum, "maximum"),
-    "minimum": ("any", _minimum, "minimum"),
+    "add": ("numeric", np.add),
+    "sub": ("numeric", np.subtract),
+    "mul": ("numeric", np.multiply),
+    "div": ("float", np.true_divide),
+    "floor_div": ("numeric", np.floor_divide),
+    "mod": ("numeric", np.mod),
+    "pow": ("numeric", _power),
+    "maximum": ("any", _maximum),
+    "minimum": ("any", _minimum),
 }
-for _name, (_domain, _fn, _tpl) in _BINARY.items():
-    register(_name, "elementwise", _infer(_domain), _np(_fn), _tpl)
+for _name, (_domain, _fn) in _BINARY.items():
+    register(_name, "elementwise", _infer(_domain), _np(_fn), _name)
 
 _PREDICATES = {
-    "equal": ("any", np.equal, "equal"),
-    "not_equal": ("any", np.not_equal, "not_equal"),
-    "less": ("any", np.less, "less"),
-    "less_equal": ("any", np.less_equal, "less_equal"),
-    "greater": ("any", np.greater, "greater"),
-    "greater_equal": ("any", np.greater_equal, "greater_equal"),
-    "logical_and": ("bool", np.logical_and, "logical_and"),
-    "logical_or": ("bool", np.logical_or, "logical_or"),
-    "logical_xor": ("bool", np.logical_xor, "logical_xor"),
-    "logical_not": ("bool", np.logical_not, "logical_not"),
-    "isnan": ("float", np.isnan, "isnan"),
-    "isinf": ("float", np.isinf, "isinf"),
+    "equal": ("any", np.equal),
+    "not_equal": ("any", np.not_equal),
+    "less": ("any", np.less),
+    "less_equal": ("any", np.less_equal),
+    "greater": ("any", np.greater),
+    "greater_equal": ("any", np.greater_equal),
+    "logical_and": ("bool", np.logical_and),
+    "logical_or": ("bool", np.logical_or),
+    "logical_xor": ("bool", np.logical_xor),
+    "logical_not": ("bool", np.logical_not),
+    "isnan": ("float", np.isnan),
+    "isinf": ("float", np.isinf),
 }
-for _name, (_domain, _fn, _tpl) in _PREDICATES.items():
-    register(_name, "elementwise", _infer(_domain, result="bool"), _np(_fn), _tpl,
+for _name, (_domain, _fn) in _PREDICATES.items():
+    register(_name, "elementwise", _infer(_domain, result="bool"), _np(_fn), _name,
              differentiable=False)
 
 
