@@ -20,9 +20,9 @@ CPU renderer packs them into one int64 array, ``sh`` (``sh[k]`` is size paramete
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..ir import FusedGraph, Kernel, Node
+from ..ir import FusedGraph, Kernel
 from ..ir.kernel_ir import Apply, Guarded, Ix, KernelIR, Literal, Load, Reduce, ScalarParam
 from .cpu_columns import ColumnPrinter
 from .cpu_ops import arg_condition, combine_rule, compute_dtype, literal, scalar_op_text
@@ -55,7 +55,6 @@ class KernelSource:
     sizes: list[int]  # values of sh[0], sh[1], ...
     ir: KernelIR | None = None
     schedule: CpuSchedule | None = None
-    aliases: dict[int, int] = field(default_factory=dict)
 
 
 class _Printer(ColumnPrinter, WholePrinter):
@@ -346,5 +345,3 @@ def in_place_source(ks: KernelSource, pairs: list[tuple[int, int]]) -> str:
     (the pairs come from graphc.codegen.cpu_in_place.in_place_pairs)."""
     return print_kernel(ks.ir, ks.schedule, {o: i for i, o in pairs})
 
-
-__all__ = ["KernelSource", "Node", "in_place_source", "print_kernel", "render_kernel"]
