@@ -1,5 +1,5 @@
 """The op registry: each op declares, in one place, its inference, its NumPy reference,
-its fusion kind (with a scalar template for elementwise ops) and its VJP rule."""
+its fusion kind (with a named scalar op for elementwise ops) and its VJP rule."""
 
 from __future__ import annotations
 
@@ -32,12 +32,13 @@ LibraryFn = Callable[[Sequence[np.ndarray], Attrs, np.ndarray], None]
 class OpDef:
     """Everything graphc knows about one op.
 
-    ``template`` (elementwise ops only) is a Python scalar expression over ``{0}``,
-    ``{1}``, ... that both CPU and GPU codegen render. ``index_map`` (movement ops only)
-    maps the index expressions of an output element to those of the input element it
-    reads (see :mod:`graphc.ops.movement`). ``vjp(node, grad_out) -> tuple of input
-    gradients (or None)`` is filled in by the autodiff layer. ``library(inputs, attrs,
-    out)`` (opaque ops only) is the fast implementation compiled Programs call: it writes
+    ``scalar_op`` (elementwise ops only) names the scalar op the kernel IR computes at
+    each point (graphc/ir/kernel_ir.py); each backend's renderer has its text.
+    ``index_map`` (movement ops only) maps the index expressions of an output element
+    to those of the input element it reads (see :mod:`graphc.ops.movement`).
+    ``vjp(node, grad_out) -> tuple of input gradients (or None)`` is filled in by the
+    autodiff layer. ``library(inputs, attrs, out)`` (opaque ops only) is the fast
+    implementation compiled Programs call: it writes
     the whole result into ``out``, a buffer of the node's shape and dtype from the
     Program's allocator; opaque ops without one run their NumPy reference there.
     """
@@ -46,7 +47,7 @@ class OpDef:
     kind: str
     infer: InferFn
     reference: ReferenceFn
-    template: str | None = None
+    scalar_op: str | None = None
     vjp: Callable[..., Any] | None = None
     differentiable: bool = True
     index_map: Callable[..., tuple[str, ...]] | None = None
@@ -68,8 +69,8 @@ class OpDef:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"op {self.name}: unknown kind {self.kind!r}")
-        if self.kind == "elementwise" and self.template is None:
-            raise ValueError(f"elementwise op {self.name} needs a scalar template")
+        if self.kind == "elementwise" and self.scalar_op is None:
+            raise ValueError(f"elementwise op {self.name} needs a scalar op")
         if self.library is not None and self.kind != "opaque":
             raise ValueError(f"op {self.name}: only opaque ops have a library implementation")
 
@@ -78,7 +79,7 @@ OPS: dict[str, OpDef] = {}
 
 
 def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
-             template: str | None = None, differentiable: bool = True,
+             scalar_op: str | None = None, differentiable: bool = True,
              index_map: Callable[..., tuple[str, ...]] | None = None,
              library: LibraryFn | None = None, in_place_input: int | None = None) -> OpDef:
     """Declare an op. Names are stable: dumps and visualisation depend on them."""
@@ -88,7 +89,7 @@ def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
         raise ValueError(f"movement op {name} needs an index map")
     if in_place_input is not None and library is None:
         raise ValueError(f"op {name}: in_place_input needs a library implementation")
-    op = OpDef(name, kind, infer, reference, template, None, differentiable, index_map,
+    op = OpDef(name, kind, infer, reference, scalar_op, None, differentiable, index_map,
                library, in_place_input=in_place_input)
     OPS[name] = op
     return op

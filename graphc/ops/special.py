@@ -24,7 +24,7 @@ def _first(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
     return types[0]
 
 
-register("identity", "elementwise", _first, lambda xs, attrs: xs[0], "{0}")
+register("identity", "elementwise", _first, lambda xs, attrs: xs[0], "copy")
 register("custom_grad", "opaque", _first, lambda xs, attrs: xs[0])
 
 

@@ -1,4 +1,8 @@
-"""``graphc.explain``: what the compiler would do with some tensors, without running it."""
+"""``graphc.explain``: what the compiler would do with some tensors, without running it.
+
+For each loop kernel it shows the three layers of code generation: the kernel IR (what
+the kernel computes: graphc/ir/kernel_ir.py), the CPU schedule (how it runs:
+graphc/codegen/cpu_schedule.py) and the source the CPU renderer printed from them."""
 
 from __future__ import annotations
 
@@ -21,12 +25,19 @@ class KernelInfo:
     boundary: str  # why this kernel is separate from the ones before it
     inputs: list[tuple]
     outputs: list[tuple]
+    ir: str = ""  # the kernel IR as text (loop kernels): what the kernel computes
+    schedule: str = ""  # the CPU schedule's decisions: how it runs
 
     def __str__(self) -> str:
         head = (f"== {self.name} [{self.kind}] {len(self.ops)} op(s): {' '.join(self.ops)}\n"
                 f"   reads {self.inputs} -> writes {self.outputs}\n"
                 f"   boundary: {self.boundary}\n")
-        return head + "\n".join("   | " + line for line in self.source.splitlines())
+        parts = [head.rstrip("\n")]
+        if self.ir:
+            parts += ["   " + line for line in self.ir.splitlines()]
+            parts.append("   " + self.schedule)
+        parts += ["   | " + line for line in self.source.splitlines()]
+        return "\n".join(parts)
 
 
 @dataclass
@@ -48,8 +59,9 @@ class Explanation:
 
 def _describe(item: KernelSource | Kernel) -> KernelInfo:
     kernel = item.kernel if isinstance(item, KernelSource) else item
+    ir = schedule = ""
     if isinstance(item, KernelSource):
-        source = item.source
+        source, ir, schedule = item.source, str(item.ir), str(item.schedule)
     else:
         (node,) = kernel.members
         library = get_op(node.op).library
@@ -61,7 +73,7 @@ def _describe(item: KernelSource | Kernel) -> KernelInfo:
             source = f"{node.op} via its NumPy implementation (graphc.ops), bounds-checked"
     return KernelInfo(kernel.name, kernel.kind, kernel.ops, source, kernel.boundary or "first",
                       [(i.type.shape, i.type.dtype.name) for i in kernel.inputs],
-                      [(o.type.shape, o.type.dtype.name) for o in kernel.outputs])
+                      [(o.type.shape, o.type.dtype.name) for o in kernel.outputs], ir, schedule)
 
 
 def explain(*tensors) -> Explanation:

@@ -138,7 +138,7 @@ def overwritable(a: np.ndarray, donated: bool) -> bool:
 @dataclass
 class InPlace:
     """A loop kernel's variant writing some outputs over its arguments' buffers
-    (graphc.codegen.in_place), used when the caller donates one of them.
+    (graphc.codegen.cpu_in_place), used when the caller donates one of them.
 
     ``params`` are (kind, slot) in the variant's signature order, a merged input read
     from its output's slot; ``pairs`` are (argument slot, output slot, switch), the
