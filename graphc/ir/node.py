@@ -56,7 +56,7 @@ def _remember(key: tuple, node: Node) -> None:
     _consed[key] = weakref.ref(node)
     if len(_consed) > _sweep_at[0]:
         with _consed_lock:
-            # dict.copy() runs no Python code while it copies; list(d.items()) allocates a
+            # dict.copy() copies in C, no allocation per item; list(d.items()) allocates a
             # tuple per item, which may run the garbage collector and its weakref
             # callbacks, and so another thread inserting: "dictionary changed size".
             for k in [k for k, r in _consed.copy().items() if r() is None]:
