@@ -132,7 +132,9 @@ class _Lowering:
     def index_map(self, node: Node, index: tuple[Ix, ...]):
         """The index ``node``'s input is read at (a Guarded result for a constant pad)."""
         op = get_op(node.op)
-        text = tuple(str(i) for i in index)
+        # Each index in parentheses unless atomic: a map substitutes it into its own
+        # expression (a slice's `2 * {i}` of a reversed slice's `1 + -1 * i0`).
+        text = tuple(str(i) if i.op in ("var", "lit", "size") else f"({i})" for i in index)
         return op.index_map(node.inputs[0].type, node.type, node.attrs, text,
                             lambda n: f"n{self.size(n)}")
 
