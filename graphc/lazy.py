@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .ir import Node, topo_order
-from .ir.graph import snapshot
+from .ir.graph import is_input_free, snapshot
 from .ir.node import released_leaf
 from .ir.state import ExecutionState, _local
 from .ir.values import _values, record
@@ -119,10 +119,18 @@ def hold_graph(tensor: Tensor) -> None:
 _holders_sweep_at = [1 << 10]
 
 
-def graphs_held() -> bool:
-    """Whether a live result of ``graphc.grad`` keeps its graph: it may be differentiated
-    again through the values its graph read, so no step may overwrite them."""
-    return any(ref() is not None for ref in _graph_holders.copy().values())
+def read_by_held_graphs(nodes: list[Node]) -> set[int]:
+    """The uids of ``nodes`` that a graph kept by a live result of ``graphc.grad`` reads:
+    it may be differentiated again through those values, so no step may overwrite them.
+    (Walks the kept graphs only when some result keeps one: rare in a training loop.)"""
+    if not _graph_holders:
+        return set()
+    held = [t._node for t in (ref() for ref in _graph_holders.copy().values())
+            if t is not None]
+    if not held:
+        return set()
+    wanted = {n.uid for n in nodes}
+    return {n.uid for n in topo_order(held, stop=is_input_free) if n.uid in wanted}
 
 
 def _holds_graph(tensor: Tensor) -> bool:
@@ -211,8 +219,12 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
     memo = {t._node.uid for t in live}
     keep = keep_graph()
     # A kept graph may still be differentiated through the old values: keep them.
-    if keep or (replacing and _graph_holders and graphs_held()):
+    if keep:
         replacing = None
+    elif replacing and _graph_holders:
+        held = read_by_held_graphs(list(replacing.values()))
+        if held:
+            replacing = {k: v for k, v in replacing.items() if v.uid not in held}
     values = _compiler().execute(pending, memo, order, replacing)
     # A replacing value (an optimizer's new parameter) whose Tensor is released needs no
     # table entry: its node was built inside the caller's step, so no graph but the

@@ -179,12 +179,14 @@ class Entry:
         would read the overwritten buffer when it is computed later)."""
         donate = [(k, j, ref.tensor._node) for k, j, ref in self.donations
                   if may_donate(ref.tensor._node, args[k])]
-        if not donate or lazy.graphs_held():  # (a kept graph may read the old values)
+        if not donate:
             return []
+        held = lazy.read_by_held_graphs([d[2] for d in donate])  # (differentiable again)
         live = lazy.live_pending_tensors()
-        if live:
-            read = {i.uid for n in topo_order([t._node for t in live]) for i in n.inputs}
-            donate = [d for d in donate if d[2].uid not in read]
+        read = {i.uid for n in topo_order([t._node for t in live]) for i in n.inputs} \
+            if live else set()
+        if held or read:
+            donate = [d for d in donate if d[2].uid not in read and d[2].uid not in held]
         return [(k, j) for k, j, _ in donate]
 
     def _value(self, source: tuple, values: list, inputs: Sequence, args: list,
