@@ -41,6 +41,7 @@ from ..ir.kernel_ir import (
 from ..ir.node import SCALAR_OPS
 from ..ops import get_op
 
+
 def _cons_key(item: Value) -> object:
     """The hash-consing key of a value: the value itself, except that literals compare
     by their text (``0.0 == -0.0`` in Python, but they are different constants)."""

@@ -8,9 +8,10 @@ Its index map clamps (``edge``) or mirrors (``reflect``) each output index into 
 input, so a consumer kernel reads the input where it lies and pad costs no copy. For
 ``constant`` the index map returns a :class:`~graphc.ir.kernel_ir.GuardedIndex`: the
 clamped index (always in range, so the read is safe) with a condition that is false
-outside the input, where codegen yields ``value`` instead of the read. The VJP is a slice for ``constant``; for
-``edge`` and ``reflect`` the border gradients are folded back onto the elements they
-were read from (sums and flipped slices, padded back into place).
+outside the input, where codegen yields ``value`` instead of the read. The VJP is a
+slice for ``constant``; for ``edge`` and ``reflect`` the border gradients are folded
+back onto the elements they were read from (sums and flipped slices, padded back into
+place).
 """
 
 from __future__ import annotations
