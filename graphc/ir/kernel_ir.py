@@ -28,12 +28,21 @@ frozen; ``str(ir)`` is a readable listing (``graphc.explain`` prints it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 # Index operators and the Python precedence used to print them with few parentheses.
 _INFIX = {"and": 1, ">=": 3, "<=": 3, ">": 3, "<": 3, "==": 3, "+": 5, "-": 5,
           "*": 6, "//": 6, "%": 6}
+
+
+def _operator(build: Callable[[Ix, IxLike], Ix]) -> Callable[[Ix, IxLike], Ix]:
+    """An :class:`Ix` operator method: ``self <op> other`` is ``build(self, other)``."""
+
+    def method(self: Ix, other: IxLike) -> Ix:
+        return build(self, other)
+
+    return method
 
 
 @dataclass(frozen=True)
@@ -66,29 +75,15 @@ class Ix:
     def is_var(self) -> bool:
         return self.op == "var"
 
-    def __add__(self, other: IxLike) -> Ix:
-        return add(self, other)
-
-    def __radd__(self, other: IxLike) -> Ix:
-        return add(other, self)
-
-    def __sub__(self, other: IxLike) -> Ix:
-        return sub(self, other)
-
-    def __rsub__(self, other: IxLike) -> Ix:
-        return sub(other, self)
-
-    def __mul__(self, other: IxLike) -> Ix:
-        return mul(self, other)
-
-    def __rmul__(self, other: IxLike) -> Ix:
-        return mul(other, self)
-
-    def __floordiv__(self, other: IxLike) -> Ix:
-        return floordiv(self, other)
-
-    def __mod__(self, other: IxLike) -> Ix:
-        return mod(self, other)
+    # the arithmetic operators build trees; the reflected forms take an int on the left
+    __add__ = _operator(lambda a, b: add(a, b))
+    __radd__ = _operator(lambda a, b: add(b, a))
+    __sub__ = _operator(lambda a, b: sub(a, b))
+    __rsub__ = _operator(lambda a, b: sub(b, a))
+    __mul__ = _operator(lambda a, b: mul(a, b))
+    __rmul__ = _operator(lambda a, b: mul(b, a))
+    __floordiv__ = _operator(lambda a, b: floordiv(a, b))
+    __mod__ = _operator(lambda a, b: mod(a, b))
 
 
 IxLike = Ix | int
