@@ -185,7 +185,8 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
     """
     nodes = list(nodes)
     realized = _values
-    pending = [n for n in nodes if n.buffer is None]  # (placeholders too: a trace's inputs)
+    # Nodes without a value (placeholders too: a trace's inputs); node.buffer, inlined.
+    pending = [n for n in nodes if (n.uid not in realized if n.inputs else n.data is None)]
     if not pending:
         return
     st = _local.state

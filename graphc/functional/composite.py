@@ -102,7 +102,12 @@ def composite(name: str) -> Callable[[Fn], Fn]:
 
         @functools.wraps(fn)
         def build(*tensors: Tensor, **static: Any) -> Tensor:
-            return Tensor._wrap(apply(name, [t._node for t in tensors], **static))
+            n = len(tensors)  # (spelled out for one to three: a comprehension costs a frame)
+            nodes = (tensors[0]._node,) if n == 1 else \
+                (tensors[0]._node, tensors[1]._node) if n == 2 else \
+                (tensors[0]._node, tensors[1]._node, tensors[2]._node) if n == 3 else \
+                tuple([t._node for t in tensors])
+            return Tensor._wrap(apply(name, nodes, **static))
 
         build.expand = fn  # type: ignore[attr-defined]
         return build  # type: ignore[return-value]

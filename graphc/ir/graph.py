@@ -154,8 +154,12 @@ def structural_key(roots: list[Node], order: list[Node] | None = None
                 emit(("arg", node.type, len(args)))
                 args.append(node)
         else:
+            ins = node.inputs
+            n = len(ins)  # (one or two inputs spelled out: a comprehension costs a frame)
             emit((node.op, node.attrs._items, node.type,  # hashes in C, unlike Attrs
-                  tuple([index[i.uid] for i in node.inputs])))
+                  (index[ins[0].uid],) if n == 1 else
+                  (index[ins[0].uid], index[ins[1].uid]) if n == 2 else
+                  tuple([index[i.uid] for i in ins])))
     outputs = tuple([index[r.uid] for r in roots])
     return (tuple(entries), outputs), args
 

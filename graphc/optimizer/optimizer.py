@@ -169,7 +169,7 @@ def _replacing(targets: list[Tensor], values: list[Tensor]) -> dict[int, Node]:
     """New value's uid → the realized node its target gives up for it: what the step may
     overwrite in place when nothing else holds it (graphc/runtime/donation.py)."""
     return {value._node.uid: target._node for target, value in zip(targets, values)
-            if target._node.buffer is not None}
+            if target._node.data is not None or target._node.uid in _values}
 
 
 class Optimizer:

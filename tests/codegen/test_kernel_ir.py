@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+import graphc
 from graphc.codegen.cpu import KernelSource
 from graphc.codegen.cpu_ops import SCALAR_OPS
 from graphc.codegen.cpu_schedule import LANE_MIN_ROW, PARALLEL_MIN_ELEMENTS
@@ -29,6 +30,7 @@ from graphc.ops import apply
 from graphc.ops.registry import OPS
 from graphc.runtime.compiler import _runtime_value, compile_outputs
 from tests.ops.index_trees import evaluate
+from tests.runtime.compiled import assert_same, run_compiled
 
 rng = np.random.default_rng(15)
 
@@ -172,3 +174,20 @@ def test_accumulator_dtypes_follow_the_reduction():
     assert isinstance(ks.ir.values[ks.ir.reductions[0]], Reduce)
     np.testing.assert_array_equal(mx, x.buffer.max(1))
     np.testing.assert_allclose(sm, x.buffer.sum(1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("outer, inner", [
+    (slice(None, None, -1), slice(0, 7, 2)),  # reversed over a stepped slice
+    (slice(1, None, -2), slice(1, 8, 3)),
+    (slice(2, 5), slice(None, None, -1)),  # offset over a reversed slice
+])
+def test_composed_slices_index_through_each_other(outer, inner):
+    """A movement op's index is substituted into the next one's map: ``2 * (1 - i)``
+    must not become ``2 * 1 - i`` (found by the differential gradient test)."""
+    x = np.arange(9, dtype=np.float32) * 1.5 - 4
+    t = graphc.tensor(x)
+    inner_t = t[inner] - 1.0
+    got = inner_t[outer] * inner_t[outer]
+    want = (x[inner] - 1.0)[outer] ** 2
+    assert_same(got)
+    np.testing.assert_allclose(run_compiled(got)[0][0], want, rtol=1e-6)
