@@ -10,14 +10,13 @@ become loads of input parameters, scalar parameters or literals. Each (member, i
 pair becomes one value, so a member read at two elements (a recomputed elementwise
 producer) is two values, and equal values are one (the table is hash-consed).
 
-The ops' index maps write index expressions as Python source over names they are given
-(``i0``, size parameters ``n3``); lowering parses their result back into
-:class:`~graphc.ir.kernel_ir.Ix` trees.
+The ops' index maps take and return :class:`~graphc.ir.kernel_ir.Ix` trees (a constant
+pad a :class:`~graphc.ir.kernel_ir.GuardedIndex`, which becomes a
+:class:`~graphc.ir.kernel_ir.Guarded` value); each size they ask for becomes a size
+parameter of the kernel.
 """
 
 from __future__ import annotations
-
-import ast
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from ..ir import FusedGraph, Kernel, Node
 from ..ir.kernel_ir import (
     Apply,
     Guarded,
+    GuardedIndex,
     Ix,
     KernelIR,
     Literal,
@@ -35,44 +35,11 @@ from ..ir.kernel_ir import (
     Store,
     Value,
     lit,
+    size_param,
     var,
 )
 from ..ir.node import SCALAR_OPS
 from ..ops import get_op
-
-_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%"}
-_COMPARE = {ast.GtE: ">=", ast.LtE: "<=", ast.Gt: ">", ast.Lt: "<", ast.Eq: "=="}
-
-
-def parse_index(text: str) -> Ix:
-    """An index expression written by an op's index map, as an :class:`Ix` tree
-    (names ``n<k>`` are size parameters, other names loop variables)."""
-    return _ix(ast.parse(text, mode="eval").body)
-
-
-def _ix(e: ast.expr) -> Ix:
-    if isinstance(e, ast.Constant) and isinstance(e.value, (int, bool)):
-        return lit(e.value)
-    if isinstance(e, ast.Name):
-        if e.id[0] == "n" and e.id[1:].isdigit():
-            return Ix("size", (int(e.id[1:]),))
-        return var(e.id)
-    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
-        inner = _ix(e.operand)
-        return lit(-inner.args[0]) if inner.op == "lit" else Ix("-", (lit(0), inner))
-    if isinstance(e, ast.BinOp) and type(e.op) in _BINARY:
-        return Ix(_BINARY[type(e.op)], (_ix(e.left), _ix(e.right)))
-    if isinstance(e, ast.Compare) and len(e.ops) == 1 and type(e.ops[0]) in _COMPARE:
-        return Ix(_COMPARE[type(e.ops[0])], (_ix(e.left), _ix(e.comparators[0])))
-    if isinstance(e, ast.BoolOp) and isinstance(e.op, ast.And):
-        result = _ix(e.values[0])
-        for v in e.values[1:]:
-            result = Ix("and", (result, _ix(v)))
-        return result
-    if (isinstance(e, ast.Call) and isinstance(e.func, ast.Name)
-            and e.func.id in ("abs", "min", "max")):
-        return Ix(e.func.id, tuple(_ix(a) for a in e.args))
-    raise ValueError(f"unsupported index expression {ast.unparse(e)!r}")
 
 
 def _cons_key(item: Value) -> object:
@@ -129,14 +96,11 @@ class _Lowering:
             return self.add(ScalarParam(self.param(node, "scalar"), dtype))
         return self.add(Load(self.param(node, "in"), index if node.type.shape else (), dtype))
 
-    def index_map(self, node: Node, index: tuple[Ix, ...]):
-        """The index ``node``'s input is read at (a Guarded result for a constant pad)."""
+    def index_map(self, node: Node, index: tuple[Ix, ...]) -> tuple[Ix, ...]:
+        """The index ``node``'s input is read at (a GuardedIndex for a constant pad)."""
         op = get_op(node.op)
-        # Each index in parentheses unless atomic: a map substitutes it into its own
-        # expression (a slice's `2 * {i}` of a reversed slice's `1 + -1 * i0`).
-        text = tuple(str(i) if i.op in ("var", "lit", "size") else f"({i})" for i in index)
-        return op.index_map(node.inputs[0].type, node.type, node.attrs, text,
-                            lambda n: f"n{self.size(n)}")
+        return op.index_map(node.inputs[0].type, node.type, node.attrs, index,
+                            lambda n: size_param(self.size(n)))
 
     def value(self, node: Node, index: tuple[Ix, ...]) -> int:
         """The value of ``node`` at ``index``. Iterative (an explicit stack), so fused
@@ -155,14 +119,14 @@ class _Lowering:
             if op.kind == "movement":
                 if key not in moved:
                     inner = self.index_map(n, idx)
-                    moved[key] = (n.inputs[0], tuple(parse_index(t) for t in inner), inner)
+                    moved[key] = (n.inputs[0], tuple(inner), inner)
                 child, child_idx, inner = moved[key]
                 if not ready:
                     stack += [(n, idx, True), (child, child_idx, False)]
                     continue
                 read = self.resolved(child, child_idx)
-                if hasattr(inner, "condition"):  # a guarded read (constant pad)
-                    read = self.add(Guarded(read, parse_index(inner.condition), inner.fill,
+                if isinstance(inner, GuardedIndex):  # a guarded read (constant pad)
+                    read = self.add(Guarded(read, inner.condition, inner.fill,
                                             n.type.dtype.name))
                 self.at[key] = read
                 continue

@@ -20,17 +20,29 @@ computes, never how a backend writes it:
   specialised on ranks and on which axes are 1, never on sizes).
 
 Index expressions are small trees (:class:`Ix`) over loop variables (``i0``, ``i1``,
-...), integer literals and size parameters. Everything is frozen; ``str(ir)`` is a
-readable listing (``graphc.explain`` prints it).
+...), integer literals and size parameters. The movement ops' index maps build them with
+the constructors and operators defined here (a constant pad returns a
+:class:`GuardedIndex`); no index is ever written or parsed as source text. Everything is
+frozen; ``str(ir)`` is a readable listing (``graphc.explain`` prints it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 # Index operators and the Python precedence used to print them with few parentheses.
 _INFIX = {"and": 1, ">=": 3, "<=": 3, ">": 3, "<": 3, "==": 3, "+": 5, "-": 5,
           "*": 6, "//": 6, "%": 6}
+
+
+def _operator(build: Callable[[Ix, IxLike], Ix]) -> Callable[[Ix, IxLike], Ix]:
+    """An :class:`Ix` operator method: ``self <op> other`` is ``build(self, other)``."""
+
+    def method(self: Ix, other: IxLike) -> Ix:
+        return build(self, other)
+
+    return method
 
 
 @dataclass(frozen=True)
@@ -39,7 +51,14 @@ class Ix:
 
     ``op`` is ``"var"`` (``args = (name,)``: a loop variable), ``"lit"`` (an int),
     ``"size"`` (``args = (k,)``: size parameter ``k``), an infix operator of
-    ``_INFIX`` or a function ``abs``, ``min``, ``max`` over child expressions."""
+    ``_INFIX`` or a function ``abs``, ``min``, ``max`` over child expressions.
+
+    Build trees with :func:`var`, :func:`lit`, :func:`size_param` and the arithmetic
+    operators (``+ - * // %``, ints taken as literals) or the functions below
+    (:func:`min_`, :func:`max_`, :func:`abs_`, :func:`ge`, :func:`le`, :func:`all_of`);
+    they fold literal operands (``i * 1``, ``i + 0``, ``2 + 3``), so an index map can
+    compose terms without writing trivial arithmetic into kernels. ``==`` compares trees
+    (Ix values are dictionary keys), so comparisons are built with :func:`ge`/:func:`le`."""
 
     op: str
     args: tuple = ()
@@ -56,6 +75,19 @@ class Ix:
     def is_var(self) -> bool:
         return self.op == "var"
 
+    # the arithmetic operators build trees; the reflected forms take an int on the left
+    __add__ = _operator(lambda a, b: add(a, b))
+    __radd__ = _operator(lambda a, b: add(b, a))
+    __sub__ = _operator(lambda a, b: sub(a, b))
+    __rsub__ = _operator(lambda a, b: sub(b, a))
+    __mul__ = _operator(lambda a, b: mul(a, b))
+    __rmul__ = _operator(lambda a, b: mul(b, a))
+    __floordiv__ = _operator(lambda a, b: floordiv(a, b))
+    __mod__ = _operator(lambda a, b: mod(a, b))
+
+
+IxLike = Ix | int
+
 
 def var(name: str) -> Ix:
     """A loop variable."""
@@ -65,6 +97,120 @@ def var(name: str) -> Ix:
 def lit(value: int) -> Ix:
     """An integer literal."""
     return Ix("lit", (int(value),))
+
+
+def size_param(k: int) -> Ix:
+    """Size parameter ``k`` (a dimension's extent, passed at run time)."""
+    return Ix("size", (int(k),))
+
+
+def _ix(e: IxLike) -> Ix:
+    return e if isinstance(e, Ix) else lit(e)
+
+
+def _literal_value(e: Ix) -> int | None:
+    return e.args[0] if e.op == "lit" else None
+
+
+def add(a: IxLike, b: IxLike) -> Ix:
+    """``a + b``; a literal 0 operand drops out, two literals fold."""
+    a, b = _ix(a), _ix(b)
+    x, y = _literal_value(a), _literal_value(b)
+    if x is not None and y is not None:
+        return lit(x + y)
+    if x == 0:
+        return b
+    return a if y == 0 else Ix("+", (a, b))
+
+
+def sub(a: IxLike, b: IxLike) -> Ix:
+    """``a - b``; subtracting a literal 0 drops out, two literals fold."""
+    a, b = _ix(a), _ix(b)
+    x, y = _literal_value(a), _literal_value(b)
+    if x is not None and y is not None:
+        return lit(x - y)
+    return a if y == 0 else Ix("-", (a, b))
+
+
+def mul(a: IxLike, b: IxLike) -> Ix:
+    """``a * b``; a literal 1 operand drops out, a literal 0 gives 0, two literals fold."""
+    a, b = _ix(a), _ix(b)
+    x, y = _literal_value(a), _literal_value(b)
+    if x is not None and y is not None:
+        return lit(x * y)
+    if x == 0 or y == 0:
+        return lit(0)
+    if x == 1:
+        return b
+    return a if y == 1 else Ix("*", (a, b))
+
+
+def floordiv(a: IxLike, b: IxLike) -> Ix:
+    """``a // b`` (Python's floor division; ``b`` is a positive extent in index maps)."""
+    return Ix("//", (_ix(a), _ix(b)))
+
+
+def mod(a: IxLike, b: IxLike) -> Ix:
+    """``a % b`` (Python's modulo; ``b`` is a positive extent in index maps)."""
+    return Ix("%", (_ix(a), _ix(b)))
+
+
+def _call(name: str, fold, *args: IxLike) -> Ix:
+    trees = tuple(_ix(a) for a in args)
+    values = [_literal_value(t) for t in trees]
+    if all(v is not None for v in values):
+        return lit(fold(*values))
+    return Ix(name, trees)
+
+
+def min_(a: IxLike, b: IxLike) -> Ix:
+    """``min(a, b)``."""
+    return _call("min", min, a, b)
+
+
+def max_(a: IxLike, b: IxLike) -> Ix:
+    """``max(a, b)``."""
+    return _call("max", max, a, b)
+
+
+def abs_(a: IxLike) -> Ix:
+    """``abs(a)``."""
+    return _call("abs", abs, a)
+
+
+def ge(a: IxLike, b: IxLike) -> Ix:
+    """The condition ``a >= b``."""
+    return Ix(">=", (_ix(a), _ix(b)))
+
+
+def le(a: IxLike, b: IxLike) -> Ix:
+    """The condition ``a <= b``."""
+    return Ix("<=", (_ix(a), _ix(b)))
+
+
+def all_of(conditions: Sequence[Ix]) -> Ix:
+    """The conjunction of one or more conditions (``c0 and c1 and ...``)."""
+    result = conditions[0]
+    for c in conditions[1:]:
+        result = Ix("and", (result, c))
+    return result
+
+
+class GuardedIndex(tuple):
+    """An index map's result valid only where ``condition`` (an :class:`Ix`) holds;
+    elsewhere the movement op's value is ``fill`` (a constant pad). A tuple of the input
+    index, so code that only remaps indices (fusion legality) treats it like any index
+    map result; lowering turns it into a :class:`Guarded` value."""
+
+    condition: Ix
+    fill: bool | int | float
+
+    def __new__(cls, index: Sequence[Ix], condition: Ix,
+                fill: bool | int | float) -> GuardedIndex:
+        self = super().__new__(cls, index)
+        self.condition = condition
+        self.fill = fill
+        return self
 
 
 def _ix_text(e: Ix, size, rename: dict[str, str], outer: int) -> str:

@@ -5,21 +5,24 @@
 negative step runs to the beginning), so every output length is ``len(range(...))``.
 
 Each op declares an index map ``index_map(in_type, out_type, attrs, out_index, size)``:
-given the index expressions (Python source strings) of one output element, it returns
-the index expressions of the input element it reads. ``size(n)`` turns a dimension size
-into an expression, so that generated kernels take sizes as runtime arguments instead of
-baking them in; only whether a dimension is 1 (the broadcast pattern) is structural.
+given the index expressions (:class:`~graphc.ir.kernel_ir.Ix` trees) of one output
+element, it returns the index expressions of the input element it reads, built with the
+kernel IR's constructors (never as source text: a backend prints them). ``size(n)``
+turns a dimension size into an expression (a size parameter), so that generated kernels
+take sizes as runtime arguments instead of baking them in; only whether a dimension is
+1 (the broadcast pattern) is structural.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..ir import Attrs, TensorType
-from .attrs import literal
-from .registry import ShapeError, register
+from ..ir.kernel_ir import Ix, lit
+from .registry import IndexSize, ShapeError, register
 
 
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
@@ -80,9 +83,11 @@ def _reshape_groups(ins: tuple[int, ...], outs: tuple[int, ...]) -> list[tuple[l
 
 
 def _reshape_map(in_type: TensorType, out_type: TensorType, attrs: Attrs,
-                 out_index: tuple[str, ...], size) -> tuple[str, ...]:
+                 out_index: tuple[Ix, ...], size: IndexSize) -> tuple[Ix, ...]:
+    """Within each group of axes of equal size, the output index is linearised and
+    split again by the input's extents (one axis to one axis passes through)."""
     ins, outs = in_type.shape, out_type.shape
-    result = ["0"] * len(ins)
+    result = [lit(0)] * len(ins)
     for gi, gj in _reshape_groups(ins, outs):
         src = [j for j in gj if outs[j] != 1]
         dst = [i for i in gi if ins[i] != 1]
@@ -91,14 +96,14 @@ def _reshape_map(in_type: TensorType, out_type: TensorType, attrs: Attrs,
         if len(src) == 1 and len(dst) == 1:
             result[dst[0]] = out_index[src[0]]
             continue
-        linear = "0"
-        for j in src:
-            linear = out_index[j] if linear == "0" else \
-                f"({linear} * {size(outs[j])} + {out_index[j]})"
+        linear = lit(0)
+        for j in src:  # while the sum is 0 the next index starts it (no size parameter)
+            linear = out_index[j] if linear == lit(0) else linear * size(outs[j]) + out_index[j]
         for k, i in enumerate(dst):
-            stride = " * ".join(size(ins[m]) for m in dst[k + 1:])
-            part = f"({linear} // ({stride}))" if stride else linear
-            result[i] = f"({part} % {size(ins[i])})" if k else part
+            strides = [size(ins[m]) for m in dst[k + 1:]]
+            # math.prod starts from the int 1, which the Ix product folds away
+            part = linear // math.prod(strides) if strides else linear
+            result[i] = part % size(ins[i]) if k else part
     return tuple(result)
 
 
@@ -114,8 +119,9 @@ def _infer_transpose(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
     return t.with_shape(tuple(t.shape[p] for p in perm))
 
 
-def _transpose_map(in_type, out_type, attrs, out_index, size) -> tuple[str, ...]:
-    result = [""] * len(out_index)
+def _transpose_map(in_type: TensorType, out_type: TensorType, attrs: Attrs,
+                   out_index: tuple[Ix, ...], size: IndexSize) -> tuple[Ix, ...]:
+    result = list(out_index)
     for j, p in enumerate(attrs["perm"]):
         result[p] = out_index[j]
     return tuple(result)
@@ -135,9 +141,10 @@ def _infer_broadcast(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
     return t.with_shape(shape)
 
 
-def _broadcast_map(in_type, out_type, attrs, out_index, size) -> tuple[str, ...]:
+def _broadcast_map(in_type: TensorType, out_type: TensorType, attrs: Attrs,
+                   out_index: tuple[Ix, ...], size: IndexSize) -> tuple[Ix, ...]:
     lead = out_type.ndim - in_type.ndim
-    return tuple("0" if d == 1 and out_type.shape[lead + k] != 1 else out_index[lead + k]
+    return tuple(lit(0) if d == 1 and out_type.shape[lead + k] != 1 else out_index[lead + k]
                  for k, d in enumerate(in_type.shape))
 
 
@@ -179,12 +186,10 @@ def _slice_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
     return xs[0][index]
 
 
-def _slice_map(in_type, out_type, attrs, out_index, size) -> tuple[str, ...]:
-    result = []
-    for idx, a, s in zip(out_index, attrs["starts"], attrs["steps"]):
-        term = idx if s == 1 else f"{literal(s)} * {idx}"
-        result.append(term if a == 0 else f"({literal(a)} + {term})")
-    return tuple(result)
+def _slice_map(in_type: TensorType, out_type: TensorType, attrs: Attrs,
+               out_index: tuple[Ix, ...], size: IndexSize) -> tuple[Ix, ...]:
+    # start + step * index; a start of 0 and a step of 1 fold away (see kernel_ir.add)
+    return tuple(a + s * idx for idx, a, s in zip(out_index, attrs["starts"], attrs["steps"]))
 
 
 register("slice", "movement", _infer_slice, _slice_reference, index_map=_slice_map)

@@ -6,11 +6,12 @@
 
 Its index map clamps (``edge``) or mirrors (``reflect``) each output index into the
 input, so a consumer kernel reads the input where it lies and pad costs no copy. For
-``constant`` the index map returns a :class:`Guarded` index: the clamped index (always
-in range, so the read is safe) with a condition that is false outside the input, where
-codegen yields ``value`` instead of the read. The VJP is a slice for ``constant``; for
-``edge`` and ``reflect`` the border gradients are folded back onto the elements they
-were read from (sums and flipped slices, padded back into place).
+``constant`` the index map returns a :class:`~graphc.ir.kernel_ir.GuardedIndex`: the
+clamped index (always in range, so the read is safe) with a condition that is false
+outside the input, where codegen yields ``value`` instead of the read. The VJP is a
+slice for ``constant``; for ``edge`` and ``reflect`` the border gradients are folded
+back onto the elements they were read from (sums and flipped slices, padded back into
+place).
 """
 
 from __future__ import annotations
@@ -21,25 +22,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..ir import Attrs, Node, TensorType
-from .attrs import literal
-from .registry import ShapeError, register
+from ..ir.kernel_ir import GuardedIndex, Ix, abs_, all_of, ge, le, lit, max_, min_
+from .registry import IndexSize, ShapeError, register
 
 MODES = ("constant", "reflect", "edge")
-
-
-class Guarded(tuple):
-    """Input index expressions valid only where ``condition`` holds; elsewhere the
-    movement op's value is ``fill``. A tuple, so code that only remaps indices (fusion
-    legality) treats it like any index map result."""
-
-    condition: str
-    fill: object
-
-    def __new__(cls, index: Sequence[str], condition: str, fill: object) -> Guarded:
-        self = super().__new__(cls, index)
-        self.condition = condition
-        self.fill = fill
-        return self
 
 
 def fill_value(value: object, dtype: np.dtype) -> bool | int | float:
@@ -79,32 +65,35 @@ def _pad_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
 
 
 def _pad_map(in_type: TensorType, out_type: TensorType, attrs: Attrs,
-             out_index: tuple[str, ...], size) -> tuple[str, ...]:
+             out_index: tuple[Ix, ...], size: IndexSize) -> tuple[Ix, ...]:
+    """Per padded axis, ``j = index - before`` is the position in the input: clamped
+    into ``[0, n - 1]`` (edge, and the safe read of constant) or mirrored at both ends
+    (reflect); a constant pad is guarded by ``index >= before and j <= n - 1``."""
     mode = attrs["mode"]
     result, conditions = [], []
     for idx, (before, after), n in zip(out_index, attrs["pads"], in_type.shape):
         if not before and not after:
             result.append(idx)
             continue
-        j = f"({idx} - {literal(before)})" if before else idx
+        j = idx - before
         if n == 1:  # every read is of element 0 (reflect allows no padding here)
-            result.append("0")
-            last = None
+            result.append(lit(0))
+            last = lit(0)
         else:
-            last = f"({size(n)} - 1)"
+            last = size(n) - 1
             if mode == "reflect":
-                k = f"abs({j})" if before else j
-                result.append(f"({last} - abs({last} - {k}))" if after else k)
+                k = abs_(j) if before else j
+                result.append(last - abs_(last - k) if after else k)
             else:
-                k = f"max({j}, 0)" if before else j
-                result.append(f"min({k}, {last})" if after else k)
+                k = max_(j, 0) if before else j
+                result.append(min_(k, last) if after else k)
         if mode == "constant":
             if before:
-                conditions.append(f"({idx} >= {literal(before)})")
+                conditions.append(ge(idx, before))
             if after:
-                conditions.append(f"({j} <= {last or 0})")
+                conditions.append(le(j, last))
     if conditions:
-        return Guarded(result, " and ".join(conditions), attrs["value"])
+        return GuardedIndex(result, all_of(conditions), attrs["value"])
     return tuple(result)
 
 

@@ -20,12 +20,18 @@ from ..ir import (
     make_node,
     user_location,
 )
+from ..ir.kernel_ir import Ix
 
 KINDS = ("elementwise", "reduce", "movement", "opaque", "leaf")
 
 InferFn = Callable[[Sequence[TensorType], Attrs], TensorType]
 ReferenceFn = Callable[[Sequence[np.ndarray], Attrs], np.ndarray]
 LibraryFn = Callable[[Sequence[np.ndarray], Attrs, np.ndarray], None]
+#: An index map's ``size``: a dimension's extent → the index expression standing for it.
+IndexSize = Callable[[int], Ix]
+#: ``index_map(in_type, out_type, attrs, out_index, size) -> in_index`` of a movement op.
+IndexMap = Callable[[TensorType, TensorType, Attrs, tuple[Ix, ...], IndexSize],
+                    tuple[Ix, ...]]
 
 
 @dataclass(eq=False)
@@ -34,8 +40,9 @@ class OpDef:
 
     ``scalar_op`` (elementwise ops only) names the scalar op the kernel IR computes at
     each point (graphc/ir/kernel_ir.py); each backend's renderer has its text.
-    ``index_map`` (movement ops only) maps the index expressions of an output element
-    to those of the input element it reads (see :mod:`graphc.ops.movement`).
+    ``index_map`` (movement ops only) maps the index expressions (kernel IR ``Ix``
+    trees) of an output element to those of the input element it reads (see
+    :mod:`graphc.ops.movement`).
     ``vjp(node, grad_out) -> tuple of input gradients (or None)`` is filled in by the
     autodiff layer. ``library(inputs, attrs, out)`` (opaque ops only) is the fast
     implementation compiled Programs call: it writes
@@ -50,7 +57,7 @@ class OpDef:
     scalar_op: str | None = None
     vjp: Callable[..., Any] | None = None
     differentiable: bool = True
-    index_map: Callable[..., tuple[str, ...]] | None = None
+    index_map: IndexMap | None = None
     library: LibraryFn | None = None
     vjp_needs: bool = False  # the rule takes a third argument: which inputs need one
     # Ops that stand for a subgraph (graphc.ops.lowering): a composite op's expansion is
@@ -80,7 +87,7 @@ OPS: dict[str, OpDef] = {}
 
 def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
              scalar_op: str | None = None, differentiable: bool = True,
-             index_map: Callable[..., tuple[str, ...]] | None = None,
+             index_map: IndexMap | None = None,
              library: LibraryFn | None = None, in_place_input: int | None = None) -> OpDef:
     """Declare an op. Names are stable: dumps and visualisation depend on them."""
     if name in OPS:

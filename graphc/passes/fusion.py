@@ -20,13 +20,14 @@ must not create a cycle between kernels.
 from __future__ import annotations
 
 from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier
+from ..ir.kernel_ir import Ix, lit, size_param, var
 from ..ops import get_op
 from ..ops.reduce import reduced_shape
 from . import graph_pass
 
 
-def _size_placeholder(n: int) -> str:
-    return "S"  # sizes never affect legality
+def _size_placeholder(n: int) -> Ix:
+    return size_param(0)  # sizes never affect legality: one parameter stands for all
 
 
 class _KernelState:
@@ -43,14 +44,14 @@ class _KernelState:
     def domain(self) -> tuple[int, ...]:
         return self.kernel.domain
 
-    def full_index(self) -> tuple[str, ...]:
-        return tuple("0" if d == 1 else f"i{k}" for k, d in enumerate(self.domain))
+    def full_index(self) -> tuple[Ix, ...]:
+        return tuple(lit(0) if d == 1 else var(f"i{k}") for k, d in enumerate(self.domain))
 
-    def row_forms(self) -> dict[tuple[int, ...], tuple[str, ...]]:
+    def row_forms(self) -> dict[tuple[int, ...], tuple[Ix, ...]]:
         """Shapes a row-level value may have, with the index of the current row."""
         axes = self.kernel.reduce_axes
         full = self.full_index()
-        keep = tuple("0" if k in axes else full[k] for k in range(len(self.domain)))
+        keep = tuple(lit(0) if k in axes else full[k] for k in range(len(self.domain)))
         drop = tuple(full[k] for k in range(len(self.domain)) if k not in axes)
         return {reduced_shape(self.domain, axes, True): keep,
                 reduced_shape(self.domain, axes, False): drop}
@@ -91,7 +92,7 @@ class _Fuser:
         return out
 
     # ---- legality -----------------------------------------------------------------
-    def _readable(self, st: _KernelState, node: Node, index: tuple[str, ...]) -> bool:
+    def _readable(self, st: _KernelState, node: Node, index: tuple[Ix, ...]) -> bool:
         """Can ``st`` compute ``node`` at ``index`` (walking through movement)?"""
         while True:
             if node.uid in st.level:
@@ -120,7 +121,7 @@ class _Fuser:
             return "row"
         return None
 
-    def _index_for(self, st: _KernelState, node: Node, level: str) -> tuple[str, ...]:
+    def _index_for(self, st: _KernelState, node: Node, level: str) -> tuple[Ix, ...]:
         if node.op in _REDUCE or level == "full":
             return st.full_index()
         return st.row_forms()[node.type.shape]

@@ -11,12 +11,25 @@ import graphc
 from graphc.codegen.cpu import KernelSource
 from graphc.codegen.cpu_ops import SCALAR_OPS
 from graphc.codegen.cpu_schedule import LANE_MIN_ROW, PARALLEL_MIN_ELEMENTS
-from graphc.codegen.lower import parse_index
 from graphc.ir import buffer_node, structural_key
-from graphc.ir.kernel_ir import Apply, Load, Reduce
+from graphc.ir.kernel_ir import (
+    Apply,
+    Load,
+    Reduce,
+    abs_,
+    all_of,
+    ge,
+    le,
+    lit,
+    max_,
+    min_,
+    size_param,
+    var,
+)
 from graphc.ops import apply
 from graphc.ops.registry import OPS
 from graphc.runtime.compiler import _runtime_value, compile_outputs
+from tests.ops.index_trees import evaluate
 from tests.runtime.compiled import assert_same, run_compiled
 
 rng = np.random.default_rng(15)
@@ -75,17 +88,34 @@ def test_every_elementwise_op_has_cpu_text_for_its_scalar_op():
     assert missing == []
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("((i0 * n3 + i1) // (n4)) % n5", "(i0 * n3 + i1) // n4 % n5"),
-    ("min(max((i1 - 2), 0), (n1 - 1))", "min(max(i1 - 2, 0), n1 - 1)"),
-    ("(i0 >= 1) and ((i0 - 1) <= 3)", "i0 >= 1 and i0 - 1 <= 3"),
-    ("(-1 * i0)", "-1 * i0"),
-])
-def test_index_expressions_parse_into_trees_that_print_the_same_arithmetic(text, expected):
-    tree = parse_index(text)
-    assert str(tree) == expected
-    env = {"i0": 5, "i1": 7, "n1": 9, "n3": 11, "n4": 3, "n5": 4}
-    assert eval(str(tree), {}, env) == eval(text, {}, env)
+def test_index_trees_print_their_arithmetic_with_few_parentheses():
+    i0, i1, n = var("i0"), var("i1"), size_param
+    cases = [
+        ((i0 * n(3) + i1) // n(4) % n(5), "(i0 * n3 + i1) // n4 % n5"),
+        (min_(max_(i1 - 2, 0), n(1) - 1), "min(max(i1 - 2, 0), n1 - 1)"),
+        (all_of([ge(i0, 1), le(i0 - 1, 3)]), "i0 >= 1 and i0 - 1 <= 3"),
+        (-1 * i0, "-1 * i0"),
+        (i0 - (i1 - 2), "i0 - (i1 - 2)"),
+        (n(0) - 1 - abs_(n(0) - 1 - abs_(i0 - 2)), "n0 - 1 - abs(n0 - 1 - abs(i0 - 2))"),
+    ]
+    loop, sizes = {"i0": 5, "i1": 7}, [6, 9, 0, 11, 3, 4]
+    env = dict(loop, **{f"n{k}": v for k, v in enumerate(sizes)})
+    for tree, text in cases:
+        assert str(tree) == text
+        # the printed text is Python computing what the tree computes
+        assert eval(text, {}, env) == evaluate(tree, loop, sizes)  # noqa: S307 (built above)
+
+
+def test_index_builders_fold_literal_operands():
+    i0 = var("i0")
+    assert i0 * 1 is i0 and 1 * i0 is i0 and i0 + 0 is i0 and 0 + i0 is i0 and i0 - 0 is i0
+    assert i0 * 0 == lit(0) and 0 * size_param(2) == lit(0)
+    assert 3 + 2 * lit(0) == lit(3) and lit(2) - 5 == lit(-3)
+    assert min_(lit(4), 2) == lit(2) and max_(lit(-1), 0) == lit(0) and abs_(lit(-3)) == lit(3)
+    # no folding where an operand is not a literal: the tree keeps the arithmetic
+    assert str(2 + -1 * i0) == "2 + -1 * i0" and str(i0 // size_param(1)) == "i0 // n1"
+    # trees are values: equal when built equally (lowering hash-conses loads by index)
+    assert (i0 * size_param(1) + 2) == (i0 * size_param(1) + 2)
 
 
 def test_small_kernels_run_serially_and_large_ones_under_prange():
