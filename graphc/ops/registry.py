@@ -54,6 +54,9 @@ class OpDef:
     # can be evaluated or differentiated.
     composite: bool = False
     marker: bool = False
+    # Ops that only matter to autodiff (identity, custom_grad): their value is their
+    # first input, and the ``dce`` pass erases them before fusion.
+    autodiff_wrapper: bool = False
     # "always" or "wide" where a compiled kernel computes this op with the bits of its
     # reference ("" otherwise): set and explained in graphc/ops/exact.py.
     exact: str = ""
