@@ -14,14 +14,21 @@ be importable without the front end above them (docs/architecture.md, the layers
 """
 
 import importlib
+import os
 import sys
 import types
 
+from .ir.device import canonical_device_name
 from .runtime import process_exit as _process_exit  # noqa: I001, F401
 
 # First: sets threading defaults before any parallel kernel starts OpenMP threads.
 from .runtime import threads as _threads  # noqa: I001, F401
 from .version import __version__
+
+# A misspelt GRAPHC_DEFAULT_DEVICE fails at `import graphc`, not at the first tensor
+# (graphc.device, loaded with the front end, then makes it the default device).
+if os.environ.get("GRAPHC_DEFAULT_DEVICE"):
+    canonical_device_name(os.environ["GRAPHC_DEFAULT_DEVICE"])
 
 __all__ = [
     "DTypeError", "Device", "GraphcError", "OpError", "Parameter", "ShapeError", "Tensor",
