@@ -15,8 +15,11 @@ from .ir import Node, OpError, topo_order
 from .ops import get_op, lower_graph
 
 
-def run(roots: Sequence[Node], memo: set[int] = frozenset()) -> dict[int, np.ndarray]:
+def run(roots: Sequence[Node], memo: set[int] = frozenset(),
+        given: dict[int, np.ndarray] | None = None) -> dict[int, np.ndarray]:
     """Evaluate ``roots``; returns ``{uid: value}`` for roots and nodes in ``memo``.
+    ``given`` maps the uid of a frontier node to the value to use for it instead of its
+    own (a compiled function's inputs and state, read at each call).
 
     >>> from graphc.ir import buffer_node
     >>> from graphc.ops import apply
@@ -29,7 +32,7 @@ def run(roots: Sequence[Node], memo: set[int] = frozenset()) -> dict[int, np.nda
     # reference of their own, stay as they are).
     lowered, mapping = lower_graph(roots, markers_only=True)
     if mapping:
-        values = run(lowered, {mapping[u].uid for u in memo if u in mapping})
+        values = run(lowered, {mapping[u].uid for u in memo if u in mapping}, given)
         out = {r.uid: values[n.uid] for r, n in zip(roots, lowered)}
         for uid in memo:
             if uid in mapping and mapping[uid].uid in values:
@@ -44,7 +47,11 @@ def run(roots: Sequence[Node], memo: set[int] = frozenset()) -> dict[int, np.nda
                 uses[i.uid] = uses.get(i.uid, 0) + 1
     values: dict[int, np.ndarray] = {}
     result: dict[int, np.ndarray] = {}
+    given = given or {}
     for node in order:
+        if node.uid in given:
+            values[node.uid] = given[node.uid]
+            continue
         if node.buffer is not None:
             values[node.uid] = node.buffer
             continue

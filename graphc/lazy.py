@@ -18,18 +18,17 @@
 from __future__ import annotations
 
 import functools
-import os
 import sys
 import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import interp
 from .ir import Node, topo_order
 from .ir.graph import snapshot
 from .ir.node import released_leaf
 from .ir.state import ExecutionState, _local
 from .ir.values import _values, record
+from .runtime.donation import claim, expose
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -53,13 +52,11 @@ def active_traces() -> list:
     return _local.state.traces
 
 
-BACKENDS = ("compiled", "interp")
-
-
 def backend() -> str:
     """The execution backend: ``GRAPHC_BACKEND``, ``compiled`` (default) or ``interp``
-    (the NumPy reference interpreter)."""
-    return os.environ.get("GRAPHC_BACKEND", "compiled")
+    (the NumPy reference interpreter). Chosen in one place: ``graphc.runtime.compiler``'s
+    ``prepare``, which realization and compiled functions both call."""
+    return _compiler().backend()
 
 
 def track(tensor: Tensor) -> None:
@@ -122,6 +119,12 @@ def hold_graph(tensor: Tensor) -> None:
 _holders_sweep_at = [1 << 10]
 
 
+def graphs_held() -> bool:
+    """Whether a live result of ``graphc.grad`` keeps its graph: it may be differentiated
+    again through the values its graph read, so no step may overwrite them."""
+    return any(ref() is not None for ref in list(_graph_holders.values()))
+
+
 def _holds_graph(tensor: Tensor) -> bool:
     if not _graph_holders:
         return False
@@ -163,7 +166,8 @@ def _release(tensor: Tensor, node: Node, value: object) -> None:
 
 
 def realize(nodes: Iterable[Node], order: list[Node] | None = None,
-            replacing: dict[int, Node] | None = None) -> None:
+            replacing: dict[int, Node] | None = None,
+            live: list[Tensor] | None = None) -> None:
     """Compute every pending node in ``nodes`` and record its value.
 
     Live Tensors whose nodes lie inside the computed subgraph are computed too, so a
@@ -176,7 +180,8 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
     make). ``replacing`` maps the uid of a node in ``nodes`` to the realized node the
     caller will rebind from it to that node right after (an optimizer's old parameter
     values): the compiled backend may then write the new value over the old buffer,
-    where nothing else can see it (graphc/runtime/donation.py).
+    where nothing else can see it (graphc/runtime/donation.py). ``live`` is
+    ``live_pending_tensors()`` when the caller has just listed them (an optimizer step).
     """
     nodes = list(nodes)
     realized = _values
@@ -200,47 +205,62 @@ def realize(nodes: Iterable[Node], order: list[Node] | None = None,
         if extra:  # deferred gradients whose forward graph this computes: them too
             pending += extra
             order = topo_order(pending)
-    live = live_pending_tensors()
+    if live is None:
+        live = live_pending_tensors()
     memo = {t._node.uid for t in live}
     keep = keep_graph()
     # A kept graph may still be differentiated through the old values: keep them.
-    values = _execute(pending, memo, order, None if keep else replacing)
+    if keep or (replacing and _graph_holders and graphs_held()):
+        replacing = None
+    values = _compiler().execute(pending, memo, order, replacing)
     # A replacing value (an optimizer's new parameter) whose Tensor is released needs no
     # table entry: its node was built inside the caller's step, so no graph but the
     # released Tensor's reads it, and the node dies with the rebind.
-    skip = replacing if replacing and not keep else _NOTHING
-    for node in pending:
-        value = values.get(node.uid)
-        if value is not None and node.uid not in skip:
-            record(node, value)
+    skip = replacing or _NOTHING
     registry, holders = st.live, _graph_holders
+    claimed: set[int] = set()  # ids of the replacing values claimed in this loop
+    released: dict[int, tuple[Node, object]] = {}  # nodes rebound from, not yet recorded
+    still_pending = False
     for t in live:  # (the per-step hot path: the tests of _release inlined)
         node = t._node
         uid = node.uid
         value = values.get(uid)
         if value is None:
-            continue  # not in this graph: still pending
+            still_pending = True  # not in this graph
+            continue
         registry.pop(id(t), None)  # realized tensors need no tracking until rebound
         if keep:
             if uid not in realized:
                 record(node, value)
             st.kept.append((weakref.ref(t), node))
         elif not holders or not _holds_graph(t):
-            if uid not in realized and uid not in skip:
-                record(node, value)
+            if uid in skip:  # a replacing value: its one holder owns it (donation.py)
+                if id(value) in claimed:
+                    expose(value)  # two Tensors on one replacing value
+                else:
+                    claimed.add(id(value))
+                    claim(value)
+            elif uid not in realized:
+                released[uid] = (node, value)
             t._node = released_leaf(node, value)
         elif uid not in realized:
             record(node, value)
-
-
-def _execute(roots: list[Node], memo: set[int], order: list[Node] | None,
-             replacing: dict[int, Node] | None = None) -> dict[int, object]:
-    name = backend()
-    if name == "interp":
-        return interp.run(roots, memo)
-    if name == "compiled":
-        return _compiler().execute(roots, memo, order, replacing)
-    raise ValueError(f"unknown GRAPHC_BACKEND {name!r}; valid: {', '.join(BACKENDS)}")
+    # The values table serves graphs still to be computed (and callers reading
+    # node.buffer). A node whose Tensors were all rebound to leaves is read by no such
+    # graph unless a live Tensor of this thread is left pending (its graph may read the
+    # node; every Tensor holding a pending node is live): only then does it need an
+    # entry. (A typical step releases its loss and gradients and leaves nothing pending.)
+    for node in pending:
+        uid = node.uid
+        if uid in skip or uid in realized or (uid in released and not still_pending):
+            continue
+        value = values.get(uid)
+        if value is not None:
+            record(node, value)
+    if still_pending:
+        for uid, (node, value) in released.items():
+            if uid not in realized:
+                record(node, value)
 
 
 def rebind(tensor: Tensor, node: Node) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from . import dtypes, lazy
 from .device import Device, canonical_device, check_available
 from .ir import Node, buffer_node, user_location
+from .runtime.donation import expose
 
 
 def _array_from(data: Any, dtype: Any) -> np.ndarray:
@@ -80,7 +81,9 @@ class Tensor:
             if device is not None and canonical_device(device) != data._node.type.device:
                 raise RuntimeError(f"Tensor(t, device={device}) of a tensor on "
                                    f"{data.device}: use t.to(...)")
-            self._node = data._node
+            node = self._node = data._node
+            if not node.inputs:  # a second holder of a leaf's array (runtime/donation.py)
+                expose(node.data)
             lazy.track(self)
             return
         dev = canonical_device(device)
@@ -92,6 +95,8 @@ class Tensor:
         """A Tensor holding ``node`` (the result of an operation)."""
         t = object.__new__(Tensor)
         t._node = node
+        if not node.inputs:  # maybe a second holder of a leaf's array (runtime/donation.py)
+            expose(node.data)
         t.name = ""
         t._grad = None
         lazy.track(t)
@@ -150,7 +155,10 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         value = self._value()
-        return np.array(value, dtype=dtype) if dtype is not None or copy else value
+        if dtype is not None or copy:
+            return np.array(value, dtype=dtype)
+        expose(value)  # the value itself (read-only), seen by the caller from now on
+        return value
 
     def __bool__(self) -> bool:
         if self.size != 1:  # known from the type: nothing is computed to say so
@@ -227,7 +235,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same value, cut from automatic differentiation."""
-        if self._node.buffer is not None:
+        if self._node.buffer is not None:  # (_wrap exposes the array it shares)
             return Tensor._wrap(buffer_node(self._node.buffer, self._node.type.device))
         from .ops import apply
 

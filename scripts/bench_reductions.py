@@ -2,7 +2,7 @@
 
 ``.venv/bin/python scripts/bench_reductions.py`` times each case's compiled Program
 (medians, interleaved rounds so both forms see the same machine load) with
-``graphc.codegen.cpu.ARRAY_ACCUMULATORS`` off (scalar accumulators per row, the form
+``graphc.codegen.cpu_schedule.ARRAY_ACCUMULATORS`` off (scalar accumulators per row, the form
 before CODEGEN_VERSION 4) and on (per-column accumulators / lanes), and NumPy; then a
 whole MLP training step (784-512-512-10, batch 128, SGD) in alternating blocks.
 """
@@ -16,7 +16,7 @@ import numpy as np
 
 import graphc
 from graphc.bench import training
-from graphc.codegen import cpu
+from graphc.codegen import cpu_schedule
 from graphc.runtime import compiler, program
 from graphc.runtime.compiler import _runtime_value, clear_programs, lookup_or_compile
 
@@ -40,13 +40,13 @@ def channel_sums(x):
 
 
 def compiled_run(build, arrays, array_accumulators: bool):
-    cpu.ARRAY_ACCUMULATORS = array_accumulators
+    cpu_schedule.ARRAY_ACCUMULATORS = array_accumulators
     clear_programs()
     try:
         outs = build(*[graphc.tensor(a) for a in arrays])
         compiled, args = lookup_or_compile([o._node for o in outs])
     finally:
-        cpu.ARRAY_ACCUMULATORS = True
+        cpu_schedule.ARRAY_ACCUMULATORS = True
     values = [_runtime_value(a) for a in args]
     return lambda: compiled.program.run(values)
 
@@ -103,7 +103,7 @@ def mlp_steps() -> None:
 
     for _ in range(3):
         for flag in (False, True):
-            cpu.ARRAY_ACCUMULATORS = flag
+            cpu_schedule.ARRAY_ACCUMULATORS = flag
             clear_programs()
             try:
                 step = training.graphc_step(training.mlp(), x, y)
@@ -121,7 +121,7 @@ def mlp_steps() -> None:
                     reductions[flag].append(clock[0])
             finally:
                 program.Program.run_steps = original
-                cpu.ARRAY_ACCUMULATORS = True
+                cpu_schedule.ARRAY_ACCUMULATORS = True
     for label, times in (("MLP step: its 'sum over 0' kernels", reductions),
                          ("MLP step 784-512-512-10 b128, whole", steps)):
         before, after = (statistics.median(times[f]) * 1e3 for f in (False, True))

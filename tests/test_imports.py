@@ -106,12 +106,12 @@ def test_op_definitions_are_assigned_only_inside_ops():
 
 
 @pytest.mark.parametrize("source", [
-    'get_op("exp").template = "x"',
+    'get_op("exp").scalar_op = "x"',
     'OPS["exp"].exact = ""',
     'op = get_op("matmul")\nop.lower = None\nop.kind = "opaque"',
     'for op in OPS.values():\n    op.vjp = None',
     'for name, op in OPS.items():\n    op.vjp, op.vjp_needs = None, False',
-    'setattr(get_op("exp"), "template", "y")',
+    'setattr(get_op("exp"), "scalar_op", "y")',
     'register("x", "opaque", None, None).marker = True',
 ])
 def test_the_op_definition_scan_sees_each_form(source):
@@ -119,7 +119,7 @@ def test_the_op_definition_scan_sees_each_form(source):
 
 
 def test_the_op_definition_scan_ignores_other_objects():
-    assert opdef_assignments("kernel.kind = 'loop'\nself.template = t", OPDEF_FIELDS) == []
+    assert opdef_assignments("kernel.kind = 'loop'\nself.scalar_op = t", OPDEF_FIELDS) == []
 
 
 def test_the_scan_reads_this_repository():

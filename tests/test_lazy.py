@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import graphc
+import graphc.functional as F
 from graphc import lazy
 from graphc.ir import Node, count_nodes
 from graphc.ir.state import current
@@ -248,3 +249,22 @@ def test_live_registry_is_swept_and_keeps_insertion_order():
     graphc.realize(*kept, *newer)  # realized: no longer listed, and swept
     assert not [t for t in lazy.live_pending_tensors() if any(t is k for k in kept + newer)]
     assert all(id(t) not in current().live for t in kept + newer)
+
+
+def test_a_released_node_keeps_its_value_only_while_a_pending_graph_may_read_it():
+    """Realizing ``y`` rebinds it to a leaf; its old node keeps a value in the realized
+    table only while a live pending Tensor (``z``, built on it) may still read it."""
+    from graphc.ir.values import _values
+
+    x = graphc.tensor(np.arange(4, dtype=np.float32))
+    y = F.exp(x)
+    z = y * 2
+    node = y._node
+    y.numpy()
+    assert node.uid in _values  # z's graph reads it: not computed twice
+    np.testing.assert_allclose(z.numpy(), 2 * np.exp(np.arange(4, dtype=np.float32)),
+                               rtol=1e-6)
+    w = F.exp(x) + 1
+    node = w._node
+    w.numpy()
+    assert node.uid not in _values  # nothing pending left to read it

@@ -36,7 +36,7 @@ h = apply("matmul", [x, w])                                  # a library kernel
 two = apply("broadcast_to", [const_node(2.0, np.float32, "cpux")], shape=(5, 3))
 y = apply("exp", [apply("mul", [h, two])])                   # a generated loop kernel
 s = apply("sum", [y], axes=(1,), keepdims=False)             # a reduction
-compiled = compile_outputs([y, s], backend=backend_for("cpux"))
+compiled = compile_outputs([y, s], target=backend_for("cpux"))
 _, leaves = structural_key([y, s])
 got_y, got_s = compiled.program.run([_runtime_value(n) for n in leaves])
 print(json.dumps({

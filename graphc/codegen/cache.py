@@ -77,7 +77,7 @@ from .cache_files import (
 #: 7: numba's files are verified against graphc's records (older entries have none).
 #: 8: float whole reductions in fixed blocks, map kernels without reassoc, division by
 #: zero as in NumPy (error_model="numpy"): the same bits on every call and thread count.
-CODEGEN_VERSION = 8
+CODEGEN_VERSION = 9
 
 KERNEL_PACKAGE = "graphc_kernels"  # parent of the kernel modules in sys.modules
 KEY_LENGTH = 24  # hex digits of sha256 kept in a kernel key (96 bits)

@@ -1,4 +1,5 @@
-"""CPU code generation for column reductions: reduce over leading axes, keep the last one.
+"""The CPU renderer's columns form (schedule form ``columns``): reduce over leading
+axes, keep the last one.
 
 A kernel such as the bias gradient ``sum(g * relu_mask, axis=0)`` of an (N, C)
 activation keeps the last, contiguous axis. Rendered as rows (kept axis outer, reduced
@@ -18,7 +19,8 @@ position (same accumulation types and NaN rules as the row form)::
 
 Large kernels run in parallel: over the first axis under ``prange`` when it is kept
 (each thread owns its accumulators); when it is reduced, over up to ``CHUNKS`` blocks
-of it, each block with its own row of partial accumulators, which the epilogue combines in
+of it (the schedule's ``column_blocks``), each block with its own row of partial
+accumulators, which the epilogue combines in
 block order (so argmax/argmin still return the first extreme position). Elementwise
 outputs that do not read a reduction are written in the first pass; those that do
 (a normalisation over axis 0) get a final pass over the domain.
@@ -26,9 +28,8 @@ outputs that do not read a reduction are written in the first pass; those that d
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..ir import Node
+from ..ir.kernel_ir import Reduce
+from .cpu_ops import arg_condition
 
 # Blocks of a reduced leading axis, each with its own row of partial accumulators: at
 # most CHUNKS, and at most PARTIALS accumulators in all, so the partials stay in cache.
@@ -39,30 +40,32 @@ CHUNKS = 8
 PARTIALS = 1 << 16
 
 
-class ColumnReductions:
-    """Mixin of the CPU renderer (``graphc.codegen.cpu._Renderer``) for column kernels."""
+class ColumnPrinter:
+    """Mixin of the CPU printer (``graphc.codegen.cpu._Printer``) for column kernels."""
 
-    def render_columns(self, loops: list[int], kept: list[int], reductions: list[Node],
-                       row_nodes: list[Node], full_outputs: list[Node], outputs: set[int],
-                       parallel: bool) -> None:
-        """Emit the passes of a kernel whose last loop axis is kept (see module doc)."""
+    def columns(self) -> None:
+        """Print the passes of a kernel whose last loop axis is kept (see module doc)."""
+        ir, schedule = self.ir, self.schedule
+        loops, kept = ir.loop_axes, ir.kept_axes
+        parallel = schedule.parallel
         self.col_kept = tuple(f"i{a}" for a in kept)
         self.col_shape = tuple(self.dim(a) for a in kept)
         self.col_chunks = None
-        if parallel and loops[0] in self.axes:
+        if schedule.column_blocks:
             self.col_chunks = "nc"
             kept_size = " * ".join(self.col_shape)
             self.emit(f"nc = max(1, min({CHUNKS}, {self.dim(loops[0])}, "
                       f"{PARTIALS} // max(1, {kept_size})))")
-        independent = [o for o in full_outputs if not self.reads(o)]
-        dependent = [o for o in full_outputs if self.reads(o)]
-        waves = self.waves(reductions)
+        full = [n for n, s in enumerate(ir.stores) if not s.per_row]
+        independent = [n for n in full if not ir.depends_on(ir.stores[n].value)]
+        dependent = [n for n in full if ir.depends_on(ir.stores[n].value)]
+        waves = schedule.waves
         for n, wave in enumerate(waves):
             later = n < len(waves) - 1 or bool(dependent)
-            self.column_pass(wave, loops, parallel, independent if n == 0 else [], row_nodes,
-                             outputs, later)
+            self.column_pass(wave, loops, parallel, independent if n == 0 else [], later)
         if dependent:
-            self.domain_loops(loops, lambda: self.store(dependent), parallel, chunked=False)
+            self.domain_loops(loops, lambda: [self.store(n) for n in dependent], parallel,
+                              chunked=False)
 
     # ---- loops --------------------------------------------------------------------
     def domain_loops(self, loops: list[int], body, parallel: bool, chunked: bool) -> None:
@@ -73,7 +76,7 @@ class ColumnReductions:
         if chunked:
             first, rest = loops[0], loops[1:]
             n = self.dim(first)
-            self.emit("for part in prange(nc):")
+            self.emit(f"for part in {self.loop(True)}(nc):")
             self.push()
             self.emit(f"lo = part * {n} // nc")
             self.emit(f"for j in range((part + 1) * {n} // nc - lo):")
@@ -81,7 +84,7 @@ class ColumnReductions:
             self.emit(f"i{first} = lo + j")
             opened = 2
         for n, axis in enumerate(rest):
-            loop = "prange" if parallel and not chunked and n == 0 else "range"
+            loop = self.loop(parallel and not chunked and n == 0)
             self.emit(f"for i{axis} in {loop}({self.dim(axis)}):")
             self.push()
             opened += 1
@@ -92,27 +95,15 @@ class ColumnReductions:
     def kept_loops(self, body, parallel: bool) -> None:
         """The loop nest over the kept axes (the epilogue)."""
         for n, (index, size) in enumerate(zip(self.col_kept, self.col_shape)):
-            self.emit(f"for {index} in {'prange' if parallel and n == 0 else 'range'}({size}):")
+            self.emit(f"for {index} in {self.loop(parallel and n == 0)}({size}):")
             self.push()
         body()
         for _ in self.col_kept:
             self.pop()
 
     # ---- reductions -----------------------------------------------------------------
-    def waves(self, reductions: list[Node]) -> list[list[Node]]:
-        """Reductions grouped into passes: one pass holds reductions that read none of
-        each other (``x.sum(0)``, ``x.max(0)``), so their input is read once."""
-        waves: list[list[Node]] = []
-        for r in reductions:
-            if waves and not any(self.reads(r.inputs[0], w) for w in waves[-1]):
-                waves[-1].append(r)
-            else:
-                waves.append([r])
-        return waves
-
-    def column_pass(self, wave: list[Node], loops: list[int], parallel: bool,
-                    stores: list[Node], row_nodes: list[Node], outputs: set[int],
-                    later: bool) -> None:
+    def column_pass(self, wave: tuple[int, ...], loops: list[int], parallel: bool,
+                    stores: list[int], later: bool) -> None:
         """Accumulate the reductions of ``wave`` in one pass over the domain, then finish
         them per kept position and run the row epilogue; ``later``: keep their values in
         arrays for later passes."""
@@ -123,41 +114,42 @@ class ColumnReductions:
 
         def body() -> None:
             for a in accs:
-                a.combine(self.value(a.r.inputs[0], self.full_index), at)
-            self.store(stores)
+                a.combine(self.value(a.item.input), at)
+            for n in stores:
+                self.store(n)
 
         self.domain_loops(loops, body, parallel, chunked=bool(self.col_chunks))
         rows = {}
         if later:
             for r in wave:
-                rows[r.uid] = self.fresh("row")
-                self.emit(f"{rows[r.uid]} = np.empty(({', '.join(self.col_shape)},), "
-                          f"{_dtype_name(r)})")
+                rows[r] = self.fresh("row")
+                self.emit(f"{rows[r]} = np.empty(({', '.join(self.col_shape)},), "
+                          f"{_dtype_name(self.ir.values[r])})")
 
         def finish() -> None:
             for a in accs:
                 a.finish(at)
                 if later:
-                    self.emit(f"{rows[a.r.uid]}{self.subscript(self.col_kept)} = "
-                              f"{self.row_vars[a.r.uid]}")
+                    self.emit(f"{rows[a.r]}{self.subscript(self.col_kept)} = "
+                              f"{self.row_vars[a.r]}")
             for r in wave:
-                self.row_epilogue(r, row_nodes, outputs)
+                self.row_epilogue(r)
 
         self.kept_loops(finish, parallel)
-        for uid, row in rows.items():  # later passes read the values back per position
-            self.row_vars[uid] = row + self.subscript(self.col_kept)
+        for r, row in rows.items():  # later passes read the values back per position
+            self.row_vars[r] = row + self.subscript(self.col_kept)
 
 
 class _Accumulator:
     """The accumulator arrays of one reduction and the statements that update, combine
     and finish them (the row form's accumulation types and NaN rules)."""
 
-    def __init__(self, g, r: Node, shape: str) -> None:
+    def __init__(self, g, r: int, shape: str) -> None:
         self.g, self.r = g, r
-        self.dtype, init, self.rule = g.reduction_parts(r)
-        self.is_arg = r.op in ("argmax", "argmin")
-        self.track_nans = r.op in ("max", "min") and np.issubdtype(r.inputs[0].type.dtype,
-                                                                     np.floating)
+        self.item, self.dtype, init, self.rule = g.reduction_parts(r)
+        self.is_arg = self.item.combine in ("argmax", "argmin")
+        self.track_nans = (self.item.combine in ("max", "min")
+                           and self.item.src_dtype.startswith("float"))
         self.acc = g.fresh("acc")
         g.emit(f"{self.acc} = np.full({shape}, {init}, {self.dtype})")
         self.nans = g.fresh("nans") if self.track_nans else ""
@@ -171,11 +163,11 @@ class _Accumulator:
         """Fold value ``v`` (at position ``best``) into ``acc`` (and its NaN count)."""
         g = self.g
         if self.is_arg:
-            g.emit(f"if {g.arg_condition(self.rule, v, acc)}:")
+            g.emit(f"if {arg_condition(self.rule, v, acc)}:")
             g.emit(f"    {acc} = {v}")
             g.emit(f"    {self.best_target} = {best}")
         elif self.track_nans:  # max()/min() vectorise; the count keeps NaN propagation
-            g.emit(f"{acc} = {self.r.op}({acc}, {v})")
+            g.emit(f"{acc} = {self.item.combine}({acc}, {v})")
             g.emit(f"{self.nans_target} += {nans}")
         else:
             g.emit(self.rule.format(acc=acc, v=v))
@@ -183,7 +175,7 @@ class _Accumulator:
     def combine(self, v: str, at: str) -> None:
         """The domain loop's statement: fold the element ``v`` in at ``at``."""
         self.best_target, self.nans_target = self.best + at, self.nans + at
-        position = self.g.full_index[self.r.attrs["axes"][0]] if self.is_arg else ""
+        position = self.g.full_index[self.item.position_axis] if self.is_arg else ""
         self.update(self.acc + at, v, f"1 if {v} != {v} else 0", position)
 
     def finish(self, at: str) -> None:
@@ -213,7 +205,7 @@ class _Accumulator:
         g.finish_row(self.r, b if b else a)
 
 
-def _dtype_name(r: Node) -> str:
+def _dtype_name(r: Reduce) -> str:
     """The NumPy name of the dtype ``r``'s values are computed in (float16 → float32)."""
-    name = "float32" if r.type.dtype == np.float16 else np.dtype(r.type.dtype).name
+    name = "float32" if r.dtype == "float16" else r.dtype
     return "bool_" if name == "bool" else name

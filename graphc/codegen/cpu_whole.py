@@ -1,6 +1,7 @@
-"""CPU code generation for whole-domain reductions (every axis reduced: ``x.sum()``).
+"""The CPU renderer's whole form (schedule form ``whole``: every axis reduced, ``x.sum()``).
 
-A float sum, product, max or min of a large kernel runs in blocks of a fixed order: the
+A float sum, product, max or min of a large kernel (the schedule's ``fixed_blocks``) runs
+in blocks of a fixed order: the
 first reduced axis is cut into ``nb`` blocks, a number computed from the sizes alone;
 each block's partial is computed by one serial loop (which LLVM may vectorise under
 ``reassoc``: the compiled loop then fixes the order), the blocks run under ``prange``,
@@ -37,65 +38,71 @@ scalar (a 4M float32 sum, one thread: 3.5 ms against 0.7 ms).
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..ir import Node
-
 # At most BLOCKS blocks, each of at least BLOCK_POINTS points where the axis allows: 64
 # blocks balance up to 64 threads (or 16 threads at 4 blocks each) and cost 64 partials.
 BLOCKS = 64
 BLOCK_POINTS = 1 << 15
 
 
-class WholeReductions:
-    """Mixin of the CPU renderer (``graphc.codegen.cpu._Renderer``) for reductions over
-    the whole domain."""
+class WholePrinter:
+    """Mixin of the CPU printer (``graphc.codegen.cpu._Printer``) for reductions over the
+    whole domain."""
 
-    def parallel_reduction(self, r: Node, reduced: list[int]) -> None:
+    def whole(self) -> None:
+        """Each reduction over the whole domain, then the values stored per point."""
+        ir = self.ir
+        reduced = ir.reduced_axes
+        for r in ir.reductions:
+            self.whole_reduction(r, reduced)
+            self.row_epilogue(r)
+        full = [n for n, s in enumerate(ir.stores) if not s.per_row]
+        if full:
+            self.reduce_loops(reduced, lambda: [self.store(n) for n in full], parallel=True)
+
+    def whole_reduction(self, r: int, reduced: list[int]) -> None:
         """A whole-domain reduction: fixed blocks for floats in a parallel kernel, else
         numba ``prange`` reductions over the first axis (see the module doc)."""
+        item, acc_dtype, init, _ = self.reduction_parts(r)
+        op = item.combine
         if not reduced:
-            v = self.value(r.inputs[0], self.full_index)
-            self.finish_row(r, "0" if r.op in ("argmax", "argmin") else v)
+            v = self.value(item.input)
+            self.finish_row(r, "0" if op in ("argmax", "argmin") else v)
             return
-        src = r.inputs[0].type.dtype
-        is_float = np.issubdtype(src, np.floating)
-        acc_dtype, init, _ = self.reduction_parts(r)
+        is_float = item.src_dtype.startswith("float")
         acc = self.fresh("acc")
-        if is_float and self.parallel:
-            best = self.blocked(r, reduced, acc, acc_dtype, init)
-            if r.op in ("sum", "prod", "max", "min"):
+        if r in self.schedule.fixed_blocks:
+            best = self.blocked(item, reduced, acc, acc_dtype, init)
+            if op in ("sum", "prod", "max", "min"):
                 self.finish_row(r, best)
                 return
             self.first_position(r, reduced, best, "")
             return
-        if r.op in ("sum", "prod"):
+        if op in ("sum", "prod"):
             self.emit(f"{acc} = {init}")
-            op = "+=" if r.op == "sum" else "*="
+            update = "+=" if op == "sum" else "*="
             self.reduce_loops(reduced, lambda: self.emit(
-                f"{acc} {op} {self.value(r.inputs[0], self.full_index)}"), parallel=True)
+                f"{acc} {update} {self.value(item.input)}"), parallel=True)
             self.finish_row(r, acc)
             return
         count = ""
-        if src == np.bool_:  # any / all as a count of true (false) values
+        if item.src_dtype == "bool":  # any / all as a count of true (false) values
             count = self.fresh("count")
             self.emit(f"{count} = 0")
-            negate = "" if r.op in ("max", "argmax") else "not "
+            negate = "" if op in ("max", "argmax") else "not "
             self.reduce_loops(reduced, lambda: self.emit(
-                f"{count} += 1 if {negate}{self.value(r.inputs[0], self.full_index)} else 0"),
-                parallel=True)
-            if r.op in ("max", "min"):
-                self.finish_row(r, f"{count} > 0" if r.op == "max" else f"{count} == 0")
+                f"{count} += 1 if {negate}{self.value(item.input)} else 0"), parallel=True)
+            if op in ("max", "min"):
+                self.finish_row(r, f"{count} > 0" if op == "max" else f"{count} == 0")
                 return
             best = ""
         else:
-            pick = "max" if r.op in ("max", "argmax") else "min"
+            pick = "max" if op in ("max", "argmax") else "min"
             nan = self.fresh("nans")
             self.emit(f"{acc} = {init}")
             self.emit(f"{nan} = 0")
 
             def body() -> None:
-                v = self.value(r.inputs[0], self.full_index)
+                v = self.value(item.input)
                 self.emit(f"{acc} = {pick}({acc}, {v})")
                 if is_float:
                     self.emit(f"{nan} += 1 if {v} != {v} else 0")
@@ -104,25 +111,26 @@ class WholeReductions:
             best = self.fresh("m")
             self.emit(f"{best} = {acc_dtype}(np.nan) if {nan} > 0 else {acc}" if is_float
                       else f"{best} = {acc}")
-            if r.op in ("max", "min"):
+            if op in ("max", "min"):
                 self.finish_row(r, best)
                 return
         self.first_position(r, reduced, best, count)
 
-    def first_position(self, r: Node, reduced: list[int], best: str, count: str) -> None:
+    def first_position(self, r: int, reduced: list[int], best: str, count: str) -> None:
         """argmax / argmin: the first position holding the extreme ``best`` (or the first
         NaN; for booleans, from the ``count`` of true or false values). An integer min
         over positions: exact in any order, so a numba ``prange`` reduction."""
-        src = r.inputs[0].type.dtype
-        axis = r.attrs["axes"][0]
+        item = self.ir.values[r]
+        axis = item.position_axis
         first = self.fresh("first")
         self.emit(f"{first} = {self.dim(axis)}")
 
         def find() -> None:
-            v = self.value(r.inputs[0], self.full_index)
-            if src == np.bool_:
-                hit = f"{v} == ({count} > 0)" if r.op == "argmax" else f"{v} == ({count} == 0)"
-            elif np.issubdtype(src, np.floating):
+            v = self.value(item.input)
+            if item.src_dtype == "bool":
+                hit = (f"{v} == ({count} > 0)" if item.combine == "argmax"
+                       else f"{v} == ({count} == 0)")
+            elif item.src_dtype.startswith("float"):
                 hit = f"(({v} != {v}) if {best} != {best} else ({v} == {best}))"
             else:
                 hit = f"{v} == {best}"
@@ -132,23 +140,22 @@ class WholeReductions:
         self.reduce_loops(reduced, find, parallel=True)
         self.finish_row(r, first)
 
-    def blocked(self, r: Node, reduced: list[int], acc: str, acc_dtype: str,
-                init: str) -> str:
-        """Emit a float reduction in fixed blocks (module doc); returns the variable
+    def blocked(self, item, reduced: list[int], acc: str, acc_dtype: str, init: str) -> str:
+        """Print a float reduction in fixed blocks (module doc); returns the variable
         holding its value (NaN where a max/min saw one)."""
         lead, n = reduced[0], self.dim(reduced[0])
         if not getattr(self, "whole_blocks", False):
             points = " * ".join(self.dim(a) for a in reduced)
             self.emit(f"nb = max(1, min({BLOCKS}, {n}, ({points}) // {BLOCK_POINTS}))")
             self.whole_blocks = True
-        sums = r.op in ("sum", "prod")
-        pick = "max" if r.op in ("max", "argmax") else "min"
+        sums = item.combine in ("sum", "prod")
+        pick = "max" if item.combine in ("max", "argmax") else "min"
         partial = self.fresh("part")
         self.emit(f"{partial} = np.empty((nb,), {acc_dtype})")
         nan = "" if sums else self.fresh("nans")
         if nan:
             self.emit(f"{nan}p = np.empty((nb,), int64)")
-        self.emit("for part in prange(nb):")
+        self.emit(f"for part in {self.loop(True)}(nb):")
         self.push()
         self.emit(f"lo = part * {n} // nb")
         self.emit(f"{acc} = {init}")
@@ -160,11 +167,12 @@ class WholeReductions:
         if len(reduced) == 1:
             self.emit(f"u{lead} = np.uint64(i{lead})")
             self.unsigned[f"i{lead}"] = f"u{lead}"
+        operator = "+" if item.combine == "sum" else "*"
 
         def body() -> None:
-            v = self.value(r.inputs[0], self.full_index)
+            v = self.value(item.input)
             if sums:
-                self.emit(f"{acc} = {acc} {'+' if r.op == 'sum' else '*'} {v}")
+                self.emit(f"{acc} = {acc} {operator} {v}")
             else:
                 self.emit(f"{acc} = {pick}({acc}, {v})")
                 self.emit(f"{nan} += 1 if {v} != {v} else 0")
@@ -181,7 +189,7 @@ class WholeReductions:
             self.emit(f"{nan} = 0")
         self.emit("for part in range(nb):")
         if sums:
-            self.emit(f"    {acc} = {acc} {'+' if r.op == 'sum' else '*'} {partial}[part]")
+            self.emit(f"    {acc} = {acc} {operator} {partial}[part]")
             return acc
         self.emit(f"    {acc} = {pick}({acc}, {partial}[part])")
         self.emit(f"    {nan} += {nan}p[part]")

@@ -223,10 +223,14 @@ def make_node(op: str, inputs: tuple[Node, ...], attrs: Attrs, type: TensorType,
     key = (op, uids, attrs._items, type)  # the items hash in C, Attrs in Python
     ref = _consed.get(key)
     node = ref() if ref is not None else None
+    st = _local.state
     if node is None:
+        if meta is None:  # (Node would read the state again for it: a hot path)
+            pinned, scopes = st.pinned, st.scopes
+            meta = (pinned[-1] if pinned else _user_frame(), scopes[-1] if scopes else "",
+                    st.autodiff_depth > 0)
         node = Node(op, inputs, attrs, type, value=value, meta=meta)
         _remember(key, node)
-    st = _local.state
     if st.stamps:  # recording GradManagers differentiate through what is built now
         uid = node.uid
         for recorded in st.stamps:

@@ -9,14 +9,14 @@ Under ``GRAPHC_BACKEND=interp`` the same plan runs on the NumPy reference interp
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-from .. import interp, lazy
-from ..ir import Node, TensorType, is_frontier, structural_key, topo_order
+from .. import lazy
+from ..ir import Node, TensorType, is_frontier, topo_order
 from ..random import RNG
+from ..runtime.donation import claim, expose, may_donate
 from .errors import TraceError
 from .state import DataRef, StateRef
 
@@ -56,20 +56,21 @@ class Entry:
         self.write_refs = [(ref, n.type) for ref, n in writes if n is not None]
         self.compiled = None
         self.program = None
-        self.interpreted = lazy.backend() == "interp"
         args: list[Node] = []
         if self.roots:
-            if self.interpreted:
-                self.order = topo_order(self.roots)
-                _, args = structural_key(self.roots, self.order)
-            else:
-                from ..runtime.compiler import lookup_or_compile
+            from ..runtime.compiler import prepare
 
-                self.compiled, args = lookup_or_compile(self.roots, updates=self._updates)
-                self.program = self.compiled.program
+            self.compiled, args = prepare(self.roots, updates=self._updates)
+            self.program = self.compiled.program
         self.args = args
         self._plan(args)
         self.donations = self._donations()
+        # Written states whose value is a Program output no other produced value shares:
+        # the state's Tensor is its one holder, so graphc owns it (graphc.runtime.donation).
+        outputs = [s[1] for s in self.sources if s[0] == "program"]
+        self.claims = [isinstance(ref, DataRef) and source[0] == "program"
+                       and outputs.count(source[1]) == 1
+                       for (ref, _), source in zip(self.write_refs, self.sources[self.n_outputs:])]
 
     # -- binding --------------------------------------------------------------------
     def _frontier_source(self, node: Node) -> tuple:
@@ -153,12 +154,9 @@ class Entry:
             args[k] = rng.redraw(recipe) if redraw else node.buffer
         if self.program is not None:
             if self.donations:
-                donate = [(k, j) for k, j, ref in self.donations if _sole_owner(ref, args, k)]
-                values = self.program.run(args, donate)
+                values = self.program.run(args, self._donate(args))
             else:
                 values = self.program.run(args)
-        elif self.roots:
-            values = self._interpret(args)
         else:
             values = []
         if self._all_from_program:
@@ -167,11 +165,27 @@ class Entry:
             produced = [self._value(s, values, inputs, args, redraw) for s in self.sources]
         n = self.n_outputs
         if self.write_refs:
-            for (ref, type), value in zip(self.write_refs, produced[n:]):
+            for (ref, type), value, owns in zip(self.write_refs, produced[n:], self.claims):
                 ref.write(value, type)
+                if owns:
+                    claim(value)
         for ref in self.none_writes:
             ref.write(None, None)
         return produced[:n] if len(produced) != n else produced
+
+    def _donate(self, args: list) -> list[tuple[int, int]]:
+        """The pairs this call may compute in place: states graphc owns (see
+        graphc.runtime.donation) that no live pending Tensor of this thread reads (it
+        would read the overwritten buffer when it is computed later)."""
+        donate = [(k, j, ref.tensor._node) for k, j, ref in self.donations
+                  if may_donate(ref.tensor._node, args[k])]
+        if not donate or lazy.graphs_held():  # (a kept graph may read the old values)
+            return []
+        live = lazy.live_pending_tensors()
+        if live:
+            read = {i.uid for n in topo_order([t._node for t in live]) for i in n.inputs}
+            donate = [d for d in donate if d[2].uid not in read]
+        return [(k, j) for k, j, _ in donate]
 
     def _value(self, source: tuple, values: list, inputs: Sequence, args: list,
                redraw: bool):
@@ -180,8 +194,10 @@ class Entry:
             return values[source[1]]
         if kind == "input":
             return np.array(inputs[source[1]])  # a copy: never alias the caller's array
-        if kind == "read":
-            return source[1].read(source[2])
+        if kind == "read":  # a state's own array, handed to a second holder
+            value = source[1].read(source[2])
+            expose(value)
+            return value
         if kind == "draw":  # the Program's own draw when it reads this one too
             k = next((k for k, *_, node in self.draws_at if node is source[3]), None)
             if k is not None:
@@ -189,36 +205,11 @@ class Entry:
             return source[1].redraw(source[2]) if redraw else source[3].buffer
         return source[1]
 
-    def _interpret(self, args: list) -> list:
-        values = {a.uid: v for a, v in zip(self.args, args)}
-        for node in self.order:
-            if node.uid in values:
-                continue
-            if node.buffer is not None:  # a constant kept in the structural key
-                values[node.uid] = node.buffer
-            else:
-                values[node.uid] = interp.evaluate(node, [values[i.uid] for i in node.inputs])
-        return [values[r.uid] for r in self.roots]
-
-    # -- inspection -----------------------------------------------------------------
     def stats(self) -> dict:
         """Compile time, kernel count and peak planned memory of the Program."""
-        if self.compiled is None:
+        if self.compiled is None or self.compiled.plan is None:
             return {"compile_seconds": 0.0, "kernels": 0, "planned_bytes": 0,
-                    "backend": "interp" if self.interpreted else "none"}
+                    "backend": "none" if self.compiled is None else "interp"}
         return {"compile_seconds": self.compiled.compile_seconds,
                 "kernels": self.program.stats["kernels"],
                 "planned_bytes": self.compiled.plan.planned_bytes, "backend": "compiled"}
-
-
-def _sole_owner(ref: DataRef, args: list, k: int) -> bool:
-    """Whether ``args[k]``, the array ``ref``'s Tensor holds, is referenced by nothing
-    but that Tensor's node and ``args``, and the node by nothing but the Tensor: then no
-    one can see the old value once the Tensor takes its new one, and the Program may
-    overwrite it. Anything else (an ``np.asarray(param)`` or ``state_dict()`` the user
-    kept, a view, a pending Tensor built on the old value) keeps the copy."""
-    node = ref.tensor._node
-    array = args[k]
-    # node: ref.tensor._node, `node` here, getrefcount's argument. array: node.buffer,
-    # the args list, `array` here, getrefcount's argument.
-    return node.buffer is array and sys.getrefcount(node) == 3 and sys.getrefcount(array) == 4

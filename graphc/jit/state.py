@@ -57,6 +57,7 @@ class StateRef:
             raise StateChanged(f"{self} now has type {node.type}, traced as {type}")
         if node.buffer is None:
             lazy.realize([node])
+            node = self.node()  # (its Tensor now holds a leaf of the value)
         return node.buffer
 
     def write(self, value: np.ndarray | None, type: TensorType) -> None:

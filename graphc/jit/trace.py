@@ -332,10 +332,9 @@ def arrays_of(leaves: list, want: list[np.dtype]) -> list[np.ndarray]:
                 leaf = np.ascontiguousarray(leaf, dtype=dtype)
             out.append(leaf)
         else:
-            node = leaf._node
-            if node.buffer is None:
-                lazy.realize([node])
-            out.append(node.buffer)
+            if leaf._node.buffer is None:
+                lazy.realize([leaf._node])
+            out.append(leaf._node.buffer)  # (a leaf of the value, once realized)
     return out
 
 

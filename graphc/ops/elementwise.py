@@ -1,9 +1,10 @@
 """Elementwise ops. Operands arrive with equal shapes and dtypes: the front end inserts
 explicit ``broadcast_to`` and ``astype`` nodes, so fusion sees every index map and cast.
 
-Each op's ``template`` is a scalar expression over ``{0}``, ``{1}``, ... (and attrs by
-name) that codegen renders; helper names such as ``exp`` or ``erf`` are supplied by the
-code generator, which picks implementations that vectorise.
+Each op names the scalar op it computes at every point (``scalar_op``: ``add``, ``exp``,
+``where``, ``cast``, ...), which lowering puts in the kernel IR (graphc/ir/kernel_ir.py).
+What a scalar op computes is the op's reference here; how a backend writes it is that
+backend's table (the CPU's: graphc/codegen/cpu_ops.py).
 """
 
 from __future__ import annotations
@@ -84,63 +85,63 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 _UNARY = {
-    # name: (domain, reference, template)
-    "neg": ("numeric", np.negative, "(-{0})"),
-    "abs": ("numeric", np.abs, "abs({0})"),
-    "exp": ("float", np.exp, "exp({0})"),
-    "log": ("float", np.log, "log({0})"),
-    "log1p": ("float", np.log1p, "log1p({0})"),
-    "expm1": ("float", np.expm1, "expm1({0})"),
-    "sqrt": ("float", np.sqrt, "sqrt({0})"),
-    "sin": ("float", np.sin, "sin({0})"),
-    "cos": ("float", np.cos, "cos({0})"),
-    "tan": ("float", np.tan, "tan({0})"),
-    "tanh": ("float", np.tanh, "tanh({0})"),
-    "erf": ("float", _erf, "erf({0})"),
-    "sigmoid": ("float", _sigmoid, "sigmoid({0})"),
-    "relu": ("numeric", _relu, "relu({0})"),
-    "floor": ("float", np.floor, "floor({0})"),
-    "ceil": ("float", np.ceil, "ceil({0})"),
-    "round": ("float", np.round, "rint({0})"),
-    "sign": ("numeric", np.sign, "sign({0})"),
-    "copy": ("any", np.copy, "{0}"),
+    # name: (domain, reference); each computes the scalar op of its own name
+    "neg": ("numeric", np.negative),
+    "abs": ("numeric", np.abs),
+    "exp": ("float", np.exp),
+    "log": ("float", np.log),
+    "log1p": ("float", np.log1p),
+    "expm1": ("float", np.expm1),
+    "sqrt": ("float", np.sqrt),
+    "sin": ("float", np.sin),
+    "cos": ("float", np.cos),
+    "tan": ("float", np.tan),
+    "tanh": ("float", np.tanh),
+    "erf": ("float", _erf),
+    "sigmoid": ("float", _sigmoid),
+    "relu": ("numeric", _relu),
+    "floor": ("float", np.floor),
+    "ceil": ("float", np.ceil),
+    "round": ("float", np.round),
+    "sign": ("numeric", np.sign),
+    "copy": ("any", np.copy),
 }
-for _name, (_domain, _fn, _tpl) in _UNARY.items():
-    register(_name, "elementwise", _infer(_domain), _np(_fn), _tpl,
+for _name, (_domain, _fn) in _UNARY.items():
+    register(_name, "elementwise", _infer(_domain), _np(_fn), _name,
              differentiable=_domain != "bool")
 
-register("detach", "elementwise", _infer("any"), _np(np.copy), "{0}", differentiable=False)
+register("detach", "elementwise", _infer("any"), _np(np.copy), "copy", differentiable=False)
 
 _BINARY = {
-    "add": ("numeric", np.add, "({0} + {1})"),
-    "sub": ("numeric", np.subtract, "({0} - {1})"),
-    "mul": ("numeric", np.multiply, "({0} * {1})"),
-    "div": ("float", np.true_divide, "({0} / {1})"),
-    "floor_div": ("numeric", np.floor_divide, "floor_div({0}, {1})"),
-    "mod": ("numeric", np.mod, "mod({0}, {1})"),
-    "pow": ("numeric", _power, "power({0}, {1})"),
-    "maximum": ("any", _maximum, "maximum({0}, {1})"),
-    "minimum": ("any", _minimum, "minimum({0}, {1})"),
+    "add": ("numeric", np.add),
+    "sub": ("numeric", np.subtract),
+    "mul": ("numeric", np.multiply),
+    "div": ("float", np.true_divide),
+    "floor_div": ("numeric", np.floor_divide),
+    "mod": ("numeric", np.mod),
+    "pow": ("numeric", _power),
+    "maximum": ("any", _maximum),
+    "minimum": ("any", _minimum),
 }
-for _name, (_domain, _fn, _tpl) in _BINARY.items():
-    register(_name, "elementwise", _infer(_domain), _np(_fn), _tpl)
+for _name, (_domain, _fn) in _BINARY.items():
+    register(_name, "elementwise", _infer(_domain), _np(_fn), _name)
 
 _PREDICATES = {
-    "equal": ("any", np.equal, "({0} == {1})"),
-    "not_equal": ("any", np.not_equal, "({0} != {1})"),
-    "less": ("any", np.less, "({0} < {1})"),
-    "less_equal": ("any", np.less_equal, "({0} <= {1})"),
-    "greater": ("any", np.greater, "({0} > {1})"),
-    "greater_equal": ("any", np.greater_equal, "({0} >= {1})"),
-    "logical_and": ("bool", np.logical_and, "({0} and {1})"),
-    "logical_or": ("bool", np.logical_or, "({0} or {1})"),
-    "logical_xor": ("bool", np.logical_xor, "({0} != {1})"),
-    "logical_not": ("bool", np.logical_not, "(not {0})"),
-    "isnan": ("float", np.isnan, "isnan({0})"),
-    "isinf": ("float", np.isinf, "isinf({0})"),
+    "equal": ("any", np.equal),
+    "not_equal": ("any", np.not_equal),
+    "less": ("any", np.less),
+    "less_equal": ("any", np.less_equal),
+    "greater": ("any", np.greater),
+    "greater_equal": ("any", np.greater_equal),
+    "logical_and": ("bool", np.logical_and),
+    "logical_or": ("bool", np.logical_or),
+    "logical_xor": ("bool", np.logical_xor),
+    "logical_not": ("bool", np.logical_not),
+    "isnan": ("float", np.isnan),
+    "isinf": ("float", np.isinf),
 }
-for _name, (_domain, _fn, _tpl) in _PREDICATES.items():
-    register(_name, "elementwise", _infer(_domain, result="bool"), _np(_fn), _tpl,
+for _name, (_domain, _fn) in _PREDICATES.items():
+    register(_name, "elementwise", _infer(_domain, result="bool"), _np(_fn), _name,
              differentiable=False)
 
 
@@ -156,7 +157,7 @@ def _infer_where(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
     return a
 
 
-register("where", "elementwise", _infer_where, _np(np.where), "({1} if {0} else {2})")
+register("where", "elementwise", _infer_where, _np(np.where), "where")
 
 
 def _infer_astype(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
@@ -164,7 +165,7 @@ def _infer_astype(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
 
 
 register("astype", "elementwise", _infer_astype,
-         lambda xs, attrs: xs[0].astype(attrs["dtype"]), "{dtype}({0})")
+         lambda xs, attrs: xs[0].astype(attrs["dtype"]), "cast")
 
 
 # ---- gradients (VJP rules) -------------------------------------------------------

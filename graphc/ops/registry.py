@@ -1,5 +1,5 @@
 """The op registry: each op declares, in one place, its inference, its NumPy reference,
-its fusion kind (with a scalar template for elementwise ops) and its VJP rule."""
+its fusion kind (with a named scalar op for elementwise ops) and its VJP rule."""
 
 from __future__ import annotations
 
@@ -31,20 +31,20 @@ ReferenceFn = Callable[[Sequence[np.ndarray], Attrs], np.ndarray]
 class OpDef:
     """Everything graphc knows about one op.
 
-    ``template`` (elementwise ops only) is a Python scalar expression over ``{0}``,
-    ``{1}``, ... that both CPU and GPU codegen render. ``index_map`` (movement ops only)
-    maps the index expressions of an output element to those of the input element it
-    reads (see :mod:`graphc.ops.movement`). ``vjp(node, grad_out) -> tuple of input
-    gradients (or None)`` is declared beside the op with :func:`defvjp`. How a backend
-    computes an opaque op is not here: it is that backend's library table
-    (``graphc.backends``).
+    ``scalar_op`` (elementwise ops only) names the scalar op the kernel IR computes at
+    each point (graphc/ir/kernel_ir.py); each backend's renderer has its text.
+    ``index_map`` (movement ops only) maps the index expressions of an output element
+    to those of the input element it reads (see :mod:`graphc.ops.movement`).
+    ``vjp(node, grad_out) -> tuple of input gradients (or None)`` is declared beside the
+    op with :func:`defvjp`. How a backend computes an opaque op is not here: it is that
+    backend's library table (``graphc.backends``).
     """
 
     name: str
     kind: str
     infer: InferFn
     reference: ReferenceFn
-    template: str | None = None
+    scalar_op: str | None = None
     vjp: Callable[..., Any] | None = None
     differentiable: bool = True
     index_map: Callable[..., tuple[str, ...]] | None = None
@@ -64,22 +64,22 @@ class OpDef:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"op {self.name}: unknown kind {self.kind!r}")
-        if self.kind == "elementwise" and self.template is None:
-            raise ValueError(f"elementwise op {self.name} needs a scalar template")
+        if self.kind == "elementwise" and self.scalar_op is None:
+            raise ValueError(f"elementwise op {self.name} needs a scalar op")
 
 
 OPS: dict[str, OpDef] = {}
 
 
 def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
-             template: str | None = None, differentiable: bool = True,
+             scalar_op: str | None = None, differentiable: bool = True,
              index_map: Callable[..., tuple[str, ...]] | None = None) -> OpDef:
     """Declare an op. Names are stable: dumps and visualisation depend on them."""
     if name in OPS:
         raise ValueError(f"op {name} is already registered")
     if kind == "movement" and index_map is None:
         raise ValueError(f"movement op {name} needs an index map")
-    op = OpDef(name, kind, infer, reference, template, None, differentiable, index_map)
+    op = OpDef(name, kind, infer, reference, scalar_op, None, differentiable, index_map)
     OPS[name] = op
     return op
 

@@ -25,7 +25,7 @@ def _first(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
 
 
 register("identity", "elementwise", _first, lambda xs, attrs: xs[0],
-         "{0}").autodiff_wrapper = True
+         "copy").autodiff_wrapper = True
 register("custom_grad", "opaque", _first, lambda xs, attrs: xs[0]).autodiff_wrapper = True
 
 

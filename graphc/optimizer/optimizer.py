@@ -140,13 +140,13 @@ def _pending_mutations() -> list[Node]:
     return nodes
 
 
-def _live_readers(replaced: set[int], roots: list[Node]
+def _live_readers(replaced: set[int], roots: list[Node], tensors: list[Tensor]
                   ) -> tuple[list[Node], list[Node] | None]:
-    """Nodes of live pending Tensors whose graphs read one of the ``replaced`` nodes, and
-    ``topo_order(roots + readers)`` when every live pending Tensor is a reader (the
-    usual step: the loss, the gradients), else None. One walk serves both: the readers
-    and the order the step's realization needs."""
-    live = [t._node for t in lazy.live_pending_tensors()]
+    """Nodes of the live pending ``tensors`` whose graphs read one of the ``replaced``
+    nodes, and ``topo_order(roots + readers)`` when every live pending Tensor is a reader
+    (the usual step: the loss, the gradients), else None. One walk serves both: the
+    readers and the order the step's realization needs."""
+    live = [t._node for t in tensors]
     order = topo_order(roots + live)
     if not live:
         return [], order
@@ -307,14 +307,15 @@ class Optimizer:
                             plain.append((state, key, value))
         roots = [v._node for v in values]
         computed = {n.uid for n in roots}
-        readers, order = _live_readers({t._node.uid for t in targets}, roots)
+        live = lazy.live_pending_tensors()
+        readers, order = _live_readers({t._node.uid for t in targets}, roots, live)
         mutations = _pending_mutations()
         for n in readers + mutations:
             if n.uid not in computed:
                 computed.add(n.uid)
                 roots.append(n)
         lazy.realize(roots, order=None if mutations else order,
-                     replacing=_replacing(targets, values))
+                     replacing=_replacing(targets, values), live=live)
         for target, value in zip(targets, values):
             lazy.rebind(target, value._node)
         for state, key, value in plain:

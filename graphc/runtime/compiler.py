@@ -5,6 +5,9 @@ The Program itself is assembled by the linker (graphc/runtime/link.py).
 ``execute`` is what realization calls: it looks the pending subgraph up by structural
 key (same model, next batch → same key), compiles on a miss (passes → fuse → schedule →
 plan_memory → codegen), and runs the Program on the current buffers and scalars.
+``prepare`` is the one place that chooses how a graph runs (a compiled Program, or the
+reference interpreter under ``GRAPHC_BACKEND=interp``): lazy realization and compiled
+functions (graphc.jit) both call it, and both run what it returns the same way.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from ..ir.values import _values, forget
 from ..ops import computes_exactly
 from ..passes import run_pipeline
 from ..passes.memory import MemoryPlan, plan_memory
-from .donation import donations, replaced_pairs
+from .donation import donations, expose, expose_views, replaced_pairs
 from .kernel_calls import CallPlan
 from .link import ProgramBuilder
 from .program import Program, StepError
@@ -92,25 +95,25 @@ _backend_of: dict[str, Backend] = {}  # device name → its backend, picked once
 
 def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
                     updates: set[tuple[int, int]] | None = None,
-                    backend: Backend | None = None) -> Compiled:
+                    target: Backend | None = None) -> Compiled:
     """Run the whole pipeline on the pending graph of ``outputs`` (no cache). ``updates``:
-    the (argument index, output index) pairs to prefer for in-place kernels; ``backend``:
-    the target (by default the one of the outputs' device)."""
+    the (argument index, output index) pairs to prefer for in-place kernels; ``target``:
+    the backend (by default the one of the outputs' device)."""
     t0 = time.perf_counter()
-    backend = backend or target_backend(outputs)
+    target = target or target_backend(outputs)
     if args is None:
         _, args = structural_key(outputs)
     key_index = {}
     for k, n in enumerate(topo_order(outputs)):  # the key's order (see execute)
         key_index.setdefault(id(n.meta), k)
-    graph = run_pipeline(Graph(tuple(outputs)), capabilities=backend.capabilities)
+    graph = run_pipeline(Graph(tuple(outputs)), capabilities=target.capabilities)
     from ..passes.fusion import fuse
     from ..passes.schedule import schedule
 
     fused = schedule(fuse(graph))
     plan = plan_memory(fused, list(graph.outputs))
     builder = ProgramBuilder(fused, args, list(graph.outputs), plan, updates or set(),
-                             key_index, backend=backend)
+                             key_index, backend=target)
     program = builder.build()
     seconds = time.perf_counter() - t0
     program.stats.update(compile_seconds=seconds, kernels=len(fused.kernels),
@@ -177,24 +180,24 @@ def _entry(entry: tuple) -> str:
 
 def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None,
                       updates: Callable[[list[Node]], set[tuple[int, int]]] | None = None,
-                      backend: Backend | None = None) -> tuple[Compiled, list[Node]]:
+                      target: Backend | None = None) -> tuple[Compiled, list[Node]]:
     """The cached Compiled for ``outputs``' structure (compiling on a miss) and its args.
 
     ``keyed`` is ``structural_key(outputs)`` when the caller has it already. ``updates``
     gives, from the args, the (argument index, output index) pairs the caller means to
     donate (a state and its new value); on a miss the compiler pairs those first when it
-    builds in-place kernels. ``backend``: the target (by default the outputs' device's)."""
-    backend = backend or target_backend(outputs)
+    builds in-place kernels. ``target``: the backend (by default the outputs' device's)."""
+    target = target or target_backend(outputs)
     key, args = keyed or structural_key(outputs)
     if not isinstance(key, _Key):
-        key = _Key(key, backend.cache_tag)
+        key = _Key(key, target.cache_tag)
     compiled = _cached(key)
     if compiled is None:
         with _compile_lock:  # one compile at a time: a second thread then finds it cached
             compiled = _cached(key)
             if compiled is None:
                 compiled = compile_outputs(outputs, args, updates(args) if updates else None,
-                                           backend)
+                                           target)
                 stats["programs_compiled"] += 1
                 stats["compile_seconds"] += compiled.compile_seconds
                 if os.environ.get("GRAPHC_LOG_COMPILES"):
@@ -205,6 +208,59 @@ def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None,
                     while len(_programs) > MAX_PROGRAMS:
                         _programs.popitem(last=False)
     return compiled, args
+
+
+BACKENDS = ("compiled", "interp")
+
+
+def backend() -> str:
+    """The execution backend: ``GRAPHC_BACKEND``, ``compiled`` (default) or ``interp``
+    (the NumPy reference interpreter)."""
+    name = os.environ.get("GRAPHC_BACKEND", "compiled")
+    if name not in BACKENDS:
+        raise ValueError(f"unknown GRAPHC_BACKEND {name!r}; valid: {', '.join(BACKENDS)}")
+    return name
+
+
+class Interpreted:
+    """A graph the reference interpreter runs, called as a Program is: ``run(values)``
+    maps the values of its structural key's arguments to its outputs' values. What
+    :func:`prepare` returns under ``GRAPHC_BACKEND=interp`` (``program`` is itself, and
+    nothing runs in place), and what a tiny graph's first sighting runs."""
+
+    in_place: dict = {}
+    compile_seconds = 0.0
+    plan = None
+
+    def __init__(self, outputs: list[Node], args: list[Node]) -> None:
+        self.outputs = outputs
+        self.args = args
+        self.program = self
+        self.stats = {"kernels": 0}
+
+    def run(self, values: Sequence, donate: Sequence[tuple[int, int]] = ()) -> list:
+        given = {a.uid: v for a, v in zip(self.args, values)}
+        results = interp.run(self.outputs, given=given)
+        outs = [results[o.uid] for o in self.outputs]
+        expose_views(outs)
+        given_ids = {id(v) for v in values}
+        for out in outs:  # an argument's array itself (a reference returning its input)
+            if id(out) in given_ids:
+                expose(out)
+        return outs
+
+
+def prepare(outputs: list[Node], keyed: tuple | None = None,
+            updates: Callable[[list[Node]], set[tuple[int, int]]] | None = None,
+            target: Backend | None = None) -> tuple[Compiled | Interpreted, list[Node]]:
+    """How ``outputs`` run, and the argument nodes a run takes values for: the cached
+    (or newly compiled) Program for the ``target`` backend, or the reference interpreter
+    under ``GRAPHC_BACKEND=interp``. Arguments as :func:`lookup_or_compile`'s; the
+    result's ``program.run(values, donate)`` computes the outputs."""
+    if backend() == "interp":
+        _, args = keyed or structural_key(outputs)
+        return Interpreted(outputs, args), args
+    return lookup_or_compile(outputs, keyed, updates, target)
 
 
 def _cached(key: _Key) -> Compiled | None:
@@ -238,9 +294,10 @@ def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
                              and not is_frontier(n)]
     # Memoised extras lie inside `order`, so it is also the topological order of outputs.
     key_tuple, args = structural_key(outputs, order)
-    backend = target_backend(outputs)
-    key = _Key(key_tuple, backend.cache_tag)
+    target = target_backend(outputs)
+    key = _Key(key_tuple, target.cache_tag)
     keyed = (key, args)
+    runnable: Compiled | Interpreted | None = None
     if key not in _programs:
         seen = _sightings.get(key, 0)
         if seen < 1 and _is_tiny(order):
@@ -249,19 +306,21 @@ def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
                 if len(_sightings) > 4 * MAX_PROGRAMS:
                     _sightings.clear()
             stats["interpreted"] += 1
-            return interp.run(roots, memo)
-    compiled, args = lookup_or_compile(
-        outputs, keyed, (lambda args: replaced_pairs(args, outputs, replacing)) if replacing
-        else None, backend)
+            runnable = Interpreted(outputs, args)
+    if runnable is None:
+        runnable, args = prepare(
+            outputs, keyed, (lambda args: replaced_pairs(args, outputs, replacing))
+            if replacing else None, target)
+    program = runnable.program
     values = [_runtime_value(a) for a in args]
     try:
-        if replacing and compiled.program.in_place:
-            donate = donations(compiled.program, args, values, outputs, order, replacing)
-            results = compiled.program.run(values, donate)
+        if replacing and program.in_place:
+            donate = donations(program, args, values, outputs, replacing)
+            results = program.run(values, donate)
             for k, _ in donate:
                 forget(args[k])
         else:
-            results = compiled.program.run(values)
+            results = program.run(values)
     except StepError as err:  # name the line that built the failing node in this graph
         if err.key_index is None or err.key_index >= len(order):
             raise

@@ -1,53 +1,116 @@
-"""Which buffers a lazy realization may overwrite: the old values of replaced state.
+"""Which buffers a Program may overwrite: ownership recorded, never guessed.
 
-``optimizer.step()`` computes every parameter's new value and then points the parameter
-at it; the old buffer is garbage from then on unless something else still holds it. When
-nothing does, the Program may write the new value into the old buffer (``Program.run``'s
-``donate``; the kernels that can are built by the compiler). Who may hold an old value:
+An optimizer step replaces each parameter (and each optimizer state) wholesale: the old
+buffer is garbage once its Tensor holds the new value, unless something else can still
+see it. Whether anything can is recorded when it happens, not read off reference counts
+(which CPython does not promise, and which race under threads):
 
-- the NumPy array: a user's ``np.asarray(param)`` or a view of it;
-- the node: another Tensor on the same value (``graphc.Tensor(param)``), or a graph that
-  will be computed later.
+- **claim**: graphc owns an array it computed as a fresh Program output (one owning its
+  memory) and handed to exactly one holder that will later replace it whole: the leaf a
+  lazy step releases an optimizer's new value to (:func:`graphc.lazy.realize`, for the
+  values its caller marks ``replacing``), or the leaf a compiled function writes a state
+  to (``graphc.jit``).
+- **expose**: an owned array stops being owned the moment a second holder may see it:
+  a second Tensor on its leaf (``Tensor(t)``, an op that returns its input: the
+  Tensor constructor and ``Tensor._wrap``), ``detach()`` (a new leaf on the same
+  array), ``np.asarray(t)`` (the array itself: Program outputs are read-only), a Program
+  output that is a view of an argument (:meth:`Program.run`), a value two Tensors
+  were released to. Exposure is for good: the next step computes into a new array,
+  which the holder owns again.
+- **pending readers**: a graph built on the old value and not computed yet would read
+  the overwritten buffer. A lazy step computes every live pending Tensor of its thread
+  that reads a replaced value in its own Program (before the write: the compiler
+  schedules in-place writes after every reader); a compiled function donates only values
+  no live pending Tensor of its thread reads (``graphc.jit``). Graphs other threads
+  build on a model one thread trains are a race, as they are in PyTorch (the
+  architecture doc's "Threads").
 
-The graph being computed now reads the old value before it is overwritten (the compiler
-schedules in-place writes after every reader). Any pending graph that reads it and is
-held by a live Tensor is part of this realization (``optimizer.step`` realizes every
-live pending Tensor that reads a value it replaces), and realized nodes forget their
-inputs unless a GradManager keeps the graph (then nothing is donated). So the reference
-counts decide: every reference to the node or the array must be one this module can
-account for, or the old value is kept.
+A Program then writes a state's new value over its old buffer when :func:`may_donate`
+says the holder's leaf still holds the array and the array is owned.
+
+>>> import numpy as np
+>>> a = np.zeros(3, np.float32)
+>>> claim(a); owned(a)
+True
+>>> expose(a); owned(a)
+False
 """
 
 from __future__ import annotations
 
-import sys
+import weakref
+from typing import TYPE_CHECKING
 
-from ..ir import Node
-from .program import Program
+import numpy as np
+
+if TYPE_CHECKING:
+    from ..ir import Node
+    from .program import Program  # which calls expose()
+
+# id(array) → a weak reference to each owned array. No callback (one per claim costs more
+# than the claim): a reference whose array died owns nothing, as owned() checks that the
+# reference still leads to the array asked about, and dead entries are swept when the
+# table doubles. Single dict operations, atomic under the GIL (graphc supports GIL builds
+# of CPython only); a sweep racing a claim can only drop a claim, so a race never
+# donates: it keeps a copy.
+_owned: dict[int, weakref.ref] = {}
+_sweep_at = [1 << 10]
+
+
+def claim(array: object) -> None:
+    """Record that graphc owns ``array``: a fresh array with one holder (see the module
+    docstring). A view, or anything but an ndarray, is never owned."""
+    if type(array) is np.ndarray and array.base is None:
+        _owned[id(array)] = weakref.ref(array)
+        if len(_owned) > _sweep_at[0]:
+            for key, ref in list(_owned.items()):
+                if ref() is None:
+                    _owned.pop(key, None)
+            _sweep_at[0] = max(1 << 10, 2 * len(_owned))
+
+
+def expose(array: object) -> None:
+    """Record that ``array`` may be seen by more than its one holder: never donated."""
+    _owned.pop(id(array), None)
+
+
+def expose_views(arrays: list) -> None:
+    """Expose the array each view in ``arrays`` looks into (values about to be handed
+    out, which may view a Program's argument)."""
+    for a in arrays:
+        if type(a) is np.ndarray:
+            base = a.base
+            if base is not None:
+                _owned.pop(id(base), None)
+
+
+def owned(array: object) -> bool:
+    """Whether ``array`` is claimed and not exposed since."""
+    ref = _owned.get(id(array))
+    return ref is not None and ref() is array
+
+
+def may_donate(holder: Node, array: object) -> bool:
+    """Whether a Program may write a new value over ``array``, the value of the leaf
+    ``holder`` whose Tensor is about to be rebound to that new value."""
+    return holder.buffer is array and owned(array)
 
 
 def donations(program: Program, args: list[Node], values: list, outputs: list[Node],
-              order: list[Node], replacing: dict[int, Node]) -> list[tuple[int, int]]:
-    """``(argument index, output index)`` pairs ``program`` may compute in place.
-
-    ``args`` and ``values`` are the Program's argument nodes and their runtime values,
-    ``outputs`` its output nodes, ``order`` the topological order of the graph computed
-    (a list holding every argument once), and ``replacing`` maps an output's uid to the
-    node its holder held before: the caller rebinds that holder to the output and keeps
-    no other reference to the old node.
-    """
-    candidates = _candidates(program, args, values, outputs, replacing)
-    if not candidates:
-        return []
-    readers = _graph_references(order, {args[k].uid for k, _ in candidates})
-    return [(k, j) for k, j in candidates if _only_known_holders(args[k], readers[args[k].uid])]
+              replacing: dict[int, Node]) -> list[tuple[int, int]]:
+    """``(argument index, output index)`` pairs ``program`` may compute in place in a
+    lazy realization: ``args`` and ``values`` are the Program's argument nodes and their
+    values, ``outputs`` its output nodes, and ``replacing`` maps an output's uid to the
+    node its holder gives up for it (an optimizer step's old values)."""
+    in_place = program.in_place
+    return [(k, j) for k, j in replaced_pairs(args, outputs, replacing)
+            if (k, j) in in_place and may_donate(args[k], values[k])]
 
 
 def replaced_pairs(args: list[Node], outputs: list[Node], replacing: dict[int, Node]
                    ) -> set[tuple[int, int]]:
     """``(argument index, output index)`` of each output that replaces an argument (the
-    pairs to build in-place kernels for; a function of its own, so that no local
-    variable of it outlives a reference count check)."""
+    pairs to build in-place kernels for)."""
     arg_index = {a.uid: k for k, a in enumerate(args)}
     pairs = set()
     for j, out in enumerate(outputs):
@@ -55,40 +118,3 @@ def replaced_pairs(args: list[Node], outputs: list[Node], replacing: dict[int, N
         if old is not None and old.uid in arg_index:
             pairs.add((arg_index[old.uid], j))
     return pairs
-
-
-def _candidates(program: Program, args: list[Node], values: list, outputs: list[Node],
-                replacing: dict[int, Node]) -> list[tuple[int, int]]:
-    """The pairs the Program can compute in place whose argument is a replaced node
-    still holding the value passed in."""
-    return [(k, j) for k, j in replaced_pairs(args, outputs, replacing)
-            if (k, j) in program.in_place and values[k] is args[k].buffer]
-
-
-def _graph_references(order: list[Node], uids: set[int]) -> dict[int, int]:
-    """How many references the input tuples of ``order`` hold to each node of ``uids``.
-    A tuple may be shared between nodes (autodiff's markers share theirs): it counts
-    once, as reference counts do. (A function of its own: loop variables left bound to
-    a node would be one more reference.)"""
-    tuples = {}
-    for node in order:
-        for i in node.inputs:
-            if i.uid in uids:
-                tuples[id(node.inputs)] = node.inputs
-                break
-    counts = dict.fromkeys(uids, 0)
-    for inputs in tuples.values():
-        for i in inputs:
-            if i.uid in counts:
-                counts[i.uid] += 1
-    return counts
-
-
-def _only_known_holders(node: Node, graph_readers: int) -> bool:
-    # The node: its holder's Tensor, `graph_readers` input tuples of the graph computed,
-    # the args and order lists, the caller's `replacing` dict, `node` here and
-    # getrefcount's argument. The array: node.buffer, the runtime values list, `array`
-    # here and getrefcount's argument.
-    array = node.buffer
-    return (sys.getrefcount(node) == 6 + graph_readers
-            and sys.getrefcount(array) == 4)

@@ -1,4 +1,8 @@
-"""``graphc.explain``: what the compiler would do with some tensors, without running it."""
+"""``graphc.explain``: what the compiler would do with some tensors, without running it.
+
+For each loop kernel it shows the three layers of code generation: the kernel IR (what
+the kernel computes: graphc/ir/kernel_ir.py), the CPU schedule (how it runs:
+graphc/codegen/cpu_schedule.py) and the source the CPU renderer printed from them."""
 
 from __future__ import annotations
 
@@ -21,12 +25,19 @@ class KernelInfo:
     boundary: str  # why this kernel is separate from the ones before it
     inputs: list[tuple]
     outputs: list[tuple]
+    ir: str = ""  # the kernel IR as text (loop kernels): what the kernel computes
+    schedule: str = ""  # the CPU schedule's decisions: how it runs
 
     def __str__(self) -> str:
         head = (f"== {self.name} [{self.kind}] {len(self.ops)} op(s): {' '.join(self.ops)}\n"
                 f"   reads {self.inputs} -> writes {self.outputs}\n"
                 f"   boundary: {self.boundary}\n")
-        return head + "\n".join("   | " + line for line in self.source.splitlines())
+        parts = [head.rstrip("\n")]
+        if self.ir:
+            parts += ["   " + line for line in self.ir.splitlines()]
+            parts.append("   " + self.schedule)
+        parts += ["   | " + line for line in self.source.splitlines()]
+        return "\n".join(parts)
 
 
 @dataclass
@@ -48,8 +59,9 @@ class Explanation:
 
 def _describe(item: KernelSource | Kernel, backend: Backend) -> KernelInfo:
     kernel = item.kernel if isinstance(item, KernelSource) else item
+    ir = schedule = ""
     if isinstance(item, KernelSource):
-        source = item.source
+        source, ir, schedule = item.source, str(item.ir), str(item.schedule)
     else:
         (node,) = kernel.members
         library = backend.library_kernel(node.op)
@@ -60,7 +72,7 @@ def _describe(item: KernelSource | Kernel, backend: Backend) -> KernelInfo:
             source = library.describe
     return KernelInfo(kernel.name, kernel.kind, kernel.ops, source, kernel.boundary or "first",
                       [(i.type.shape, i.type.dtype.name) for i in kernel.inputs],
-                      [(o.type.shape, o.type.dtype.name) for o in kernel.outputs])
+                      [(o.type.shape, o.type.dtype.name) for o in kernel.outputs], ir, schedule)
 
 
 def explain(*tensors) -> Explanation:
@@ -76,7 +88,7 @@ def explain(*tensors) -> Explanation:
     if not nodes:
         return Explanation([], 0.0, 0)
     backend = target_backend(nodes)
-    compiled = compile_outputs(nodes, backend=backend)
+    compiled = compile_outputs(nodes, target=backend)
     return Explanation([_describe(k, backend) for k in compiled.kernels],
                        compiled.compile_seconds,
                        compiled.plan.planned_bytes)

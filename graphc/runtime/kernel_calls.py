@@ -4,9 +4,12 @@ ahead of the first run, on two processes (graphc.codegen.precompile).
 A Program's kernels compile at their first call, when numba sees the arguments. The
 compiler records what each step does (:class:`CallPlan`), so that with the first run's
 arguments in hand every kernel call's argument types can be predicted without running
-anything: arguments are typed as they are, each computed value as a new C-contiguous
-array of its slot's type (which is what Programs allocate), each view as the same view of
-such an array. A prediction that turns out wrong costs only a compile at the call.
+anything: each kernel's types are read off its kernel IR's signature (dtypes, ranks,
+scalars, the sizes: graphc/codegen/cpu_signature.py), with each array's layout taken from
+the array the call will get: arguments as they are, each computed value a new
+C-contiguous array of its slot's type (which is what Programs allocate), each view the
+same view of such an array. A prediction that turns out wrong costs only a compile at
+the call.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import numpy as np
 @dataclass
 class CallPlan:
     """``step_info``: step index → ``("view", src, dst, fn)``, ``("const", dst, value)``
-    or ``("loop", dispatcher, params, sizes, source, in_place)`` (``in_place`` the
-    kernel's :class:`~graphc.runtime.program.InPlace` variant or None: it is the one
-    predicted while a donation switches it on); ``slot_type``: each slot's TensorType;
-    ``arg_slots``: where the Program's arguments go."""
+    or ``("loop", dispatcher, params, sizes, source, in_place, signature,
+    in_place_signature)`` (``in_place`` the kernel's
+    :class:`~graphc.runtime.program.InPlace` variant or None: it is the one predicted
+    while a donation switches it on; the signatures are the kernel IR's parameters);
+    ``slot_type``: each slot's TensorType; ``arg_slots``: where the Program's arguments go."""
 
     step_info: dict[int, tuple]
     slot_type: list
@@ -34,7 +38,7 @@ class CallPlan:
         """``(step index, dispatcher, numba argument types)`` of each kernel call a run
         with ``args`` makes, in order, without running a kernel. ``variants`` adds the
         calls of in-place variants that this run does not make (later runs may)."""
-        from numba import typeof
+        from ..codegen.cpu_signature import argument_types
 
         vals: list = [None] * len(self.slot_type)
         for slot, value in zip(self.arg_slots, args):
@@ -55,14 +59,14 @@ class CallPlan:
             elif info[0] == "const":
                 vals[info[1]] = info[2]
             else:
-                _, dispatcher, params, sizes, _, in_place = info
-                chosen = [(dispatcher, params)]
+                _, dispatcher, params, _, _, in_place, signature, in_place_signature = info
+                chosen = [(dispatcher, params, signature)]
                 if in_place is not None and in_place.donated(on):  # the variant runs
-                    chosen = [(in_place.dispatcher(), in_place.params)]
+                    chosen = [(in_place.dispatcher(), in_place.params, in_place_signature)]
                 elif in_place is not None and variants:
-                    chosen.append((in_place.dispatcher(), in_place.params))
-                for dispatcher, params in chosen:
-                    types = tuple(typeof(value(slot)) for _, slot in params) + (typeof(sizes),)
+                    chosen.append((in_place.dispatcher(), in_place.params, in_place_signature))
+                for dispatcher, params, signature in chosen:
+                    types = argument_types(signature, [value(slot) for _, slot in params])
                     calls.append((index, dispatcher, types))
         return calls
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ..backends import Backend, LibraryKernel
-from ..codegen.cpu import KernelSource, render_kernel
-from ..codegen.in_place import in_place_pairs, in_place_source
+from ..codegen.cpu import KernelSource, in_place_source, render_kernel
+from ..codegen.cpu_in_place import in_place_pairs
 from ..ir import FusedGraph, Kernel, Node, is_frontier
 from ..ir.node import SCALAR_OPS
 from ..ops import get_op
@@ -81,7 +81,8 @@ class ProgramBuilder:
         self.view_base: dict[int, int] = {}  # slot of a view step's result → its base slot
         # What each step does, for predicting kernel argument types before the first run
         # (see CallPlan): step index → ("view", src, dst, fn) | ("const", dst, value) |
-        # ("loop", dispatcher, params, sizes, source).
+        # ("loop", dispatcher, params, sizes, source, in-place variant, signature,
+        # the variant's signature).
         self.step_info: dict[int, tuple] = {}
         # Steps that may write their result into an argument's buffer: (step index,
         # argument slot, result slot, switch), the switch an int a call turns on.
@@ -161,19 +162,20 @@ class ProgramBuilder:
                 params.append(("in", self.array_slot(p.node)))
         sizes = np.array(ks.sizes or [0], dtype=np.int64)
         plain = all(p.node.type.dtype != np.float16 for p in ks.params)
-        variant = self._loop_in_place(ks, params) if plain else None
+        variant, variant_signature = self._loop_in_place(ks, params) if plain else (None, [])
         if plain:  # float16 arguments are converted at the call: not predicted
             self.step_info[len(self.steps)] = ("loop", dispatcher, params, sizes, ks.source,
-                                               variant)
+                                               variant, ks.params, variant_signature)
         self.steps.append(loop_step(kernel.name, dispatcher, params, outs, sizes, plain,
                                     variant))
 
     def _loop_in_place(self, ks: KernelSource, params: list[tuple[str, int]]
-                       ) -> InPlace | None:
-        """The in-place variant of a loop kernel (graphc.codegen.in_place) for outputs
+                       ) -> tuple[InPlace | None, list]:
+        """The in-place variant of a loop kernel (graphc.codegen.cpu_in_place) for outputs
         that leave the Program and are computed element by element from an argument of
-        their type read directly (a state update); None if it has none. (Such outputs
-        get fresh arrays when not donated, as every Program output does.)"""
+        their type read directly (a state update), with its signature; None if it has
+        none. (Such outputs get fresh arrays when not donated, as every Program output
+        does.)"""
         candidates = []
         for o, p in enumerate(ks.params):
             if p.kind != "out" or p.node.uid not in self.output_uids:
@@ -190,13 +192,13 @@ class ProgramBuilder:
                                        output_index[ks.params[c[1]].node.uid])
                         not in self.updates)
         used_in, used_out, unique = set(), set(), []
-        for i, o in in_place_pairs(ks, candidates):  # one input per output and back
+        for i, o in in_place_pairs(ks.ir, ks.schedule, candidates):  # one input per output and back
             if i not in used_in and o not in used_out:
                 used_in.add(i)
                 used_out.add(o)
                 unique.append((i, o))
         if not unique:
-            return None
+            return None, []
         out_of = dict(unique)
         pairs = []
         for i, o in unique:
@@ -207,7 +209,8 @@ class ProgramBuilder:
         merged_outs = set(out_of.values())
         variant_params = [("in", params[out_of[n]][1]) if n in out_of else params[n]
                           for n in range(len(params)) if n not in merged_outs]
-        return InPlace(in_place_source(ks, unique), variant_params, pairs)
+        signature = [p for n, p in enumerate(ks.params) if n not in merged_outs]
+        return InPlace(in_place_source(ks, unique), variant_params, pairs), signature
 
     def library_kernel(self, kernel: Kernel) -> None:
         (node,) = kernel.members
@@ -287,9 +290,12 @@ class ProgramBuilder:
                         for o in self.outputs]
         kernels = [k.source if isinstance(k, KernelSource) else k.name  # text, no nodes
                    for k in self.sources]
+        arg_slots = set(self.arg_slots)
         program = Program(self.steps, self.n_slots, self.arg_slots, output_slots,
                           kernels, in_place=self._in_place_pairs(output_slots),
-                          n_planned=len(self.plan.buffers))
+                          n_planned=len(self.plan.buffers),
+                          arg_outputs=tuple(j for j, s in enumerate(output_slots)
+                                            if s in arg_slots))
         self.calls = CallPlan(self.step_info, self.slot_type, self.arg_slots)
         program.first_run = self.calls.parallel_compile_hook()
         return program

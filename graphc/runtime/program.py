@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir import OpError
+from .donation import expose
 
 # The first two value slots of every call: its arena of planned buffers, and the set
 # of in-place switches (ints) this call turns on.
@@ -73,6 +74,9 @@ class Program:
     stats: dict = field(default_factory=dict)
     in_place: dict[tuple[int, int], int] = field(default_factory=dict)
     n_planned: int = 0
+    # Outputs that are an argument's array itself (a graph simplified to its input): the
+    # array then has two holders (graphc.runtime.donation).
+    arg_outputs: tuple[int, ...] = ()
     # Called once with the first run's arguments and switches, before it: the compiler
     # sets it to compile the kernels on two processes (graphc.codegen.precompile).
     first_run: Callable[[Sequence, frozenset], None] | None = None
@@ -109,8 +113,14 @@ class Program:
             arenas.append(arena)  # outputs never live in planned buffers
         outs = [vals[s] for s in self.output_slots]
         for out in outs:
-            if type(out) is np.ndarray and out.base is None:
-                out.setflags(write=False)  # no flags object: the per-call cost matters
+            if type(out) is np.ndarray:
+                base = out.base
+                if base is None:
+                    out.setflags(write=False)  # no flags object: the per-call cost matters
+                else:  # a view of an argument (or of a constant): seen by two holders now
+                    expose(base)
+        for j in self.arg_outputs:
+            expose(outs[j])
         return outs
 
     def run_steps(self, vals: list) -> None:
@@ -128,7 +138,7 @@ def overwritable(a: np.ndarray, donated: bool) -> bool:
 @dataclass
 class InPlace:
     """A loop kernel's variant writing some outputs over its arguments' buffers
-    (graphc.codegen.in_place), used when the caller donates one of them.
+    (graphc.codegen.cpu_in_place), used when the caller donates one of them.
 
     ``params`` are (kind, slot) in the variant's signature order, a merged input read
     from its output's slot; ``pairs`` are (argument slot, output slot, switch), the

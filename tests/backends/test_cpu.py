@@ -51,7 +51,7 @@ def test_an_op_missing_from_the_table_is_an_error_at_compile_time():
     b = buffer_node(np.ones((3, 4), np.float32), DEV)
     with pytest.raises(NoImplementation, match="matmul has no implementation on the "
                                                "cpu-without-matmul backend"):
-        compile_outputs([apply("matmul", [a, b])], backend=partial)
+        compile_outputs([apply("matmul", [a, b])], target=partial)
 
 
 def test_gpu_devices_have_no_backend_yet():
@@ -70,7 +70,7 @@ def test_capabilities_decide_the_rewrite_and_key_the_program_cache():
     compiled_before = compiler.stats["programs_compiled"]
     results = {}
     for backend in (cpu_backend(), no_gemm, cpu_backend()):
-        compiled, args = lookup_or_compile([out], backend=backend)
+        compiled, args = lookup_or_compile([out], target=backend)
         (results[backend.cache_tag],) = run(compiled, args)
         ops = " ".join(str(k) for k in compiled.program.kernels)
         assert ("matmul_add" in ops) == (backend is cpu_backend()), ops

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import graphc
-from graphc.codegen.cpu import PARALLEL_MIN_ELEMENTS
+from graphc.codegen.cpu_schedule import PARALLEL_MIN_ELEMENTS
 
 
 @pytest.mark.parametrize("rows", [4, PARALLEL_MIN_ELEMENTS // 256 + 1])

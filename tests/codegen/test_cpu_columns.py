@@ -8,7 +8,7 @@ import pytest
 
 import graphc
 import graphc.functional as F
-from graphc.codegen.cpu import LANE_MIN_ROW, PARALLEL_MIN_ELEMENTS
+from graphc.codegen.cpu_schedule import LANE_MIN_ROW, PARALLEL_MIN_ELEMENTS
 from tests.runtime.compiled import assert_same, run_compiled, tolerance
 
 rng = np.random.default_rng(7)

@@ -14,7 +14,7 @@ import pytest
 
 import graphc
 import graphc.functional as F
-from graphc.codegen import cpu, cpu_whole
+from graphc.codegen import cpu_schedule, cpu_whole
 from graphc.ir import structural_key
 from graphc.runtime.compiler import _runtime_value, compile_outputs
 from tests.runtime.compiled import assert_same
@@ -25,7 +25,7 @@ rng = np.random.default_rng(14)
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Parallel kernels and many blocks already at test sizes."""
-    monkeypatch.setattr(cpu, "PARALLEL_MIN_ELEMENTS", 1024)
+    monkeypatch.setattr(cpu_schedule, "PARALLEL_MIN_ELEMENTS", 1024)
     monkeypatch.setattr(cpu_whole, "BLOCK_POINTS", 64)
 
 
@@ -74,7 +74,7 @@ def test_whole_sum_is_the_same_bits_for_any_thread_count_and_every_call():
     """A parallel kernel (2**21 >= PARALLEL_MIN_ELEMENTS) under NUMBA_NUM_THREADS=1 and 2,
     in subprocesses, and 50 calls here. numba's prange reduction gave each thread's
     share its own partial, so the ones lost to 2**60 depended on the split."""
-    assert 1 << 21 >= cpu.PARALLEL_MIN_ELEMENTS
+    assert 1 << 21 >= cpu_schedule.PARALLEL_MIN_ELEMENTS
     bits = set()
     for threads in (1, 2):
         env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), GRAPHC_BACKEND="compiled")

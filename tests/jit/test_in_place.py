@@ -63,8 +63,16 @@ HOLDERS = {
     "np.asarray": lambda w: np.asarray(w),  # the buffer itself
     "detach": lambda w: w.detach(),  # a new Tensor on the same buffer
     "pending": lambda w: w * 1.0,  # a pending Tensor built on the old value
-    "view": lambda w: graphc.realize(w.T) or w.T,  # a realized view of the buffer
+    "view": lambda w: realized(w.T),  # a realized view of the buffer
+    "alias": lambda w: graphc.Tensor(w),  # another Tensor on the same node
+    "same-dtype astype": lambda w: w.astype(w.dtype),  # an op that returns its input
 }
+
+
+def realized(t):
+    """``t``, computed (a Tensor holding its value: here, a view of another's buffer)."""
+    graphc.realize(t)
+    return t
 
 
 @pytest.mark.parametrize("holder", HOLDERS)

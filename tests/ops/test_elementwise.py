@@ -1,11 +1,13 @@
 """Elementwise ops (graphc/ops/elementwise.py): inference rules and errors, references
-against NumPy, and scalar templates that agree with the references element by element."""
+against NumPy, and the CPU renderer's text of each op's scalar op agrees with the
+reference element by element."""
 
 import math
 
 import numpy as np
 import pytest
 
+from graphc.codegen.cpu_ops import SCALAR_OPS
 from graphc.ir import DTypeError, ShapeError, buffer_node
 from graphc.ops import OPS, apply, get_op
 
@@ -132,7 +134,7 @@ def test_round_reference_rounds_half_to_even():
     np.testing.assert_array_equal(reference("round", x), np.array([0, 2, 2, -0.0, -2]))
 
 
-# ---- templates agree with references -------------------------------------------------------
+# ---- the CPU text of each scalar op agrees with the references ----------------------
 
 def _sigmoid(v):
     return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
@@ -148,6 +150,11 @@ NAMESPACE = {
     "relu": lambda v: np.maximum(v, 0),
     "float32": np.float32, "int32": np.int32, "bool": bool, "float16": np.float16,
 }
+
+
+def cpu_text(op) -> str:
+    """The CPU renderer's text of the scalar op ``op`` computes (graphc/codegen/cpu_ops.py)."""
+    return SCALAR_OPS[op.scalar_op]
 
 
 def _operands_for(name: str) -> list[np.ndarray]:
@@ -168,7 +175,7 @@ def _operands_for(name: str) -> list[np.ndarray]:
         pool = [floats if name in ("log", "log1p", "sqrt") else signed * 0.5, floats]
     else:
         pool = [signed, floats]
-    arity = len({part.split("}")[0] for part in op.template.split("{")[1:]})
+    arity = len({part.split("}")[0] for part in cpu_text(op).split("{")[1:]})
     return pool[:arity]
 
 
@@ -180,7 +187,7 @@ ELEMENTWISE = sorted(n for n, op in OPS.items() if op.kind == "elementwise" and 
 def test_template_agrees_with_reference(name):
     arrays = _operands_for(name)
     expected = reference(name, *arrays)
-    template = get_op(name).template
+    template = cpu_text(get_op(name))
     for k in range(expected.size):
         args = [f"_v{i}" for i in range(len(arrays))]
         scope = dict(NAMESPACE, **{a: arr[k] for a, arr in zip(args, arrays)})
@@ -194,6 +201,6 @@ def test_astype_template_casts(dtype):
     x = np.array([-1.5, 0.0, 2.7], np.float32)
     expected = reference("astype", x, dtype=dtype)
     for k in range(3):
-        value = eval(get_op("astype").template.format("_v", dtype=dtype),  # noqa: S307
+        value = eval(cpu_text(get_op("astype")).format("_v", dtype=dtype),  # noqa: S307
                      dict(NAMESPACE, _v=x[k]))
         assert np.asarray(value, expected.dtype) == expected[k]

@@ -44,10 +44,10 @@ def test_every_op_declares_a_known_kind_and_a_reference():
         assert callable(op.infer) and callable(op.reference), name
 
 
-def test_elementwise_ops_have_templates_and_movement_ops_index_maps():
+def test_elementwise_ops_name_scalar_ops_and_movement_ops_have_index_maps():
     for name, op in OPS.items():
-        if op.kind == "elementwise":
-            assert isinstance(op.template, str) and "{0}" in op.template, name
+        if op.kind == "elementwise":  # a name (the text is each backend's), never a template
+            assert isinstance(op.scalar_op, str) and op.scalar_op.isidentifier(), name
         if op.kind == "movement":
             assert callable(op.index_map), name
 
@@ -73,15 +73,15 @@ def test_the_foundation_ops_are_registered():
 
 def test_registering_a_duplicate_name_raises():
     with pytest.raises(ValueError, match="add is already registered"):
-        register("add", "elementwise", _identity_infer, _identity_reference, "{0}")
-    assert get_op("add").template == "({0} + {1})"
+        register("add", "elementwise", _identity_infer, _identity_reference, "copy")
+    assert get_op("add").scalar_op == "add"
 
 
 def test_register_rejects_incomplete_declarations(scratch_names):
     scratch_names += ["test_bad_kind", "test_no_template", "test_no_index_map"]
     with pytest.raises(ValueError, match="unknown kind"):
         register("test_bad_kind", "fancy", _identity_infer, _identity_reference)
-    with pytest.raises(ValueError, match="needs a scalar template"):
+    with pytest.raises(ValueError, match="needs a scalar op"):
         register("test_no_template", "elementwise", _identity_infer, _identity_reference)
     with pytest.raises(ValueError, match="needs an index map"):
         register("test_no_index_map", "movement", _identity_infer, _identity_reference)

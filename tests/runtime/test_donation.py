@@ -2,6 +2,8 @@
 writes each new value over the old one when nothing else can read the old one, and
 never otherwise."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -91,8 +93,15 @@ HOLDERS = {
     "alias": lambda w: graphc.Tensor(w),  # another Tensor on the same node
     "detach": lambda w: w.detach(),  # a new Tensor on the same buffer
     "pending": lambda w: w * 1.0,  # a pending Tensor built on the old value
-    "view": lambda w: graphc.realize(w.T) or w.T,  # a realized view of the buffer
+    "view": lambda w: realized(w.T),  # a realized view of the buffer
+    "same-dtype astype": lambda w: w.astype(w.dtype),  # an op that returns its input
 }
+
+
+def realized(t):
+    """``t``, computed (a Tensor holding its value: here, a view of another's buffer)."""
+    graphc.realize(t)
+    return t
 
 
 @pytest.mark.parametrize("holder", HOLDERS)
@@ -150,3 +159,46 @@ def test_a_read_only_array_a_parameter_shares_is_never_written_while_its_owner_h
         step()
     np.testing.assert_array_equal(shared, original)
     assert not np.array_equal(net[0].weight.numpy(), original)
+
+
+def test_no_decision_reads_a_reference_count():
+    """Ownership is recorded (claim, expose), never read off ``sys.getrefcount``, which
+    CPython does not promise and which races under threads."""
+    root = Path(graphc.__file__).parent
+    users = [str(p.relative_to(root)) for p in root.rglob("*.py")
+             if "getrefcount" in p.read_text()]
+    assert users == []
+
+
+def test_an_owned_array_is_donated_again_once_its_exposure_is_replaced():
+    """Exposure is for good, for that array: the step after an ``np.asarray`` computes into
+    a new array, which the parameter owns, so the step after that updates in place."""
+    net, _, step = make(SGD)
+    for _ in range(3):
+        step()
+    weight = net[0].weight
+    seen = np.asarray(weight)
+    frozen = np.array(seen)
+    step()
+    assert address(weight) != seen.__array_interface__["data"][0]
+    np.testing.assert_array_equal(seen, frozen)
+    before = address(weight)
+    step()
+    assert address(weight) == before
+
+
+def test_a_gradient_keeping_its_graph_is_differentiated_at_the_old_values():
+    """A result of ``graphc.grad`` keeps its graph (for a gradient of it), which reads the
+    parameter's old value: no step overwrites that value while the result lives."""
+    net, _, step = make(SGD)
+    for _ in range(3):
+        step()
+    weight = net[0].weight
+    old = weight.numpy()
+    x = graphc.tensor(np.full(old.shape, 0.5, np.float32))
+    (g,) = graphc.grad((weight * x * x).sum(), [x])  # 2 w x, realized below
+    np.testing.assert_allclose(g.numpy(), old, rtol=1e-6)
+    step()
+    assert not np.array_equal(weight.numpy(), old)
+    (h,) = graphc.grad(g.sum(), [x])  # 2 w, at the value g was computed with
+    np.testing.assert_allclose(h.numpy(), 2 * old, rtol=1e-6)
