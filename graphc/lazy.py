@@ -110,7 +110,7 @@ _graph_holders: dict[int, weakref.ref] = {}
 def hold_graph(tensor: Tensor) -> None:
     """Let ``tensor`` keep its graph when it is realized (a result of ``graphc.grad``)."""
     if len(_graph_holders) > _holders_sweep_at[0]:
-        for key in [k for k, r in _graph_holders.items() if r() is None]:
+        for key in [k for k, r in _graph_holders.copy().items() if r() is None]:
             del _graph_holders[key]
         _holders_sweep_at[0] = max(1 << 10, 2 * len(_graph_holders))
     _graph_holders[id(tensor)] = weakref.ref(tensor)
@@ -122,7 +122,7 @@ _holders_sweep_at = [1 << 10]
 def graphs_held() -> bool:
     """Whether a live result of ``graphc.grad`` keeps its graph: it may be differentiated
     again through the values its graph read, so no step may overwrite them."""
-    return any(ref() is not None for ref in list(_graph_holders.values()))
+    return any(ref() is not None for ref in _graph_holders.copy().values())
 
 
 def _holds_graph(tensor: Tensor) -> bool:

@@ -56,7 +56,10 @@ def _remember(key: tuple, node: Node) -> None:
     _consed[key] = weakref.ref(node)
     if len(_consed) > _sweep_at[0]:
         with _consed_lock:
-            for k in [k for k, r in list(_consed.items()) if r() is None]:
+            # dict.copy() copies in C, no allocation per item; list(d.items()) allocates a
+            # tuple per item, which may run the garbage collector and its weakref
+            # callbacks, and so another thread inserting: "dictionary changed size".
+            for k in [k for k, r in _consed.copy().items() if r() is None]:
                 _consed.pop(k, None)
             _sweep_at[0] = max(1 << 16, 2 * len(_consed))
 

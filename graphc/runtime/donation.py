@@ -63,7 +63,7 @@ def claim(array: object) -> None:
     if type(array) is np.ndarray and array.base is None:
         _owned[id(array)] = weakref.ref(array)
         if len(_owned) > _sweep_at[0]:
-            for key, ref in list(_owned.items()):
+            for key, ref in _owned.copy().items():  # (copy: see ir/node.py's sweep)
                 if ref() is None:
                     _owned.pop(key, None)
             _sweep_at[0] = max(1 << 10, 2 * len(_owned))

@@ -9,6 +9,7 @@ helper needs to predict kernel argument types. The Program it returns holds no g
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from ..backends import Backend, LibraryKernel
 from ..codegen.cpu import KernelSource, in_place_source, render_kernel
 from ..codegen.cpu_in_place import in_place_pairs
 from ..ir import FusedGraph, Kernel, Node, is_frontier
+from ..ir.kernel_ir import Param
 from ..ir.node import SCALAR_OPS
 from ..ops import get_op
 from ..passes.memory import MemoryPlan
@@ -48,6 +50,11 @@ def _view_fn(chain: list[Node]):
         return a
 
     return view
+
+
+def _unbound(params: list[Param]) -> list[Param]:
+    """A kernel signature without the graph nodes its parameters were bound to."""
+    return [replace(p, node=None) for p in params]
 
 
 class ProgramBuilder:
@@ -164,8 +171,11 @@ class ProgramBuilder:
         plain = all(p.node.type.dtype != np.float16 for p in ks.params)
         variant, variant_signature = self._loop_in_place(ks, params) if plain else (None, [])
         if plain:  # float16 arguments are converted at the call: not predicted
+            # (The signatures without their nodes: the Program cache keeps this plan, and
+            # a node would keep the compiling call's buffers alive.)
             self.step_info[len(self.steps)] = ("loop", dispatcher, params, sizes, ks.source,
-                                               variant, ks.params, variant_signature)
+                                               variant, _unbound(ks.params),
+                                               _unbound(variant_signature))
         self.steps.append(loop_step(kernel.name, dispatcher, params, outs, sizes, plain,
                                     variant))
 
