@@ -1,6 +1,8 @@
-"""Device names and the default device.
+"""Device names and the default device (the front end's view of them).
 
-Valid names: ``cpux``, ``cpu<N>``, ``gpux``, ``gpu<N>`` and ``xpux`` (any device: the GPU
+The names and their canonical form are defined in :mod:`graphc.ir.device`; this module
+adds the default device, whether a GPU is usable, and the :class:`Device` object. Valid
+names: ``cpux``, ``cpu<N>``, ``gpux``, ``gpu<N>`` and ``xpux`` (any device: the GPU
 when one is usable, else the CPU), each optionally followed by ``:<stream>``. The
 default is ``xpux``, or ``GRAPHC_DEFAULT_DEVICE`` when set.
 """
@@ -8,10 +10,8 @@ default is ``xpux``, or ``GRAPHC_DEFAULT_DEVICE`` when set.
 from __future__ import annotations
 
 import os
-import re
 
-_PATTERN = re.compile(r"^(cpu|gpu|xpu)(x|\d+)(:\d+)?$")
-_VALID_FORMS = "cpux, cpu0, cpu1, ..., gpux, gpu0, gpu1, ..., xpux (optionally with ':<stream>')"
+from .ir.device import canonical_device_name, device_kind
 
 
 class Device:
@@ -56,9 +56,7 @@ def canonical_device(name: str | Device | None) -> str:
         return get_default_device()
     if isinstance(name, Device):
         return name.logical_name
-    if not isinstance(name, str) or not _PATTERN.match(name):
-        raise ValueError(f"invalid device {name!r}; valid forms are {_VALID_FORMS}")
-    return name.split(":")[0]
+    return canonical_device_name(name)
 
 
 def gpu_usable() -> bool:
@@ -70,7 +68,8 @@ def gpu_usable() -> bool:
 
 
 def physical_device(name: str) -> str:
-    kind = name[:3]
+    """``"cpu"`` or ``"gpu"``: where buffers on device ``name`` live."""
+    kind = device_kind(name)
     if kind == "xpu":
         return "gpu" if gpu_usable() else "cpu"
     return kind
@@ -78,7 +77,7 @@ def physical_device(name: str) -> str:
 
 def check_available(name: str) -> None:
     """Raise a clear error for an explicitly requested device this process cannot use."""
-    if name.startswith("gpu") and not gpu_usable():
+    if device_kind(name) == "gpu" and not gpu_usable():
         raise RuntimeError(f"device {name} is not available: graphc found no usable GPU "
                            "(use 'cpux' or 'xpux')")
 

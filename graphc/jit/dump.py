@@ -45,7 +45,8 @@ def dump(fn: CompiledFunction, path: str) -> None:
     >>> graphc.load_function(path)(np.zeros(2, np.float32))
     array([1., 2.], dtype=float32)
     """
-    from .. import __version__, save
+    from ..serialization import save
+    from ..version import __version__
 
     c = fn.capture
     outputs = fn.output_nodes

@@ -106,8 +106,11 @@ class CompiledFunction:
     def graph(self) -> Graph:
         """The optimised graph of the latest specialisation (before fusion)."""
         from ..passes import run_pipeline
+        from ..runtime.compiler import target_backend
 
-        return run_pipeline(Graph(tuple(self._current().roots)))
+        roots = self._current().roots
+        return run_pipeline(Graph(tuple(roots)),
+                            capabilities=target_backend(roots).capabilities)
 
     @property
     def stats(self) -> dict:

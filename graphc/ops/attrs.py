@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ..ir.device import canonical_device_name
+
 __all__ = ["DTYPE_NAMES", "OP_ATTRS", "check_attrs", "literal"]
 
 DTYPE_NAMES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
@@ -105,12 +107,10 @@ def _choice(*names: str) -> Callable[[Any, int], str]:
 
 
 def _device(v: Any, ndim: int) -> str:
-    from ..device import canonical_device
-
     if not isinstance(v, str) or len(v) > 32:
         raise _Bad("must be a device name")
     try:
-        canonical_device(v)
+        canonical_device_name(v)
     except (ValueError, TypeError) as err:
         raise _Bad(f"must be a device name ({err})") from None
     return v

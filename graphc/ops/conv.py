@@ -8,9 +8,9 @@ All three take attrs ``stride``, ``padding``, ``dilation`` (pairs) and ``groups`
 linear in each input, so their VJPs are the other two: gradients of any order are
 ordinary graph nodes. The output size is ``(H + 2*ph - dh*(KH-1) - 1) // sh + 1``
 (MegEngine's floor rule). The NumPy references add one ``einsum`` per kernel offset;
-compiled Programs call the library kernels of :mod:`graphc.kernels.cpu.conv` (im2col +
-BLAS, measured faster than direct loops here: docs/performance.md). float16 is
-computed in float32.
+compiled Programs call their backend's library kernels (on the CPU: im2col + BLAS,
+measured faster than direct loops here: docs/performance.md). float16 is computed in
+float32.
 
 >>> import numpy as np
 >>> from graphc.ir import buffer_node
@@ -23,8 +23,7 @@ TensorType(shape=(1, 4, 3, 3), dtype=dtype('float32'), device='cpux')
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -186,41 +185,10 @@ def _backward_filter_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.nda
     return dw.reshape(dy.shape[1], x.shape[1] // g, *kernel)
 
 
-# ---- library implementations --------------------------------------------------------
-
-
-def kernel_library(module: str, name: str, geometry: Callable[[Attrs], tuple]) -> Callable:
-    """A ``library`` implementation calling ``graphc.kernels.cpu.<module>.<name>(*inputs,
-    out, *geometry(attrs))``. Inputs are made C-contiguous (the kernels are specialised
-    on dtype, never on layout) and float16 is computed in float32. The kernel module is
-    imported at the first call, so importing graphc never imports numba."""
-    kernel: list[Callable] = []
-
-    def run(inputs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray) -> None:
-        if not kernel:
-            kernel.append(getattr(importlib.import_module(f"graphc.kernels.cpu.{module}"),
-                                  name))
-        arrays = [np.ascontiguousarray(a) for a in compute_float(*inputs)]
-        target = out if out.dtype != np.float16 else np.empty(out.shape, np.float32)
-        kernel[0](*arrays, target, *geometry(attrs))
-        if target is not out:
-            np.copyto(out, target, casting="unsafe")
-
-    run.describe = f"graphc.kernels.cpu.{module}.{name}"  # what explain() shows
-    return run
-
-
-def _conv_geometry(attrs: Attrs) -> tuple:
-    return (*attrs["stride"], *attrs["padding"], *attrs["dilation"], attrs["groups"])
-
-
-register("conv2d", "opaque", _infer_conv2d, _conv2d_reference,
-         library=kernel_library("conv", "conv2d_forward", _conv_geometry))
-register("conv2d_backward_data", "opaque", _infer_backward_data, _backward_data_reference,
-         library=kernel_library("conv", "conv2d_backward_data", _conv_geometry))
+register("conv2d", "opaque", _infer_conv2d, _conv2d_reference)
+register("conv2d_backward_data", "opaque", _infer_backward_data, _backward_data_reference)
 register("conv2d_backward_filter", "opaque", _infer_backward_filter,
-         _backward_filter_reference,
-         library=kernel_library("conv", "conv2d_backward_filter", _conv_geometry))
+         _backward_filter_reference)
 
 
 # ---- gradients (VJP rules) -------------------------------------------------------

@@ -169,22 +169,12 @@ def _check_index_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray
     return np.array(index)
 
 
-def _check_index_library(xs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray) -> None:
-    """Into the Program's buffer, with one min and one max over the labels."""
-    (index,) = xs
-    if index.size and (index.min() < 0 or index.max() >= attrs["size"]):
-        _check_index_reference(xs, attrs)  # raises, naming the first bad label
-    np.copyto(out, index)
-
-
-_check_index_library.describe = "bounds check"  # what explain() shows
-
 # ``check_index(labels; size, axis[, caller])``: the labels, after checking 0 <= label <
 # size (``caller``, the function the user called, names the error). A loss that selects
 # with a one-hot mask (which fuses) instead of ``gather``, and ``one_hot``, keep gather's
 # bounds check this way: a wrong label is an error, not a silent zero.
 register("check_index", "opaque", _infer_check_index, _check_index_reference,
-         differentiable=False, library=_check_index_library)
+         differentiable=False)
 
 
 # ---- scatter-add: the adjoint of reading with data ---------------------------------

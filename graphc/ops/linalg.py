@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..ir import Attrs, TensorType
-from ..kernels.cpu.blas import gemm_accumulate  # NumPy's BLAS through ctypes: no numba
 from .registry import DTypeError, ShapeError, check_devices, register
 
 
@@ -27,15 +26,7 @@ def _infer_matmul(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
     return a.with_shape(a.shape[:-1] + (b.shape[-1],))
 
 
-def _matmul_library(xs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray) -> None:
-    np.matmul(xs[0], xs[1], out=out)  # BLAS, straight into the Program's buffer
-
-
-_matmul_library.describe = "np.matmul"  # what explain() shows
-
-
-register("matmul", "opaque", _infer_matmul, lambda xs, attrs: np.matmul(xs[0], xs[1]),
-         library=_matmul_library)
+register("matmul", "opaque", _infer_matmul, lambda xs, attrs: np.matmul(xs[0], xs[1]))
 
 
 # ---- matmul_add: a product accumulated into a matrix (BLAS gemm) ------------------
@@ -45,10 +36,12 @@ register("matmul", "opaque", _infer_matmul, lambda xs, attrs: np.matmul(xs[0], x
 # present when their flag is set. Only the ``matmul_accumulate`` pass builds it, after
 # autodiff, where an update such as SGD's ``w - lr·(gᵀ·x)`` reads the product once: BLAS
 # then accumulates into the result in one pass instead of writing the product and reading
-# it back (kernels/cpu/blas.py). Not differentiable: nothing differentiates past the pass.
+# it back (the CPU backend calls BLAS's gemm). Not differentiable: nothing differentiates
+# past the pass.
 
 
-def _matmul_add_scalars(xs: Sequence, attrs: Attrs) -> tuple[object, object]:
+def matmul_add_scalars(xs: Sequence, attrs: Attrs) -> tuple[object, object]:
+    """``(alpha, beta)`` of a ``matmul_add``: its 0-d inputs where present, else 1."""
     rest = list(xs[3:])
     alpha = rest.pop(0) if attrs["scale_product"] else 1
     beta = rest.pop(0) if attrs["scale_c"] else 1
@@ -70,28 +63,15 @@ def _infer_matmul_add(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
 
 def _matmul_add_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarray:
     c, a, b = xs[:3]
-    alpha, beta = _matmul_add_scalars(xs, attrs)
+    alpha, beta = matmul_add_scalars(xs, attrs)
     product = np.matmul(a, b) * alpha
     scaled_c = c * beta
     out = scaled_c - product if attrs["subtract"] else scaled_c + product
     return np.asarray(out, dtype=c.dtype)
 
 
-def _matmul_add_library(xs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray) -> None:
-    c, a, b = xs[:3]
-    alpha, beta = _matmul_add_scalars(xs, attrs)
-    if out is c:  # in place (the Program checked that c's old value is dead)
-        out.flags.writeable = True  # Programs return their outputs read-only
-    else:
-        np.copyto(out, c)
-    alpha = float(alpha)
-    gemm_accumulate(out, a, b, -alpha if attrs["subtract"] else alpha, float(beta))
-
-
-_matmul_add_library.describe = "graphc.kernels.cpu.blas.gemm_accumulate"  # what explain() shows
-
 register("matmul_add", "opaque", _infer_matmul_add, _matmul_add_reference,
-         differentiable=False, library=_matmul_add_library, in_place_input=0)
+         differentiable=False)
 
 
 # ---- gradients (VJP rules) -------------------------------------------------------

@@ -12,7 +12,7 @@ Padding must be smaller than the kernel, so every window holds a real element.
 - ``avg_pool2d(x)``; ``avg_pool2d_backward(dy)`` (attr ``in_hw``) spreads each window's
   gradient evenly. Both are linear: each is the other's VJP.
 
-Compiled Programs call :mod:`graphc.kernels.cpu.pool`.
+Compiled Programs call their backend's pooling kernels (on the CPU, :mod:`graphc.kernels.cpu.pool`).
 
 >>> import numpy as np
 >>> from graphc.ir import buffer_node
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..ir import Attrs, TensorType
-from .conv import _check_4d, _check_float, check_geometry, compute_float, kernel_library
+from .conv import _check_4d, _check_float, check_geometry, compute_float
 from .registry import ShapeError, register
 
 MODES = ("average", "average_count_exclude_padding")
@@ -151,25 +151,11 @@ def _avg_backward_reference(xs: Sequence[np.ndarray], attrs: Attrs) -> np.ndarra
 # ---- registration ------------------------------------------------------------------
 
 
-def _pool_geometry(attrs: Attrs) -> tuple:
-    return (*attrs["kernel"], *attrs["stride"], *attrs["padding"])
-
-
-def _avg_geometry(attrs: Attrs) -> tuple:
-    return (*_pool_geometry(attrs), attrs["mode"] != "average")
-
-
-register("max_pool2d", "opaque", _infer_pool, _max_pool_reference,
-         library=kernel_library("pool", "max_pool2d_forward", _pool_geometry))
-register("max_pool2d_backward", "opaque", _infer_backward,
-         _max_backward_reference,
-         library=kernel_library("pool", "max_pool2d_backward", _pool_geometry))
-register("max_pool2d_select", "opaque", _infer_select,
-         _max_select_reference)
-register("avg_pool2d", "opaque", _infer_pool, _avg_pool_reference,
-         library=kernel_library("pool", "avg_pool2d_forward", _avg_geometry))
-register("avg_pool2d_backward", "opaque", _infer_avg_backward, _avg_backward_reference,
-         library=kernel_library("pool", "avg_pool2d_backward", _avg_geometry))
+register("max_pool2d", "opaque", _infer_pool, _max_pool_reference)
+register("max_pool2d_backward", "opaque", _infer_backward, _max_backward_reference)
+register("max_pool2d_select", "opaque", _infer_select, _max_select_reference)
+register("avg_pool2d", "opaque", _infer_pool, _avg_pool_reference)
+register("avg_pool2d_backward", "opaque", _infer_avg_backward, _avg_backward_reference)
 
 
 # ---- gradients (VJP rules) -------------------------------------------------------

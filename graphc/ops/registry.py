@@ -26,7 +26,6 @@ KINDS = ("elementwise", "reduce", "movement", "opaque", "leaf")
 
 InferFn = Callable[[Sequence[TensorType], Attrs], TensorType]
 ReferenceFn = Callable[[Sequence[np.ndarray], Attrs], np.ndarray]
-LibraryFn = Callable[[Sequence[np.ndarray], Attrs, np.ndarray], None]
 #: An index map's ``size``: a dimension's extent → the index expression standing for it.
 IndexSize = Callable[[int], Ix]
 #: ``index_map(in_type, out_type, attrs, out_index, size) -> in_index`` of a movement op.
@@ -43,11 +42,9 @@ class OpDef:
     ``index_map`` (movement ops only) maps the index expressions (kernel IR ``Ix``
     trees) of an output element to those of the input element it reads (see
     :mod:`graphc.ops.movement`).
-    ``vjp(node, grad_out) -> tuple of input gradients (or None)`` is filled in by the
-    autodiff layer. ``library(inputs, attrs, out)`` (opaque ops only) is the fast
-    implementation compiled Programs call: it writes
-    the whole result into ``out``, a buffer of the node's shape and dtype from the
-    Program's allocator; opaque ops without one run their NumPy reference there.
+    ``vjp(node, grad_out) -> tuple of input gradients (or None)`` is declared beside the
+    op with :func:`defvjp`. How a backend computes an opaque op is not here: it is that
+    backend's library table (``graphc.backends``).
     """
 
     name: str
@@ -58,17 +55,15 @@ class OpDef:
     vjp: Callable[..., Any] | None = None
     differentiable: bool = True
     index_map: IndexMap | None = None
-    library: LibraryFn | None = None
     vjp_needs: bool = False  # the rule takes a third argument: which inputs need one
     # Ops that stand for a subgraph (graphc.ops.lowering): a composite op's expansion is
     # its recorded template; a marker (a deferred gradient) must be lowered before it
     # can be evaluated or differentiated.
     composite: bool = False
     marker: bool = False
-    # Opaque ops: the input whose buffer ``library`` may be given as ``out`` (it then
-    # updates that input in place; same shape, dtype and layout). The Program does so only
-    # where the caller says the input's old value is dead (see Program.run's ``donate``).
-    in_place_input: int | None = None
+    # Ops that only matter to autodiff (identity, custom_grad): their value is their
+    # first input, and the ``dce`` pass erases them before fusion.
+    autodiff_wrapper: bool = False
     # "always" or "wide" where a compiled kernel computes this op with the bits of its
     # reference ("" otherwise): set and explained in graphc/ops/exact.py.
     exact: str = ""
@@ -78,8 +73,6 @@ class OpDef:
             raise ValueError(f"op {self.name}: unknown kind {self.kind!r}")
         if self.kind == "elementwise" and self.scalar_op is None:
             raise ValueError(f"elementwise op {self.name} needs a scalar op")
-        if self.library is not None and self.kind != "opaque":
-            raise ValueError(f"op {self.name}: only opaque ops have a library implementation")
 
 
 OPS: dict[str, OpDef] = {}
@@ -87,17 +80,13 @@ OPS: dict[str, OpDef] = {}
 
 def register(name: str, kind: str, infer: InferFn, reference: ReferenceFn,
              scalar_op: str | None = None, differentiable: bool = True,
-             index_map: IndexMap | None = None,
-             library: LibraryFn | None = None, in_place_input: int | None = None) -> OpDef:
+             index_map: IndexMap | None = None) -> OpDef:
     """Declare an op. Names are stable: dumps and visualisation depend on them."""
     if name in OPS:
         raise ValueError(f"op {name} is already registered")
     if kind == "movement" and index_map is None:
         raise ValueError(f"movement op {name} needs an index map")
-    if in_place_input is not None and library is None:
-        raise ValueError(f"op {name}: in_place_input needs a library implementation")
-    op = OpDef(name, kind, infer, reference, scalar_op, None, differentiable, index_map,
-               library, in_place_input=in_place_input)
+    op = OpDef(name, kind, infer, reference, scalar_op, None, differentiable, index_map)
     OPS[name] = op
     return op
 

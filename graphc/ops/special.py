@@ -24,8 +24,9 @@ def _first(types: Sequence[TensorType], attrs: Attrs) -> TensorType:
     return types[0]
 
 
-register("identity", "elementwise", _first, lambda xs, attrs: xs[0], "copy")
-register("custom_grad", "opaque", _first, lambda xs, attrs: xs[0])
+register("identity", "elementwise", _first, lambda xs, attrs: xs[0],
+         "copy").autodiff_wrapper = True
+register("custom_grad", "opaque", _first, lambda xs, attrs: xs[0]).autodiff_wrapper = True
 
 
 def _grad_of_type(types: Sequence[TensorType], attrs: Attrs) -> TensorType:

@@ -1,14 +1,19 @@
 """Graph passes: each a pure, named function ``Graph -> Graph`` (DESIGN.md §5).
 
 Passes register themselves in :data:`PASSES` under a stable name with :func:`graph_pass`;
-:func:`run_pipeline` runs the pre-fusion pipeline :data:`PIPELINE` in order.
+:func:`run_pipeline` runs the pre-fusion pipeline :data:`PIPELINE` in order. A pass whose
+rewrite pays off only where the backend can run it well (``matmul_accumulate``) is
+registered with ``asks_capabilities=True`` and also receives the backend's
+:class:`~graphc.ir.target.Capabilities`, which the caller of :func:`run_pipeline` hands
+in: passes know no device and look no backend up.
 
 >>> import numpy as np
 >>> from graphc.ir import Graph, buffer_node, const_node
 >>> from graphc.ops import apply
 >>> x = buffer_node(np.ones(3, np.float32), "cpux")
 >>> one = apply("broadcast_to", [const_node(1.0, np.float32, "cpux")], shape=(3,))
->>> g = run_pipeline(Graph((apply("neg", [apply("mul", [x, one])]),)))
+>>> g = run_pipeline(Graph((apply("neg", [apply("mul", [x, one])]),)),
+...                  capabilities=NO_CAPABILITIES)
 >>> [n.op for n in g.pending()]
 ['neg']
 >>> set(PIPELINE) <= set(PASSES)
@@ -20,8 +25,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..ir import Graph
+from ..ir.target import NO_CAPABILITIES, Capabilities
 
-GraphPass = Callable[[Graph], Graph]
+GraphPass = Callable[..., Graph]
 
 PASSES: dict[str, GraphPass] = {}
 
@@ -30,8 +36,10 @@ PIPELINE = ("lower", "verify", "fold_constants", "cse", "simplify", "matmul_layo
             "matmul_accumulate", "dce")
 
 
-def graph_pass(name: str) -> Callable[[GraphPass], GraphPass]:
+def graph_pass(name: str, asks_capabilities: bool = False
+               ) -> Callable[[GraphPass], GraphPass]:
     """Register a pass under a stable name (used by explain and visualisation).
+    ``asks_capabilities``: the pass is ``fn(graph, capabilities)``.
 
     >>> @graph_pass("example_identity")
     ... def example_identity(graph):
@@ -46,14 +54,17 @@ def graph_pass(name: str) -> Callable[[GraphPass], GraphPass]:
                                                                      fn.__qualname__):
             raise ValueError(f"a graph pass named {name!r} is already registered")
         fn.pass_name = name  # type: ignore[attr-defined]
+        fn.asks_capabilities = asks_capabilities  # type: ignore[attr-defined]
         PASSES[name] = fn
         return fn
 
     return register
 
 
-def run_pipeline(graph: Graph, names: tuple[str, ...] = PIPELINE) -> Graph:
-    """Run the named passes in order (unknown names are an error).
+def run_pipeline(graph: Graph, names: tuple[str, ...] = PIPELINE,
+                 capabilities: Capabilities | None = None) -> Graph:
+    """Run the named passes in order (unknown names are an error). ``capabilities``
+    (the target backend's) is required when a pass that asks them runs.
 
     >>> import numpy as np
     >>> from graphc.ir import buffer_node
@@ -61,21 +72,25 @@ def run_pipeline(graph: Graph, names: tuple[str, ...] = PIPELINE) -> Graph:
     >>> run_pipeline(Graph((x,)), ("verify",)).outputs == (x,)
     True
     """
-    _load()
     for name in names:
-        if name not in PASSES:
+        graph_pass_fn = PASSES.get(name)
+        if graph_pass_fn is None:
             raise KeyError(f"unknown graph pass {name!r}; known: {sorted(PASSES)}")
-        graph = PASSES[name](graph)
+        if graph_pass_fn.asks_capabilities:
+            if capabilities is None:
+                raise ValueError(f"graph pass {name!r} needs the backend's capabilities: "
+                                 "run_pipeline(graph, capabilities=backend.capabilities)")
+            graph = graph_pass_fn(graph, capabilities)
+        else:
+            graph = graph_pass_fn(graph)
     return graph
 
 
-def _load() -> None:
-    """Import every pass module so that each registers itself in PASSES."""
-    import importlib
+# Every pass module registers itself in PASSES when imported (after graph_pass exists).
+from . import (  # noqa: E402, F401, I001
+    lower, verify, fold_constants, cse, simplify, layout, accumulate, dce, fusion, schedule,
+    memory,
+)
 
-    for module in ("lower", "verify", "fold_constants", "cse", "simplify", "layout",
-                   "accumulate", "dce", "fusion", "schedule", "memory"):
-        importlib.import_module(f"{__name__}.{module}")
-
-
-_load()
+__all__ = ["NO_CAPABILITIES", "PASSES", "PIPELINE", "Capabilities", "graph_pass",
+           "run_pipeline"]

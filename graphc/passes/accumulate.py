@@ -17,14 +17,15 @@ the activation's kernel, which reads the product once, and accumulating into a c
 
 Like ``matmul_layout``, the rewrite is exact in real arithmetic but not bit for bit (the
 product and the sum round together), so it is a pass of its own. It applies to 2-D
-float32/float64 products on the CPU when NumPy's BLAS exposes ``gemm``
-(:func:`graphc.kernels.cpu.blas.available`); elsewhere the graph is left as it is.
+float products of the dtypes the backend says it can accumulate
+(:meth:`graphc.ir.target.Capabilities.accumulates_gemm`: on the CPU, where NumPy's BLAS
+exposes ``gemm``); elsewhere the graph is left as it is.
 """
 
 from __future__ import annotations
 
-from ..device import physical_device
 from ..ir import Graph, Node, is_frontier
+from ..ir.target import Capabilities
 from . import graph_pass
 from .rewrite import derive, rewrite_in_context
 
@@ -99,17 +100,15 @@ class _Match:
         return None
 
 
-def _eligible(node: Node) -> bool:
-    from graphc.kernels.cpu.blas import available  # loads NumPy's BLAS on first use
-
+def _eligible(node: Node, capabilities: Capabilities) -> bool:
     t = node.type
-    return (t.ndim == 2 and t.dtype.kind == "f" and physical_device(t.device) == "cpu"
-            and available(t.dtype))
+    return t.ndim == 2 and t.dtype.kind == "f" and capabilities.accumulates_gemm(t.dtype)
 
 
-@graph_pass("matmul_accumulate")
-def matmul_accumulate(graph: Graph) -> Graph:
-    """Rewrite an output ``c ± s·(a @ b)`` with a single-use product into ``matmul_add``.
+@graph_pass("matmul_accumulate", asks_capabilities=True)
+def matmul_accumulate(graph: Graph, capabilities: Capabilities) -> Graph:
+    """Rewrite an output ``c ± s·(a @ b)`` with a single-use product into ``matmul_add``
+    where ``capabilities`` say the backend accumulates a product of its dtype.
 
     >>> import numpy as np
     >>> from graphc.ir import buffer_node
@@ -119,9 +118,11 @@ def matmul_accumulate(graph: Graph) -> Graph:
     >>> lr = buffer_node(np.float32(0.1), "cpux")
     >>> gw = apply("matmul", [apply("transpose", [g], perm=(1, 0)), x])
     >>> step = apply("sub", [w, apply("mul", [apply("broadcast_to", [lr], shape=(2, 3)), gw])])
-    >>> out = matmul_accumulate(Graph((step,))).outputs[0]
-    >>> out.op in ("matmul_add", "sub")  # "sub" where NumPy's BLAS has no gemm
-    True
+    >>> blas = Capabilities(gemm_accumulate_dtypes=frozenset({"float32"}))
+    >>> matmul_accumulate(Graph((step,)), blas).outputs[0].op
+    'matmul_add'
+    >>> matmul_accumulate(Graph((step,)), Capabilities()).outputs[0].op
+    'sub'
     """
     outputs = {o.uid for o in graph.outputs}
     match = _Match(graph.consumers(), outputs)
@@ -130,7 +131,7 @@ def matmul_accumulate(graph: Graph) -> Graph:
         if node.uid not in outputs:  # see the module doc: only values that leave
             return None
         found = match.inputs(node)
-        if found is None or not _eligible(node):
+        if found is None or not _eligible(node, capabilities):
             return None
         inputs, attrs = found
         return derive("matmul_add", [replaced[i.uid] for i in inputs], node, **attrs)

@@ -21,11 +21,9 @@ compiled graph differentiates through these nodes any more.
 from __future__ import annotations
 
 from ..ir import Graph, Node
+from ..ops import OPS
 from . import graph_pass
 from .rewrite import rewrite
-
-# Ops whose value is their first input's and which only autodiff cares about.
-AUTODIFF_WRAPPERS = frozenset({"identity", "custom_grad"})
 
 
 def live_nodes(graph: Graph) -> list[Node]:
@@ -42,7 +40,8 @@ def live_nodes(graph: Graph) -> list[Node]:
 
 
 def _strip_wrapper(node: Node) -> Node | None:
-    if node.op in AUTODIFF_WRAPPERS and node.inputs[0].type == node.type:
+    op = OPS.get(node.op)
+    if op is not None and op.autodiff_wrapper and node.inputs[0].type == node.type:
         return node.inputs[0]
     return None
 

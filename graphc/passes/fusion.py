@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier
 from ..ir.kernel_ir import Ix, lit, size_param, var
-from ..ops import get_op
+from ..ops import OPS, get_op
 from ..ops.reduce import reduced_shape
 from . import graph_pass
 
@@ -99,7 +99,7 @@ class _Fuser:
                 if st.level[node.uid] == "full":
                     return index == st.full_index() or st.pure[node.uid]
                 return st.row_forms().get(node.type.shape) == index
-            if node.uid in self.free or (node.op in _MOVEMENT and node.uid not in
+            if node.uid in self.free or (_kind(node) == "movement" and node.uid not in
                                          self.kernel_of and not is_frontier(node)):
                 op = get_op(node.op)
                 index = op.index_map(node.inputs[0].type, node.type, node.attrs, index,
@@ -109,7 +109,7 @@ class _Fuser:
             return True  # stored elsewhere or frontier: read from memory
 
     def _level_of(self, st: _KernelState, node: Node) -> str | None:
-        if node.op in _REDUCE:
+        if _kind(node) == "reduce":
             src = node.inputs[0].type.shape
             axes = node.attrs["axes"]
             if src != st.domain or (st.kernel.reduce_axes and st.kernel.reduce_axes != axes):
@@ -122,7 +122,7 @@ class _Fuser:
         return None
 
     def _index_for(self, st: _KernelState, node: Node, level: str) -> tuple[Ix, ...]:
-        if node.op in _REDUCE or level == "full":
+        if _kind(node) == "reduce" or level == "full":
             return st.full_index()
         return st.row_forms()[node.type.shape]
 
@@ -133,13 +133,13 @@ class _Fuser:
         if level is None:
             return False
         reduce_axes = st.kernel.reduce_axes
-        if node.op in _REDUCE and not reduce_axes:
+        if _kind(node) == "reduce" and not reduce_axes:
             st.kernel.reduce_axes = node.attrs["axes"]  # tentatively, for row checks
         index = self._index_for(st, node, level)
         reads_member = False
         for inp in node.inputs:
             in_index = index
-            if node.op in _MOVEMENT:
+            if _kind(node) == "movement":
                 in_index = get_op(node.op).index_map(inp.type, node.type, node.attrs, index,
                                                      _size_placeholder)
             base = self._base(inp)
@@ -152,7 +152,7 @@ class _Fuser:
             if k != st.index and self._depends(k, st.index):
                 st.kernel.reduce_axes = reduce_axes
                 return False
-        if node.op in _MOVEMENT and not reads_member:
+        if _kind(node) == "movement" and not reads_member:
             st.kernel.reduce_axes = reduce_axes
             return False  # a movement of stored data is a free view, not work
         self._add(st, node, level)
@@ -165,7 +165,7 @@ class _Fuser:
         st.kernel.members.append(node)
         st.level[node.uid] = level
         member_inputs = [self._base(i) for i in node.inputs]
-        st.pure[node.uid] = node.op not in _REDUCE and all(
+        st.pure[node.uid] = _kind(node) != "reduce" and all(
             st.pure.get(b.uid, True) for b in member_inputs if b.uid in st.level) and all(
             st.level.get(b.uid, "full") == "full" for b in member_inputs)
         self.kernel_of[node.uid] = st
@@ -178,7 +178,7 @@ class _Fuser:
         if op.kind == "opaque":
             kernel = Kernel(f"k{len(self.states)}_{node.op}", "library", node.type.shape,
                             boundary=reason)
-        elif node.op in _REDUCE:
+        elif _kind(node) == "reduce":
             kernel = Kernel(f"k{len(self.states)}_{node.op}", "loop",
                             node.inputs[0].type.shape, node.attrs["axes"], boundary=reason)
         else:
@@ -186,7 +186,7 @@ class _Fuser:
                             boundary=reason)
         st = _KernelState(kernel, len(self.states))
         self.states.append(st)
-        self._add(st, node, "row" if node.op in _REDUCE else "full")
+        self._add(st, node, "row" if _kind(node) == "reduce" else "full")
 
     # ---- driver -------------------------------------------------------------------
     def run(self) -> FusedGraph:
@@ -213,7 +213,7 @@ class _Fuser:
         if not producers:
             return "reads only stored inputs and no kernel over the same domain could take it"
         k = self.states[producers[0]].kernel
-        if node.op in _REDUCE:
+        if _kind(node) == "reduce":
             return (f"reduction of shape {node.inputs[0].type.shape} over {node.attrs['axes']} "
                     f"cannot join {k.name} (domain {k.domain}, reduces {k.reduce_axes})")
         return (f"shape {node.type.shape} does not match {k.name} (domain {k.domain}) or it "
@@ -255,8 +255,10 @@ class _Fuser:
         return order
 
 
-_REDUCE = frozenset({"sum", "prod", "max", "min", "argmax", "argmin"})
-_MOVEMENT = frozenset({"reshape", "transpose", "broadcast_to", "slice", "pad"})
+def _kind(node: Node) -> str:
+    """The fusion kind of ``node``'s op (``"leaf"`` for leaves, which have no OpDef)."""
+    op = OPS.get(node.op)
+    return "leaf" if op is None else op.kind
 
 
 @graph_pass("fuse")

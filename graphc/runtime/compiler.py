@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from .. import interp
+from ..backends import Backend, backend_for
 from ..codegen.cpu import KernelSource
 from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier, structural_key, topo_order
 from ..ir.node import SCALAR_OPS
@@ -80,24 +81,39 @@ def _runtime_value(node: Node):
     return value
 
 
+def target_backend(outputs: Sequence[Node]) -> Backend:
+    """The backend that runs the graph of ``outputs`` (chosen by their device)."""
+    device = outputs[0].type.device
+    backend = _backend_of.get(device)
+    if backend is None:
+        backend = _backend_of[device] = backend_for(device)
+    return backend
+
+
+_backend_of: dict[str, Backend] = {}  # device name → its backend, picked once
+
+
 def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
-                    updates: set[tuple[int, int]] | None = None) -> Compiled:
+                    updates: set[tuple[int, int]] | None = None,
+                    target: Backend | None = None) -> Compiled:
     """Run the whole pipeline on the pending graph of ``outputs`` (no cache). ``updates``:
-    the (argument index, output index) pairs to prefer for in-place kernels."""
+    the (argument index, output index) pairs to prefer for in-place kernels; ``target``:
+    the backend (by default the one of the outputs' device)."""
     t0 = time.perf_counter()
+    target = target or target_backend(outputs)
     if args is None:
         _, args = structural_key(outputs)
     key_index = {}
     for k, n in enumerate(topo_order(outputs)):  # the key's order (see execute)
         key_index.setdefault(id(n.meta), k)
-    graph = run_pipeline(Graph(tuple(outputs)))
+    graph = run_pipeline(Graph(tuple(outputs)), capabilities=target.capabilities)
     from ..passes.fusion import fuse
     from ..passes.schedule import schedule
 
     fused = schedule(fuse(graph))
     plan = plan_memory(fused, list(graph.outputs))
     builder = ProgramBuilder(fused, args, list(graph.outputs), plan, updates or set(),
-                             key_index)
+                             key_index, backend=target)
     program = builder.build()
     seconds = time.perf_counter() - t0
     program.stats.update(compile_seconds=seconds, kernels=len(fused.kernels),
@@ -106,22 +122,26 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
 
 
 class _Key:
-    """A structural key with its hash computed once: a step's key is a tuple of some
-    hundred entries, and one realization looks it up several times (seen, cached, LRU).
-    Indexing reads the key tuple (``key[0]`` is its entries)."""
+    """A structural key and the target backend's ``cache_tag`` (its name and fingerprint,
+    so another backend, or changed capabilities, never reuses a Program), with the hash
+    computed once: a step's key is a tuple of some hundred entries, and one realization
+    looks it up several times (seen, cached, LRU). Indexing reads the key tuple
+    (``key[0]`` is its entries)."""
 
-    __slots__ = ("key", "_hash")
+    __slots__ = ("key", "backend", "_hash")
 
-    def __init__(self, key: tuple) -> None:
+    def __init__(self, key: tuple, backend: tuple[str, str]) -> None:
         self.key = key
-        self._hash = hash(key)
+        self.backend = backend
+        self._hash = hash((backend, hash(key)))
 
     def __hash__(self) -> int:
         return self._hash
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, _Key):
-            return self._hash == other._hash and self.key == other.key
+            return (self._hash == other._hash and self.backend == other.backend
+                    and self.key == other.key)
         return NotImplemented
 
     def __getitem__(self, i: int):
@@ -159,23 +179,25 @@ def _entry(entry: tuple) -> str:
 
 
 def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None,
-                      updates: Callable[[list[Node]], set[tuple[int, int]]] | None = None
-                      ) -> tuple[Compiled, list[Node]]:
+                      updates: Callable[[list[Node]], set[tuple[int, int]]] | None = None,
+                      target: Backend | None = None) -> tuple[Compiled, list[Node]]:
     """The cached Compiled for ``outputs``' structure (compiling on a miss) and its args.
 
     ``keyed`` is ``structural_key(outputs)`` when the caller has it already. ``updates``
     gives, from the args, the (argument index, output index) pairs the caller means to
     donate (a state and its new value); on a miss the compiler pairs those first when it
-    builds in-place kernels."""
+    builds in-place kernels. ``target``: the backend (by default the outputs' device's)."""
+    target = target or target_backend(outputs)
     key, args = keyed or structural_key(outputs)
     if not isinstance(key, _Key):
-        key = _Key(key)
+        key = _Key(key, target.cache_tag)
     compiled = _cached(key)
     if compiled is None:
         with _compile_lock:  # one compile at a time: a second thread then finds it cached
             compiled = _cached(key)
             if compiled is None:
-                compiled = compile_outputs(outputs, args, updates(args) if updates else None)
+                compiled = compile_outputs(outputs, args, updates(args) if updates else None,
+                                           target)
                 stats["programs_compiled"] += 1
                 stats["compile_seconds"] += compiled.compile_seconds
                 if os.environ.get("GRAPHC_LOG_COMPILES"):
@@ -229,16 +251,16 @@ class Interpreted:
 
 
 def prepare(outputs: list[Node], keyed: tuple | None = None,
-            updates: Callable[[list[Node]], set[tuple[int, int]]] | None = None
-            ) -> tuple[Compiled | Interpreted, list[Node]]:
+            updates: Callable[[list[Node]], set[tuple[int, int]]] | None = None,
+            target: Backend | None = None) -> tuple[Compiled | Interpreted, list[Node]]:
     """How ``outputs`` run, and the argument nodes a run takes values for: the cached
-    (or newly compiled) Program, or the reference interpreter under
-    ``GRAPHC_BACKEND=interp``. Arguments as :func:`lookup_or_compile`'s; the result's
-    ``program.run(values, donate)`` computes the outputs."""
+    (or newly compiled) Program for the ``target`` backend, or the reference interpreter
+    under ``GRAPHC_BACKEND=interp``. Arguments as :func:`lookup_or_compile`'s; the
+    result's ``program.run(values, donate)`` computes the outputs."""
     if backend() == "interp":
         _, args = keyed or structural_key(outputs)
         return Interpreted(outputs, args), args
-    return lookup_or_compile(outputs, keyed, updates)
+    return lookup_or_compile(outputs, keyed, updates, target)
 
 
 def _cached(key: _Key) -> Compiled | None:
@@ -272,7 +294,8 @@ def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
                              and not is_frontier(n)]
     # Memoised extras lie inside `order`, so it is also the topological order of outputs.
     key_tuple, args = structural_key(outputs, order)
-    key = _Key(key_tuple)
+    target = target_backend(outputs)
+    key = _Key(key_tuple, target.cache_tag)
     keyed = (key, args)
     runnable: Compiled | Interpreted | None = None
     if key not in _programs:
@@ -287,7 +310,7 @@ def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
     if runnable is None:
         runnable, args = prepare(
             outputs, keyed, (lambda args: replaced_pairs(args, outputs, replacing))
-            if replacing else None)
+            if replacing else None, target)
     program = runnable.program
     values = [_runtime_value(a) for a in args]
     try:

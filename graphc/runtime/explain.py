@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..backends import Backend
 from ..codegen.cpu import KernelSource
 from ..ir import Kernel
-from ..ops import get_op
-from .compiler import compile_outputs
+from .compiler import compile_outputs, target_backend
 
 
 @dataclass
@@ -57,20 +57,19 @@ class Explanation:
     __repr__ = __str__
 
 
-def _describe(item: KernelSource | Kernel) -> KernelInfo:
+def _describe(item: KernelSource | Kernel, backend: Backend) -> KernelInfo:
     kernel = item.kernel if isinstance(item, KernelSource) else item
     ir = schedule = ""
     if isinstance(item, KernelSource):
         source, ir, schedule = item.source, str(item.ir), str(item.schedule)
     else:
         (node,) = kernel.members
-        library = get_op(node.op).library
-        if library is not None:
-            target = getattr(library, "describe",
-                             f"{library.__module__}.{library.__qualname__}")
-            source = f"{target}(*inputs, out)  # {node.op}, into the Program's buffer"
+        library = backend.library_kernel(node.op)
+        if library.into is not None:
+            source = (f"{library.describe}(*inputs, out)  # {node.op}, into the Program's "
+                      "buffer")
         else:
-            source = f"{node.op} via its NumPy implementation (graphc.ops), bounds-checked"
+            source = library.describe
     return KernelInfo(kernel.name, kernel.kind, kernel.ops, source, kernel.boundary or "first",
                       [(i.type.shape, i.type.dtype.name) for i in kernel.inputs],
                       [(o.type.shape, o.type.dtype.name) for o in kernel.outputs], ir, schedule)
@@ -88,6 +87,8 @@ def explain(*tensors) -> Explanation:
     nodes = [t._node for t in tensors if t._node.buffer is None]
     if not nodes:
         return Explanation([], 0.0, 0)
-    compiled = compile_outputs(nodes)
-    return Explanation([_describe(k) for k in compiled.kernels], compiled.compile_seconds,
+    backend = target_backend(nodes)
+    compiled = compile_outputs(nodes, target=backend)
+    return Explanation([_describe(k, backend) for k in compiled.kernels],
+                       compiled.compile_seconds,
                        compiled.plan.planned_bytes)

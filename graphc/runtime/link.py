@@ -1,9 +1,9 @@
 """The linker: a fused, scheduled, memory-planned graph → an immutable Program.
 
 :class:`ProgramBuilder` renders each loop kernel (graphc.codegen), binds each library
-kernel to its op's implementation, gives every value a slot, decides which outputs may
-be computed in place over a donated argument, and records what the precompile helper
-needs to predict kernel argument types. The Program it returns holds no graph.
+kernel to the backend's implementation of its op, gives every value a slot, decides which
+outputs may be computed in place over a donated argument, and records what the precompile
+helper needs to predict kernel argument types. The Program it returns holds no graph.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..backends import Backend, LibraryKernel
 from ..codegen.cpu import KernelSource, in_place_source, render_kernel
 from ..codegen.cpu_in_place import in_place_pairs
 from ..ir import FusedGraph, Kernel, Node, is_frontier
@@ -64,8 +65,9 @@ class ProgramBuilder:
 
     def __init__(self, fused: FusedGraph, args: list[Node], outputs: list[Node],
                  plan: MemoryPlan, updates: set[tuple[int, int]] = frozenset(),
-                 key_index: dict[int, int] | None = None) -> None:
+                 key_index: dict[int, int] | None = None, *, backend: Backend) -> None:
         self.fused = fused
+        self.backend = backend  # its library table computes the opaque ops
         # id(NodeMeta) → position in the structural key's order of the node built with it
         # (passes keep a node's metadata object when they rebuild it): a failing step
         # names the line of the node at that position in the failing call's graph.
@@ -225,13 +227,13 @@ class ProgramBuilder:
         self.sources.append(kernel)
         in_slots = [self.array_slot(i) for i in node.inputs]
         out = self.slot(node)
-        op = get_op(node.op)
+        library = self.backend.library_kernel(node.op)
         dtype = node.type.dtype
-        donor = self._in_place_donor(node, op, in_slots)
+        donor = self._in_place_donor(node, library, in_slots)
         if donor is not None:  # may update an argument in place (see _in_place_pairs)
             switch = self.switch()
             self.in_place.append((len(self.steps), in_slots[donor], out, switch))
-            shape, lib, attrs = node.type.shape, op.library, node.attrs
+            shape, lib, attrs = node.type.shape, library.into, node.attrs
 
             def fn(vals, *xs, switch=switch, donor=donor, lib=lib, attrs=attrs, shape=shape,
                    dtype=dtype):
@@ -239,15 +241,15 @@ class ProgramBuilder:
                 out = c if overwritable(c, switch in vals[DONATED]) else np.empty(shape, dtype)
                 lib(xs, attrs, out)
                 return out
-        elif op.library is not None:  # the op's fast implementation, into a planned buffer
-            alloc, lib, attrs = self.allocator(node), op.library, node.attrs
+        elif library.into is not None:  # the backend's kernel, into a planned buffer
+            alloc, lib, attrs = self.allocator(node), library.into, node.attrs
 
             def fn(vals, *xs, alloc=alloc, lib=lib, attrs=attrs):
                 out = alloc(vals)
                 lib(xs, attrs, out)
                 return out
         else:
-            ref, attrs = op.reference, node.attrs
+            ref, attrs = library.returns, node.attrs
 
             def fn(vals, *xs, ref=ref, attrs=attrs, dtype=dtype):
                 with np.errstate(all="ignore"):
@@ -255,11 +257,12 @@ class ProgramBuilder:
         self.steps.append(library_step(kernel.name, fn, in_slots, out, node.meta.location,
                                        node.op, self.key_index.get(id(node.meta))))
 
-    def _in_place_donor(self, node: Node, op, in_slots: list[int]) -> int | None:
-        """The input of ``node`` whose buffer its library may update in place: an op
-        that can, reading a C-contiguous argument directly (not through a view), whose
-        result leaves the Program (an update the caller writes back)."""
-        i = op.in_place_input
+    def _in_place_donor(self, node: Node, library: LibraryKernel, in_slots: list[int]
+                        ) -> int | None:
+        """The input of ``node`` whose buffer its library kernel may update in place: a
+        kernel that can, reading a C-contiguous argument directly (not through a view),
+        whose result leaves the Program (an update the caller writes back)."""
+        i = library.in_place_input
         if i is None or node.uid not in self.output_uids:
             return None
         slot = in_slots[i]

@@ -25,6 +25,7 @@ from ..ir import FusedGraph, Graph, Node, is_frontier, structural_key
 from ..passes import run_pipeline
 from ..passes.fusion import fuse
 from ..passes.schedule import schedule
+from ..runtime.compiler import target_backend
 from ..runtime.explain import _describe
 from .grouping import group_by_module
 from .source import SourceLines
@@ -66,7 +67,8 @@ def stage_graph(target: Any, stage: str = "fused", group_by: str | None = None,
     elif stage == "backward":  # deferred gradients and composite ops drawn as what they are
         graph = run_pipeline(Graph(tuple(resolved.outputs)), ("lower",))
     elif stage == "optimized":
-        graph = run_pipeline(Graph(tuple(resolved.outputs)))
+        graph = run_pipeline(Graph(tuple(resolved.outputs)),
+                             capabilities=target_backend(resolved.outputs).capabilities)
     else:
         graph, fused, clusters, originals = _fused(resolved.outputs)
     _rename_outputs(resolved, originals, graph.outputs)
@@ -102,13 +104,14 @@ def _fused(outputs: list[Node]
         return Graph(done), None, {}, list(done)
     _, args = structural_key(pending)
     runtime_scalars = {a.uid for a in args if a.op == "scalar"}
-    optimized = run_pipeline(Graph(tuple(pending)))
+    backend = target_backend(pending)
+    optimized = run_pipeline(Graph(tuple(pending)), capabilities=backend.capabilities)
     fused = schedule(fuse(optimized))
     clusters = {}
     for kernel in fused.kernels:
         item = kernel if kernel.kind == "library" else render_kernel(fused, kernel,
                                                                      runtime_scalars)
-        info = _describe(item)
+        info = _describe(item, backend)
         clusters[info.name] = {
             "label": f"{info.name} · {len(info.ops)} op{'s' if len(info.ops) != 1 else ''}",
             "kind": "kernel", "kernel_kind": info.kind, "ops": info.ops,

@@ -9,7 +9,9 @@ from graphc.kernels.cpu import blas
 import graphc
 import graphc.functional as F
 import graphc.module as M
+from graphc.backends.cpu import cpu_capabilities
 from graphc.ir import Graph, buffer_node
+from graphc.ir.target import NO_CAPABILITIES, Capabilities
 from graphc.ops import apply
 from graphc.optimizer import SGD, Adam
 from graphc.passes import PIPELINE, run_pipeline
@@ -20,8 +22,14 @@ from tests.passes.graph_values import assert_same_values
 
 DEV = "xpux"
 rng = np.random.default_rng(0)
-pytestmark = pytest.mark.skipif(not blas.available(np.float32),
+CPU = cpu_capabilities()
+pytestmark = pytest.mark.skipif(not CPU.accumulates_gemm(np.float32),
                                 reason="NumPy's BLAS exposes no cblas gemm on this machine")
+
+
+def accumulate(graph: Graph, capabilities: Capabilities = CPU) -> Graph:
+    """The pass, targeting the CPU backend's capabilities unless told otherwise."""
+    return matmul_accumulate(graph, capabilities)
 
 
 def buf(*shape, dtype=np.float32):
@@ -48,7 +56,7 @@ def only(graph: Graph, op: str):
 def test_sgd_update_becomes_one_accumulating_product():
     w, g, x, lr = buf(3, 5), buf(8, 3), buf(8, 5), scalar(0.1)
     before = Graph((apply("sub", [w, apply("mul", [spread(lr, (3, 5)), weight_gradient(g, x)])]),))
-    after = run_pipeline(matmul_accumulate(before), ("dce",))
+    after = run_pipeline(accumulate(before), ("dce",))
     verify(after)
     node = after.outputs[0]
     assert node.op == "matmul_add" and node.inputs[0] is w and node.inputs[3] is lr
@@ -66,7 +74,7 @@ def test_the_other_update_forms(form):
            "plain_add": lambda: apply("add", [product, c]),
            "plain_sub": lambda: apply("sub", [c, product])}[form]()
     before = Graph((out,))
-    after = matmul_accumulate(before)
+    after = accumulate(before)
     assert after.outputs[0].op == "matmul_add"
     assert_same_values(before, after, rtol=1e-5)
 
@@ -83,17 +91,17 @@ def test_products_read_twice_broadcast_terms_sums_inside_and_product_minus_c_sta
         Graph((apply("relu", [apply("add", [c, product])]),)),  # inside: fuses with relu
     ]
     for graph in cases:
-        assert "matmul_add" not in [n.op for n in matmul_accumulate(graph).pending()]
+        assert "matmul_add" not in [n.op for n in accumulate(graph).pending()]
 
 
 def test_float64_and_batched_products():
     w, g, x = buf(3, 5, dtype=np.float64), buf(8, 3, dtype=np.float64), buf(8, 5, dtype=np.float64)
     before = Graph((apply("sub", [w, weight_gradient(g, x)]),))
-    after = matmul_accumulate(before)
+    after = accumulate(before)
     assert after.outputs[0].op == "matmul_add"
     assert_same_values(before, after, rtol=1e-12)
     batched = Graph((apply("add", [buf(2, 4, 6), apply("matmul", [buf(2, 4, 7), buf(2, 7, 6)])]),))
-    assert matmul_accumulate(batched).outputs == batched.outputs  # BLAS gemm is 2-D
+    assert accumulate(batched).outputs == batched.outputs  # BLAS gemm is 2-D
 
 
 def test_compiled_matmul_add_equals_the_interpreter(monkeypatch):
@@ -147,8 +155,9 @@ def test_the_pass_runs_after_autodiff_in_the_pipeline():
 
 def test_without_a_blas_gemm_the_graph_is_left_as_it_is(monkeypatch):
     monkeypatch.setattr(blas, "available", lambda dtype: False)
+    assert cpu_capabilities() == NO_CAPABILITIES  # the CPU's answer without a gemm
     w, g, x, lr = buf(3, 5), buf(8, 3), buf(8, 5), scalar(0.1)
     before = Graph((apply("sub", [w, apply("mul", [spread(lr, (3, 5)), weight_gradient(g, x)])]),))
-    after = matmul_accumulate(before)
+    after = accumulate(before, NO_CAPABILITIES)
     assert "matmul_add" not in [n.op for n in after.pending()]
     assert_same_values(before, after)

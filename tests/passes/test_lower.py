@@ -10,6 +10,7 @@ import graphc
 import graphc.functional as F
 from graphc import interp
 from graphc.autodiff import GradManager
+from graphc.backends.cpu import cpu_backend
 from graphc.functional.composite import composite
 from graphc.ir import Graph, const_in_key
 from graphc.passes import PASSES, run_pipeline
@@ -50,7 +51,7 @@ def test_consts_the_lowering_brings_in_fold_and_the_graphs_own_do_not():
             and not const_in_key(n)]
     assert made and all(is_known_constant(c) for c in made)  # the mean's 1/8
     assert not any(is_known_constant(c) for c in own)  # still runtime arguments
-    optimized = run_pipeline(graph)
+    optimized = run_pipeline(graph, capabilities=cpu_backend().capabilities)
     consts = {n.value for n in optimized.nodes() if n.op in ("const", "scalar")}
     assert 0.5 in consts  # the runtime scalar stays an argument, unfolded
     np.testing.assert_allclose(runtime_scalar.numpy(), 3.5 * 0.25 * 0.5)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import graphc
 import graphc.functional as F
+from graphc.backends.cpu import cpu_backend
 from graphc.ir import Graph, buffer_node, const_node
 from graphc.ops import apply
 from graphc.passes import run_pipeline
@@ -17,6 +18,7 @@ from graphc.passes.verify import verify
 from tests.passes.graph_values import assert_same_values, values
 
 DEV = "xpux"
+CPU = cpu_backend().capabilities  # the target of the pipeline these tests run
 SPECIALS = np.array([[0.0, -0.0, np.inf], [-np.inf, np.nan, -2.5]], np.float32)
 INTS = np.array([[0, -7, 3], [2**31 - 1, -(2**31), 12]], np.int32)
 
@@ -140,13 +142,14 @@ def test_pow_of_a_known_two_becomes_a_square():
     one = const_node(1.0, np.float32, DEV)
     two = apply("broadcast_to", [apply("add", [one, one])], shape=(2, 3))
     g = Graph((apply("pow", [x._node, two]),))
-    out = run_pipeline(g)
+    out = run_pipeline(g, capabilities=CPU)
     assert ops(out) == ["mul"] and out.outputs[0].inputs == (x._node, x._node)
     # x * x is correctly rounded where pow may be off by an ulp.
     assert_same_values(g, out, rtol=1e-6)
     ys = graphc.tensor(np.linspace(-3, 3, 6, dtype=np.float32).reshape(2, 3))
     g = Graph((apply("pow", [ys._node, two]),))
-    np.testing.assert_allclose(values(run_pipeline(g))[0], ys.numpy() ** 2, rtol=1e-6)
+    np.testing.assert_allclose(values(run_pipeline(g, capabilities=CPU))[0], ys.numpy() ** 2,
+                               rtol=1e-6)
 
 
 def test_transposes_compose_into_one():
@@ -300,7 +303,7 @@ def expression_graphs(draw):
 
 @given(expression_graphs())
 def test_pipeline_keeps_values_of_random_graphs(g):
-    out = run_pipeline(g)
+    out = run_pipeline(g, capabilities=CPU)
     assert [o.type for o in out.outputs] == [o.type for o in g.outputs]
     assert verify(out) is out
     assert len(out.pending()) <= len(g.pending()) + len(g.outputs)  # + output copies

@@ -10,6 +10,7 @@ import sys
 SCRIPT = """
 import atexit, gc
 import graphc
+graphc.tensor  # the first public name loads the front end (graphc/__init__.py)
 before = gc.get_freeze_count()
 atexit._run_exitfuncs()  # what interpreter exit does first
 print(before, gc.get_freeze_count())
