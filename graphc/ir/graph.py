@@ -155,10 +155,11 @@ def structural_key(roots: list[Node], order: list[Node] | None = None
                 args.append(node)
         else:
             ins = node.inputs
-            n = len(ins)  # (one or two inputs spelled out: a comprehension costs a frame)
+            n = len(ins)  # (up to three inputs spelled out: a comprehension costs a frame)
             emit((node.op, node.attrs._items, node.type,  # hashes in C, unlike Attrs
                   (index[ins[0].uid],) if n == 1 else
                   (index[ins[0].uid], index[ins[1].uid]) if n == 2 else
+                  (index[ins[0].uid], index[ins[1].uid], index[ins[2].uid]) if n == 3 else
                   tuple([index[i.uid] for i in ins])))
     outputs = tuple([index[r.uid] for r in roots])
     return (tuple(entries), outputs), args
