@@ -196,7 +196,7 @@ class _Lowering:
 def _reduce(node: Node, source: int, axes: tuple[int, ...]) -> Reduce:
     """The Reduce value of reduction ``node`` over value ``source``."""
     src = node.inputs[0].type.dtype
-    combine = node.op
+    combine = get_op(node.op).scalar_op  # the combine its op definition names
     if combine in ("sum", "prod"):
         identity: bool | int | float = 0 if combine == "sum" else 1
     elif src == np.bool_:

@@ -67,7 +67,7 @@ def _reference(fn):
 
 for _name, _fn in {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min,
                    "argmax": np.argmax, "argmin": np.argmin}.items():
-    register(_name, "reduce", _infer_reduce(_name), _reference(_fn),
+    register(_name, "reduce", _infer_reduce(_name), _reference(_fn), scalar_op=_name,
              differentiable=_name not in ("argmax", "argmin"))
 
 

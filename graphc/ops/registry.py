@@ -37,8 +37,9 @@ IndexMap = Callable[[TensorType, TensorType, Attrs, tuple[Ix, ...], IndexSize],
 class OpDef:
     """Everything graphc knows about one op.
 
-    ``scalar_op`` (elementwise ops only) names the scalar op the kernel IR computes at
-    each point (graphc/ir/kernel_ir.py); each backend's renderer has its text.
+    ``scalar_op`` names, for an elementwise op, the scalar op the kernel IR computes at
+    each point, and for a reduction its combine (``sum``, ``max``, ``argmax``, ...: a
+    kernel IR ``Reduce``) (graphc/ir/kernel_ir.py); each backend's renderer has its text.
     ``index_map`` (movement ops only) maps the index expressions (kernel IR ``Ix``
     trees) of an output element to those of the input element it reads (see
     :mod:`graphc.ops.movement`).
