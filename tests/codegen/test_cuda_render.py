@@ -1,0 +1,192 @@
+"""The CUDA schedule and renderer (graphc/codegen/cuda*.py) over the kernel IR the CPU
+renders: which form each kernel takes, what the printed source looks like, and, where
+numba-cuda and NVVM are installed (the ``cuda`` extra), that every kernel compiles to
+PTX for compute capability 9.0 with a PTX ISA the GPU machines' driver loads. Running
+the kernels is tests/codegen/test_cuda_sim.py (the simulator, its own process)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import time
+
+import numpy as np
+import pytest
+
+from graphc.codegen import cpu_ops, cuda_ops
+from graphc.codegen.cuda import (
+    MAX_PTX_VERSION,
+    PTXVersionError,
+    compile_ptx_for,
+    kernel_arguments,
+    ptx_version,
+    render_ir,
+)
+from graphc.codegen.cuda_schedule import SIMULATOR_LAUNCH, Launch, schedule_cuda
+from graphc.ir.kernel_ir import Load
+from tests.codegen.cuda_graphs import CASES, loop_irs, nodes
+
+
+@functools.cache
+def irs(case: str):
+    return loop_irs(nodes(case))
+
+
+def forms(case: str) -> list[str]:
+    return [schedule_cuda(ir).form for ir in irs(case)]
+
+
+def test_the_cuda_table_covers_every_scalar_op_of_the_cpu_table():
+    assert set(cpu_ops.SCALAR_OPS) == set(cuda_ops.SCALAR_OPS)
+
+
+def test_a_scalar_op_the_table_lacks_fails_at_render_time_naming_it():
+    with pytest.raises(NotImplementedError, match="'frobnicate'"):
+        cuda_ops.scalar_op_text("frobnicate", ["x"], "float32", ())
+
+
+def test_float32_math_stays_float32_and_helpers_get_typed_constants():
+    assert cuda_ops.scalar_op_text("exp", ["x"], "float32", ()) == "math.exp(x)"
+    assert cuda_ops.scalar_op_text("exp", ["x"], "int32", ()) == "math.exp(float64(x))"
+    assert cuda_ops.scalar_op_text("relu", ["x"], "float32", ()) == "relu(x, float32(0))"
+    assert cuda_ops.scalar_op_text("floor_div", ["a", "b"], "int32", ()) == \
+        "floor_div_i(a, b, int32(0))"
+    assert cuda_ops.scalar_op_text("cast", ["x"], "float32", (("dtype", "bool"),)) == \
+        "bool_(x)"
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("elementwise_chain", ["threads"]),
+    ("softmax_rows", ["blocks"]),
+    ("column_sums", ["threads"]),
+    ("whole_sums", ["blocks"]),
+    ("batchnorm_stats", ["blocks"]),
+])
+def test_each_kernel_takes_the_form_its_reductions_call_for(case, expected):
+    assert forms(case) == expected
+
+
+def test_row_reductions_run_one_block_per_row_with_a_shared_memory_tree():
+    (ir,) = irs("softmax_rows")
+    ks = render_ir(ir)
+    src = ks.source
+    shared = [line for line in src.splitlines() if "cuda.shared.array" in line]
+    assert len(shared) == 2  # max and sum, one array per line (the simulator aliases two)
+    assert all(line.count("cuda.shared.array") == 1 for line in shared)
+    assert "cuda.syncthreads()" in src and "atomic" not in src
+    assert ks.grid() == (6, 256)  # one block per row
+    compile(src, "<softmax>", "exec")
+
+
+def test_whole_reductions_run_in_one_block_in_a_fixed_order():
+    (ir,) = irs("whole_sums")
+    ks = render_ir(ir)
+    assert ks.grid() == (1, 256)
+    assert "atomic" not in ks.source
+
+
+def test_sizes_are_scalar_parameters_not_a_host_array():
+    (ir,) = irs("column_sums")
+    ks = render_ir(ir)
+    header = next(line for line in ks.source.splitlines() if line.startswith("def kernel("))
+    assert header.endswith(", ".join(f"n{k}" for k in range(len(ir.sizes))) + "):")
+    assert "sh[" not in ks.source
+    args = kernel_arguments(ks, [np.zeros(p.node.type.shape, p.dtype) for p in ks.params])
+    assert list(args[len(ks.params):]) == list(ir.sizes)
+
+
+def test_a_same_shape_map_runs_flat_and_a_broadcast_one_does_not():
+    same = render_ir(irs("multi_output")[0])
+    assert same.schedule.flat and set(same.layouts) == {"flat"}
+    assert "[t]" in same.source and " % " not in same.source  # no index is divided
+    (chain,) = irs("elementwise_chain")  # reads a broadcast bias
+    assert not schedule_cuda(chain).flat
+    assert any(isinstance(v, Load) and len(v.index) == 1 for v in chain.values)
+
+
+def test_index_math_is_32_bit_unless_the_domain_needs_64():
+    (ir,) = irs("softmax_rows")
+    assert schedule_cuda(ir).index_bits == 32
+    assert "uint32(" in render_ir(ir).source
+    big = dataclasses.replace(ir, domain=(1 << 16, 1 << 16),
+                              sizes=tuple(1 << 16 for _ in ir.sizes))
+    assert schedule_cuda(big).index_bits == 64
+    assert "uint32(" not in render_ir(big).source
+
+
+def test_the_launch_override_caps_blocks_and_threads():
+    for case in CASES:
+        for ir in irs(case):
+            ks = render_ir(ir, SIMULATOR_LAUNCH)
+            blocks, threads = ks.grid()
+            assert blocks <= 2 and threads <= 64, case
+            assert "cuda.shared.array(256" not in ks.source
+    with pytest.raises(ValueError, match="power of two"):
+        Launch(threads=48)
+
+
+def test_ptx_version_reads_the_directive():
+    assert ptx_version("//\n.version 9.0\n.target sm_90\n") == (9, 0)
+    assert ptx_version(".version 8.7\n") < MAX_PTX_VERSION
+
+
+# ---- compile-only: PTX for compute capability 9.0 ------------------------------------
+
+@functools.cache
+def _ptx_unavailable() -> str | None:
+    """Why kernels cannot be compiled to PTX here (None if they can)."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        return "the CUDA simulator is on (it compiles nothing)"
+    try:
+        from numba import cuda, types
+    except Exception as err:  # numba-cuda not installed
+        return f"numba-cuda is not installed (the cuda extra): {err}"
+
+    def probe(a):
+        a[0] = 1.0
+
+    try:
+        cuda.compile_ptx(probe, types.void(types.float32[:]), cc=(9, 0))
+    except Exception as err:
+        return f"NVVM is not available (the cuda extra's cuda-toolkit[nvvm]): {err}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def nvvm():
+    reason = _ptx_unavailable()
+    if reason:
+        pytest.skip(reason)
+
+
+def test_every_kernel_of_the_cases_compiles_to_ptx_9_0_for_cc_9_0(nvvm):
+    seen: dict[str, tuple] = {}
+    t0 = time.perf_counter()
+    for case in CASES:
+        for ir in irs(case):
+            for launch in (None, SIMULATOR_LAUNCH):
+                ks = render_ir(ir, launch)
+                if ks.source in seen:
+                    continue
+                compiled = compile_ptx_for(ks, cc=(9, 0))
+                assert compiled.version <= MAX_PTX_VERSION
+                assert ".target sm_90" in compiled.ptx
+                assert ".entry" in compiled.ptx
+                seen[ks.source] = compiled.version
+    seconds = time.perf_counter() - t0
+    print(f"{len(seen)} distinct CUDA kernels compiled to PTX "
+          f"{sorted(set(seen.values()))} in {seconds:.1f} s")
+    assert seconds < 180
+
+
+def test_32_bit_index_math_divides_in_32_bits(nvvm):
+    (ir,) = irs("batchnorm_stats")  # three reduced axes: two divisions per point
+    ptx = compile_ptx_for(render_ir(ir)).ptx
+    assert "div.u32" in ptx or "rem.u32" in ptx
+
+
+def test_a_newer_ptx_than_the_driver_loads_is_refused(nvvm):
+    (ir,) = irs("softmax_rows")
+    with pytest.raises(PTXVersionError, match="newer than"):
+        compile_ptx_for(ir, max_version=(1, 0))
