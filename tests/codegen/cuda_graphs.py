@@ -55,19 +55,19 @@ def run_cuda(outputs, launch=None):
             return values[node.uid]
         if node.op == "scalar":
             return node.type.dtype.type(node.value)
-        if node.buffer is not None:
-            return np.ascontiguousarray(node.buffer)
+        if node.buffer is not None:  # a writable copy: the simulator copies arrays back
+            return np.array(node.buffer, order="C")
         if node.uid in fused.free:  # a view of a stored value, as the linker makes it
             view = node.inputs[0]
-            return np.ascontiguousarray(
-                get_op(node.op).reference([value_of(view)], node.attrs))
+            return np.array(get_op(node.op).reference([value_of(view)], node.attrs),
+                            order="C")
         raise AssertionError(f"{node.op} %{node.uid} has no value yet")
 
     for kernel in fused.kernels:
         if kernel.kind != "loop":  # an opaque op: its reference, on the CUDA results
             for node in kernel.members:
-                values[node.uid] = np.ascontiguousarray(
-                    interp.evaluate(node, [value_of(i) for i in node.inputs]))
+                values[node.uid] = np.array(
+                    interp.evaluate(node, [value_of(i) for i in node.inputs]), order="C")
             continue
         ks = render_cuda_kernel(fused, kernel, scalars, launch)
         sources.append(ks)
