@@ -160,7 +160,16 @@ def multi_output():
     return [e, e * 2 + y, F.relu(x) * y]
 
 
+def movement():
+    x, y = _t(6, 8), _t(8, 3)
+    moved = F.transpose(x, (1, 0))[1:7:2] * 2 + F.reshape(x[:, :3], (3, 6))
+    padded = F.pad(y, ((1, 2), (0, 1)), constant_value=-1.5)
+    mirrored = F.pad(y, ((2, 2), (1, 1)), mode="reflect")
+    return [moved, F.exp(padded) + 1, mirrored * y.sum()]
+
+
 CASES = {
+    "movement": movement,
     "elementwise_chain": elementwise_chain,
     "integer_ops": integer_ops,
     "rounding": rounding,
