@@ -191,3 +191,11 @@ def test_a_newer_ptx_than_the_driver_loads_is_refused(nvvm):
     (ir,) = irs("softmax_rows")
     with pytest.raises(PTXVersionError, match="newer than"):
         compile_ptx_for(ir, max_version=(1, 0))
+
+
+def test_a_pending_graph_compiles_to_ptx_without_running(nvvm):
+    from graphc.runtime.cuda_compile import compile_ptx
+
+    compiled = compile_ptx(nodes("cross_entropy_rows"), cc=(9, 0))
+    assert compiled and all(c.version <= MAX_PTX_VERSION for c in compiled)
+    assert {c.source.schedule.form for c in compiled} == {"blocks"}
