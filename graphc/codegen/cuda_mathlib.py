@@ -25,8 +25,43 @@ from __future__ import annotations
 import math
 
 from numba import cuda
+from numba.cuda.core import config as cuda_config
 
 _DEVICE = {"device": True, "inline": "always"}
+
+
+# ---- products that never contract into an FMA -----------------------------------------
+#
+# NVVM contracts ``a * b + c`` into one fused multiply-add by default (numba-cuda has no
+# switch for it), which rounds once where the CPU and NumPy round twice. DESIGN.md §7
+# forbids contraction (a recomputed value then missed ``x == max(x)`` by an ulp on the
+# CPU). libdevice's round-to-nearest products compile to ``mul.rn``, which ptxas never
+# fuses, so float products go through these and no kernel contracts: the GPU's
+# additions and products round as NumPy's. The simulator has no libdevice; there they
+# are plain products.
+
+if cuda_config.ENABLE_CUDASIM:
+    @cuda.jit(**_DEVICE)
+    def mul_f32(a, b):
+        """float32 ``a * b``, never contracted into an FMA."""
+        return a * b
+
+    @cuda.jit(**_DEVICE)
+    def mul_f64(a, b):
+        """float64 ``a * b``, never contracted into an FMA."""
+        return a * b
+else:
+    from numba.cuda import libdevice
+
+    @cuda.jit(**_DEVICE)
+    def mul_f32(a, b):
+        """float32 ``a * b``, never contracted into an FMA."""
+        return libdevice.fmul_rn(a, b)
+
+    @cuda.jit(**_DEVICE)
+    def mul_f64(a, b):
+        """float64 ``a * b``, never contracted into an FMA."""
+        return libdevice.dmul_rn(a, b)
 
 
 @cuda.jit(**_DEVICE)
@@ -205,5 +240,6 @@ def power_u(a, b, zero, one):
 
 __all__ = [
     "ceil_f", "floor_div_f", "floor_div_i", "floor_div_u", "floor_f", "maximum", "minimum",
-    "mod_f", "mod_i", "mod_u", "power_i", "power_u", "relu", "rint_f", "sigmoid", "sign",
+    "mod_f", "mod_i", "mod_u", "mul_f32", "mul_f64", "power_i", "power_u", "relu", "rint_f",
+    "sigmoid", "sign",
 ]

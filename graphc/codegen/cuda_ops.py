@@ -27,7 +27,6 @@ _COMMON: dict[str, str] = {
     "abs": "abs({0})",
     "add": "({0} + {1})",
     "sub": "({0} - {1})",
-    "mul": "({0} * {1})",
     "div": "({0} / {1})",
     "maximum": "maximum({0}, {1})",
     "minimum": "minimum({0}, {1})",
@@ -61,6 +60,8 @@ _BY_KIND: dict[str, tuple[str, str, str]] = {
                   "floor_div_i({0}, {1}, {zero})", "floor_div_u({0}, {1}, {zero})"),
     "mod": ("mod_f({0}, {1}, {zero}, {one}, {half})", "mod_i({0}, {1}, {zero})",
             "mod_u({0}, {1}, {zero})"),
+    # float products never contract into an FMA (cuda_mathlib.mul_f32)
+    "mul": ("mul_{dtype_name}({0}, {1})", "({0} * {1})", "({0} * {1})"),
     "pow": ("({0} ** {1})", "power_i({0}, {1}, {zero}, {one})",
             "power_u({0}, {1}, {zero}, {one})"),
     "isnan": ("math.isnan({0})", "False", "False"),
@@ -108,6 +109,8 @@ def scalar_op_text(op: str, args: list[str], operand_dtype: str, attrs: tuple) -
     if "{zero}" in template or "{one}" in template or "{half}" in template:
         constants = {"zero": literal(0, dtype), "one": literal(1, dtype),
                      "half": literal(0.5, dtype) if _kind(dtype) == 0 else ""}
+    if "{dtype_name}" in template:
+        template = template.replace("{dtype_name}", "f32" if dtype == "float32" else "f64")
     named = {k: compute_dtype(v) if k == "dtype" else number_literal(v) for k, v in attrs}
     if named.get("dtype") == "bool":
         named["dtype"] = "bool_"

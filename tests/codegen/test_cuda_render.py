@@ -199,3 +199,16 @@ def test_a_pending_graph_compiles_to_ptx_without_running(nvvm):
     compiled = compile_ptx(nodes("cross_entropy_rows"), cc=(9, 0))
     assert compiled and all(c.version <= MAX_PTX_VERSION for c in compiled)
     assert {c.source.schedule.form for c in compiled} == {"blocks"}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_never_contract_into_fma(nvvm, dtype):
+    import graphc as gc
+
+    x, y, z = (gc.tensor(np.ones((4, 5)), dtype=dtype) for _ in range(3))
+    (ir,) = loop_irs([(x * y + z)._node, (x * y - z * z)._node])
+    assert {p.dtype for p in ir.params} == {np.dtype(dtype).name}
+    source = render_ir(ir).source
+    assert ("mul_f32(" if dtype == np.float32 else "mul_f64(") in source
+    ptx = compile_ptx_for(ir).ptx
+    assert "fma" not in ptx and "mul.rn" in ptx
