@@ -10,6 +10,8 @@ values earlier kernels wrote; ``CASES`` are the graphs both test modules use.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 import graphc as gc
@@ -39,12 +41,13 @@ def loop_irs(outputs):
     return [lower_kernel(fused, k, scalars) for k in fused.kernels if k.kind == "loop"]
 
 
-def run_cuda(outputs, launch=None):
+def run_cuda(outputs, launch=None, index_bits=None):
     """The values of ``outputs`` (nodes) computed by CUDA kernels (each loop kernel
     rendered for CUDA and launched; library kernels, if any, by the interpreter), and
-    the kernels' sources."""
+    the kernels' sources. ``index_bits``: force the schedule's index math (64: the
+    variant for domains past 2**31 points, on small arrays)."""
+    from graphc.codegen.cuda import CudaKernelSource, print_cuda_kernel, render_cuda_kernel
     from graphc.codegen.cuda import launch as launch_kernel
-    from graphc.codegen.cuda import render_cuda_kernel
 
     fused, graph_outputs, scalars = fused_graph(outputs)
     values: dict[int, np.ndarray] = {}
@@ -70,6 +73,10 @@ def run_cuda(outputs, launch=None):
                     interp.evaluate(node, [value_of(i) for i in node.inputs]), order="C")
             continue
         ks = render_cuda_kernel(fused, kernel, scalars, launch)
+        if index_bits is not None:
+            sched = dataclasses.replace(ks.schedule, index_bits=index_bits)
+            source, layouts = print_cuda_kernel(ks.ir, sched)
+            ks = CudaKernelSource(kernel, source, ks.params, ks.sizes, layouts, ks.ir, sched)
         sources.append(ks)
         args = []
         for p in ks.params:

@@ -50,3 +50,13 @@ def test_reductions_give_the_same_bits_on_every_run(case):
         again, _ = run_cuda(outs, SIMULATOR_LAUNCH)
         for a, b in zip(first, again):
             assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), case
+
+
+@pytest.mark.parametrize("case", ["movement", "softmax_rows", "batchnorm_stats",
+                                  "multi_output", "argmax_rows"])
+def test_the_64_bit_index_variant_computes_the_same(case):
+    outs = nodes(case)
+    got, sources = run_cuda(outs, SIMULATOR_LAUNCH, index_bits=64)
+    assert all("uint32(" not in ks.source for ks in sources)
+    for g, w in zip(got, reference(outs)):
+        assert_close(np.asarray(g), w, case)

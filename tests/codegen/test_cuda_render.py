@@ -17,9 +17,11 @@ import pytest
 from graphc.codegen import cpu_ops, cuda_ops
 from graphc.codegen.cuda import (
     MAX_PTX_VERSION,
+    CudaKernelSource,
     PTXVersionError,
     compile_ptx_for,
     kernel_arguments,
+    print_cuda_kernel,
     ptx_version,
     render_ir,
 )
@@ -161,13 +163,20 @@ def nvvm():
         pytest.skip(reason)
 
 
+def wide(ir) -> CudaKernelSource:
+    """``ir`` rendered with 64-bit index math (domains past 2**31 points)."""
+    ks = render_ir(ir)
+    schedule = dataclasses.replace(ks.schedule, index_bits=64)
+    source, layouts = print_cuda_kernel(ir, schedule)
+    return CudaKernelSource(None, source, ks.params, ks.sizes, layouts, ir, schedule)
+
+
 def test_every_kernel_of_the_cases_compiles_to_ptx_9_0_for_cc_9_0(nvvm):
     seen: dict[str, tuple] = {}
     t0 = time.perf_counter()
     for case in CASES:
         for ir in irs(case):
-            for launch in (None, SIMULATOR_LAUNCH):
-                ks = render_ir(ir, launch)
+            for ks in (render_ir(ir), render_ir(ir, SIMULATOR_LAUNCH), wide(ir)):
                 if ks.source in seen:
                     continue
                 compiled = compile_ptx_for(ks, cc=(9, 0))
