@@ -175,7 +175,21 @@ def movement():
     return [moved, F.exp(padded) + 1, mirrored * y.sum()]
 
 
+def integer_reductions():
+    a = gc.tensor(rng.integers(-50, 50, (5, 13)).astype(np.int32))
+    positive = a > 0
+    return [a.sum(axis=1), a.max(axis=0), positive.sum(axis=1), a.min(),
+            F.argmin(a, axis=1)]
+
+
+def float64_rows():
+    x = gc.tensor(rng.standard_normal((4, 70)), dtype=np.float64)
+    return [F.softmax(x, axis=1), x.sum(axis=0)]
+
+
 CASES = {
+    "integer_reductions": integer_reductions,
+    "float64_rows": float64_rows,
     "movement": movement,
     "elementwise_chain": elementwise_chain,
     "integer_ops": integer_ops,
