@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..codegen.cuda import CompiledPTX, CudaKernelSource, compile_ptx_for, render_cuda_kernel
+from ..codegen.cuda import CudaKernelSource, render_cuda_kernel
+from ..codegen.cuda_ptx import CompiledPTX, compile_ptx_for
 from ..codegen.cuda_schedule import Launch
 from ..ir import Graph, Node, structural_key
 from ..ir.target import Capabilities
@@ -47,6 +48,6 @@ def cuda_kernels(outputs: Sequence[Node], launch: Launch | None = None
 def compile_ptx(outputs: Sequence[Node], cc: tuple[int, int] = (9, 0),
                 launch: Launch | None = None) -> list[CompiledPTX]:
     """Every loop kernel of the graph of ``outputs`` compiled to PTX for compute
-    capability ``cc`` (see ``graphc.codegen.cuda.compile_ptx_for``: needs numba-cuda and
+    capability ``cc`` (see ``graphc.codegen.cuda_ptx.compile_ptx_for``: needs numba-cuda and
     NVVM, checks the PTX ISA version against the driver's)."""
     return [compile_ptx_for(ks, cc) for ks in cuda_kernels(outputs, launch)]

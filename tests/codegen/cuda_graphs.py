@@ -47,7 +47,7 @@ def run_cuda(outputs, launch=None, index_bits=None):
     the kernels' sources. ``index_bits``: force the schedule's index math (64: the
     variant for domains past 2**31 points, on small arrays)."""
     from graphc.codegen.cuda import CudaKernelSource, print_cuda_kernel, render_cuda_kernel
-    from graphc.codegen.cuda import launch as launch_kernel
+    from graphc.codegen.cuda_ptx import launch as launch_kernel
 
     fused, graph_outputs, scalars = fused_graph(outputs)
     values: dict[int, np.ndarray] = {}

@@ -15,15 +15,13 @@ import numpy as np
 import pytest
 
 from graphc.codegen import cpu_ops, cuda_ops
-from graphc.codegen.cuda import (
+from graphc.codegen.cuda import CudaKernelSource, print_cuda_kernel, render_ir
+from graphc.codegen.cuda_ptx import (
     MAX_PTX_VERSION,
-    CudaKernelSource,
     PTXVersionError,
     compile_ptx_for,
     kernel_arguments,
-    print_cuda_kernel,
     ptx_version,
-    render_ir,
 )
 from graphc.codegen.cuda_schedule import SIMULATOR_LAUNCH, Launch, schedule_cuda
 from graphc.ir.kernel_ir import Load
