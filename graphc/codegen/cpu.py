@@ -23,12 +23,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import FusedGraph, Kernel
-from ..ir.kernel_ir import Apply, Guarded, Ix, KernelIR, Literal, Load, Reduce, ScalarParam
+from ..ir.kernel_ir import Ix, KernelIR, Load, Reduce
 from .cpu_columns import ColumnPrinter
-from .cpu_ops import arg_condition, combine_rule, compute_dtype, literal, scalar_op_text
+from .cpu_ops import arg_condition, combine_rule, scalar_op_text
 from .cpu_schedule import CpuSchedule, schedule_cpu
 from .cpu_whole import WholePrinter
 from .lower import lower_kernel
+from .printer import ValuePrinter
+from .python_ops import compute_dtype, literal
 
 # Reassociation lets a reduction's loop vectorise; no nnan/ninf, so NaN and Inf keep their
 # semantics. Only kernels with a reduction get it, and their order of operations is still
@@ -57,46 +59,26 @@ class KernelSource:
     schedule: CpuSchedule | None = None
 
 
-class _Printer(ColumnPrinter, WholePrinter):
+class _Printer(ValuePrinter, ColumnPrinter, WholePrinter):
+    scalar_op_text = staticmethod(scalar_op_text)
+
     def __init__(self, ir: KernelIR, schedule: CpuSchedule,
                  aliases: dict[int, int] | None = None) -> None:
-        self.ir = ir
+        super().__init__(ir)
         self.schedule = schedule
         self.aliases = aliases or {}  # output param → the input param it overwrites
-        self.lines: list[str] = []
-        self.depth = 1
-        self.scopes: list[dict[int, str]] = [{}]
-        self.row_vars: dict[int, str] = {}  # reduction → its value's variable
-        self.counter = 0
-        self.stored: set[int] = set()
-        self.full_index = tuple("0" if d == 1 else f"i{k}" for k, d in enumerate(ir.domain))
-        # 0-d input arrays (a learning rate) are read once, before the loops: parfor
-        # lowering cannot index a 0-d array inside a prange loop.
-        self.prologue: list[str] = []
-        self.hoisted: dict[str, str] = {}
         self.unsigned: dict[str, str] = {}  # loop index → its unsigned copy (cpu_whole.py)
 
-    # ---- small helpers ----------------------------------------------------------
-    def emit(self, text: str) -> None:
-        self.lines.append("    " * self.depth + text)
+    def size_name(self, k: int) -> str:
+        return f"sh[{k}]"
 
-    def fresh(self, prefix: str = "v") -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter}"
-
-    def push(self) -> None:
-        self.scopes.append({})
-        self.depth += 1
-
-    def pop(self) -> None:
-        self.scopes.pop()
-        self.depth -= 1
-
-    def lookup(self, value: int) -> str | None:
-        for scope in reversed(self.scopes):
-            if value in scope:
-                return scope[value]
-        return None
+    def load(self, item: Load) -> tuple[str, bool]:
+        name = self.param_name(item.param)
+        if not item.index:
+            # A 0-d input (a learning rate) is read once, before the loops: parfor
+            # lowering cannot index a 0-d array inside a prange loop.
+            return self.hoist(name, f"{name}[()]"), True
+        return name + self.subscript(self.index_text(item.index, unsigned=True)), False
 
     @staticmethod
     def subscript(index: tuple[str, ...]) -> str:
@@ -107,71 +89,8 @@ class _Printer(ColumnPrinter, WholePrinter):
         unsigned copy (cpu_whole.py) reads the copy (only a bare variable: arithmetic
         mixing uint64 and int64 would give a float)."""
         return tuple(self.unsigned.get(i.args[0], i.args[0])
-                     if unsigned and i.is_var else i.text(lambda k: f"sh[{k}]")
+                     if unsigned and i.is_var else i.text(self.size_name)
                      for i in index)
-
-    def dim(self, axis: int) -> str:
-        k = self.ir.dims[axis]
-        return "1" if k is None else f"sh[{k}]"
-
-    def param_name(self, p: int) -> str:
-        p = self.aliases.get(p, p)
-        kind = self.ir.params[p].kind
-        return f"{'s' if kind == 'scalar' else kind}{p}"
-
-    # ---- values -----------------------------------------------------------------
-    def value(self, value: int) -> str:
-        """The expression of IR value ``value``, emitting the statements it needs (each
-        value once per loop scope). Iterative, so chains of any length print."""
-        stack = [(value, False)]
-        values = self.ir.values
-        while stack:
-            v, ready = stack.pop()
-            if v in self.row_vars or self.lookup(v) is not None:
-                continue
-            item = values[v]
-            if isinstance(item, (Apply, Guarded)) and not ready:
-                stack.append((v, True))
-                operands = item.args if isinstance(item, Apply) else (item.value,)
-                stack += [(a, False) for a in reversed(operands)]
-                continue
-            self.scopes[-1][v] = self.expression(item)
-        return self.resolved(value)
-
-    def resolved(self, value: int) -> str:
-        if value in self.row_vars:
-            return self.row_vars[value]
-        hit = self.lookup(value)
-        assert hit is not None, value
-        return hit
-
-    def expression(self, item) -> str:
-        """A value whose operands are printed: literals and parameters as they are,
-        everything else into a new local."""
-        if isinstance(item, Literal):
-            return literal(item.value, item.dtype)
-        if isinstance(item, ScalarParam):
-            return self.param_name(item.param)
-        if isinstance(item, Load):
-            name = self.param_name(item.param)
-            if not item.index:
-                if name not in self.hoisted:
-                    self.hoisted[name] = f"{name}v"
-                    self.prologue.append(f"    {name}v = {name}[()]")
-                return self.hoisted[name]
-            text = name + self.subscript(self.index_text(item.index, unsigned=True))
-        elif isinstance(item, Guarded):
-            fill = literal(item.fill, item.dtype)
-            condition = item.condition.text(lambda k: f"sh[{k}]")
-            text = f"{self.resolved(item.value)} if {condition} else {fill}"
-        elif isinstance(item, Apply):
-            args = [self.resolved(a) for a in item.args]
-            text = scalar_op_text(item.op, args, item.operand_dtype, item.attrs)
-        else:
-            raise AssertionError(f"reduction %{item} used before it was computed")
-        var = self.fresh()
-        self.emit(f"{var} = {text}")
-        return var
 
     def store(self, position: int) -> None:
         s = self.ir.stores[position]

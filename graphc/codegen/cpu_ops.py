@@ -12,15 +12,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-import numpy as np
-
 from ..ir.kernel_ir import Reduce
 from ..ops.attrs import literal as number_literal
+from .python_ops import PYTHON_OPS, compute_dtype, extreme_select
 
 SCALAR_OPS: dict[str, str] = {
-    "copy": "{0}",
-    "neg": "(-{0})",
-    "abs": "abs({0})",
+    **PYTHON_OPS,
     "exp": "exp({0})",
     "log": "log({0})",
     "log1p": "log1p({0})",
@@ -37,29 +34,12 @@ SCALAR_OPS: dict[str, str] = {
     "ceil": "ceil({0})",
     "round": "rint({0})",
     "sign": "sign({0})",
-    "add": "({0} + {1})",
-    "sub": "({0} - {1})",
     "mul": "({0} * {1})",
-    "div": "({0} / {1})",
     "floor_div": "floor_div({0}, {1})",
     "mod": "mod({0}, {1})",
     "pow": "power({0}, {1})",
-    "maximum": "maximum({0}, {1})",
-    "minimum": "minimum({0}, {1})",
-    "equal": "({0} == {1})",
-    "not_equal": "({0} != {1})",
-    "less": "({0} < {1})",
-    "less_equal": "({0} <= {1})",
-    "greater": "({0} > {1})",
-    "greater_equal": "({0} >= {1})",
-    "logical_and": "({0} and {1})",
-    "logical_or": "({0} or {1})",
-    "logical_xor": "({0} != {1})",
-    "logical_not": "(not {0})",
     "isnan": "isnan({0})",
     "isinf": "isinf({0})",
-    "where": "({1} if {0} else {2})",
-    "cast": "{dtype}({0})",
 }
 
 
@@ -68,22 +48,6 @@ def _specialize() -> Callable[[str, str], str]:
     from .mathlib import specialize  # imports numba: only when a kernel is rendered
 
     return specialize
-
-
-def compute_dtype(dtype: np.dtype | str) -> str:
-    """The dtype a CPU kernel computes in: float16 is a storage type on the CPU."""
-    name = np.dtype(dtype).name
-    return "float32" if name == "float16" else name
-
-
-def literal(value: object, dtype: np.dtype | str) -> str:
-    """A typed scalar literal (typed, so float32 math stays float32); TypeError unless
-    ``value`` is a number (see :func:`graphc.ops.attrs.literal`)."""
-    name = compute_dtype(dtype)
-    text = number_literal(value)
-    if name == "bool":
-        return "True" if value else "False"
-    return f"{name}({text})"
 
 
 def scalar_op_text(op: str, args: list[str], operand_dtype: str, attrs: tuple) -> str:
@@ -110,9 +74,7 @@ def combine_rule(reduce: Reduce, acc_dtype: str) -> str:
         return _COMBINE[reduce.combine]
     if acc_dtype == "bool_":
         return "{acc} = {acc} or {v}" if reduce.combine == "max" else "{acc} = {acc} and {v}"
-    cmp = ">" if reduce.combine in ("max", "argmax") else "<"
-    nan = " or ({v} != {v} and {acc} == {acc})" if reduce.src_dtype.startswith("float") else ""
-    return f"{{acc}} = {{v}} if ({{v}} {cmp} {{acc}}{nan}) else {{acc}}"
+    return "{acc} = " + extreme_select(reduce.combine, reduce.src_dtype, "{acc}", "{v}")
 
 
 def arg_condition(rule: str, v: str, acc: str) -> str:

@@ -24,10 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..ir import FusedGraph, Kernel
-from ..ir.kernel_ir import Apply, Guarded, Ix, KernelIR, Literal, Load, Param, Reduce, ScalarParam
-from .cuda_ops import arg_takes, combine_text, compute_dtype, literal, scalar_op_text
+from ..ir.kernel_ir import Ix, KernelIR, Load, Param, Reduce
+from .cuda_ops import arg_takes, combine_text, scalar_op_text
 from .cuda_schedule import CudaSchedule, Launch, schedule_cuda
 from .lower import lower_kernel
+from .printer import ValuePrinter
+from .python_ops import compute_dtype, literal
 
 
 @dataclass
@@ -47,24 +49,16 @@ class CudaKernelSource:
         return self.schedule.grid(self.ir, list(self.sizes if sizes is None else sizes))
 
 
-class _CudaPrinter:
+class _CudaPrinter(ValuePrinter):
+    scalar_op_text = staticmethod(scalar_op_text)
+
     def __init__(self, ir: KernelIR, schedule: CudaSchedule) -> None:
-        self.ir = ir
+        super().__init__(ir)
         self.schedule = schedule
-        self.lines: list[str] = []
-        self.prologue: list[str] = []
-        self.depth = 1
-        self.scopes: list[dict[int, str]] = [{}]
-        self.row_vars: dict[int, str] = {}
-        self.counter = 0
-        self.stored: set[int] = set()
-        self.full_index = tuple("0" if d == 1 else f"i{k}" for k, d in enumerate(ir.domain))
-        self.hoisted: dict[str, str] = {}
         self.bits = schedule.index_bits
         self.itype = "uint32" if self.bits == 32 else "int64"
         self.layouts = [self._layout(p) for p in range(len(ir.params))]
 
-    # ---- small helpers ----------------------------------------------------------
     def _layout(self, p: int) -> str:
         param = self.ir.params[p]
         if param.kind == "scalar":
@@ -73,34 +67,19 @@ class _CudaPrinter:
             return "one"
         return "flat" if self.schedule.flat else ""
 
-    def emit(self, text: str) -> None:
-        self.lines.append("    " * self.depth + text)
+    def size_name(self, k: int) -> str:
+        return f"n{k}"
 
-    def fresh(self, prefix: str = "v") -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter}"
-
-    def push(self) -> None:
-        self.scopes.append({})
-        self.depth += 1
-
-    def pop(self) -> None:
-        self.scopes.pop()
-        self.depth -= 1
-
-    def lookup(self, value: int) -> str | None:
-        for scope in reversed(self.scopes):
-            if value in scope:
-                return scope[value]
-        return None
+    def load(self, item: Load) -> tuple[str, bool]:
+        name = self.param_name(item.param)
+        cast = "float32" if item.dtype == "float16" else ""
+        if self.layouts[item.param] == "one":  # read once, before the loops
+            return self.hoist(name, f"{cast}({name}[0])"), True
+        return f"{cast}({name}{self.subscript(item.param, item.index)})", False
 
     def ix(self, text: str) -> str:
         """``text`` as an index-math integer (uint32 or int64, the schedule's bits)."""
         return f"{self.itype}({text})"
-
-    def dim(self, axis: int) -> str:
-        k = self.ir.dims[axis]
-        return "1" if k is None else f"n{k}"
 
     def udim(self, axis: int) -> str:
         """The extent of ``axis`` in index-math integers (hoisted once)."""
@@ -113,70 +92,13 @@ class _CudaPrinter:
             self.prologue.append(line)
         return name
 
-    def param_name(self, p: int) -> str:
-        kind = self.ir.params[p].kind
-        return f"{'s' if kind == 'scalar' else kind}{p}"
-
     def subscript(self, p: int, index: tuple[Ix, ...]) -> str:
         layout = self.layouts[p]
         if layout == "one":
             return "[0]"
         if layout == "flat":
             return "[t]"
-        return "[" + ", ".join(i.text(lambda k: f"n{k}") for i in index) + "]"
-
-    # ---- values -----------------------------------------------------------------
-    def value(self, value: int) -> str:
-        """The expression of IR value ``value``, emitting the statements it needs (each
-        value once per loop scope). Iterative, so chains of any length print."""
-        stack = [(value, False)]
-        values = self.ir.values
-        while stack:
-            v, ready = stack.pop()
-            if v in self.row_vars or self.lookup(v) is not None:
-                continue
-            item = values[v]
-            if isinstance(item, (Apply, Guarded)) and not ready:
-                stack.append((v, True))
-                operands = item.args if isinstance(item, Apply) else (item.value,)
-                stack += [(a, False) for a in reversed(operands)]
-                continue
-            self.scopes[-1][v] = self.expression(item)
-        return self.resolved(value)
-
-    def resolved(self, value: int) -> str:
-        if value in self.row_vars:
-            return self.row_vars[value]
-        hit = self.lookup(value)
-        assert hit is not None, value
-        return hit
-
-    def expression(self, item) -> str:
-        if isinstance(item, Literal):
-            return literal(item.value, item.dtype)
-        if isinstance(item, ScalarParam):
-            return self.param_name(item.param)
-        if isinstance(item, Load):
-            name = self.param_name(item.param)
-            cast = "float32" if item.dtype == "float16" else ""
-            if self.layouts[item.param] == "one":  # read once, before the loops
-                if name not in self.hoisted:
-                    self.hoisted[name] = f"{name}v"
-                    self.prologue.append(f"    {name}v = {cast}({name}[0])")
-                return self.hoisted[name]
-            text = f"{cast}({name}{self.subscript(item.param, item.index)})"
-        elif isinstance(item, Guarded):
-            fill = literal(item.fill, item.dtype)
-            condition = item.condition.text(lambda k: f"n{k}")
-            text = f"{self.resolved(item.value)} if {condition} else {fill}"
-        elif isinstance(item, Apply):
-            args = [self.resolved(a) for a in item.args]
-            text = scalar_op_text(item.op, args, item.operand_dtype, item.attrs)
-        else:
-            raise AssertionError(f"reduction %{item} used before it was computed")
-        var = self.fresh()
-        self.emit(f"{var} = {text}")
-        return var
+        return "[" + ", ".join(i.text(self.size_name) for i in index) + "]"
 
     def store(self, position: int) -> None:
         s = self.ir.stores[position]

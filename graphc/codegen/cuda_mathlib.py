@@ -213,20 +213,12 @@ def power_i(a, b, zero, one):
         if a == -one:
             return one if b % 2 == 0 else -one
         return zero
-    result = one
-    base = a
-    e = b
-    while e > zero:
-        if e & 1:
-            result = result * base
-        base = base * base
-        e = e >> 1
-    return result
+    return power_u(a, b, zero, one)
 
 
 @cuda.jit(**_DEVICE)
 def power_u(a, b, zero, one):
-    """Unsigned ``a ** b`` by squaring."""
+    """``a ** b`` by squaring, for ``b >= 0`` (unsigned, or a signed one checked)."""
     result = one
     base = a
     e = b

@@ -19,30 +19,10 @@ import numpy as np
 
 from ..ir.kernel_ir import Reduce
 from ..ops.attrs import literal as number_literal
+from .python_ops import PYTHON_OPS, compute_dtype, extreme_select, literal
 
-# Ops whose text is the same for every operand dtype.
-_COMMON: dict[str, str] = {
-    "copy": "{0}",
-    "neg": "(-{0})",
-    "abs": "abs({0})",
-    "add": "({0} + {1})",
-    "sub": "({0} - {1})",
-    "div": "({0} / {1})",
-    "maximum": "maximum({0}, {1})",
-    "minimum": "minimum({0}, {1})",
-    "equal": "({0} == {1})",
-    "not_equal": "({0} != {1})",
-    "less": "({0} < {1})",
-    "less_equal": "({0} <= {1})",
-    "greater": "({0} > {1})",
-    "greater_equal": "({0} >= {1})",
-    "logical_and": "({0} and {1})",
-    "logical_or": "({0} or {1})",
-    "logical_xor": "({0} != {1})",
-    "logical_not": "(not {0})",
-    "where": "({1} if {0} else {2})",
-    "cast": "{dtype}({0})",
-}
+# Ops whose text is the same for every operand dtype: Python's (python_ops.py).
+_COMMON = PYTHON_OPS
 
 # math.* (libdevice) functions of one float operand.
 _MATH = ("exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "erf")
@@ -70,20 +50,6 @@ _BY_KIND: dict[str, tuple[str, str, str]] = {
 
 # Every scalar op the table covers (tests compare it with the CPU's).
 SCALAR_OPS: frozenset[str] = frozenset(_COMMON) | frozenset(_MATH) | frozenset(_BY_KIND)
-
-
-def compute_dtype(dtype: np.dtype | str) -> str:
-    """The dtype a CUDA kernel computes in: float16 is a storage type, as on the CPU."""
-    name = np.dtype(dtype).name
-    return "float32" if name == "float16" else name
-
-
-def literal(value: object, dtype: np.dtype | str) -> str:
-    """A typed scalar literal (``float32(1.5)``, ``True``)."""
-    name = compute_dtype(dtype)
-    if name == "bool":
-        return "True" if value else "False"
-    return f"{name}({number_literal(value)})"
 
 
 def _kind(dtype: str) -> int:
@@ -139,10 +105,7 @@ def combine_text(reduce: Reduce, acc: str, v: str) -> str:
         return f"{acc} + {v}"
     if reduce.combine == "prod":
         return f"{acc} * {v}"
-    cmp = ">" if reduce.combine in ("max", "argmax") else "<"
-    nan = f" or ({v} != {v} and {acc} == {acc})" if reduce.src_dtype.startswith("float") \
-        else ""
-    return f"{v} if ({v} {cmp} {acc}{nan}) else {acc}"
+    return extreme_select(reduce.combine, reduce.src_dtype, acc, v)
 
 
 def arg_takes(reduce: Reduce, a: str, ia: str, b: str, ib: str) -> str:

@@ -29,7 +29,7 @@ from ..ir.values import _values, forget
 from ..ops import computes_exactly
 from ..passes import run_pipeline
 from ..passes.memory import MemoryPlan, plan_memory
-from .donation import donations, expose, expose_views, replaced_pairs
+from .donation import donations, hand_out, replaced_pairs
 from .kernel_calls import CallPlan
 from .link import ProgramBuilder
 from .program import Program, StepError
@@ -242,11 +242,8 @@ class Interpreted:
         given = {a.uid: v for a, v in zip(self.args, values)}
         results = interp.run(self.outputs, given=given)
         outs = [results[o.uid] for o in self.outputs]
-        expose_views(outs)
-        given_ids = {id(v) for v in values}
-        for out in outs:  # an argument's array itself (a reference returning its input)
-            if id(out) in given_ids:
-                expose(out)
+        given = {id(v) for v in values}  # (a reference may return its input itself)
+        hand_out(outs, [j for j, out in enumerate(outs) if id(out) in given])
         return outs
 
 

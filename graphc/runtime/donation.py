@@ -39,13 +39,14 @@ False
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
     from ..ir import Node
-    from .program import Program  # which calls expose()
+    from .program import Program  # which calls hand_out()
 
 # id(array) → a weak reference to each owned array. No callback (one per claim costs more
 # than the claim): a reference whose array died owns nothing, as owned() checks that the
@@ -74,13 +75,21 @@ def expose(array: object) -> None:
     _owned.pop(id(array), None)
 
 
-def expose_views(arrays: list) -> None:
-    """Expose the array each view in ``arrays`` looks into (values about to be handed
-    out, which may view a Program's argument)."""
-    for a in arrays:
+def hand_out(arrays: list, arguments: Sequence[int] = ()) -> None:
+    """Record the outputs of a run about to be handed to its caller: a fresh array
+    becomes read-only (its holder must not change a value graphc may compute from), a
+    view exposes the array it looks into (an argument's, say), and an output that is an
+    argument's array itself (``arguments``: their positions) is exposed and left as
+    its owner made it. (The per-call path of every Program run.)"""
+    for j, a in enumerate(arrays):
         if type(a) is np.ndarray:
+            if arguments and j in arguments:
+                _owned.pop(id(a), None)
+                continue
             base = a.base
-            if base is not None:
+            if base is None:
+                a.setflags(write=False)  # no flags object: the per-call cost matters
+            else:
                 _owned.pop(id(base), None)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir import OpError
-from .donation import expose
+from .donation import hand_out
 
 # The first two value slots of every call: its arena of planned buffers, and the set
 # of in-place switches (ints) this call turns on.
@@ -112,15 +112,7 @@ class Program:
         finally:
             arenas.append(arena)  # outputs never live in planned buffers
         outs = [vals[s] for s in self.output_slots]
-        for out in outs:
-            if type(out) is np.ndarray:
-                base = out.base
-                if base is None:
-                    out.setflags(write=False)  # no flags object: the per-call cost matters
-                else:  # a view of an argument (or of a constant): seen by two holders now
-                    expose(base)
-        for j in self.arg_outputs:
-            expose(outs[j])
+        hand_out(outs, self.arg_outputs)
         return outs
 
     def run_steps(self, vals: list) -> None:
