@@ -61,6 +61,9 @@ class Compiled:
     plan: MemoryPlan
     compile_seconds: float
     calls: CallPlan | None = None  # the kernel calls' arguments, predictable before a run
+    # The key the Program cache holds it under: a hit moves that very object to the end
+    # of the LRU order (found by identity, where an equal key costs a deep comparison).
+    cache_key: object = None
 
     def without_graph(self) -> Compiled:
         """This Compiled without the graph it was built from, which is what the Program
@@ -202,7 +205,7 @@ def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None,
                 stats["compile_seconds"] += compiled.compile_seconds
                 if os.environ.get("GRAPHC_LOG_COMPILES"):
                     _log_miss(key, len(compiled.fused.kernels))
-                compiled = compiled.without_graph()
+                compiled = replace(compiled.without_graph(), cache_key=key)
                 with _cache_lock:
                     _programs[key] = compiled
                     while len(_programs) > MAX_PROGRAMS:
@@ -265,7 +268,7 @@ def _cached(key: _Key) -> Compiled | None:
         compiled = _programs.get(key)
         if compiled is not None:
             stats["program_hits"] += 1
-            _programs.move_to_end(key)
+            _programs.move_to_end(compiled.cache_key)
         return compiled
 
 
@@ -294,8 +297,10 @@ def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
     target = target_backend(outputs)
     key = _Key(key_tuple, target.cache_tag)
     keyed = (key, args)
-    runnable: Compiled | Interpreted | None = None
-    if key not in _programs:
+    # One lookup per step (a step's key compares in microseconds): a hit runs at once.
+    runnable: Compiled | Interpreted | None = \
+        _cached(key) if backend() == "compiled" else None
+    if runnable is None:
         seen = _sightings.get(key, 0)
         if seen < 1 and _is_tiny(order):
             with _cache_lock:
