@@ -1,4 +1,4 @@
-"""Runs tests/codegen/cudasim_cases.py under numba's CUDA simulator, in a pytest
+"""Runs every ``tests/**/cudasim_*.py`` module under numba's CUDA simulator, in one pytest
 process of its own (``NUMBA_ENABLE_CUDASIM`` must be set before numba.cuda is first
 imported, and the rest of the suite runs without it). Skipped, with the reason, where
 numba-cuda (the ``cuda`` extra) is not installed."""
@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = "tests/codegen/cudasim_cases.py"
 BUDGET_SECONDS = 240  # issue 17: the simulator run in at most 4 minutes
 
 
@@ -24,10 +23,11 @@ BUDGET_SECONDS = 240  # issue 17: the simulator run in at most 4 minutes
 def test_cuda_kernels_under_the_simulator():
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["NUMBA_ENABLE_CUDASIM"] = "1"
+    cases = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("cudasim_*.py"))
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-         CASES], cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUDGET_SECONDS)
+         *cases], cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUDGET_SECONDS)
     seconds = time.perf_counter() - t0
     summary = proc.stdout.strip().splitlines()[-1:] or ["(no output)"]
     print(f"simulator run: {summary[0]} in {seconds:.1f} s")
