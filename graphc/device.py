@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from .backends.cuda_device import gpu_status
 from .ir.device import canonical_device_name, device_kind
 
 
@@ -60,11 +61,18 @@ def canonical_device(name: str | Device | None) -> str:
 
 
 def gpu_usable() -> bool:
-    """Whether graphc can run kernels on a GPU in this process.
+    """Whether graphc can run kernels on a GPU in this process (checked once, never
+    crashing without a driver); ``xpux`` then means the GPU.
 
-    graphc has no GPU backend yet, so this is False; ``xpux`` therefore means the CPU.
+    >>> isinstance(gpu_usable(), bool)
+    True
     """
-    return False
+    return gpu_status().usable
+
+
+def gpu_reason() -> str:
+    """Why no GPU is usable (numba-cuda missing, no driver, no device), or which one is."""
+    return gpu_status().reason
 
 
 def physical_device(name: str) -> str:
@@ -78,8 +86,8 @@ def physical_device(name: str) -> str:
 def check_available(name: str) -> None:
     """Raise a clear error for an explicitly requested device this process cannot use."""
     if device_kind(name) == "gpu" and not gpu_usable():
-        raise RuntimeError(f"device {name} is not available: graphc found no usable GPU "
-                           "(use 'cpux' or 'xpux')")
+        raise RuntimeError(f"device {name} is not available: no usable GPU "
+                           f"({gpu_reason()}; use 'cpux' or 'xpux')")
 
 
 _default = ["xpux"]

@@ -23,6 +23,28 @@ from .ir import Node, buffer_node, user_location
 from .runtime.donation import expose
 
 
+def _on_cpu(device: str) -> bool:
+    return device[:3] == "cpu"
+
+
+def place(array: np.ndarray, device: str) -> Any:
+    """The value a new leaf on ``device`` holds for host ``array`` (uploaded to a GPU)."""
+    if _on_cpu(device):
+        return array
+    from .runtime.transfer import place as place_on
+
+    return place_on(array, device)
+
+
+def to_host(value: Any) -> np.ndarray:
+    """A leaf's or realized node's value as a host array (GPU values copied)."""
+    if type(value) is np.ndarray:
+        return value
+    from .runtime.transfer import to_host as copy_to_host
+
+    return copy_to_host(value)
+
+
 def _array_from(data: Any, dtype: Any) -> np.ndarray:
     """A private, read-only, C-contiguous copy of ``data`` with MegEngine's dtype rules,
     or ``data`` itself when it is such an array already and nothing can write to its
@@ -88,7 +110,9 @@ class Tensor:
             return
         dev = canonical_device(device)
         check_available(dev)
-        self._node = buffer_node(_array_from(data, dtype), dev)
+        array = _array_from(data, dtype)
+        self._node = buffer_node(array, dev) if _on_cpu(dev) else \
+            buffer_node(place(array, dev), dev)
 
     @classmethod
     def _wrap(cls, node: Node) -> Tensor:
@@ -137,8 +161,9 @@ class Tensor:
 
     # ---- realization ------------------------------------------------------------
     def _value(self) -> np.ndarray:
+        """The value as a host array (a GPU value is copied: the one place reads do)."""
         lazy.realize([self._node])
-        return self._node.buffer
+        return to_host(self._node.buffer)
 
     def numpy(self) -> np.ndarray:
         """A NumPy copy of the value (realizes the pending graph)."""

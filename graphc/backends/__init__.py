@@ -10,20 +10,26 @@ from __future__ import annotations
 
 from ..ir.device import device_kind
 from .base import Backend, LibraryKernel, NoImplementation
+from .cuda_device import gpu_status
 
 
 def backend_for(device: str) -> Backend:
-    """The backend that runs graphs on ``device`` (a canonical device name).
+    """The backend that runs graphs on ``device`` (a canonical device name): the CUDA
+    backend for ``gpu<N>``/``gpux`` (:class:`NoImplementation` naming the reason where
+    no GPU is usable), for ``xpux`` where one is, else the CPU's.
 
-    graphc has no GPU backend yet, so ``xpux`` means the CPU and a ``gpu`` device is an
-    error naming what is missing.
-
-    >>> backend_for("xpux").name
+    >>> backend_for("cpux").name
     'cpu'
     """
-    if device_kind(device) == "gpu":
-        raise NoImplementation(f"device {device}: graphc has no GPU backend yet "
-                               "(use 'cpux' or 'xpux')")
+    kind = device_kind(device)
+    if kind != "cpu":
+        status = gpu_status()
+        if status.usable:
+            from .cuda import cuda_backend
+
+            return cuda_backend(status)
+        if kind == "gpu":
+            raise NoImplementation(f"device {device}: no usable GPU: {status.reason}")
     from .cpu import cpu_backend  # its table imports the CPU kernels: at first use
 
     return cpu_backend()

@@ -36,13 +36,16 @@ class LibraryKernel:
     ``in_place_input`` (``into`` kernels only) is the input whose buffer may be passed
     as ``out``: the kernel then updates it in place (same shape, dtype, C layout), which
     the Program does only where the caller says that input's old value is dead.
-    ``describe`` is what ``graphc.explain`` prints for the call.
+    ``describe`` is what ``graphc.explain`` prints for the call. ``on_device`` (GPU
+    kernels): ``into`` takes a fourth argument, the step's :class:`DeviceCall` (the call's
+    stream, its error word).
     """
 
     describe: str
     into: IntoBuffer | None = None
     returns: ReturnsArray | None = None
     in_place_input: int | None = None
+    on_device: bool = False
 
     def __post_init__(self) -> None:
         if (self.into is None) == (self.returns is None):
@@ -51,16 +54,37 @@ class LibraryKernel:
             raise ValueError(f"{self.describe}: in_place_input needs an into= kernel")
 
 
+class DeviceCall:
+    """What a GPU library kernel gets of the call running it: ``stream`` (the call's CUDA
+    stream: launch on it, never synchronise) and ``error_word`` (this step's one-element
+    int64 device array, zero until the kernel records a data error: kernels cannot raise,
+    the runtime reads the word where results are read). ``keep(*arrays)`` holds arrays
+    the runtime needs to word the error (the labels a bounds check read)."""
+
+    __slots__ = ("stream", "error_word", "kept")
+
+    def __init__(self, stream: object, error_word: object) -> None:
+        self.stream = stream
+        self.error_word = error_word
+        self.kept: tuple = ()
+
+    def keep(self, *arrays: object) -> None:
+        self.kept = arrays
+
+
 class Backend:
     """One backend: its ``name``, library kernels by op name, and ``capabilities``.
 
     ``cache_tag`` (name and fingerprint) goes into every Program-cache key, so a Program
     compiled for one backend, or under other capabilities, is never reused by another.
+    ``device`` is where its buffers live (``"cpu"`` or ``"gpu"``): the runtime links a
+    Program for it with that device's linker.
     """
 
     def __init__(self, name: str, library: Mapping[str, LibraryKernel],
-                 capabilities: Capabilities) -> None:
+                 capabilities: Capabilities, device: str = "cpu") -> None:
         self.name = name
+        self.device = device
         self.capabilities = capabilities
         self._library = dict(library)
         table = sorted((op, k.describe, k.in_place_input) for op, k in self._library.items())

@@ -26,11 +26,12 @@ from ..ops import get_op
 from ..ops.conv import compute_float
 from ..ops.linalg import matmul_add_scalars
 from .base import Backend, LibraryKernel
+from .cuda_memory import download
 
 # Opaque ops the CPU runs with their NumPy reference (graphc.ops): data-dependent
 # indexing and copies, where NumPy is the CPU implementation.
 NUMPY_REFERENCE_OPS = ("index", "setitem", "gather", "scatter_add", "scatter_add_axis",
-                       "concat", "to_device", "max_pool2d_select")
+                       "concat", "max_pool2d_select")
 
 
 def _matmul(xs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray) -> None:
@@ -54,6 +55,11 @@ def _check_index(xs: Sequence[np.ndarray], attrs: Attrs, out: np.ndarray) -> Non
     if index.size and (index.min() < 0 or index.max() >= attrs["size"]):
         get_op("check_index").reference(xs, attrs)  # raises, naming the first bad label
     np.copyto(out, index)
+
+
+def _to_host(xs: Sequence, attrs: Attrs) -> np.ndarray:
+    """A copy on the host: of a host array, or of a GPU array (downloaded)."""
+    return np.array(download(xs[0]))
 
 
 def _window_kernel(kernel: Callable, geometry: Callable[[Attrs], tuple]) -> LibraryKernel:
@@ -95,6 +101,7 @@ def library_table() -> dict[str, LibraryKernel]:
         "matmul_add": LibraryKernel("graphc.kernels.cpu.blas.gemm_accumulate",
                                     into=_matmul_add, in_place_input=0),
         "check_index": LibraryKernel("bounds check", into=_check_index),
+        "to_device": LibraryKernel("copy to the host", returns=_to_host),
         "conv2d": _window_kernel(conv.conv2d_forward, _conv_geometry),
         "conv2d_backward_data": _window_kernel(conv.conv2d_backward_data, _conv_geometry),
         "conv2d_backward_filter": _window_kernel(conv.conv2d_backward_filter,

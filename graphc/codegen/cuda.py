@@ -350,9 +350,10 @@ def print_cuda_kernel(ir: KernelIR, schedule: CudaSchedule) -> tuple[str, list[s
 
 def render_ir(ir: KernelIR, launch: Launch | None = None,
               shapes: dict[int, tuple[int, ...]] | None = None,
-              kernel: Kernel | None = None) -> CudaKernelSource:
-    """Schedule and print a kernel IR for CUDA (``launch``: see ``schedule_cuda``)."""
-    schedule = schedule_cuda(ir, launch, shapes)
+              kernel: Kernel | None = None, flat: bool = True) -> CudaKernelSource:
+    """Schedule and print a kernel IR for CUDA (``launch``, ``flat``: see
+    ``schedule_cuda``)."""
+    schedule = schedule_cuda(ir, launch, shapes, flat)
     source, layouts = print_cuda_kernel(ir, schedule)
     return CudaKernelSource(kernel, source, list(ir.params), list(ir.sizes), layouts, ir,
                             schedule)
@@ -363,3 +364,12 @@ def render_cuda_kernel(fused: FusedGraph, kernel: Kernel, runtime_scalars: set[i
     """Lower, schedule and print one ``loop`` kernel for CUDA: the same lowering and
     kernel IR as the CPU's ``render_kernel``."""
     return render_ir(lower_kernel(fused, kernel, runtime_scalars), launch, kernel=kernel)
+
+
+def strided_variant(ks: CudaKernelSource) -> CudaKernelSource:
+    """``ks`` itself, or, for a flat kernel, the same kernel keeping its dimensions (for
+    a call whose arrays are not all C-contiguous)."""
+    if not ks.schedule.flat:
+        return ks
+    launch = Launch(ks.schedule.max_blocks, ks.schedule.threads)
+    return render_ir(ks.ir, launch, kernel=ks.kernel, flat=False)

@@ -134,10 +134,12 @@ def flat_arrays(ir: KernelIR, shapes: dict[int, tuple[int, ...]] | None = None) 
 
 
 def schedule_cuda(ir: KernelIR, launch: Launch | None = None,
-                  shapes: dict[int, tuple[int, ...]] | None = None) -> CudaSchedule:
+                  shapes: dict[int, tuple[int, ...]] | None = None,
+                  flat: bool = True) -> CudaSchedule:
     """Decide how ``ir`` runs on a GPU. ``launch`` caps the launch shape (the simulator's
     :data:`SIMULATOR_LAUNCH`); ``shapes``: array parameters' shapes where the IR's
-    parameters carry no graph node (see :func:`flat_arrays`)."""
+    parameters carry no graph node (see :func:`flat_arrays`); ``flat=False`` keeps the
+    dimensions (for arrays that may not be C-contiguous: strided views)."""
     launch = launch or Launch()
     loops, kept = ir.loop_axes, ir.kept_axes
     accumulators = tuple((r, accumulator_dtype(ir.values[r])) for r in ir.reductions)
@@ -145,5 +147,5 @@ def schedule_cuda(ir: KernelIR, launch: Launch | None = None,
     points = math.prod(ir.domain)
     bits = 32 if points < INDEX32_LIMIT and all(s < INDEX32_LIMIT for s in ir.sizes) else 64
     return CudaSchedule("blocks" if blocks else "threads", launch.threads,
-                        launch.blocks, bits, flat=flat_arrays(ir, shapes),
+                        launch.blocks, bits, flat=flat and flat_arrays(ir, shapes),
                         accumulators=accumulators)

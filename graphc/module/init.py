@@ -16,13 +16,14 @@ import numpy as np
 from .. import lazy
 from .. import random as _random
 from ..ir import buffer_node
-from ..tensor import Tensor
+from ..tensor import Tensor, place
 
 
 def _write(tensor: Tensor, values: np.ndarray) -> None:
     array = np.array(values, dtype=tensor.dtype, order="C").reshape(tensor.shape)
     array.flags.writeable = False
-    lazy.rebind(tensor, buffer_node(array, tensor._node.type.device))
+    device = tensor._node.type.device
+    lazy.rebind(tensor, buffer_node(place(array, device), device))
 
 
 def fill_(tensor: Tensor, value: float) -> None:

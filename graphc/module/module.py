@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import lazy
 from ..ir import buffer_node, module_scope
-from ..tensor import Parameter, Tensor
+from ..tensor import Parameter, Tensor, place
 
 
 class HookHandler:
@@ -250,7 +250,31 @@ class Module:
                                  f"expects {tensor.shape}")
             array = np.array(array, dtype=tensor.dtype, order="C")
             array.flags.writeable = False
-            lazy.rebind(tensor, buffer_node(array, tensor._node.type.device))
+            device = tensor._node.type.device
+            lazy.rebind(tensor, buffer_node(place(array, device), device))
+
+    def to(self, device: Any) -> Module:
+        """Move every parameter and buffer to ``device`` (``"gpu0"``, ``"cpux"``, ...),
+        in place: the same Parameter objects (an optimizer built on them keeps working)
+        now hold copies on ``device``. Returns the module.
+
+        >>> import graphc.module as M
+        >>> layer = M.Linear(2, 3).to("cpux")
+        >>> str(layer.weight.device)
+        'cpux:0'
+        """
+        from ..device import canonical_device, check_available
+        from ..functional.tensor import copy
+
+        name = canonical_device(device)
+        check_available(name)
+        moved = []
+        for tensor in self.tensors():
+            if tensor._node.type.device != name:
+                lazy.rebind(tensor, copy(tensor, name)._node)
+                moved.append(tensor._node)
+        lazy.realize(moved)
+        return self
 
     # ---- repr ---------------------------------------------------------------------
     def _module_info_string(self) -> str:

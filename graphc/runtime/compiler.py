@@ -25,7 +25,8 @@ from ..backends import Backend, backend_for
 from ..codegen.cpu import KernelSource
 from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier, structural_key, topo_order
 from ..ir.node import SCALAR_OPS
-from ..ir.values import _values, forget
+from ..ir.values import _values, forget, record
+from ..backends.cuda_memory import download, upload
 from ..ops import computes_exactly
 from ..passes import run_pipeline
 from ..passes.memory import MemoryPlan, plan_memory
@@ -86,14 +87,26 @@ def _runtime_value(node: Node):
 
 def target_backend(outputs: Sequence[Node]) -> Backend:
     """The backend that runs the graph of ``outputs`` (chosen by their device)."""
-    device = outputs[0].type.device
+    return _backend(outputs[0].type.device)
+
+
+def _backend(device: str) -> Backend:
     backend = _backend_of.get(device)
     if backend is None:
         backend = _backend_of[device] = backend_for(device)
+        if backend.device != "cpu":
+            _gpu_seen[0] = True
     return backend
 
 
+def device_of(device: str) -> str:
+    """Where values on ``device`` (a canonical name) live: ``"cpu"`` or ``"gpu"``."""
+    return _backend(device).device
+
+
 _backend_of: dict[str, Backend] = {}  # device name → its backend, picked once
+# Whether any graph has had a GPU backend: only then may a graph span two devices.
+_gpu_seen = [False]
 
 
 def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
@@ -115,8 +128,12 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
 
     fused = schedule(fuse(graph))
     plan = plan_memory(fused, list(graph.outputs))
-    builder = ProgramBuilder(fused, args, list(graph.outputs), plan, updates or set(),
-                             key_index, backend=target)
+    if target.device == "gpu":
+        from .link_cuda import CudaProgramBuilder as Builder
+    else:
+        Builder = ProgramBuilder
+    builder = Builder(fused, args, list(graph.outputs), plan, updates or set(), key_index,
+                      backend=target)
     program = builder.build()
     seconds = time.perf_counter() - t0
     program.stats.update(compile_seconds=seconds, kernels=len(fused.kernels),
@@ -240,11 +257,18 @@ class Interpreted:
         self.args = args
         self.program = self
         self.stats = {"kernels": 0}
+        # Outputs that live on a GPU (the interpreter computes on the host).
+        self.on_gpu = [j for j, o in enumerate(outputs) if _gpu_seen[0]
+                       and device_of(o.type.device) == "gpu"]
 
     def run(self, values: Sequence, donate: Sequence[tuple[int, int]] = ()) -> list:
+        if _gpu_seen[0]:
+            values = [download(v) for v in values]
         given = {a.uid: v for a, v in zip(self.args, values)}
         results = interp.run(self.outputs, given=given)
         outs = [results[o.uid] for o in self.outputs]
+        for j in self.on_gpu:
+            outs[j] = upload(outs[j])
         given = {id(v) for v in values}  # (a reference may return its input itself)
         hand_out(outs, [j for j, out in enumerate(outs) if id(out) in given])
         return outs
@@ -282,6 +306,40 @@ def _is_tiny(order: Sequence[Node]) -> bool:
 def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
             replacing: dict[int, Node] | None = None) -> dict[int, object]:
     """Compute ``roots`` (and memoised live nodes inside their graph); ``{uid: value}``.
+    See :func:`execute_on_one_device`, which this is once every node lies on one kind
+    of device. A graph spanning the CPU and a GPU runs as one Program per device: first
+    the values that cross (the inputs of ``to_device`` steps between the two), recorded
+    as realized, then each device's outputs."""
+    if not _gpu_seen[0]:
+        return execute_on_one_device(roots, memo, order, replacing)
+    if order is None:
+        order = topo_order(roots)
+    crossing = [n.inputs[0] for n in order if n.op == "to_device"
+                and not is_frontier(n.inputs[0])
+                and device_of(n.inputs[0].type.device) != device_of(n.type.device)]
+    results: dict[int, object] = {}
+    if crossing:
+        crossing = list({n.uid: n for n in crossing}.values())
+        results.update(execute(crossing, memo))
+        for n in crossing:
+            record(n, results[n.uid])
+        order = topo_order(roots)
+    kinds: dict[str, list[Node]] = {}
+    for r in roots:
+        if not is_frontier(r):
+            kinds.setdefault(device_of(r.type.device), []).append(r)
+    if len(kinds) <= 1:
+        if any(not is_frontier(r) for r in roots):
+            results.update(execute_on_one_device(roots, memo, order, replacing))
+        return results
+    for group in kinds.values():
+        results.update(execute_on_one_device(group, memo, None, replacing))
+    return results
+
+
+def execute_on_one_device(roots: list[Node], memo: set[int], order: list[Node] | None = None,
+                          replacing: dict[int, Node] | None = None) -> dict[int, object]:
+    """Compute ``roots`` (and memoised live nodes inside their graph); ``{uid: value}``.
     ``order`` is ``topo_order(roots)`` when the caller has walked the graph already.
     ``replacing`` maps a root's uid to the node its holder gives up for it (an optimizer
     step's old parameter values): the Program writes the root over that node's buffer
@@ -300,7 +358,7 @@ def execute(roots: list[Node], memo: set[int], order: list[Node] | None = None,
     # One lookup per step (a step's key compares in microseconds): a hit runs at once.
     runnable: Compiled | Interpreted | None = \
         _cached(key) if backend() == "compiled" else None
-    if runnable is None:
+    if runnable is None and target.device == "cpu":
         seen = _sightings.get(key, 0)
         if seen < 1 and _is_tiny(order):
             with _cache_lock:

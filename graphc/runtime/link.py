@@ -298,7 +298,7 @@ class ProgramBuilder:
                 self.loop_kernel(kernel)
         output_slots = [self.array_slot(o) if o.uid not in self.slot_of else self.slot_of[o.uid]
                         for o in self.outputs]
-        kernels = [k.source if isinstance(k, KernelSource) else k.name  # text, no nodes
+        kernels = [k.source if not isinstance(k, Kernel) else k.name  # text, no nodes
                    for k in self.sources]
         arg_slots = set(self.arg_slots)
         program = Program(self.steps, self.n_slots, self.arg_slots, output_slots,

@@ -80,6 +80,11 @@ class Program:
     # Called once with the first run's arguments and switches, before it: the compiler
     # sets it to compile the kernels on two processes (graphc.codegen.precompile).
     first_run: Callable[[Sequence, frozenset], None] | None = None
+    # The GPU side of a call (graphc/runtime/link_cuda.py): ``new_arena()`` makes a
+    # call's arena (its planned buffers, stream and error words), ``begin(arena, args)``
+    # returns the arguments as the call's kernels take them, ``end(arena)`` closes the
+    # call. None on the CPU.
+    device: object = None
     # Arenas not in use (list.pop and list.append are atomic under the GIL).
     _arenas: list = field(default_factory=list, repr=False)
     _first_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -97,19 +102,23 @@ class Program:
                 first_run, self.first_run = self.first_run, None
             if first_run is not None:  # the switches choose the kernels it predicts
                 first_run(args, on)
-        arenas = self._arenas
+        arenas, device = self._arenas, self.device
         try:
             arena = arenas.pop()
         except IndexError:
-            arena = [None] * self.n_planned
+            arena = [None] * self.n_planned if device is None else device.new_arena()
         vals: list = [None] * self.n_slots
         vals[ARENA] = arena
         vals[DONATED] = on
+        if device is not None:
+            args = device.begin(arena, args)
         for slot, value in zip(self.arg_slots, args):
             vals[slot] = value
         try:
             self.run_steps(vals)
         finally:
+            if device is not None:
+                device.end(arena)
             arenas.append(arena)  # outputs never live in planned buffers
         outs = [vals[s] for s in self.output_slots]
         hand_out(outs, self.arg_outputs)

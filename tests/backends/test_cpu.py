@@ -54,8 +54,12 @@ def test_an_op_missing_from_the_table_is_an_error_at_compile_time():
         compile_outputs([apply("matmul", [a, b])], target=partial)
 
 
-def test_gpu_devices_have_no_backend_yet():
-    with pytest.raises(NoImplementation, match="no GPU backend"):
+def test_gpu_devices_name_why_no_gpu_is_usable(monkeypatch):
+    import graphc.backends as backends
+    from graphc.backends.cuda_device import GpuStatus
+
+    monkeypatch.setattr(backends, "gpu_status", lambda: GpuStatus(False, "no driver here"))
+    with pytest.raises(NoImplementation, match="no usable GPU: no driver here"):
         backend_for("gpu0")
     assert backend_for("xpux") is backend_for("cpu1") is cpu_backend()
 

@@ -1,0 +1,95 @@
+"""The CUDA backend: numba device arrays, ``@cuda.jit`` kernels, cuBLAS through CuPy.
+
+Its loop kernels are the kernel IR scheduled and printed for CUDA
+(graphc/codegen/cuda_schedule.py, cuda.py) and linked by graphc/runtime/link_cuda.py;
+this table binds the opaque ops it runs on the GPU to their kernels, each launched on
+the calling Program's stream (:class:`~graphc.backends.base.DeviceCall`):
+
+- ``matmul``: cuBLAS through CuPy where CuPy can use the GPU (``gpu-blas`` extra), else
+  graphc's shared-memory tiled numba kernel (:mod:`graphc.kernels.cuda.matmul`);
+- ``to_device``: a host→device (or device→device) copy on the call's stream;
+- ``check_index``: the labels' bounds check, recording a bad label in the step's error
+  word (:mod:`graphc.kernels.cuda.check_index`).
+
+Its capabilities answer no to BLAS accumulation (``matmul_add``): the product and the
+update are two kernels. Opaque ops missing from the table (convolution, pooling,
+indexing, sorting: issue 18) are a compile-time :class:`NoImplementation` naming them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..ir import Attrs
+from ..ir.target import Capabilities
+from .base import Backend, DeviceCall, LibraryKernel
+from .cuda_device import GpuStatus, simulated
+from .cuda_memory import is_device_array
+
+# The simulator runs every thread as a Python thread: a small tile keeps tests quick.
+SIMULATOR_TILE = 4
+
+
+def _matmul_tiled(xs: Sequence, attrs: Attrs, out, call: DeviceCall) -> None:
+    from ..kernels.cuda import matmul
+
+    matmul.matmul_into(xs[0], xs[1], out, call.stream,
+                       tile=SIMULATOR_TILE if simulated() else None)
+
+
+def _matmul_cublas(xs: Sequence, attrs: Attrs, out, call: DeviceCall) -> None:
+    from ..kernels.cuda import cublas
+
+    cublas.matmul_into(xs[0], xs[1], out, call.stream)
+
+
+def _to_device(xs: Sequence, attrs: Attrs, out, call: DeviceCall) -> None:
+    (x,) = xs
+    if is_device_array(x):
+        out.copy_to_device(x, stream=call.stream)
+    else:
+        out.copy_to_device(np.ascontiguousarray(x, dtype=out.dtype), stream=call.stream)
+
+
+def _check_index(xs: Sequence, attrs: Attrs, out, call: DeviceCall) -> None:
+    from ..kernels.cuda.check_index import check_labels_into
+
+    (labels,) = xs
+    check_labels_into(labels, attrs["size"], out, call.error_word, call.stream)
+    call.keep(labels)  # to word the error where it is read
+
+
+def matmul_kernel() -> LibraryKernel:
+    """cuBLAS (through CuPy) where it can run here, else the tiled numba kernel."""
+    if not simulated() and _cublas_usable():
+        return LibraryKernel("cuBLAS gemm (cupy.matmul)", into=_matmul_cublas,
+                             on_device=True)
+    return LibraryKernel("graphc.kernels.cuda.matmul (tiled, shared memory)",
+                         into=_matmul_tiled, on_device=True)
+
+
+def _cublas_usable() -> bool:
+    from ..kernels.cuda import cublas
+
+    return cublas.available()[0]
+
+
+def library_table() -> dict[str, LibraryKernel]:
+    """The CUDA backend's kernel for every opaque op it runs, by op name."""
+    return {
+        "matmul": matmul_kernel(),
+        "to_device": LibraryKernel("host→device copy", into=_to_device, on_device=True),
+        "check_index": LibraryKernel("bounds check (device error word)",
+                                     into=_check_index, on_device=True),
+    }
+
+
+@functools.cache
+def cuda_backend(status: GpuStatus) -> Backend:
+    """The process's CUDA backend for the usable GPU ``status`` describes
+    (:func:`graphc.backends.backend_for` checks it is usable)."""
+    name = f"cuda:{status.name}:{status.compute_capability}"
+    return Backend(name, library_table(), Capabilities(), device="gpu")

@@ -1,0 +1,74 @@
+"""Whether this process can run kernels on a GPU, and why not when it cannot.
+
+:func:`gpu_status` answers once per process, never crashing: numba-cuda missing (the
+``cuda`` extra), no driver, no device, or a device numba cannot use each give a reason a
+user can act on. Under ``NUMBA_ENABLE_CUDASIM=1`` numba's CUDA simulator stands in for a
+GPU (kernels run as Python threads on NumPy arrays), which is how CI runs the GPU
+backend; :func:`simulated` says so. Nothing here imports numba.cuda until asked.
+
+>>> status = gpu_status()
+>>> isinstance(status.usable, bool) and isinstance(status.reason, str)
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import threading
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GpuStatus:
+    """``usable``: kernels can run; ``reason``: why not (or what runs them)."""
+
+    usable: bool
+    reason: str
+    simulated: bool = False
+    name: str = ""
+    compute_capability: tuple[int, int] | None = None
+
+
+_lock = threading.Lock()
+
+
+def simulated() -> bool:
+    """Whether numba's CUDA simulator stands in for the GPU (``NUMBA_ENABLE_CUDASIM=1``)."""
+    return os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
+@functools.cache
+def gpu_status() -> GpuStatus:
+    """Whether graphc can run kernels on a GPU here, with the reason (checked once)."""
+    with _lock:
+        return _probe()
+
+
+def _probe() -> GpuStatus:
+    if importlib.util.find_spec("numba_cuda") is None:
+        return GpuStatus(False, "numba-cuda is not installed (pip install 'graphc[cuda]')")
+    try:
+        from numba import cuda
+    except Exception as err:  # a broken install must not break the CPU path
+        return GpuStatus(False, f"numba.cuda failed to import: {err}")
+    if simulated():
+        return GpuStatus(True, "numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)", True,
+                         "simulator", (5, 2))
+    try:
+        from numba.cuda.cudadrv.driver import driver
+
+        count = driver.get_device_count()
+    except Exception as err:  # CudaSupportError without a driver, and anything else
+        text = " ".join(str(err).split()).rstrip(":")
+        return GpuStatus(False, f"no usable CUDA driver ({text})")
+    if count == 0:
+        return GpuStatus(False, "the CUDA driver found no GPU")
+    try:
+        device = cuda.get_current_device()
+        cc = tuple(device.compute_capability)
+        name = device.name.decode() if isinstance(device.name, bytes) else str(device.name)
+    except Exception as err:
+        return GpuStatus(False, f"the GPU cannot be used: {err}")
+    return GpuStatus(True, f"{name} (compute capability {cc[0]}.{cc[1]})", False, name, cc)
