@@ -22,11 +22,11 @@ from dataclasses import dataclass, replace
 
 from .. import interp
 from ..backends import Backend, backend_for
+from ..backends.cuda_memory import download, upload
 from ..codegen.cpu import KernelSource
 from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier, structural_key, topo_order
 from ..ir.node import SCALAR_OPS
 from ..ir.values import _values, forget, record
-from ..backends.cuda_memory import download, upload
 from ..ops import computes_exactly
 from ..passes import run_pipeline
 from ..passes.memory import MemoryPlan, plan_memory
