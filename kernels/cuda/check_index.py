@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import functools
 
+from numba import cuda  # this module is imported only where the GPU backend runs
+
 THREADS = 256
 MAX_BLOCKS = 1024
 
 
 @functools.cache
 def _kernel():
-    from numba import cuda
-
+    # (The kernel reads the module's global ``cuda``: the simulator swaps that name.)
     @cuda.jit
     def check(labels, size, out, error):
-        i = cuda.grid(1)
-        stride = cuda.gridsize(1)
+        i = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+        stride = cuda.gridDim.x * cuda.blockDim.x
         n = labels.shape[0]
         while i < n:
             v = labels[i]

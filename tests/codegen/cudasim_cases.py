@@ -10,15 +10,12 @@ float32 tolerance; whole and column reductions must repeat bit for bit.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
-if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
-    pytest.skip("simulator cases: run with NUMBA_ENABLE_CUDASIM=1 "
-                "(tests/codegen/test_cuda_sim.py does)", allow_module_level=True)
-pytest.importorskip("numba.cuda", reason="numba-cuda is not installed (the cuda extra)")
+from tests.gpu_gate import require_gpu_or_simulator
+
+require_gpu_or_simulator()
 
 from graphc.codegen.cuda_schedule import SIMULATOR_LAUNCH  # noqa: E402
 from tests.codegen.cuda_graphs import CASES, nodes, reference, run_cuda  # noqa: E402

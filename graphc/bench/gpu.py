@@ -1,0 +1,203 @@
+"""The GPU benchmark (issue 17): graphc's CUDA backend against a device-to-device copy,
+cuBLAS through PyTorch and PyTorch CUDA eager, measured in one run on one GPU.
+
+- **gelu chain** over 64M float32 (one fused kernel: read x, write y) as GB/s, against
+  a device-to-device copy of the same bytes in the same run (target ≥ 70%);
+- **row softmax** of 8192×4096 float32 (one kernel, a block per row) as GB/s against
+  the copy (target ≥ 50%);
+- **matmul** 4096² float32: graphc's (cuBLAS through CuPy) and PyTorch's with TF32 off,
+  as TFLOP/s (target ≥ 80% of PyTorch's); graphc's numba-only tiled kernel is reported;
+- **MLP step** 784-512-512-10, batch 128, SGD: one lazy training step against PyTorch
+  CUDA eager (target ≤ PyTorch's time).
+
+GPU times are medians of event-timed (or synchronised wall-clock) runs. ``dry_run``
+shrinks every size so the whole thing runs under numba's CUDA simulator in CI (its
+numbers mean nothing; it checks the script works end to end).
+
+>>> sizes(dry_run=True)["gelu"]
+4096
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+
+def sizes(dry_run: bool) -> dict:
+    """Problem sizes: the issue's, or tiny ones for the simulator."""
+    if dry_run:
+        return {"gelu": 4096, "softmax": (16, 64), "matmul": 24, "mlp": (784, 32, 32, 10, 8),
+                "repeat": 2}
+    return {"gelu": 64 << 20, "softmax": (8192, 4096), "matmul": 4096,
+            "mlp": (784, 512, 512, 10, 128), "repeat": 20}
+
+
+def synchronize() -> None:
+    from numba import cuda
+
+    cuda.synchronize()
+
+
+def gpu_seconds(fn: Callable[[], object], repeat: int, warmup: int = 2) -> float:
+    """Median seconds of ``fn()`` with the GPU synchronised around each call."""
+    for _ in range(warmup):
+        fn()
+    synchronize()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        synchronize()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def copy_gbs(n_bytes: int, repeat: int) -> float:
+    """GB/s of a device-to-device copy of ``n_bytes`` (read + write counted)."""
+    from numba import cuda
+
+    src = cuda.device_array(n_bytes // 4, np.float32)
+    dst = cuda.device_array(n_bytes // 4, np.float32)
+    seconds = gpu_seconds(lambda: dst.copy_to_device(src), repeat)
+    return 2 * n_bytes / seconds / 1e9
+
+
+def gelu_gbs(n: int, repeat: int) -> float:
+    import graphc as gc
+    import graphc.functional as F
+
+    x = gc.tensor(np.random.default_rng(0).standard_normal(n).astype(np.float32),
+                  device="gpu0")
+
+    def run() -> None:
+        gc.realize(F.gelu(x * 1.5 + 0.25))
+
+    return 2 * 4 * n / gpu_seconds(run, repeat) / 1e9
+
+
+def softmax_gbs(shape: tuple[int, int], repeat: int) -> float:
+    import graphc as gc
+    import graphc.functional as F
+
+    x = gc.tensor(np.random.default_rng(1).standard_normal(shape).astype(np.float32),
+                  device="gpu0")
+    seconds = gpu_seconds(lambda: gc.realize(F.softmax(x, axis=1)), repeat)
+    return 2 * 4 * shape[0] * shape[1] / seconds / 1e9
+
+
+def matmul_tflops(n: int, repeat: int) -> dict[str, float]:
+    """TFLOP/s of an n×n float32 product: graphc (its backend's kernel), graphc's tiled
+    numba kernel alone, and PyTorch with TF32 off (where installed)."""
+    import graphc as gc
+    from graphc.kernels.cuda import matmul as tiled
+
+    rng = np.random.default_rng(2)
+    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    ga, gb = gc.tensor(a, device="gpu0"), gc.tensor(b, device="gpu0")
+    flops = 2 * n**3
+    result = {"graphc": flops / gpu_seconds(lambda: gc.realize(ga @ gb), repeat) / 1e12}
+    out = gc.tensor(np.empty((n, n), np.float32), device="gpu0")._node.buffer
+    da, db = ga._node.buffer, gb._node.buffer
+    result["graphc tiled (numba)"] = flops / gpu_seconds(
+        lambda: tiled.matmul_into(da, db, out), max(2, repeat // 4)) / 1e12
+    torch = _torch_cuda()
+    if torch is not None:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        ta, tb = torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda()
+        result["torch"] = flops / gpu_seconds(lambda: ta @ tb, repeat) / 1e12
+    return result
+
+
+def mlp_step_ms(dims: tuple[int, ...], repeat: int) -> dict[str, float]:
+    """Milliseconds per SGD training step of an MLP: graphc (lazy) and PyTorch eager."""
+    import graphc as gc
+    import graphc.functional as F
+    import graphc.module as M
+    import graphc.optimizer as optim
+    from graphc.autodiff import GradManager
+
+    *widths, batch = dims
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((batch, widths[0])).astype(np.float32)
+    y = rng.integers(0, widths[-1], batch).astype(np.int32)
+    layers: list = []
+    for i in range(len(widths) - 1):
+        layers += [M.Linear(widths[i], widths[i + 1]), M.ReLU()]
+    model = M.Sequential(*layers[:-1]).to("gpu0")
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    gm = GradManager().attach(model.parameters())
+    gx, gy = gc.tensor(x, device="gpu0"), gc.tensor(y, device="gpu0")
+
+    def step() -> None:
+        with gm:
+            loss = F.nn.cross_entropy(model(gx), gy)
+            gm.backward(loss)
+        opt.step()
+        opt.clear_grad()
+
+    result = {"graphc": 1e3 * gpu_seconds(step, repeat, warmup=3)}
+    torch = _torch_cuda()
+    if torch is not None:
+        mods = []
+        for i in range(len(widths) - 1):
+            mods += [torch.nn.Linear(widths[i], widths[i + 1]), torch.nn.ReLU()]
+        net = torch.nn.Sequential(*mods[:-1]).cuda()
+        topt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+        tx, ty = torch.from_numpy(x).cuda(), torch.from_numpy(y).long().cuda()
+
+        def torch_step() -> None:
+            topt.zero_grad()
+            torch.nn.functional.cross_entropy(net(tx), ty).backward()
+            topt.step()
+
+        result["torch"] = 1e3 * gpu_seconds(torch_step, repeat, warmup=3)
+    return result
+
+
+def _torch_cuda():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch if torch.cuda.is_available() else None
+
+
+def run(dry_run: bool = False) -> dict:
+    """Every measurement, as a dict (printed by :func:`report`)."""
+    s = sizes(dry_run)
+    repeat = s["repeat"]
+    copy = copy_gbs(4 * s["gelu"], repeat)
+    rows, cols = s["softmax"]
+    return {
+        "copy GB/s (gelu bytes)": copy,
+        "gelu GB/s": gelu_gbs(s["gelu"], repeat),
+        "copy GB/s (softmax bytes)": copy_gbs(4 * rows * cols, repeat),
+        "softmax GB/s": softmax_gbs((rows, cols), repeat),
+        "matmul TFLOP/s": matmul_tflops(s["matmul"], repeat),
+        "MLP step ms": mlp_step_ms(s["mlp"], repeat),
+    }
+
+
+def report(results: dict) -> str:
+    """The results as text, with each target's ratio."""
+    lines = []
+    for name, value in results.items():
+        if isinstance(value, dict):
+            lines.append(f"{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in value.items()))
+        else:
+            lines.append(f"{name}: {value:.4g}")
+    gelu = results["gelu GB/s"] / results["copy GB/s (gelu bytes)"]
+    soft = results["softmax GB/s"] / results["copy GB/s (softmax bytes)"]
+    lines.append(f"gelu / copy bandwidth: {gelu:.1%} (target >= 70%)")
+    lines.append(f"softmax / copy bandwidth: {soft:.1%} (target >= 50%)")
+    mm, mlp = results["matmul TFLOP/s"], results["MLP step ms"]
+    if "torch" in mm:
+        lines.append(f"matmul graphc / torch: {mm['graphc'] / mm['torch']:.1%} (target >= 80%)")
+    if "torch" in mlp:
+        lines.append(f"MLP step graphc / torch: {mlp['graphc'] / mlp['torch']:.2f}x "
+                     "(target <= 1)")
+    return "\n".join(lines)
