@@ -7,7 +7,9 @@ changes). The text is written to
 ``<cache dir>/kernels/k_<hash>.py`` and imported as ``graphc_kernels.k_<hash>``; the
 kernel's ``@njit(cache=True)`` then keeps its machine code in ``__pycache__`` beside that
 file (always there: graphc's own numba cache, never ``NUMBA_CACHE_DIR``), so a second
-process loads it instead of compiling.
+process loads it instead of compiling. CUDA kernels for a GPU take the same path as
+``kernels/c_<hash>.py`` with a key of their own (device and toolchain:
+:mod:`graphc.codegen.cuda_cache`).
 A kernel source is a module defining ``kernel`` (graphc.codegen.cpu renders them):
 
 >>> import numpy as np
@@ -60,6 +62,7 @@ import re
 import sys
 import threading
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,20 +142,31 @@ def load_kernel(source: str, entry: str = "kernel") -> Any:
     >>> kernel is load_kernel(source), kernel(41)
     (True, 42)
     """
-    key = kernel_key(source)
+    def attach(module: types.ModuleType, dispatcher: Any) -> None:
+        from .numba_cache import use_graphc_cache_in
+
+        use_graphc_cache_in(module)
+
+    return load_generated(kernel_key(source), source, "k_", entry, attach)
+
+
+def load_generated(key: str, source: str, prefix: str, entry: str,
+                   attach: Callable[[types.ModuleType, Any], None]) -> Any:
+    """The dispatcher ``entry`` of generated module ``source`` named ``<prefix><key>``
+    (``k_``: CPU kernels, ``c_``: CUDA kernels, graphc.codegen.cuda_cache): written to
+    ``<cache>/kernels/<prefix><key>.py`` if missing or different, imported from the
+    verified text, and given its numba cache by ``attach(module, dispatcher)`` once."""
     with _lock:
         module = _modules.get(key)
         if module is not None:
             _counts["memory_hits"] += 1
         else:
-            module = _import_kernel(key, source)
+            module = _import_kernel(key, source, prefix)
             _modules[key] = module
             _counts["modules_imported"] += 1
         dispatcher = _entry_point(module, entry)
         if not getattr(dispatcher, "_graphc_registered", False):
-            from .numba_cache import use_graphc_cache_in
-
-            use_graphc_cache_in(module)
+            attach(module, dispatcher)
             dispatcher._graphc_registered = True
             _dispatchers.append(dispatcher)
         _dump_source(key, source)
@@ -270,12 +284,12 @@ class _SourceTextLoader(importlib.machinery.SourceFileLoader):
         return compile(self._source, self.path, "exec", dont_inherit=True)
 
 
-def _import_kernel(key: str, source: str) -> types.ModuleType:
+def _import_kernel(key: str, source: str, prefix: str = "k_") -> types.ModuleType:
     from .numba_cache import register_locator
 
     root = cache_dir()
     kernels_dir = root / "kernels"
-    path = kernels_dir / f"k_{key}.py"
+    path = kernels_dir / f"{prefix}{key}.py"
     # The file is for people and tracebacks: the import compiles the source text, so a
     # cache that cannot hold it (untrusted, read-only, deleted meanwhile) costs nothing.
     if usable_directory(kernels_dir, root, create=True):
@@ -283,13 +297,13 @@ def _import_kernel(key: str, source: str) -> types.ModuleType:
         try:
             if write_if_different(path, data):
                 _counts["modules_written"] += 1
-                cache_index.note_written(root, len(data), f"kernels/k_{key}")
+                cache_index.note_written(root, len(data), f"kernels/{prefix}{key}")
         except FileNotFoundError:
             pass  # cleared by another process meanwhile
         except OSError as exc:
             warn_unwritable(root, exc)
     register_locator()  # before the module's @njit(cache=True) makes numba's cache
-    name = f"{KERNEL_PACKAGE}.k_{key}"
+    name = f"{KERNEL_PACKAGE}.{prefix}{key}"
     package = sys.modules.get(KERNEL_PACKAGE)
     if package is None:
         package = types.ModuleType(KERNEL_PACKAGE, "Generated graphc kernels.")
@@ -308,7 +322,7 @@ def _import_kernel(key: str, source: str) -> types.ModuleType:
         if sys.modules.get(name) is module:
             del sys.modules[name]
         raise
-    setattr(package, f"k_{key}", module)
+    setattr(package, f"{prefix}{key}", module)
     return module
 
 
@@ -320,7 +334,8 @@ def _entry_point(module: types.ModuleType, entry: str) -> Any:
                              f"(it defines {defined})")
     if not hasattr(dispatcher, "py_func"):
         raise TypeError(f"graphc kernel module {module.__file__}: {entry!r} is "
-                        f"{type(dispatcher).__name__}, not a numba jitted function (@njit)")
+                        f"{type(dispatcher).__name__}, not a numba jitted function (@njit, "
+                        f"@cuda.jit)")
     return dispatcher
 
 
@@ -392,7 +407,9 @@ def _legacy_package_files() -> list[Path]:
 
 
 def _is_kernel_module(path: Path) -> bool:
-    return path.name.startswith("k_") and path.suffix == ".py" and path.parent.name == "kernels"
+    """A generated kernel's module: ``k_<key>.py`` (CPU) or ``c_<key>.py`` (CUDA)."""
+    return (path.name.startswith(("k_", "c_")) and path.suffix == ".py"
+            and path.parent.name == "kernels")
 
 
 def _is_library_record(path: Path) -> bool:

@@ -1,7 +1,8 @@
 """Loading, launching and compiling rendered CUDA kernels (graphc/codegen/cuda.py).
 
 :func:`load_cuda_kernel` turns a kernel's source into a ``@cuda.jit`` dispatcher (the
-simulator's under ``NUMBA_ENABLE_CUDASIM=1``), :func:`launch` runs it once with its
+simulator's under ``NUMBA_ENABLE_CUDASIM=1``; on a GPU through the on-disk kernel cache,
+graphc.codegen.cuda_cache), :func:`launch` runs it once with its
 schedule's launch shape, and :func:`compile_ptx_for` compiles a kernel IR to PTX for a
 compute capability with NVVM alone (``numba.cuda.compile_ptx``), no GPU or driver,
 checking the PTX ISA version the driver must accept. numba.cuda is imported only when a
@@ -24,15 +25,46 @@ from .cuda import CudaKernelSource, render_ir
 MAX_PTX_VERSION = (9, 0)
 
 
-def load_cuda_kernel(source: str):
+def load_cuda_kernel(source: str, cc: tuple[int, int] | None = None, *, cache: bool = True):
     """The ``@cuda.jit`` dispatcher defined by ``source`` (imports numba.cuda; under
-    ``NUMBA_ENABLE_CUDASIM=1``, the simulator's). Compiles nothing until launched."""
+    ``NUMBA_ENABLE_CUDASIM=1``, the simulator's). Compiles nothing until launched.
+
+    On a GPU the source goes through the on-disk kernel cache, keyed by compute
+    capability ``cc`` (None: the current device's, queried here) and the toolchain, and
+    the dispatcher loads verified compiled code from there (graphc.codegen.cuda_cache).
+    Under the simulator, without a device, or with ``cache=False`` (compile-only PTX)
+    the source is run in memory: there is nothing to cache."""
+    if cache and not _simulating():
+        cc = cc if cc is not None else _current_compute_capability()
+        if cc is not None:
+            from .cuda_cache import load_cached_cuda_kernel
+
+            return load_cached_cuda_kernel(source, cc)
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
     filename = f"<graphc-cuda-kernel-{digest}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict = {"__name__": f"graphc_cuda_kernel_{digest}"}
     exec(compile(source, filename, "exec"), namespace)
     return namespace["kernel"]
+
+
+def _simulating() -> bool:
+    from numba.cuda.core import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+def _current_compute_capability() -> tuple[int, int] | None:
+    """The current device's compute capability; None without a usable GPU."""
+    from numba import cuda
+
+    try:
+        if not cuda.is_available():
+            return None
+        major, minor = cuda.get_current_device().compute_capability
+    except Exception:  # a driver that fails to start: no device to cache for
+        return None
+    return int(major), int(minor)
 
 
 def kernel_arguments(ks: CudaKernelSource, values: Sequence) -> tuple:
@@ -115,7 +147,7 @@ def compile_ptx_for(target: KernelIR | CudaKernelSource, cc: tuple[int, int] = (
     from numba import cuda, types
 
     ks = target if isinstance(target, CudaKernelSource) else render_ir(target)
-    dispatcher = load_cuda_kernel(ks.source)
+    dispatcher = load_cuda_kernel(ks.source, cache=False)  # compile_ptx needs py_func only
     ptx, _ = cuda.compile_ptx(dispatcher.py_func, types.void(*argument_types(ks)), cc=cc)
     version = ptx_version(ptx)
     if max_version is not None and version > tuple(max_version):

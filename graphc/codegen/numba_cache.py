@@ -2,7 +2,10 @@
 
 Every numba dispatcher of graphc (generated kernels, ``graphc_kernels.k_<key>``, and the
 hand-written ones in ``graphc.kernels``) gets a :class:`KernelCache` in place of numba's
-``FunctionCache`` (:func:`use_graphc_cache`). It differs from numba's in three ways:
+``FunctionCache`` (:func:`use_graphc_cache`); generated CUDA kernels
+(``graphc_kernels.c_<key>``) get its numba-cuda twin, which shares its logic
+(:class:`VerifiedCache`, :mod:`graphc.codegen.cuda_cache`). It differs from numba's in
+three ways:
 
 - **Where**: ``<cache>/kernels/__pycache__`` for generated kernels and
   ``<cache>/library/<module>-<hash of its file>`` for hand-written ones, with ``<cache>``
@@ -104,7 +107,7 @@ class GraphcLocator(_CacheLocator):
         """What the entry must belong to: the kernel key, or module, function and the
         hash of the file that defines it."""
         if self._module.startswith(GENERATED):
-            return self._module[len(GENERATED) + 2:]  # graphc_kernels.k_<key>
+            return self._module[len(GENERATED) + 2:]  # graphc_kernels.k_<key> or c_<key>
         return f"{self._module}.{self._qualname}@{self.file_hash()[:24]}"
 
     def file_hash(self) -> str:
@@ -151,7 +154,7 @@ class _KernelCacheImpl(CompileResultCacheImpl):
 class _VerifiedFile(IndexDataCacheFile):
     """numba's index and data files, read and written through graphc's record."""
 
-    def __init__(self, cache: KernelCache, directory: Path) -> None:
+    def __init__(self, cache: VerifiedCache, directory: Path) -> None:
         super().__init__(str(directory), cache._impl.filename_base, cache._binding)
         self._directory = directory
         self._root = cache._impl.locator.root()
@@ -216,10 +219,13 @@ class _VerifiedFile(IndexDataCacheFile):
         return list(self._directory.glob(f"{_glob_escape(self._index_name[:-4])}.*"))
 
 
-class KernelCache(FunctionCache):
-    """numba's per-function cache for one of graphc's kernels (module doc)."""
+class VerifiedCache:
+    """Loading and saving one function's numba cache entry through graphc's record
+    (module doc): mixed into numba's cache class, :class:`KernelCache` for CPU kernels,
+    :class:`graphc.codegen.cuda_cache.CudaKernelCache` for CUDA ones (numba-cuda keeps
+    its own copy of numba's cache classes, with the same files and protocol)."""
 
-    _impl_class = _KernelCacheImpl
+    _file_class = _VerifiedFile  # the entry's files, read and written verified
 
     def __init__(self, py_func: Any) -> None:
         super().__init__(py_func)
@@ -240,7 +246,7 @@ class KernelCache(FunctionCache):
         directory, root = self._impl.locator.directory(), self._impl.locator.root()
         if untrusted_reason(directory, root) is not None or not writable(directory):
             return True
-        return _VerifiedFile(self, directory).record.exists()
+        return self._file_class(self, directory).record.exists()
 
     def load_overload(self, sig: Any, target_context: Any) -> Any:
         if not self._enabled:
@@ -249,7 +255,7 @@ class KernelCache(FunctionCache):
         if directory is None:
             return None
         target_context.refresh()
-        cache_file = _VerifiedFile(self, directory)
+        cache_file = self._file_class(self, directory)
         key = self._index_key(sig, target_context.codegen())
         try:
             with locked(directory, exclusive=False):
@@ -278,7 +284,7 @@ class KernelCache(FunctionCache):
             directory = self._usable(create=True)
             if directory is None:
                 return
-            cache_file = _VerifiedFile(self, directory)
+            cache_file = self._file_class(self, directory)
             key = self._index_key(sig, data.codegen)
             payload = self._impl.reduce(data)
             with locked(directory, exclusive=True):
@@ -297,7 +303,7 @@ class KernelCache(FunctionCache):
         directory = self._usable(create=False)
         if directory is not None:
             with locked(directory, exclusive=True):
-                remove_files(_VerifiedFile(self, directory).files())
+                remove_files(self._file_class(self, directory).files())
 
     def _discard(self, cache_file: _VerifiedFile, reason: str) -> None:
         with locked(cache_file._directory, exclusive=True):
@@ -307,6 +313,12 @@ class KernelCache(FunctionCache):
         warn_once("rebuilt", str(cache_file.record),
                   f"graphc: numba cache entry {cache_file._directory / self._impl.filename_base}"
                   f".* deleted and rebuilt ({reason})")
+
+
+class KernelCache(VerifiedCache, FunctionCache):
+    """numba's per-function cache for one of graphc's CPU kernels (module doc)."""
+
+    _impl_class = _KernelCacheImpl
 
 
 def use_graphc_cache(*dispatchers: Any) -> None:
