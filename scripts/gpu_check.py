@@ -9,10 +9,11 @@ PyTorch installed, no package registry), from the repository root:
 2. prints the versions, the driver and the GPU;
 3. runs the GPU test subset on the real device (the simulator's test modules, which run
    on a GPU when ``GRAPHC_GPU_TESTS=1``), at most 3 minutes;
-4. runs the GPU benchmark (graphc/bench/gpu.py), at most 3 minutes, and prints the
+4. checks the CUDA kernel cache on the device (scripts/gpu_check_cuda_cache.py);
+5. runs the GPU benchmark (graphc/bench/gpu.py), at most 3 minutes, and prints the
    figures with their targets.
 
-``--dry-run`` does steps 2–4 under numba's CUDA simulator with tiny sizes and a short
+``--dry-run`` does steps 2, 3 and 5 under numba's CUDA simulator with tiny sizes and a short
 test subset (CI runs it: tests/test_gpu_check.py); its numbers mean nothing.
 """
 
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         tests += ["-k", "repeated_runs_give_the_same_bits and not kernels"]
     ok &= step("GPU tests", tests, env, TEST_SECONDS)
+    if not args.dry_run:
+        ok &= step("kernel cache", [sys.executable, "scripts/gpu_check_cuda_cache.py"], env,
+                   180)
     ok &= step("benchmark", [sys.executable, "-c", BENCH, "1" if args.dry_run else "0"], env,
                BENCH_SECONDS)
     print("\nall steps ok" if ok else "\nSOME STEPS FAILED")
