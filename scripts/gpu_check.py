@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="under numba's CUDA simulator, tiny sizes (CI)")
     parser.add_argument("--no-install", action="store_true", help="skip the pip install")
     args = parser.parse_args(argv)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", GRAPHC_GPU="1")
     if args.dry_run:
         env["NUMBA_ENABLE_CUDASIM"] = "1"
     else:

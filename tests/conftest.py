@@ -10,6 +10,9 @@ import pytest
 from hypothesis import settings
 
 os.environ.setdefault("GRAPHC_BACKEND", "interp")
+# The suite runs on the CPU (xpux is the CPU) on any machine: GPU tests ask for the GPU
+# in processes of their own (tests/gpu_gate.py).
+os.environ.setdefault("GRAPHC_GPU", "0")
 # The suite's workers use the cores already: no helper compile processes, except in
 # tests/codegen/test_precompile.py.
 os.environ.setdefault("GRAPHC_PARALLEL_COMPILE", "0")

@@ -4,7 +4,8 @@
 ``cuda`` extra), no driver, no device, or a device numba cannot use each give a reason a
 user can act on. Under ``NUMBA_ENABLE_CUDASIM=1`` numba's CUDA simulator stands in for a
 GPU (kernels run as Python threads on NumPy arrays), which is how CI runs the GPU
-backend; :func:`simulated` says so. Nothing here imports numba.cuda until asked.
+backend; :func:`simulated` says so. ``GRAPHC_GPU=0`` switches GPU use off (``xpux`` is
+then the CPU: the test suite's default). Nothing here imports numba.cuda until asked.
 
 >>> status = gpu_status()
 >>> isinstance(status.usable, bool) and isinstance(status.reason, str)
@@ -47,6 +48,8 @@ def gpu_status() -> GpuStatus:
 
 
 def _probe() -> GpuStatus:
+    if os.environ.get("GRAPHC_GPU") == "0":
+        return GpuStatus(False, "GPU use is switched off (GRAPHC_GPU=0)")
     if importlib.util.find_spec("numba_cuda") is None:
         return GpuStatus(False, "numba-cuda is not installed (pip install 'graphc[cuda]')")
     try:

@@ -23,6 +23,7 @@ BUDGET_SECONDS = 240  # issue 17: the simulator run in at most 4 minutes
 def test_cuda_kernels_under_the_simulator():
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["NUMBA_ENABLE_CUDASIM"] = "1"
+    env["GRAPHC_GPU"] = "1"
     cases = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("cudasim_*.py"))
     t0 = time.perf_counter()
     proc = subprocess.run(
