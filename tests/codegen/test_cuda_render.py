@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import time
 
 import numpy as np
@@ -26,6 +25,7 @@ from graphc.codegen.cuda_ptx import (
 from graphc.codegen.cuda_schedule import SIMULATOR_LAUNCH, Launch, schedule_cuda
 from graphc.ir.kernel_ir import Load
 from tests.codegen.cuda_graphs import CASES, loop_irs, nodes
+from tests.codegen.ptx_probe import ptx_unavailable
 
 
 @functools.cache
@@ -134,29 +134,9 @@ def test_ptx_version_reads_the_directive():
 
 # ---- compile-only: PTX for compute capability 9.0 ------------------------------------
 
-@functools.cache
-def _ptx_unavailable() -> str | None:
-    """Why kernels cannot be compiled to PTX here (None if they can)."""
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-        return "the CUDA simulator is on (it compiles nothing)"
-    try:
-        from numba import cuda, types
-    except Exception as err:  # numba-cuda not installed
-        return f"numba-cuda is not installed (the cuda extra): {err}"
-
-    def probe(a):
-        a[0] = 1.0
-
-    try:
-        cuda.compile_ptx(probe, types.void(types.float32[:]), cc=(9, 0))
-    except Exception as err:
-        return f"NVVM is not available (the cuda extra's cuda-toolkit[nvvm]): {err}"
-    return None
-
-
 @pytest.fixture(scope="module")
 def nvvm():
-    reason = _ptx_unavailable()
+    reason = ptx_unavailable()
     if reason:
         pytest.skip(reason)
 
