@@ -12,15 +12,12 @@ threads a block) and small shapes.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
-if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
-    pytest.skip("simulator cases: run with NUMBA_ENABLE_CUDASIM=1 "
-                "(tests/codegen/test_cuda_sim.py does)", allow_module_level=True)
-pytest.importorskip("numba.cuda", reason="numba-cuda is not installed (the cuda extra)")
+from tests.gpu_gate import require_gpu_or_simulator  # noqa: E402
+
+require_gpu_or_simulator()
 
 from graphc.kernels.cuda.matmul import matmul_into  # noqa: E402
 from numba import cuda  # noqa: E402

@@ -6,6 +6,7 @@ pytest process (tests/codegen/test_cuda_sim.py starts it).
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -102,7 +103,7 @@ def test_a_bad_label_is_reported_where_the_loss_is_read():
     assert good.item() == pytest.approx(np.log(4.0), rel=1e-6)  # the error was cleared
 
 
-def _mlp_training(device: str, optimizer: str, steps: int = 3):
+def _mlp_training(device: str, optimizer: str, steps: int = 2):
     rng = np.random.default_rng(0)
     xs = rng.standard_normal((steps, 8, 16)).astype(np.float32)
     ys = rng.integers(0, 10, (steps, 8)).astype(np.int32)
@@ -149,6 +150,9 @@ def test_the_default_device_gpux_builds_on_the_gpu():
         gc.set_default_device(before)
 
 
+@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") == "1",
+                    reason="the simulator's kernel context is process-global: it cannot "
+                    "launch kernels from two threads at once (runs on a GPU)")
 def test_two_threads_get_the_single_thread_results():
     rng = np.random.default_rng(4)
     arrays = [rng.standard_normal((4, 20)).astype(np.float32) for _ in range(2)]
@@ -165,4 +169,5 @@ def test_two_threads_get_the_single_thread_results():
     for t in threads:
         t.join()
     for k in range(2):
+        assert len(got[k]) == 2, "a thread failed"
         assert all(g.tobytes() == want[k].tobytes() for g in got[k])
