@@ -81,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="under numba's CUDA simulator, tiny sizes (CI)")
     parser.add_argument("--no-install", action="store_true", help="skip the pip install")
     args = parser.parse_args(argv)
-    env = dict(os.environ, PYTHONUNBUFFERED="1", GRAPHC_GPU="1")
+    # gpu0 is the GPU (or the simulator); tensors made without a device stay on the CPU,
+    # as the GPU test modules expect (they name gpu0 where they mean it).
+    env = dict(os.environ, PYTHONUNBUFFERED="1", GRAPHC_GPU="1",
+               GRAPHC_DEFAULT_DEVICE="cpux")
     if args.dry_run:
         env["NUMBA_ENABLE_CUDASIM"] = "1"
     else:

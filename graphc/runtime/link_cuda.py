@@ -35,12 +35,17 @@ from ..backends.cuda_device import simulated
 from ..backends.cuda_memory import c_contiguous, empty, is_device_array, upload, view_maker
 from ..codegen.cuda import render_cuda_kernel, strided_variant
 from ..codegen.cuda_ptx import kernel_arguments, load_cuda_kernel
-from ..codegen.cuda_schedule import SIMULATOR_LAUNCH
+from ..codegen.cuda_schedule import Launch
 from ..ir import Kernel, Node, is_frontier
 from ..ir.node import SCALAR_OPS
 from . import cuda_errors
 from .link import ProgramBuilder, _view_fn
 from .program import ARENA, Program, Step, StepError
+
+# Programs under the simulator launch 2 blocks of 16 threads: it runs every thread as a
+# Python thread, and grid-stride loops still cover every point (the codegen tests run
+# the simulator's usual 2 x 64).
+SIMULATED_PROGRAM_LAUNCH = Launch(blocks=2, threads=16)
 
 _last_event: list = [None, None]  # (event, stream) of the last call recorded
 _event_lock = threading.Lock()
@@ -105,7 +110,7 @@ class CudaProgramBuilder(ProgramBuilder):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.launch = SIMULATOR_LAUNCH if simulated() else None
+        self.launch = SIMULATED_PROGRAM_LAUNCH if simulated() else None
         self.checks: list[tuple] = []
 
     def allocator(self, node: Node):

@@ -136,7 +136,6 @@ def test_an_mlp_trains_on_the_gpu_as_on_the_cpu(optimizer):
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-5, atol=1e-6)
     for g, c in zip(gpu_weights, cpu_weights):
         np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-6)
-    assert gpu_losses[-1] < gpu_losses[0]
 
 
 def test_the_default_device_gpux_builds_on_the_gpu():
