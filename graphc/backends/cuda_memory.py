@@ -67,6 +67,11 @@ def empty(shape: tuple[int, ...], dtype: np.dtype, stream=0):
     return cuda().device_array(shape, dtype, stream=stream)
 
 
+def view_base(value) -> object | None:
+    """The device array a view made by :func:`view_maker` looks into (None: not a view)."""
+    return getattr(value, "_graphc_view_of", None)
+
+
 def c_contiguous(value) -> bool:
     """Whether a device (or host) array is C-contiguous."""
     if isinstance(value, np.ndarray):
@@ -86,8 +91,11 @@ def view_maker(view: Callable[[np.ndarray], np.ndarray]) -> Callable:
     geometry: dict[tuple, tuple] = {}
 
     def make(base):
+        root = view_base(base) or base
         if simulated():  # the simulator's arrays wrap NumPy arrays: view those
-            return type(base)(view(base._ary))
+            result = type(base)(view(base._ary))
+            result._graphc_view_of = root
+            return result
         key = (base.shape, base.strides, base.dtype)
         found = geometry.get(key)
         if found is None:
@@ -96,7 +104,9 @@ def view_maker(view: Callable[[np.ndarray], np.ndarray]) -> Callable:
         from numba.cuda.cudadrv.devicearray import DeviceNDArray
 
         data = base.gpu_data.view(offset) if offset else base.gpu_data
-        return DeviceNDArray(shape, strides, base.dtype, gpu_data=data)
+        result = DeviceNDArray(shape, strides, base.dtype, gpu_data=data)
+        result._graphc_view_of = root
+        return result
 
     return make
 

@@ -8,55 +8,22 @@ the input's (graphc/codegen/cpu.py, ``aliases``). One parameter for the array re
 written keeps the loop vectorised: passing one array as two parameters makes LLVM's
 runtime alias check fail and take its scalar loop (2-3x slower).
 
-The rule, on the scheduled IR: an output may overwrite an input only if every element is
-written by the iteration that last reads it, after that read. On the CPU's row form of a
-kernel without reductions, one iteration of the loop nest computes one point: its stores
-run in order, each after the loads it needs that no earlier store of the iteration
-loaded. So the pair is legal when the output is stored once, at the point's own index,
-and every load of the input is at that same index and happens for that store or an
-earlier one. Anything else (a reduction, a load at another element: a transpose, a
-shifted slice, a pad; a load first needed by a later store) is refused.
+The rule is the kernel IR's (graphc/codegen/in_place.py); on the CPU it holds for the
+row form, where one iteration of the loop nest computes one point.
 """
 
 from __future__ import annotations
 
-from ..ir.kernel_ir import KernelIR, Load
+from ..ir.kernel_ir import KernelIR
 from .cpu_schedule import CpuSchedule
+from .in_place import first_loads, point_may_overwrite
 
-
-def first_loads(ir: KernelIR) -> dict[int, list[tuple[int, Load]]]:
-    """Input parameter → ``(store position, load)`` for each of its loads, the position
-    being the first store of an iteration that needs the load (when it runs)."""
-    loaded: set[int] = set()
-    found: dict[int, list[tuple[int, Load]]] = {}
-    for position, store in enumerate(ir.stores):
-        for v in ir.closure(store.value):
-            if v in loaded:
-                continue
-            loaded.add(v)
-            item = ir.values[v]
-            if isinstance(item, Load):
-                found.setdefault(item.param, []).append((position, item))
-    return found
+__all__ = ["first_loads", "in_place_pairs", "may_overwrite"]
 
 
 def may_overwrite(ir: KernelIR, schedule: CpuSchedule, source: int, output: int) -> bool:
     """Whether output parameter ``output`` may be written over input ``source``."""
-    p_in, p_out = ir.params[source], ir.params[output]
-    if schedule.form != "rows" or ir.reductions:
-        return False
-    if p_in.kind != "in" or p_out.kind != "out" or not p_out.ndim:
-        return False
-    if p_in.node is not None and p_in.node.type != p_out.node.type:
-        return False
-    if (p_in.dtype, p_in.ndim) != (p_out.dtype, p_out.ndim):
-        return False
-    stores = [(n, s) for n, s in enumerate(ir.stores) if s.param == output]
-    if len(stores) != 1 or stores[0][1].per_row:
-        return False
-    at, store = stores[0]
-    return all(position <= at and load.index == store.index
-               for position, load in first_loads(ir).get(source, []))
+    return schedule.form == "rows" and point_may_overwrite(ir, source, output)
 
 
 def in_place_pairs(ir: KernelIR, schedule: CpuSchedule,

@@ -27,6 +27,7 @@ from ..ir import FusedGraph, Kernel
 from ..ir.kernel_ir import Ix, KernelIR, Load, Param, Reduce
 from .cuda_ops import arg_takes, combine_text, scalar_op_text
 from .cuda_schedule import CudaSchedule, Launch, schedule_cuda
+from .in_place import point_may_overwrite
 from .lower import lower_kernel
 from .printer import ValuePrinter
 from .python_ops import compute_dtype, literal
@@ -52,8 +53,10 @@ class CudaKernelSource:
 class _CudaPrinter(ValuePrinter):
     scalar_op_text = staticmethod(scalar_op_text)
 
-    def __init__(self, ir: KernelIR, schedule: CudaSchedule) -> None:
+    def __init__(self, ir: KernelIR, schedule: CudaSchedule,
+                 aliases: dict[int, int] | None = None) -> None:
         super().__init__(ir)
+        self.aliases = aliases or {}  # output param → the input param it overwrites
         self.schedule = schedule
         self.bits = schedule.index_bits
         self.itype = "uint32" if self.bits == 32 else "int64"
@@ -317,7 +320,8 @@ class _CudaPrinter(ValuePrinter):
         ir = self.ir
         {"threads": self.threads, "blocks": self.blocks}[self.schedule.form]()
         body = self.prologue + self.lines
-        signature = [self.param_name(p) for p in range(len(ir.params))]
+        signature = [self.param_name(p) for p in range(len(ir.params))
+                     if p not in self.aliases]
         signature += [f"n{k}" for k in range(len(ir.sizes))]
         header = [
             f"# graphc CUDA kernel: {len(ir.ops)} ops over domain "
@@ -341,11 +345,15 @@ class _CudaPrinter(ValuePrinter):
         return "\n".join(header + (body or ["    pass"])) + "\n"
 
 
-def print_cuda_kernel(ir: KernelIR, schedule: CudaSchedule) -> tuple[str, list[str]]:
-    """The ``@cuda.jit`` source of ``ir`` run as ``schedule`` says, and the parameters'
-    layouts (see :class:`CudaKernelSource`)."""
-    printer = _CudaPrinter(ir, schedule)
-    return printer.render(), printer.layouts
+def print_cuda_kernel(ir: KernelIR, schedule: CudaSchedule,
+                      aliases: dict[int, int] | None = None) -> tuple[str, list[str]]:
+    """The ``@cuda.jit`` source of ``ir`` run as ``schedule`` says, and the layouts of the
+    parameters it takes (see :class:`CudaKernelSource`). ``aliases`` maps an output
+    parameter to the input it overwrites (merged into it: the in-place variant)."""
+    printer = _CudaPrinter(ir, schedule, aliases)
+    source = printer.render()
+    return source, [layout for p, layout in enumerate(printer.layouts)
+                    if p not in printer.aliases]
 
 
 def render_ir(ir: KernelIR, launch: Launch | None = None,
@@ -364,6 +372,23 @@ def render_cuda_kernel(fused: FusedGraph, kernel: Kernel, runtime_scalars: set[i
     """Lower, schedule and print one ``loop`` kernel for CUDA: the same lowering and
     kernel IR as the CPU's ``render_kernel``."""
     return render_ir(lower_kernel(fused, kernel, runtime_scalars), launch, kernel=kernel)
+
+
+def may_overwrite(ks: CudaKernelSource, source: int, output: int) -> bool:
+    """Whether output parameter ``output`` of ``ks`` may be written over input ``source``
+    (graphc/codegen/in_place.py): in the threads form without reductions one thread
+    computes each point, its stores in order."""
+    return ks.schedule.form == "threads" and point_may_overwrite(ks.ir, source, output)
+
+
+def in_place_variant(ks: CudaKernelSource, pairs: list[tuple[int, int]]) -> CudaKernelSource:
+    """``ks`` with each pair's output parameter merged into its input (pairs that
+    :func:`may_overwrite` allows): called without those outputs, it updates the inputs."""
+    aliases = {o: i for i, o in pairs}
+    source, layouts = print_cuda_kernel(ks.ir, ks.schedule, aliases)
+    params = [p for n, p in enumerate(ks.params) if n not in aliases]
+    return CudaKernelSource(ks.kernel, source, params, list(ks.sizes), layouts, ks.ir,
+                            ks.schedule)
 
 
 def strided_variant(ks: CudaKernelSource) -> CudaKernelSource:

@@ -29,6 +29,8 @@ A Program then writes a state's new value over its old buffer when :func:`may_do
 says the holder's leaf still holds the array and the array is owned.
 
 >>> import numpy as np
+
+from ..backends.cuda_memory import is_device_array, view_base
 >>> a = np.zeros(3, np.float32)
 >>> claim(a); owned(a)
 True
@@ -43,6 +45,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ..backends.cuda_memory import is_device_array, view_base
 
 if TYPE_CHECKING:
     from ..ir import Node
@@ -60,8 +64,9 @@ _sweep_at = [1 << 10]
 
 def claim(array: object) -> None:
     """Record that graphc owns ``array``: a fresh array with one holder (see the module
-    docstring). A view, or anything but an ndarray, is never owned."""
-    if type(array) is np.ndarray and array.base is None:
+    docstring). A view, or anything but an ndarray or a GPU array, is never owned."""
+    if (array.base is None if type(array) is np.ndarray
+            else is_device_array(array) and view_base(array) is None):
         _owned[id(array)] = weakref.ref(array)
         if len(_owned) > _sweep_at[0]:
             for key, ref in _owned.copy().items():  # (copy: see ir/node.py's sweep)
@@ -90,6 +95,12 @@ def hand_out(arrays: list, arguments: Sequence[int] = ()) -> None:
             if base is None:
                 a.setflags(write=False)  # no flags object: the per-call cost matters
             else:
+                _owned.pop(id(base), None)
+        elif arguments and j in arguments:  # a GPU array: an argument's own
+            _owned.pop(id(a), None)
+        else:  # a GPU array: a view exposes its base
+            base = view_base(a)
+            if base is not None:
                 _owned.pop(id(base), None)
 
 

@@ -202,7 +202,7 @@ class ProgramBuilder:
                                        output_index[ks.params[c[1]].node.uid])
                         not in self.updates)
         used_in, used_out, unique = set(), set(), []
-        for i, o in in_place_pairs(ks.ir, ks.schedule, candidates):  # one input per output and back
+        for i, o in self.legal_in_place(ks, candidates):  # one input per output and back
             if i not in used_in and o not in used_out:
                 used_in.add(i)
                 used_out.add(o)
@@ -220,7 +220,17 @@ class ProgramBuilder:
         variant_params = [("in", params[out_of[n]][1]) if n in out_of else params[n]
                           for n in range(len(params)) if n not in merged_outs]
         signature = [p for n, p in enumerate(ks.params) if n not in merged_outs]
-        return InPlace(in_place_source(ks, unique), variant_params, pairs), signature
+        return self.in_place_variant(ks, unique, variant_params, pairs), signature
+
+    def legal_in_place(self, ks, candidates: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The (input, output) parameter pairs of ``candidates`` the backend's schedule
+        lets the output overwrite the input."""
+        return in_place_pairs(ks.ir, ks.schedule, candidates)
+
+    def in_place_variant(self, ks, unique: list[tuple[int, int]],
+                         params: list[tuple[str, int]], pairs: list[tuple[int, int, int]]):
+        """The variant of ``ks`` run when a call donates (see :class:`InPlace`)."""
+        return InPlace(in_place_source(ks, unique), params, pairs)
 
     def library_kernel(self, kernel: Kernel) -> None:
         (node,) = kernel.members

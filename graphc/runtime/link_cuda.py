@@ -32,15 +32,22 @@ import numpy as np
 
 from ..backends.base import DeviceCall
 from ..backends.cuda_device import simulated
-from ..backends.cuda_memory import c_contiguous, empty, is_device_array, upload, view_maker
-from ..codegen.cuda import render_cuda_kernel, strided_variant
+from ..backends.cuda_memory import (
+    c_contiguous,
+    empty,
+    is_device_array,
+    upload,
+    view_base,
+    view_maker,
+)
+from ..codegen.cuda import in_place_variant, may_overwrite, render_cuda_kernel, strided_variant
 from ..codegen.cuda_ptx import kernel_arguments, load_cuda_kernel
 from ..codegen.cuda_schedule import Launch
 from ..ir import Kernel, Node, is_frontier
 from ..ir.node import SCALAR_OPS
 from . import cuda_errors
 from .link import ProgramBuilder, _view_fn
-from .program import ARENA, Program, Step, StepError
+from .program import ARENA, DONATED, Program, Step, StepError
 
 # Programs under the simulator launch 2 blocks of 16 threads: it runs every thread as a
 # Python thread, and grid-stride loops still cover every point (the codegen tests run
@@ -158,34 +165,47 @@ class CudaProgramBuilder(ProgramBuilder):
     def loop_kernel(self, kernel: Kernel) -> None:
         ks = render_cuda_kernel(self.fused, kernel, self.runtime_scalars, self.launch)
         self.sources.append(ks)
-        params, outs, arg_params = [], [], []
-        for n, p in enumerate(ks.params):
+        kinds, outs, check = [], [], []
+        for p in ks.params:
             if p.kind == "out":
                 s = self.slot(p.node)
-                params.append(s)
+                kinds.append(("out", s))
                 outs.append((s, self.allocator(p.node)))
             elif p.kind == "scalar":
-                params.append(self.slot(p.node))
+                kinds.append(("scalar", self.slot(p.node)))
             else:
                 s = self.array_slot(p.node)
-                params.append(s)
+                kinds.append(("in", s))
                 if s in self.arg_slots or s in self.view_base:
-                    arg_params.append(n)  # may be strided: checked at the call
+                    check.append(s)  # arguments and views may be strided: checked per call
+        params = [s for _, s in kinds]
         plain = _Launcher(ks)
         strided = _Launcher(strided_variant(ks)) if ks.schedule.flat else plain
-        check = [params[n] for n in arg_params] if ks.schedule.flat else []
+        variant = self._loop_in_place(ks, kinds)[0]
 
         def run(vals: list, params=params, outs=outs, check=check) -> None:
-            for slot, alloc in outs:
-                vals[slot] = alloc(vals)
-            launcher = plain
+            contiguous = True
             for s in check:
                 if not c_contiguous(vals[s]):
-                    launcher = strided
+                    contiguous = False
                     break
-            launcher(vals[ARENA].stream, [vals[s] for s in params])
+            on = vals[DONATED]
+            if on and contiguous and variant is not None and variant.donated(on):
+                variant.run(vals, outs)
+                return
+            for slot, alloc in outs:
+                vals[slot] = alloc(vals)
+            launcher = plain if contiguous else strided
+            launcher(vals[ARENA].stream, [vals[s] for s in params], contiguous)
 
         self.steps.append(Step(kernel.name, run, tuple(params), tuple(s for s, _ in outs)))
+
+    def legal_in_place(self, ks, candidates: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        return [(i, o) for i, o in candidates if may_overwrite(ks, i, o)]
+
+    def in_place_variant(self, ks, unique: list[tuple[int, int]],
+                         params: list[tuple[str, int]], pairs: list[tuple[int, int, int]]):
+        return _DeviceInPlace(in_place_variant(ks, unique), params, pairs)
 
     def library_kernel(self, kernel: Kernel) -> None:
         (node,) = kernel.members
@@ -220,23 +240,87 @@ class CudaProgramBuilder(ProgramBuilder):
 
 class _Launcher:
     """A rendered kernel, loaded once, launched with its fixed grid on a stream. Keeps
-    the source's calling convention, not its IR (whose parameters hold graph nodes)."""
+    the source's calling convention, not its IR (whose parameters hold graph nodes).
 
-    __slots__ = ("ks", "dispatcher", "grid", "_configured")
+    On a GPU the first launch whose arrays are all C-contiguous goes through numba's
+    dispatcher (which compiles, or loads from the cache, for those types); later such
+    launches call that compiled kernel directly (*pre-bound*: no typing of arguments, no
+    lookup per call). A launch with a strided array goes through the dispatcher, which
+    picks (or compiles) the kernel for its layout.
+    """
+
+    __slots__ = ("ks", "dispatcher", "grid", "_configured", "bound", "dims")
 
     def __init__(self, ks) -> None:
         self.ks = _Convention(ks.layouts, ks.sizes)
         self.dispatcher = load_cuda_kernel(ks.source)
         self.grid = ks.grid()
         self._configured: dict[int, object] = {}
+        self.bound = None  # the compiled kernel for C-contiguous arrays, once known
+        self.dims = None
 
-    def __call__(self, stream, values: list) -> None:
+    def __call__(self, stream, values: list, contiguous: bool = True) -> None:
+        args = kernel_arguments(self.ks, values)
+        if contiguous and self.bound is not None:
+            self.bound.launch(args, self.dims[0], self.dims[1], stream, 0)
+            return
         configured = self._configured.get(id(stream))
         if configured is None:
             blocks, threads = self.grid
             configured = self._configured[id(stream)] = \
                 self.dispatcher[blocks, threads, stream]
-        configured(*kernel_arguments(self.ks, values))
+        configured(*args)
+        if contiguous and self.bound is None and not simulated():
+            self._bind(args)
+
+    def _bind(self, args: tuple) -> None:
+        try:
+            from numba.cuda.errors import normalize_kernel_dimensions
+
+            types = tuple(self.dispatcher.typeof_pyval(a) for a in args)
+            self.bound = self.dispatcher.overloads[types]
+            self.dims = normalize_kernel_dimensions(*self.grid)
+        except Exception:  # another numba-cuda: keep launching through the dispatcher
+            self.bound = None
+
+
+class _DeviceInPlace:
+    """A loop kernel's in-place variant on the GPU (its outputs merged into the inputs
+    they overwrite), run when a call donates one of those inputs. ``params``: (kind,
+    slot) in the variant's order, a merged input read from its output's slot; ``pairs``:
+    (argument slot, output slot, switch)."""
+
+    def __init__(self, ks, params: list[tuple[str, int]],
+                 pairs: list[tuple[int, int, int]]) -> None:
+        self.ks = ks
+        self.params = [s for _, s in params]
+        self.pairs = pairs
+        self._launcher: _Launcher | None = None  # loaded at its first use
+
+    def donated(self, on: frozenset) -> bool:
+        for _, _, switch in self.pairs:
+            if switch in on:
+                return True
+        return False
+
+    def run(self, vals: list, outs: list) -> None:
+        arena, on = vals[ARENA], vals[DONATED]
+        merged = set()
+        for arg_slot, out_slot, switch in self.pairs:
+            a = vals[arg_slot]
+            if switch not in on or view_base(a) is not None:  # update a copy instead
+                copy = empty(a.shape, a.dtype, arena.stream)
+                copy.copy_to_device(a, stream=arena.stream)
+                a = copy
+            vals[out_slot] = a
+            merged.add(out_slot)
+        for slot, alloc in outs:
+            if slot not in merged:
+                vals[slot] = alloc(vals)
+        if self._launcher is None:
+            self._launcher = _Launcher(self.ks)
+            self.ks = None  # (its IR holds graph nodes)
+        self._launcher(arena.stream, [vals[s] for s in self.params])
 
 
 class _Convention:

@@ -199,3 +199,54 @@ def test_products_never_contract_into_fma(nvvm, dtype):
     assert ("mul_f32(" if dtype == np.float32 else "mul_f64(") in source
     ptx = compile_ptx_for(ir).ptx
     assert "fma" not in ptx and "mul.rn" in ptx
+
+
+def _mlp_step_outputs():
+    """The new parameters and momentum of an MLP's SGD step, as a pending graph (the
+    graph the GPU runtime compiles for a training step; nothing runs)."""
+    import graphc as gc
+    import graphc.functional as F
+    import graphc.module as M
+
+    rng = np.random.default_rng(0)
+    model = M.Sequential(M.Linear(16, 12), M.ReLU(), M.Linear(12, 10))
+    x = gc.tensor(rng.standard_normal((8, 16)).astype(np.float32))
+    y = gc.tensor(rng.integers(0, 10, 8).astype(np.int32))
+    params = list(model.parameters())
+    loss = F.nn.cross_entropy(model(x), y)
+    grads = gc.grad(loss, params)
+    momenta = [gc.tensor(np.zeros(p.shape, np.float32)) for p in params]
+    new_momenta = [m * 0.9 + g for m, g in zip(momenta, grads)]
+    return [(p - 0.1 * m)._node for p, m in zip(params, new_momenta)] + \
+        [m._node for m in new_momenta] + [loss._node]
+
+
+def test_a_training_steps_kernels_and_their_variants_compile_to_ptx(nvvm):
+    """Every kernel the GPU runtime makes of an MLP step: each loop kernel, its strided
+    twin, its in-place variants, the bounds check and the tiled matmul."""
+    from graphc.codegen.cuda import in_place_variant, may_overwrite, strided_variant
+    from graphc.runtime.cuda_compile import cuda_kernels
+
+    sources = {}
+    for ks in cuda_kernels(_mlp_step_outputs()):
+        variants = [ks, strided_variant(ks)]
+        ins = [n for n, p in enumerate(ks.params) if p.kind == "in"]
+        outs = [n for n, p in enumerate(ks.params) if p.kind == "out"]
+        pairs = [(i, o) for i in ins for o in outs if may_overwrite(ks, i, o)]
+        if pairs:
+            variants.append(in_place_variant(ks, pairs[:1]))
+        for v in variants:
+            sources.setdefault(v.source, v)
+    assert any("in place" in s or len(v.params) < len(v.ir.params)
+               for s, v in sources.items()), "no in-place variant: the update kernels?"
+    for ks in sources.values():
+        assert compile_ptx_for(ks, cc=(9, 0)).version <= MAX_PTX_VERSION
+
+    from numba import cuda, types
+
+    from graphc.kernels.cuda import check_index
+
+    signature = types.void(types.int32[::1], types.int64, types.int32[::1],
+                           types.int64[::1])
+    ptx, _ = cuda.compile_ptx(check_index._kernel().py_func, signature, cc=(9, 0))
+    assert ptx_version(ptx) <= MAX_PTX_VERSION

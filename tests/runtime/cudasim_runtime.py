@@ -170,3 +170,20 @@ def test_two_threads_get_the_single_thread_results():
     for k in range(2):
         assert len(got[k]) == 2, "a thread failed"
         assert all(g.tobytes() == want[k].tobytes() for g in got[k])
+
+
+def test_optimizer_updates_write_over_the_old_weights_on_the_gpu():
+    rng = np.random.default_rng(6)
+    model = M.Linear(6, 3).to("gpu0")
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    gm = GradManager().attach(model.parameters())
+    x = on("gpu0", rng.standard_normal((4, 6)).astype(np.float32))
+    buffers = []
+    for _ in range(3):
+        with gm:
+            gm.backward((model(x) ** 2).mean())
+        opt.step()
+        opt.clear_grad()
+        buffers.append(model.weight._node.buffer)
+    # From the second step on, the new weights are written over the old ones (donated).
+    assert buffers[2] is buffers[1] and is_device_array(buffers[2])
