@@ -94,7 +94,9 @@ _default = ["xpux"]
 
 
 def set_default_device(device: str = "xpux") -> None:
-    """Set the device new tensors are created on.
+    """Set the device new tensors are created on. On a GPU, MegEngine's stream suffix
+    (``"gpu0:1"``) runs GPU work on that named stream (``":0"`` or none: each concurrent
+    call on a stream of its own).
 
     >>> set_default_device("cpux"); get_default_device()
     'cpux'
@@ -103,6 +105,11 @@ def set_default_device(device: str = "xpux") -> None:
     name = canonical_device(device)
     check_available(name)
     _default[0] = name
+    if device_kind(name) != "cpu" and gpu_usable():
+        from .runtime.link_cuda import select_stream
+
+        stream = str(device).partition(":")[2]  # MegEngine's stream suffix: gpu0:1
+        select_stream(int(stream) if stream else None)
 
 
 def get_default_device() -> str:

@@ -56,6 +56,27 @@ SIMULATED_PROGRAM_LAUNCH = Launch(blocks=2, threads=16)
 
 _last_event: list = [None, None]  # (event, stream) of the last call recorded
 _event_lock = threading.Lock()
+# MegEngine's stream suffix: ``gpu0:1`` as the default device runs every GPU call on the
+# named stream 1 (:func:`select_stream`); None, or ``:0``, gives each arena its own.
+_selected: list = [None]
+_named_streams: dict[int, object] = {}
+
+
+def select_stream(index: int | None) -> None:
+    """Run GPU Program calls on the named stream ``index`` (MegEngine's ``gpu0:1``);
+    0 or None: each concurrent call on a stream of its own (the default)."""
+    _selected[0] = index or None
+
+
+def named_stream(index: int):
+    """The CUDA stream MegEngine's suffix ``:index`` names (made at first use)."""
+    found = _named_streams.get(index)
+    if found is None:
+        from numba import cuda
+
+        with _event_lock:
+            found = _named_streams.setdefault(index, cuda.stream())
+    return found
 
 
 class DeviceArena(list):
@@ -71,9 +92,17 @@ class DeviceArena(list):
         self.errors = None
         if n_checks:
             self.errors = upload(np.zeros(n_checks, np.int64), self.stream)
+        self.own_stream = self.stream
         self.calls: dict[int, DeviceCall] = {}
         self.plain = DeviceCall(self.stream, None)  # for steps that check nothing
         self.event = cuda.event() if simulated() else cuda.event(timing=False)
+
+    def use(self, stream) -> None:
+        """Run the next calls on ``stream`` (after the work on this arena's buffers)."""
+        self.event.wait(stream)
+        self.stream = stream
+        self.calls.clear()
+        self.plain = DeviceCall(stream, None)
 
     def call(self, check: int) -> DeviceCall:
         """The :class:`DeviceCall` of checking step number ``check``."""
@@ -97,6 +126,10 @@ class DeviceRuntime:
         return DeviceArena(self.n_planned, len(self.checks))
 
     def begin(self, arena: DeviceArena, args) -> list:
+        selected = _selected[0]
+        want = arena.own_stream if selected is None else named_stream(selected)
+        if want is not arena.stream:
+            arena.use(want)
         event, stream = _last_event
         if event is not None and stream is not arena.stream:
             event.wait(arena.stream)

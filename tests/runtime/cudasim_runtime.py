@@ -187,3 +187,61 @@ def test_optimizer_updates_write_over_the_old_weights_on_the_gpu():
         buffers.append(model.weight._node.buffer)
     # From the second step on, the new weights are written over the old ones (donated).
     assert buffers[2] is buffers[1] and is_device_array(buffers[2])
+
+
+def test_megengines_stream_suffix_selects_the_stream():
+    from graphc.runtime import link_cuda
+
+    a = np.arange(6, dtype=np.float32)
+    before = gc.get_default_device()
+    try:
+        gc.set_default_device("gpu0:1")
+        x = gc.tensor(a)
+        y = (x * 2 + 1)
+        gc.realize(y)
+        assert link_cuda._selected[0] == 1
+        arenas = [arena for compiled in _programs_run() for arena in compiled]
+        assert any(arena.stream is link_cuda.named_stream(1) for arena in arenas)
+        np.testing.assert_array_equal(y.numpy(), a * 2 + 1)
+        gc.set_default_device("gpu0")
+        z = x * 3 - 1
+        gc.realize(z)
+        np.testing.assert_array_equal(z.numpy(), a * 3 - 1)
+        assert link_cuda._selected[0] is None
+    finally:
+        gc.set_default_device(before)
+
+
+def _programs_run():
+    from graphc.runtime.compiler import _programs
+
+    return [c.program._arenas for c in _programs.values() if c.program.device is not None]
+
+
+def _jit_losses(device: str) -> list[float]:
+    rng = np.random.default_rng(7)
+    gc.random.seed(8)
+    model = M.Sequential(M.Linear(6, 5), M.ReLU(), M.Linear(5, 3)).to(device)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    gm = GradManager().attach(model.parameters())
+
+    @gc.jit
+    def step(x, y):
+        with gm:
+            loss = F.nn.cross_entropy(model(x), y)
+            gm.backward(loss)
+        opt.step()
+        opt.clear_grad()
+        return loss
+
+    losses = []
+    for _ in range(3):  # the first call traces, the next replay the compiled Program
+        x = on(device, rng.standard_normal((4, 6)).astype(np.float32))
+        y = on(device, rng.integers(0, 3, 4).astype(np.int32))
+        losses.append(step(x, y).item())
+    return losses
+
+
+def test_a_jitted_training_step_runs_on_the_gpu_as_on_the_cpu():
+    np.testing.assert_allclose(_jit_losses("gpu0"), _jit_losses("cpux"), rtol=1e-5,
+                               atol=1e-6)
