@@ -242,9 +242,8 @@ def test_a_training_steps_kernels_and_their_variants_compile_to_ptx(nvvm):
     for ks in sources.values():
         assert compile_ptx_for(ks, cc=(9, 0)).version <= MAX_PTX_VERSION
 
-    from numba import cuda, types
-
     from graphc.kernels.cuda import check_index
+    from numba import cuda, types
 
     signature = types.void(types.int32[::1], types.int64, types.int32[::1],
                            types.int64[::1])
