@@ -120,20 +120,27 @@ class ProgramBuilder:
             src = self.array_slot(cur)
             dst = self.slot(node)
             self.view_base[dst] = self.view_base.get(src, src)
-            view = _view_fn(list(reversed(chain)))
-            self.step_info[len(self.steps)] = ("view", src, dst, view)
-            self.steps.append(Step(f"view {node.op}", lambda v, s=src, d=dst, f=view:
-                                   v.__setitem__(d, f(v[s])), (src,), (dst,)))
+            self.view_step(node, src, dst, _view_fn(list(reversed(chain))))
             return dst
         if is_frontier(node):  # a baked constant (folded or in the key)
             dst = self.slot(node)
             value = np.asarray(node.value if node.op in SCALAR_OPS else node.buffer,
                                dtype=node.type.dtype)
-            self.step_info[len(self.steps)] = ("const", dst, value)
-            self.steps.append(Step("const", lambda v, d=dst, c=value: v.__setitem__(d, c),
-                                   (), (dst,)))
+            self.const_step(dst, value)
             return dst
         raise AssertionError(f"no value for %{node.uid} {node.op}")
+
+    def view_step(self, node: Node, src: int, dst: int, view: Callable) -> None:
+        """A step setting slot ``dst`` to ``view`` (NumPy movement) of slot ``src``."""
+        self.step_info[len(self.steps)] = ("view", src, dst, view)
+        self.steps.append(Step(f"view {node.op}", lambda v, s=src, d=dst, f=view:
+                               v.__setitem__(d, f(v[s])), (src,), (dst,)))
+
+    def const_step(self, dst: int, value: np.ndarray) -> None:
+        """A step setting slot ``dst`` to the constant ``value``."""
+        self.step_info[len(self.steps)] = ("const", dst, value)
+        self.steps.append(Step("const", lambda v, d=dst, c=value: v.__setitem__(d, c),
+                               (), (dst,)))
 
     def allocator(self, node: Node):
         dtype = node.type.dtype

@@ -35,7 +35,6 @@ from ..backends.cuda_device import simulated
 from ..backends.cuda_memory import (
     c_contiguous,
     empty,
-    is_device_array,
     upload,
     view_base,
     view_maker,
@@ -43,10 +42,9 @@ from ..backends.cuda_memory import (
 from ..codegen.cuda import in_place_variant, may_overwrite, render_cuda_kernel, strided_variant
 from ..codegen.cuda_ptx import kernel_arguments, load_cuda_kernel
 from ..codegen.cuda_schedule import Launch
-from ..ir import Kernel, Node, is_frontier
-from ..ir.node import SCALAR_OPS
+from ..ir import Kernel, Node
 from . import cuda_errors
-from .link import ProgramBuilder, _view_fn
+from .link import ProgramBuilder
 from .program import ARENA, DONATED, Program, Step, StepError
 
 # Programs under the simulator launch 2 blocks of 16 threads: it runs every thread as a
@@ -168,32 +166,15 @@ class CudaProgramBuilder(ProgramBuilder):
             return reused
         return lambda vals: empty(shape, dtype, vals[ARENA].stream)
 
-    def array_slot(self, node: Node) -> int:
-        if node.uid in self.slot_of:
-            return self.slot_of[node.uid]
-        if node.uid in self.fused.free:  # a device view of its base
-            chain = []
-            cur = node
-            while cur.uid in self.fused.free:
-                chain.append(cur)
-                cur = cur.inputs[0]
-            src = self.array_slot(cur)
-            dst = self.slot(node)
-            self.view_base[dst] = self.view_base.get(src, src)
-            make = view_maker(_view_fn(list(reversed(chain))))
-            self.steps.append(Step(f"view {node.op}", lambda v, s=src, d=dst, f=make:
-                                   v.__setitem__(d, f(v[s])), (src,), (dst,)))
-            return dst
-        if is_frontier(node):  # a constant: on the device once, for every call
-            dst = self.slot(node)
-            value = np.asarray(node.value if node.op in SCALAR_OPS else node.buffer,
-                               dtype=node.type.dtype)
-            if not is_device_array(value):
-                value = upload(value)
-            self.steps.append(Step("const", lambda v, d=dst, c=value: v.__setitem__(d, c),
-                                   (), (dst,)))
-            return dst
-        raise AssertionError(f"no value for %{node.uid} {node.op}")
+    def view_step(self, node: Node, src: int, dst: int, view) -> None:
+        make = view_maker(view)  # a device view of its base
+        self.steps.append(Step(f"view {node.op}", lambda v, s=src, d=dst, f=make:
+                               v.__setitem__(d, f(v[s])), (src,), (dst,)))
+
+    def const_step(self, dst: int, value: np.ndarray) -> None:
+        device_value = upload(value)  # on the device once, for every call
+        self.steps.append(Step("const", lambda v, d=dst, c=device_value:
+                               v.__setitem__(d, c), (), (dst,)))
 
     def loop_kernel(self, kernel: Kernel) -> None:
         ks = render_cuda_kernel(self.fused, kernel, self.runtime_scalars, self.launch)
