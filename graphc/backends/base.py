@@ -38,7 +38,9 @@ class LibraryKernel:
     the Program does only where the caller says that input's old value is dead.
     ``describe`` is what ``graphc.explain`` prints for the call. ``on_device`` (GPU
     kernels): ``into`` takes a fourth argument, the step's :class:`DeviceCall` (the call's
-    stream, its error word).
+    stream, its error word). ``checks`` (GPU kernels): the kernel may record a data error
+    in the call's error word (and ``keep`` the inputs the op's reference needs to word
+    it); the runtime raises it where results are read.
     """
 
     describe: str
@@ -46,6 +48,7 @@ class LibraryKernel:
     returns: ReturnsArray | None = None
     in_place_input: int | None = None
     on_device: bool = False
+    checks: bool = False
 
     def __post_init__(self) -> None:
         if (self.into is None) == (self.returns is None):

@@ -80,12 +80,18 @@ def _cublas_usable() -> bool:
 
 def library_table() -> dict[str, LibraryKernel]:
     """The CUDA backend's kernel for every opaque op it runs, by op name."""
-    return {
+    table = {
         "matmul": matmul_kernel(),
         "to_device": LibraryKernel("host→device copy", into=_to_device, on_device=True),
         "check_index": LibraryKernel("bounds check (device error word)",
-                                     into=_check_index, on_device=True),
+                                     into=_check_index, on_device=True, checks=True),
     }
+    # Part 2 (issue 18): each family's GPU kernels, bound in a file of its own.
+    from . import cuda_conv, cuda_indexing, cuda_pool
+
+    for family in (cuda_conv, cuda_pool, cuda_indexing):
+        table.update(family.entries())
+    return table
 
 
 @functools.cache

@@ -232,7 +232,7 @@ class CudaProgramBuilder(ProgramBuilder):
         alloc, lib, attrs = self.allocator(node), library.into, node.attrs
         key_index = self.key_index.get(id(node.meta))
         check = None
-        if node.op == "check_index":
+        if library.checks:
             check = len(self.checks)
             self.checks.append((node.op, node.meta.location, key_index, attrs))
 
