@@ -1,5 +1,5 @@
-"""The CUDA backend's indexing and concatenation kernels (issue 18): the table entries this family adds to
-graphc/backends/cuda.py. Empty until built: the ops raise ``NoImplementation`` on the
+"""The CUDA backend's indexing and concatenation kernels (issue 18): the table entries
+this family adds to graphc/backends/cuda.py. Empty until built: the ops raise ``NoImplementation`` on the
 GPU, naming them, at compile time."""
 
 from __future__ import annotations
