@@ -1,6 +1,6 @@
 """The CUDA backend's indexing and concatenation kernels (issue 18): the table entries
-this family adds to graphc/backends/cuda.py. Empty until built: the ops raise ``NoImplementation`` on the
-GPU, naming them, at compile time."""
+this family adds to graphc/backends/cuda.py. Empty until built: the ops raise
+``NoImplementation`` on the GPU, naming them, at compile time."""
 
 from __future__ import annotations
 
