@@ -119,13 +119,15 @@ class RNG:
         return self._draw("normal", _shape("normal", size), dtypes.canonical(dtype),
                           (mean, std))
 
-    def bernoulli(self, p: float = 0.5, size: Any = None, dtype: Any = "float32") -> Tensor:
-        """1 with probability ``p``, else 0 (a dropout keep-mask: ``bernoulli(1 - rate)``)."""
+    def bernoulli(self, p: float = 0.5, size: Any = None, dtype: Any = "float32",
+                  device: Any = None) -> Tensor:
+        """1 with probability ``p``, else 0 (a dropout keep-mask: ``bernoulli(1 - rate)``),
+        on ``device`` (default: the generator's, else the default device)."""
         probs = np.asarray(p, dtype=np.float64)
         if probs.size and not ((probs >= 0) & (probs <= 1)).all():
             raise ValueError(f"random.bernoulli: p must be in [0, 1], got {p}")
         shape = _shape("bernoulli", size) if size is not None else probs.shape
-        return self._draw("bernoulli", shape, dtypes.canonical(dtype), (p,))
+        return self._draw("bernoulli", shape, dtypes.canonical(dtype), (p,), device)
 
     def permutation(self, n: int | Tensor, dtype: Any = "int32") -> Tensor:
         """A shuffled ``arange(n)``, or a copy of a Tensor shuffled along axis 0."""
@@ -210,13 +212,14 @@ def normal(mean: float = 0.0, std: float = 1.0, size: Any = None) -> Tensor:
     return _default().normal(mean, std, size)
 
 
-def bernoulli(p: float = 0.5, size: Any = None, dtype: Any = "float32") -> Tensor:
-    """1 with probability ``p`` else 0, as ``dtype`` (float32 by default).
+def bernoulli(p: float = 0.5, size: Any = None, dtype: Any = "float32",
+              device: Any = None) -> Tensor:
+    """1 with probability ``p`` else 0, as ``dtype`` (float32 by default), on ``device``.
 
     >>> bernoulli(1.0, size=3).numpy()
     array([1., 1., 1.], dtype=float32)
     """
-    return _default().bernoulli(p, size, dtype)
+    return _default().bernoulli(p, size, dtype, device)
 
 
 def permutation(n: int | Tensor, dtype: Any = "int32") -> Tensor:

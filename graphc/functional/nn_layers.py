@@ -31,7 +31,8 @@ def dropout(inp: Any, drop_prob: float, training: bool = True) -> Tensor:
         return x
     if not 0 <= drop_prob < 1:
         raise ValueError(f"dropout: drop_prob must be in [0, 1), got {drop_prob}")
-    keep = _random.bernoulli(1 - drop_prob, size=x.shape, dtype=x.dtype)
+    keep = _random.bernoulli(1 - drop_prob, size=x.shape, dtype=x.dtype,
+                             device=x._node.type.device)  # the mask lives beside x
     return x * keep * (1.0 / (1 - drop_prob))
 
 

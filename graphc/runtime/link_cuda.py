@@ -30,7 +30,7 @@ import threading
 
 import numpy as np
 
-from ..backends.base import DeviceCall
+from ..backends.base import DeviceCall, NoImplementation
 from ..backends.cuda_device import simulated
 from ..backends.cuda_memory import (
     c_contiguous,
@@ -226,7 +226,10 @@ class CudaProgramBuilder(ProgramBuilder):
         self.sources.append(kernel)
         in_slots = [self.array_slot(i) for i in node.inputs]
         out = self.slot(node)
-        library = self.backend.library_kernel(node.op)
+        try:
+            library = self.backend.library_kernel(node.op)
+        except NoImplementation as err:  # name the line that asked for it
+            raise NoImplementation(f"{err} ({node.meta.location})") from None
         if not library.on_device or library.into is None:
             raise AssertionError(f"{node.op}: a GPU library kernel takes the device call")
         alloc, lib, attrs = self.allocator(node), library.into, node.attrs

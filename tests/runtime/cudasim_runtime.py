@@ -245,3 +245,49 @@ def _jit_losses(device: str) -> list[float]:
 def test_a_jitted_training_step_runs_on_the_gpu_as_on_the_cpu():
     np.testing.assert_allclose(_jit_losses("gpu0"), _jit_losses("cpux"), rtol=1e-5,
                                atol=1e-6)
+
+
+def _regularised_training(device: str, optimizer: str, clip: str) -> list[np.ndarray]:
+    """Two steps of a model with BatchNorm statistics, a Dropout mask (drawn on the host,
+    uploaded: the same bits on both devices), gradient clipping and an optimizer state."""
+    rng = np.random.default_rng(0)
+    gc.random.seed(3)
+    # (No bias before BatchNorm: its gradient is zero up to rounding, which Adam's
+    # normalisation would turn into full steps of either sign.)
+    model = M.Sequential(M.Linear(6, 8, bias=False), M.BatchNorm1d(8), M.ReLU(),
+                         M.Dropout(0.3), M.Linear(8, 3)).to(device)
+    params = list(model.parameters())
+    opt = {"adamw": lambda: optim.AdamW(params, lr=0.01),
+           "adagrad": lambda: optim.Adagrad(params, lr=0.01)}[optimizer]()
+    gm = GradManager().attach(params)
+    losses = []
+    for _ in range(2):
+        x = on(device, rng.standard_normal((5, 6)).astype(np.float32))
+        y = on(device, rng.integers(0, 3, 5).astype(np.int32))
+        with gm:
+            loss = F.nn.cross_entropy(model(x), y)
+            gm.backward(loss)
+        if clip == "norm":
+            optim.clip_grad_norm(params, 1.0)
+        else:
+            optim.clip_grad_value(params, -0.5, 0.5)
+        opt.step()
+        opt.clear_grad()
+        losses.append(loss.item())
+    return [np.array(losses)] + [t.numpy() for t in model.tensors()]
+
+
+@pytest.mark.parametrize(("optimizer", "clip"), [("adamw", "value"), ("adagrad", "value")])
+def test_batchnorm_dropout_clipping_and_optimizer_states_on_the_gpu(optimizer, clip):
+    gpu = _regularised_training("gpu0", optimizer, clip)
+    cpu = _regularised_training("cpux", optimizer, clip)
+    for g, c in zip(gpu, cpu):
+        np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-6)
+
+
+def test_float16_is_stored_and_computed_in_float32_on_the_gpu():
+    a = np.linspace(-2, 2, 10).astype(np.float16)
+    gpu = F.exp(on("gpu0", a)) * 2 + on("gpu0", a).sum()
+    cpu = F.exp(on("cpux", a)) * 2 + on("cpux", a).sum()
+    assert gpu.dtype == np.float16
+    np.testing.assert_array_equal(gpu.numpy(), cpu.numpy())
