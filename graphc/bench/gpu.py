@@ -8,7 +8,10 @@ cuBLAS through PyTorch and PyTorch CUDA eager, measured in one run on one GPU.
 - **matmul** 4096² float32: graphc's (cuBLAS through CuPy) and PyTorch's with TF32 off,
   as TFLOP/s (target ≥ 80% of PyTorch's); graphc's numba-only tiled kernel is reported;
 - **MLP step** 784-512-512-10, batch 128, SGD: one lazy training step against PyTorch
-  CUDA eager (target ≤ PyTorch's time).
+  CUDA eager (target ≤ PyTorch's time);
+- **CNN steps** (issue 18): LeNet-5 at batch 64 and ResNet-18 (3×224×224) at batch 32
+  against PyTorch CUDA eager with TF32 off in matmul and cuDNN (graphc/bench/models.py
+  has both twins).
 
 GPU times are medians of event-timed (or synchronised wall-clock) runs. ``dry_run``
 shrinks every size so the whole thing runs under numba's CUDA simulator in CI (its
@@ -31,9 +34,9 @@ def sizes(dry_run: bool) -> dict:
     """Problem sizes: the issue's, or tiny ones for the simulator."""
     if dry_run:
         return {"gelu": 4096, "softmax": (4, 64), "matmul": 8, "mlp": (16, 8, 8, 4, 4),
-                "repeat": 1}
+                "lenet5": 2, "resnet18": None, "repeat": 1}
     return {"gelu": 64 << 20, "softmax": (8192, 4096), "matmul": 4096,
-            "mlp": (784, 512, 512, 10, 128), "repeat": 20}
+            "mlp": (784, 512, 512, 10, 128), "lenet5": 64, "resnet18": 32, "repeat": 20}
 
 
 def synchronize() -> None:
@@ -116,23 +119,18 @@ def matmul_tflops(n: int, repeat: int) -> dict[str, float]:
     return result
 
 
-def mlp_step_ms(dims: tuple[int, ...], repeat: int) -> dict[str, float]:
-    """Milliseconds per SGD training step of an MLP: graphc (lazy) and PyTorch eager."""
+def training_step_ms(model, torch_model, x: np.ndarray, y: np.ndarray, repeat: int,
+                     lr: float = 0.01) -> dict[str, float]:
+    """Milliseconds per SGD (momentum 0.9) training step with cross-entropy on the batch
+    ``(x, y)``: graphc's ``model`` (lazy, on gpu0) and, where PyTorch sees a GPU,
+    ``torch_model()`` (eager, TF32 off in matmul and cuDNN)."""
     import graphc as gc
     import graphc.functional as F
-    import graphc.module as M
     import graphc.optimizer as optim
     from graphc.autodiff import GradManager
 
-    *widths, batch = dims
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((batch, widths[0])).astype(np.float32)
-    y = rng.integers(0, widths[-1], batch).astype(np.int32)
-    layers: list = []
-    for i in range(len(widths) - 1):
-        layers += [M.Linear(widths[i], widths[i + 1]), M.ReLU()]
-    model = M.Sequential(*layers[:-1]).to("gpu0")
-    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model.to("gpu0")
+    opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     gm = GradManager().attach(model.parameters())
     gx, gy = gc.tensor(x, device="gpu0"), gc.tensor(y, device="gpu0")
 
@@ -146,11 +144,10 @@ def mlp_step_ms(dims: tuple[int, ...], repeat: int) -> dict[str, float]:
     result = {"graphc": 1e3 * gpu_seconds(step, repeat, warmup=3)}
     torch = _torch_cuda()
     if torch is not None:
-        mods = []
-        for i in range(len(widths) - 1):
-            mods += [torch.nn.Linear(widths[i], widths[i + 1]), torch.nn.ReLU()]
-        net = torch.nn.Sequential(*mods[:-1]).cuda()
-        topt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        net = torch_model().cuda()
+        topt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
         tx, ty = torch.from_numpy(x).cuda(), torch.from_numpy(y).long().cuda()
 
         def torch_step() -> None:
@@ -160,6 +157,45 @@ def mlp_step_ms(dims: tuple[int, ...], repeat: int) -> dict[str, float]:
 
         result["torch"] = 1e3 * gpu_seconds(torch_step, repeat, warmup=3)
     return result
+
+
+def mlp_step_ms(dims: tuple[int, ...], repeat: int) -> dict[str, float]:
+    """An MLP's training step (widths ``dims[:-1]``, batch ``dims[-1]``)."""
+    import graphc.module as M
+
+    *widths, batch = dims
+
+    def layers(nn, relu):
+        out: list = []
+        for i in range(len(widths) - 1):
+            out += [nn.Linear(widths[i], widths[i + 1]), relu()]
+        return out[:-1]
+
+    def torch_model():
+        from torch import nn
+
+        return nn.Sequential(*layers(nn, nn.ReLU))
+
+    x, y = _batch(batch, (widths[0],), widths[-1])
+    return training_step_ms(M.Sequential(*layers(M, M.ReLU)), torch_model, x, y, repeat)
+
+
+def cnn_step_ms(name: str, batch: int, shape: tuple[int, ...], repeat: int,
+                classes: int = 10) -> dict[str, float]:
+    """LeNet-5 or ResNet-18 (graphc/bench/models.py) training steps."""
+    from . import models
+
+    x, y = _batch(batch, shape, classes)
+    if name == "lenet5":
+        return training_step_ms(models.lenet5(), models.torch_lenet5, x, y, repeat)
+    return training_step_ms(models.resnet18(classes), lambda: models.torch_resnet18(classes),
+                            x, y, repeat)
+
+
+def _batch(batch: int, shape: tuple[int, ...], classes: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    return (rng.standard_normal((batch, *shape)).astype(np.float32),
+            rng.integers(0, classes, batch).astype(np.int32))
 
 
 def _torch_cuda():
@@ -176,7 +212,7 @@ def run(dry_run: bool = False) -> dict:
     repeat = s["repeat"]
     copy = copy_gbs(4 * s["gelu"], repeat)
     rows, cols = s["softmax"]
-    return {
+    results = {
         "copy GB/s (gelu bytes)": copy,
         "gelu GB/s": gelu_gbs(s["gelu"], repeat),
         "copy GB/s (softmax bytes)": copy_gbs(4 * rows * cols, repeat),
@@ -184,6 +220,11 @@ def run(dry_run: bool = False) -> dict:
         "matmul TFLOP/s": matmul_tflops(s["matmul"], repeat),
         "MLP step ms": mlp_step_ms(s["mlp"], repeat),
     }
+    results["LeNet-5 step ms"] = cnn_step_ms("lenet5", s["lenet5"], (1, 28, 28), repeat)
+    if s["resnet18"]:  # (too slow for the simulator)
+        results["ResNet-18 step ms"] = cnn_step_ms("resnet18", s["resnet18"], (3, 224, 224),
+                                                   max(3, repeat // 4), classes=1000)
+    return results
 
 
 def report(results: dict) -> str:
@@ -198,10 +239,12 @@ def report(results: dict) -> str:
     soft = results["softmax GB/s"] / results["copy GB/s (softmax bytes)"]
     lines.append(f"gelu / copy bandwidth: {gelu:.1%} (target >= 70%)")
     lines.append(f"softmax / copy bandwidth: {soft:.1%} (target >= 50%)")
-    mm, mlp = results["matmul TFLOP/s"], results["MLP step ms"]
+    mm = results["matmul TFLOP/s"]
     if "torch" in mm:
         lines.append(f"matmul graphc / torch: {mm['graphc'] / mm['torch']:.1%} (target >= 80%)")
-    if "torch" in mlp:
-        lines.append(f"MLP step graphc / torch: {mlp['graphc'] / mlp['torch']:.2f}x "
-                     "(target <= 1)")
+    for name in ("MLP step ms", "LeNet-5 step ms", "ResNet-18 step ms"):
+        step = results.get(name, {})
+        if "torch" in step:
+            lines.append(f"{name[:-8]} step graphc / torch: "
+                         f"{step['graphc'] / step['torch']:.2f}x (target <= 1 for the MLP)")
     return "\n".join(lines)

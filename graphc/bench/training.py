@@ -31,6 +31,7 @@ from graphc.optimizer import SGD
 from graphc.runtime import compiler, program
 
 from .harness import environment, interleaved_rounds, report_process_latency
+from .models import lenet5
 
 LR = 0.01
 
@@ -44,11 +45,8 @@ def mlp() -> M.Module:
 
 
 def lenet() -> M.Module:
-    """LeNet-5 on 1x28x28: conv 6@5x5 pad 2, pool, conv 16@5x5, pool, 120, 84, 10."""
-    return M.Sequential(
-        M.Conv2d(1, 6, 5, padding=2), M.ReLU(), M.MaxPool2d(2),
-        M.Conv2d(6, 16, 5), M.ReLU(), M.MaxPool2d(2), M.Flatten(),
-        M.Linear(400, 120), M.ReLU(), M.Linear(120, 84), M.ReLU(), M.Linear(84, 10))
+    """LeNet-5 on 1x28x28 (graphc/bench/models.py)."""
+    return lenet5()
 
 
 def data(batch: int, shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
