@@ -47,10 +47,18 @@ class Explanation:
     kernels: list[KernelInfo]
     compile_seconds: float
     planned_bytes: int
+    # Tensors given that were already realized: nothing is left to compile for them. An
+    # expression built again is the same node as its earlier twin (hash-consing), so
+    # explaining ``F.softmax(x)`` after printing ``F.softmax(x)`` finds it realized.
+    realized: int = 0
 
     def __str__(self) -> str:
         parts = [f"{len(self.kernels)} kernel(s), {self.planned_bytes} bytes of planned "
                  f"intermediate buffers, compiled in {self.compile_seconds * 1e3:.1f} ms"]
+        if self.realized:
+            parts.append(f"{self.realized} tensor(s) already realized: their values exist, "
+                         "nothing is compiled for them (an identical expression built "
+                         "earlier shares its node and result)")
         parts += [str(k) for k in self.kernels]
         return "\n".join(parts)
 
@@ -85,10 +93,11 @@ def explain(*tensors) -> Explanation:
     (1, ['max', 'broadcast_to'])
     """
     nodes = [t._node for t in tensors if t._node.buffer is None]
+    realized = len(tensors) - len(nodes)
     if not nodes:
-        return Explanation([], 0.0, 0)
+        return Explanation([], 0.0, 0, realized)
     backend = target_backend(nodes)
     compiled = compile_outputs(nodes, target=backend)
     return Explanation([_describe(k, backend) for k in compiled.kernels],
                        compiled.compile_seconds,
-                       compiled.plan.planned_bytes)
+                       compiled.plan.planned_bytes, realized)
