@@ -11,15 +11,16 @@ the calling Program's stream (:class:`~graphc.backends.base.DeviceCall`):
 - ``check_index``: the labels' bounds check, recording a bad label in the step's error
   word (:mod:`graphc.kernels.cuda.check_index`).
 
-Its capabilities answer no to BLAS accumulation (``matmul_add``): the product and the
-update are two kernels. Opaque ops missing from the table (convolution, pooling,
-indexing, sorting: issue 18) are a compile-time :class:`NoImplementation` naming them.
+Convolution, pooling and indexing come from a file per family (``cuda_conv.py``,
+``cuda_pool.py``, ``cuda_indexing.py``). Its capabilities answer no to BLAS
+accumulation (``matmul_add``): the product and the update are two kernels. An opaque op
+missing from the table is a compile-time :class:`NoImplementation` naming it.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -29,21 +30,34 @@ from .base import Backend, DeviceCall, LibraryKernel
 from .cuda_device import GpuStatus, simulated
 from .cuda_memory import is_device_array
 
-# The simulator runs every thread as a Python thread: a small tile keeps tests quick.
-SIMULATOR_TILE = 4
+# The simulator runs every thread as a Python thread and every barrier switches between
+# them: its products use the tiled kernel's per-point twin (the same bits), few threads.
+SIMULATOR_PRODUCT = {"tile": 64, "max_blocks": 2, "per_point": True}
 
 
-def _matmul_tiled(xs: Sequence, attrs: Attrs, out, call: DeviceCall) -> None:
+def _product_numba(a, b, out, stream) -> None:
     from ..kernels.cuda import matmul
 
-    matmul.matmul_into(xs[0], xs[1], out, call.stream,
-                       tile=SIMULATOR_TILE if simulated() else None)
+    matmul.matmul_into(a, b, out, stream, **(SIMULATOR_PRODUCT if simulated() else {}))
 
 
-def _matmul_cublas(xs: Sequence, attrs: Attrs, out, call: DeviceCall) -> None:
+def _product_cublas(a, b, out, stream) -> None:
     from ..kernels.cuda import cublas
 
-    cublas.matmul_into(xs[0], xs[1], out, call.stream)
+    cublas.matmul_into(a, b, out, stream)
+
+
+def product() -> tuple[Callable, str]:
+    """The matrix product ``(a, b, out, stream)`` the GPU's kernels use (``matmul`` and
+    the convolutions), and its name for ``graphc.explain``: cuBLAS through CuPy where
+    it can run here, else graphc's tiled numba kernel.
+
+    >>> product()[1]  # doctest: +SKIP
+    'tiled numba matmul (shared memory)'
+    """
+    if not simulated() and _cublas_usable():
+        return _product_cublas, "cuBLAS gemm (cupy.matmul)"
+    return _product_numba, "tiled numba matmul (shared memory)"
 
 
 def _to_device(xs: Sequence, attrs: Attrs, out, call: DeviceCall) -> None:
@@ -65,11 +79,12 @@ def _check_index(xs: Sequence, attrs: Attrs, out, call: DeviceCall) -> None:
 
 def matmul_kernel() -> LibraryKernel:
     """cuBLAS (through CuPy) where it can run here, else the tiled numba kernel."""
-    if not simulated() and _cublas_usable():
-        return LibraryKernel("cuBLAS gemm (cupy.matmul)", into=_matmul_cublas,
-                             on_device=True)
-    return LibraryKernel("graphc.kernels.cuda.matmul (tiled, shared memory)",
-                         into=_matmul_tiled, on_device=True)
+    run, name = product()
+
+    def into(xs: Sequence, attrs: Attrs, out, call: DeviceCall) -> None:
+        run(xs[0], xs[1], out, call.stream)
+
+    return LibraryKernel(name, into=into, on_device=True)
 
 
 def _cublas_usable() -> bool:

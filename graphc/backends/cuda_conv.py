@@ -4,9 +4,9 @@ graphc/backends/cuda.py.
 ``conv2d``, ``conv2d_backward_data`` and ``conv2d_backward_filter`` run as im2col (or
 col2im) kernels around one batched matrix product per op
 (:mod:`graphc.kernels.cuda.conv`): cuBLAS through CuPy where it can run here, else
-graphc's tiled numba kernel (4x4 tiles on two blocks under the simulator, which costs
-about 0.5 ms per simulated thread). Workspaces are fresh device arrays per call,
-allocated on the call's stream; everything is queued on that stream.
+graphc's tiled numba kernel (:func:`graphc.backends.cuda.product`). Workspaces are
+fresh device arrays per call, allocated on the call's stream; everything is queued on
+that stream.
 
 >>> sorted(entries())  # doctest: +SKIP
 ['conv2d', 'conv2d_backward_data', 'conv2d_backward_filter']
@@ -18,38 +18,14 @@ from collections.abc import Callable, Sequence
 
 from ..ir import Attrs
 from .base import DeviceCall, LibraryKernel
-from .cuda import SIMULATOR_TILE, _cublas_usable
+from .cuda import product
 from .cuda_device import simulated
 from .cuda_memory import empty
 
 # The simulator's launches: few threads, each looping over many elements.
 SIMULATOR_LAUNCH = {"threads": 64, "max_blocks": 2}
-SIMULATOR_MATMUL_BLOCKS = 4
 
 _OPS = ("conv2d", "conv2d_backward_data", "conv2d_backward_filter")
-
-
-def _tiled(a, b, out, stream) -> None:
-    from ..kernels.cuda import matmul
-
-    if simulated():
-        matmul.matmul_into(a, b, out, stream, tile=SIMULATOR_TILE,
-                           max_blocks=SIMULATOR_MATMUL_BLOCKS)
-    else:
-        matmul.matmul_into(a, b, out, stream)
-
-
-def _cublas(a, b, out, stream) -> None:
-    from ..kernels.cuda import cublas
-
-    cublas.matmul_into(a, b, out, stream)
-
-
-def _matmul() -> tuple[Callable, str]:
-    """The product the convolutions use, and its name for ``graphc.explain``."""
-    if not simulated() and _cublas_usable():
-        return _cublas, "cuBLAS gemm (cupy.matmul)"
-    return _tiled, "tiled numba matmul"
 
 
 def _bind(op: str, matmul: Callable) -> Callable:
@@ -74,7 +50,7 @@ def _bind(op: str, matmul: Callable) -> Callable:
 def entries() -> dict[str, LibraryKernel]:
     """This family's GPU kernels by op name: im2col/col2im numba kernels around one
     batched product (cuBLAS where usable, else the tiled kernel)."""
-    matmul, name = _matmul()
+    matmul, name = product()
     return {op: LibraryKernel(f"graphc.kernels.cuda.conv.{op} (im2col/col2im + {name})",
                               into=_bind(op, matmul), on_device=True)
             for op in _OPS}

@@ -58,6 +58,7 @@ DTYPES = tuple(_TYPES)
 cuda: Any = None
 TILE_SIDE = TILE
 COMPUTE: Any = None
+CAST: Any = None
 ZERO: Any = None
 ACC_ZERO: Any = None
 load: Any = None
@@ -96,6 +97,22 @@ def _tiles(a, b, out, batches, m, n, k):  # the kernel template (see _variant)
             cuda.syncthreads()  # every thread is done with the tiles before the next load
         if row < m and col < n:
             store(out, z, row, col, acc)
+
+
+def _points(a, b, out, batches, m, n, k):  # the per-point template (see _variant)
+    # One output element per thread, no shared memory and no barrier: the tiled kernel's
+    # sums in the tiled kernel's order (the same bits), for numba's simulator, where
+    # every syncthreads is a switch between Python threads. Matrices only (a batch runs
+    # as one launch per matrix) and plain subscripts: in the simulator each device
+    # function call costs more than the product it wraps.
+    start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    for t in range(start, m * n, cuda.gridDim.x * cuda.blockDim.x):
+        row = t // n
+        col = t - row * n
+        acc = ACC_ZERO
+        for j in range(k):
+            acc += CAST(a[row, j]) * CAST(b[j, col])
+        out[row, col] = acc
 
 
 @functools.cache
@@ -137,7 +154,7 @@ def _dtype_name(dtype: object) -> str:
     return name
 
 
-def _variant(dtype: object, ndim: int, tile: int) -> types.FunctionType:
+def _variant(dtype: object, ndim: int, tile: int, template=_tiles) -> types.FunctionType:
     """The template's Python function for one dtype, rank and tile, over its own
     globals."""
     from numba import types as nbtypes
@@ -152,9 +169,11 @@ def _variant(dtype: object, ndim: int, tile: int) -> types.FunctionType:
         "TILE_SIDE": int(tile), "COMPUTE": getattr(nbtypes, compute),
         # Typed zeros: a Python 0 would make numba widen float32 sums to float64.
         "ZERO": np.dtype(compute).type(0), "ACC_ZERO": np.dtype(accumulate).type(0),
+        "CAST": np.dtype(compute).type,
         "load": load_fn, "store": store_fn,
     }
-    return types.FunctionType(_tiles.__code__, namespace, f"matmul_tiles_{name}_{ndim}d_{tile}")
+    return types.FunctionType(template.__code__, namespace,
+                              f"matmul{template.__name__}_{name}_{ndim}d_{tile}")
 
 
 @functools.cache
@@ -170,6 +189,17 @@ def tiled_kernel(dtype: object, ndim: int = 2, tile: int = TILE):
     """
     variant = _variant(dtype, ndim, int(tile))  # checks the dtype before importing numba.cuda
     return _cuda().jit(variant)
+
+
+@functools.cache
+def point_kernel(dtype: object):
+    """The per-point ``@cuda.jit`` dispatcher: one output element per thread, the tiled
+    kernel's sums in its order (bit-identical), no shared memory. For the simulator,
+    where the tiled kernel's barriers dominate; on a GPU the tiled kernel is faster.
+
+    >>> kernel = point_kernel("float32")  # doctest: +SKIP
+    """
+    return _cuda().jit(_variant(dtype, 2, 1, _points))
 
 
 def grid(batches: int, m: int, n: int, tile: int = TILE,
@@ -230,7 +260,7 @@ def _as_batch(a, b, out):
 
 
 def matmul_into(a, b, out, stream: Any = 0, tile: int | None = None, *,
-                max_blocks: int = MAX_BLOCKS) -> None:
+                max_blocks: int = MAX_BLOCKS, per_point: bool = False) -> None:
     """``out[...] = a @ b`` on the GPU with the tiled kernel, launched on ``stream``.
 
     ``a`` (..., M, K) and ``b`` (..., K, N) are device arrays of any strides (transposed
@@ -239,7 +269,8 @@ def matmul_into(a, b, out, stream: Any = 0, tile: int | None = None, *,
     ``a`` or ``b``. dtypes: float16 (computed in float32), float32, float64, int32,
     int64. ``stream`` is a numba stream (``cuda.stream()``) or 0 for the default
     stream; the call returns once the kernel is queued. ``tile`` overrides the block
-    side (the simulator's tests use 4); ``max_blocks`` caps the grid.
+    side (the simulator's tests use 4); ``max_blocks`` caps the grid; ``per_point`` runs
+    :func:`point_kernel` instead (``tile`` threads per block), which gives the same bits.
 
     >>> from numba import cuda  # doctest: +SKIP
     >>> stream = cuda.stream()  # doctest: +SKIP
@@ -258,7 +289,7 @@ def matmul_into(a, b, out, stream: Any = 0, tile: int | None = None, *,
         raise ValueError("matmul_into: out must be C-contiguous")
     a, b, out = _as_batch(a, b, out)
     tile = TILE if tile is None else int(tile)
-    if tile < 1 or tile * tile > 1024:
+    if tile < 1 or (tile if per_point else tile * tile) > 1024:
         raise ValueError(f"matmul_into: tile {tile} gives an invalid block of "
                          f"{tile}x{tile} threads (at most 1024)")
     # tuple(): the simulator's shapes refuse negative indices, as numba's do in kernels
@@ -267,6 +298,14 @@ def matmul_into(a, b, out, stream: Any = 0, tile: int | None = None, *,
     batches = batch[0] if batch else 1
     if m == 0 or n == 0 or batches == 0:
         return  # nothing to write (K == 0 runs: it writes zeros)
+    if per_point:
+        blocks = max(1, min(math.ceil(m * n / tile), max_blocks))
+        kernel = point_kernel(a.dtype.name)[blocks, tile, stream]
+        matrices = [(a, b, out)] if a.ndim == 2 else \
+            [(a[z], b[z], out[z]) for z in range(batches)]
+        for a_z, b_z, out_z in matrices:
+            kernel(a_z, b_z, out_z, 1, m, n, k)
+        return
     kernel = tiled_kernel(a.dtype.name, a.ndim, tile)
     blocks = grid(batches, m, n, tile, max_blocks)
     kernel[blocks, (tile, tile), stream](a, b, out, batches, m, n, k)

@@ -158,6 +158,17 @@ def test_the_same_inputs_give_the_same_bits_whatever_the_tile_or_the_grid():
     assert out.copy_to_host().tobytes() == first.tobytes()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_the_per_point_kernel_gives_the_tiled_kernels_bits(dtype):
+    a, b = values((2, 5, 9)).astype(dtype), values((2, 9, 3)).astype(dtype)
+    tiled = cuda.to_device(unwritten((2, 5, 3), dtype))
+    matmul_into(cuda.to_device(a), cuda.to_device(b), tiled, tile=TILE)
+    points = cuda.to_device(unwritten((2, 5, 3), dtype))
+    matmul_into(cuda.to_device(a), cuda.to_device(b), points, tile=8, max_blocks=2,
+                per_point=True)
+    assert points.copy_to_host().tobytes() == tiled.copy_to_host().tobytes()
+
+
 def test_it_launches_on_the_given_stream():
     a, b = values((3, 4)), values((4, 2))
     stream = cuda.stream()
