@@ -11,7 +11,9 @@ cuBLAS through PyTorch and PyTorch CUDA eager, measured in one run on one GPU.
   CUDA eager (target ≤ PyTorch's time);
 - **CNN steps** (issue 18): LeNet-5 at batch 64 and ResNet-18 (3×224×224) at batch 32
   against PyTorch CUDA eager with TF32 off in matmul and cuDNN (graphc/bench/models.py
-  has both twins).
+  has both twins). Each training step also says where graphc's time goes: one more
+  step with every kernel timed alone, summed by family (conv, pool, matmul, index,
+  copy, fused loop kernels).
 
 GPU times are medians of event-timed (or synchronised wall-clock) runs. ``dry_run``
 shrinks every size so the whole thing runs under numba's CUDA simulator in CI (its
@@ -23,9 +25,10 @@ numbers mean nothing; it checks the script works end to end).
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -34,7 +37,7 @@ def sizes(dry_run: bool) -> dict:
     """Problem sizes: the issue's, or tiny ones for the simulator."""
     if dry_run:
         return {"gelu": 4096, "softmax": (4, 64), "matmul": 8, "mlp": (16, 8, 8, 4, 4),
-                "lenet5": 2, "resnet18": None, "repeat": 1}
+                "lenet5": 1, "resnet18": None, "repeat": 1}
     return {"gelu": 64 << 20, "softmax": (8192, 4096), "matmul": 4096,
             "mlp": (784, 512, 512, 10, 128), "lenet5": 64, "resnet18": 32, "repeat": 20}
 
@@ -119,6 +122,51 @@ def matmul_tflops(n: int, repeat: int) -> dict[str, float]:
     return result
 
 
+# Library ops by family, for where a step's time goes; other steps are fused loop kernels.
+_FAMILIES = {"conv": ("conv2d",), "pool": ("max_pool2d", "avg_pool2d"), "matmul": ("matmul",),
+             "index": ("index", "setitem", "gather", "scatter_add", "concat", "check_index"),
+             "copy": ("to_device",)}
+
+
+def step_family(name: str) -> str:
+    """The family of a Program step named ``name`` (``k3_conv2d_backward_data``).
+
+    >>> step_family("k3_conv2d_backward_data"), step_family("k4_add"), step_family("const")
+    ('conv', 'loop kernels', 'setup')
+    """
+    if name.startswith(("view", "const")):
+        return "setup"
+    op = name.split("_", 1)[-1]
+    for family, prefixes in _FAMILIES.items():
+        if op.startswith(prefixes):
+            return family
+    return "loop kernels"
+
+
+@contextlib.contextmanager
+def step_profile(into: dict[str, float]) -> Iterator[None]:
+    """Time every Program step with the GPU synchronised after it and add the
+    milliseconds to ``into`` by family (:func:`step_family`). Synchronising serialises
+    the work, so the sum exceeds a plain step's time; the shares are what it says."""
+    from graphc.runtime import program
+
+    original = program.Program.run_steps
+
+    def run_steps(prog, vals) -> None:
+        for step in prog.steps:
+            t0 = time.perf_counter()
+            step.run(vals)
+            synchronize()
+            family = step_family(step.name)
+            into[family] = into.get(family, 0.0) + 1e3 * (time.perf_counter() - t0)
+
+    program.Program.run_steps = run_steps
+    try:
+        yield
+    finally:
+        program.Program.run_steps = original
+
+
 def training_step_ms(model, torch_model, x: np.ndarray, y: np.ndarray, repeat: int,
                      lr: float = 0.01) -> dict[str, float]:
     """Milliseconds per SGD (momentum 0.9) training step with cross-entropy on the batch
@@ -142,6 +190,11 @@ def training_step_ms(model, torch_model, x: np.ndarray, y: np.ndarray, repeat: i
         opt.clear_grad()
 
     result = {"graphc": 1e3 * gpu_seconds(step, repeat, warmup=3)}
+    shares: dict[str, float] = {}
+    with step_profile(shares):  # one more step, each kernel timed on its own
+        step()
+    synchronize()
+    result.update((f"({family})", ms) for family, ms in sorted(shares.items()))
     torch = _torch_cuda()
     if torch is not None:
         torch.backends.cuda.matmul.allow_tf32 = False
