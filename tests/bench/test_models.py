@@ -191,9 +191,10 @@ def test_compiled_training_step_matches_the_twin(torch, name, monkeypatch):
     step = train_step(spec, model, inputs, target, lr=lr)
     first = step().item()
     assert first == pytest.approx(want, rel=2e-5, abs=1e-6)
-    for n in HEAD[name]:
-        update = (before[n] - params[n].numpy()) / lr
-        assert _rel(update, grads[n]) < 1e-3, n
+    for n in HEAD[name]:  # p - lr * g rounds to float32: allow eps * |p| more
+        err = np.linalg.norm((before[n] - params[n].numpy()).ravel() - lr * grads[n].ravel())
+        eps = np.finfo(np.float32).eps
+        assert err < 1e-4 * lr * np.linalg.norm(grads[n]) + eps * np.linalg.norm(before[n]), n
     assert step().item() < first
 
 
