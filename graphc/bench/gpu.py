@@ -10,7 +10,7 @@ cuBLAS through PyTorch and PyTorch CUDA eager, measured in one run on one GPU.
 - **MLP step** 784-512-512-10, batch 128, SGD: one lazy training step against PyTorch
   CUDA eager (target ≤ PyTorch's time);
 - **CNN steps** (issue 18): LeNet-5 at batch 64 and ResNet-18 (3×224×224) at batch 32
-  against PyTorch CUDA eager with TF32 off in matmul and cuDNN (graphc/bench/models.py
+  against PyTorch CUDA eager with TF32 off in matmul and cuDNN (graphc/bench/models
   has both twins). Each training step also says where graphc's time goes: one more
   step with every kernel timed alone, summed by family (conv, pool, matmul, index,
   copy, fused loop kernels).
@@ -235,7 +235,7 @@ def mlp_step_ms(dims: tuple[int, ...], repeat: int) -> dict[str, float]:
 
 def cnn_step_ms(name: str, batch: int, shape: tuple[int, ...], repeat: int,
                 classes: int = 10) -> dict[str, float]:
-    """LeNet-5 or ResNet-18 (graphc/bench/models.py) training steps."""
+    """LeNet-5 or ResNet-18 (graphc/bench/models) training steps."""
     from . import models
 
     x, y = _batch(batch, shape, classes)

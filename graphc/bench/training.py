@@ -45,7 +45,7 @@ def mlp() -> M.Module:
 
 
 def lenet() -> M.Module:
-    """LeNet-5 on 1x28x28 (graphc/bench/models.py)."""
+    """LeNet-5 on 1x28x28 (graphc/bench/models)."""
     return lenet5()
 
 

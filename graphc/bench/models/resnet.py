@@ -1,26 +1,19 @@
-"""Benchmark models, written once in graphc and once in PyTorch with the same layers:
-LeNet-5 and ResNet-18 (the ImageNet form: 7×7 stem, four stages of two basic blocks,
-global average pool, 1000 classes). The PyTorch twins are what graphc is measured
-against; PyTorch is imported only when a twin is asked for.
+"""ResNet-18 (He et al. 2015) in its ImageNet form — 7×7 stem, four stages of two basic
+blocks, global average pool, a fully connected classifier — in graphc and as a PyTorch
+twin with the same module names. Any image size of at least 32×32 works.
 
->>> model = resnet18(num_classes=10)
->>> sum(p.size for p in model.parameters()) > 11_000_000
-True
+>>> model = resnet18()
+>>> sum(p.size for p in model.parameters())  # torchvision's resnet18: 11,689,512
+11689512
 """
 
 from __future__ import annotations
 
 import graphc.module as M
 
-# ---- graphc ----------------------------------------------------------------------------
+__all__ = ["BasicBlock", "ResNet18", "resnet18", "torch_resnet18"]
 
-
-def lenet5() -> M.Module:
-    """LeNet-5 on 1×28×28: conv 6@5×5 pad 2, pool, conv 16@5×5, pool, 120, 84, 10."""
-    return M.Sequential(
-        M.Conv2d(1, 6, 5, padding=2), M.ReLU(), M.MaxPool2d(2),
-        M.Conv2d(6, 16, 5), M.ReLU(), M.MaxPool2d(2), M.Flatten(),
-        M.Linear(400, 120), M.ReLU(), M.Linear(120, 84), M.ReLU(), M.Linear(84, 10))
+STAGES = ((64, 1), (128, 2), (256, 2), (512, 2))  # (channels, stride of the first block)
 
 
 class BasicBlock(M.Module):
@@ -44,14 +37,14 @@ class BasicBlock(M.Module):
 
 
 class ResNet18(M.Module):
-    """ResNet-18 (He et al. 2015) for 3×224×224 images."""
+    """ResNet-18 for 3×H×W images (224×224 in the paper)."""
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
         self.stem = M.Sequential(M.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),
                                  M.BatchNorm2d(64), M.ReLU(), M.MaxPool2d(3, 2, 1))
         blocks, cin = [], 64
-        for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        for cout, stride in STAGES:
             blocks += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
             cin = cout
         self.blocks = M.Sequential(*blocks)
@@ -67,21 +60,8 @@ def resnet18(num_classes: int = 1000) -> M.Module:
     return ResNet18(num_classes)
 
 
-# ---- PyTorch twins ---------------------------------------------------------------------
-
-
-def torch_lenet5():
-    """LeNet-5 in PyTorch, layer for layer as :func:`lenet5`."""
-    from torch import nn
-
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-
-
 def torch_resnet18(num_classes: int = 1000):
-    """ResNet-18 in PyTorch, layer for layer as :func:`resnet18`."""
+    """ResNet-18 in PyTorch, layer for layer and name for name as :func:`resnet18`."""
     from torch import nn
 
     class Block(nn.Module):
@@ -91,20 +71,30 @@ def torch_resnet18(num_classes: int = 1000):
             self.bn1 = nn.BatchNorm2d(cout)
             self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
             self.bn2 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU()
             self.shortcut = nn.Identity()
             if stride != 1 or cin != cout:
                 self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
                                               nn.BatchNorm2d(cout))
 
         def forward(self, x):
-            y = self.bn1(self.conv1(x)).relu()
-            return (self.bn2(self.conv2(y)) + self.shortcut(x)).relu()
+            y = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
 
-    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-              nn.MaxPool2d(3, 2, 1)]
-    cin = 64
-    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
-        cin = cout
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes)]
-    return nn.Sequential(*layers)
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False),
+                                      nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1))
+            blocks, cin = [], 64
+            for cout, stride in STAGES:
+                blocks += [Block(cin, cout, stride), Block(cout, cout, 1)]
+                cin = cout
+            self.blocks = nn.Sequential(*blocks)
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(512, num_classes)
+
+        def forward(self, x):
+            return self.fc(self.pool(self.blocks(self.stem(x))).flatten(1))
+
+    return Net()
