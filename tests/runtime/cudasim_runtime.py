@@ -277,7 +277,8 @@ def _regularised_training(device: str, optimizer: str, clip: str) -> list[np.nda
     return [np.array(losses)] + [t.numpy() for t in model.tensors()]
 
 
-@pytest.mark.parametrize(("optimizer", "clip"), [("adamw", "value"), ("adagrad", "value")])
+@pytest.mark.parametrize(("optimizer", "clip"), [("adamw", "value"), ("adagrad", "value"),
+                                               ("adagrad", "norm")])
 def test_batchnorm_dropout_clipping_and_optimizer_states_on_the_gpu(optimizer, clip):
     gpu = _regularised_training("gpu0", optimizer, clip)
     cpu = _regularised_training("cpux", optimizer, clip)
