@@ -9,12 +9,13 @@ the calling Program's stream (:class:`~graphc.backends.base.DeviceCall`):
   graphc's shared-memory tiled numba kernel (:mod:`graphc.kernels.cuda.matmul`);
 - ``to_device``: a host→device (or device→device) copy on the call's stream;
 - ``check_index``: the labels' bounds check, recording a bad label in the step's error
-  word (:mod:`graphc.kernels.cuda.check_index`).
+  word (:mod:`graphc.kernels.cuda.check_index`);
+- convolution, pooling, and indexing with concatenation (issue 18): each family's
+  entries come from a file of its own (cuda_conv.py, cuda_pool.py, cuda_indexing.py).
 
-Convolution, pooling and indexing come from a file per family (``cuda_conv.py``,
-``cuda_pool.py``, ``cuda_indexing.py``). Its capabilities answer no to BLAS
-accumulation (``matmul_add``): the product and the update are two kernels. An opaque op
-missing from the table is a compile-time :class:`NoImplementation` naming it.
+Its capabilities answer no to BLAS accumulation (``matmul_add``): the product and the
+update are two kernels. An opaque op missing from the table is a compile-time
+:class:`NoImplementation` naming it.
 """
 
 from __future__ import annotations

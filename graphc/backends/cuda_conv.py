@@ -8,7 +8,7 @@ graphc's tiled numba kernel (:func:`graphc.backends.cuda.product`). Workspaces a
 fresh device arrays per call, allocated on the call's stream; everything is queued on
 that stream.
 
->>> sorted(entries())  # doctest: +SKIP
+>>> sorted(entries())
 ['conv2d', 'conv2d_backward_data', 'conv2d_backward_filter']
 """
 

@@ -50,6 +50,13 @@ def upload(host: np.ndarray, stream=0):
     return cuda().to_device(np.ascontiguousarray(host), stream=stream)
 
 
+def upload_scalar(value, dtype: np.dtype, stream=0):
+    """A new 0-d device array holding ``value`` as ``dtype`` (:func:`upload` makes 0-d
+    host arrays 1-d, as ``np.ascontiguousarray`` does)."""
+    install_pool()
+    return cuda().to_device(np.array(value, dtype), stream=stream)
+
+
 def download(value) -> np.ndarray:
     """A host copy of a device array (waits for the work writing it), else ``value``.
 

@@ -35,7 +35,9 @@ from ..backends.cuda_device import simulated
 from ..backends.cuda_memory import (
     c_contiguous,
     empty,
+    is_device_array,
     upload,
+    upload_scalar,
     view_base,
     view_maker,
 )
@@ -168,8 +170,17 @@ class CudaProgramBuilder(ProgramBuilder):
 
     def view_step(self, node: Node, src: int, dst: int, view) -> None:
         make = view_maker(view)  # a device view of its base
-        self.steps.append(Step(f"view {node.op}", lambda v, s=src, d=dst, f=make:
-                               v.__setitem__(d, f(v[s])), (src,), (dst,)))
+        dtype = self.slot_type[src].dtype
+
+        def run(v: list, s=src, d=dst, f=make) -> None:
+            base = v[s]
+            if not is_device_array(base):
+                # A runtime scalar (a number each call passes, on the host) that a view
+                # broadcasts: a 0-d device array first, as a kernel reads arrays there.
+                base = upload_scalar(base, dtype, v[ARENA].stream)
+            v[d] = f(base)
+
+        self.steps.append(Step(f"view {node.op}", run, (src,), (dst,)))
 
     def const_step(self, dst: int, value: np.ndarray) -> None:
         device_value = upload(value)  # on the device once, for every call
@@ -239,11 +250,21 @@ class CudaProgramBuilder(ProgramBuilder):
             check = len(self.checks)
             self.checks.append((node.op, node.meta.location, key_index, attrs))
 
+        # 0-d inputs: uploads make them 1-d (as np.ascontiguousarray), and a runtime
+        # scalar is a host number; a library kernel gets them 0-d, on the device.
+        scalars = [(k, i.type.dtype) for k, i in enumerate(node.inputs) if i.type.shape == ()]
+
         def run(vals: list, alloc=alloc, lib=lib, attrs=attrs, check=check) -> None:
             result = alloc(vals)
             arena = vals[ARENA]
             call = arena.call(check) if check is not None else arena.plain
-            lib([vals[s] for s in in_slots], attrs, result, call)
+            xs = [vals[s] for s in in_slots]
+            for k, dtype in scalars:
+                if not is_device_array(xs[k]):
+                    xs[k] = upload_scalar(xs[k], dtype, arena.stream)
+                elif xs[k].shape != ():
+                    xs[k] = xs[k].reshape(())
+            lib(xs, attrs, result, call)
             vals[out] = result
 
         self.steps.append(Step(kernel.name, run, tuple(in_slots), (out,)))

@@ -95,8 +95,6 @@ def test_float16_computes_in_float32_as_on_the_cpu():
     w = rng.standard_normal((1, 2, 5, 5)).astype(np.float16)
 
     def run(device: str) -> list[np.ndarray]:
-        # (A float16 graph with a Python scalar (x * 0.5) fails on the GPU in the
-        # runtime's view of the scalar's broadcast: not a pooling matter; a tensor here.)
         x = on(device, a)
         outs = [F.max_pool2d(x, 3, 2, 1), F.avg_pool2d(x, 3, 1, 1),
                 gc.grad((F.avg_pool2d(x, 2, 1, mode="average") * on(device, w[..., :4, :4])

@@ -277,7 +277,8 @@ def _regularised_training(device: str, optimizer: str, clip: str) -> list[np.nda
     return [np.array(losses)] + [t.numpy() for t in model.tensors()]
 
 
-@pytest.mark.parametrize(("optimizer", "clip"), [("adamw", "value"), ("adagrad", "value")])
+@pytest.mark.parametrize(("optimizer", "clip"), [("adamw", "value"), ("adagrad", "value"),
+                                               ("adagrad", "norm")])
 def test_batchnorm_dropout_clipping_and_optimizer_states_on_the_gpu(optimizer, clip):
     gpu = _regularised_training("gpu0", optimizer, clip)
     cpu = _regularised_training("cpux", optimizer, clip)
@@ -291,3 +292,20 @@ def test_float16_is_stored_and_computed_in_float32_on_the_gpu():
     cpu = F.exp(on("cpux", a)) * 2 + on("cpux", a).sum()
     assert gpu.dtype == np.float16
     np.testing.assert_array_equal(gpu.numpy(), cpu.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_python_numbers_in_gradients_run_on_the_gpu(dtype):
+    # A Python number is a runtime scalar, on the host; its gradient broadcasts it (a
+    # view of a host number, which the GPU linker puts on the device first).
+    a = np.linspace(-1, 1, 12).reshape(3, 4).astype(dtype)
+
+    def run(device: str) -> list[np.ndarray]:
+        x = on(device, a)
+        outs = [gc.grad((x * 0.5).sum(), x), gc.grad((x * x).sum() * 3, x)]
+        gc.realize(*outs)
+        return [t.numpy() for t in outs]
+
+    for gpu, cpu in zip(run("gpu0"), run("cpux")):
+        assert gpu.dtype == dtype
+        np.testing.assert_array_equal(gpu, cpu)
