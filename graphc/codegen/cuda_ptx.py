@@ -144,14 +144,37 @@ def compile_ptx_for(target: KernelIR | CudaKernelSource, cc: tuple[int, int] = (
     without a GPU or driver; :class:`PTXVersionError` if the PTX's ISA version is newer
     than ``max_version`` (the driver's; None: no check). Needs numba-cuda and NVVM (the
     ``cuda`` extra)."""
-    from numba import cuda, types
 
     ks = target if isinstance(target, CudaKernelSource) else render_ir(target)
     dispatcher = load_cuda_kernel(ks.source, cache=False)  # compile_ptx needs py_func only
-    ptx, _ = cuda.compile_ptx(dispatcher.py_func, types.void(*argument_types(ks)), cc=cc)
+    ptx = function_ptx(dispatcher.py_func, argument_types(ks), cc, max_version)
+    return CompiledPTX(ks, ptx, ptx_version(ptx), tuple(cc))
+
+
+_DRIVERS = object()  # function_ptx's default: MAX_PTX_VERSION when called
+
+
+def function_ptx(function, argtypes: Sequence, cc: tuple[int, int] = (9, 0),
+                 max_version: tuple[int, int] | None | object = _DRIVERS) -> str:
+    """The PTX of the Python kernel ``function`` (what ``@cuda.jit`` would compile) for
+    numba argument types ``argtypes`` and compute capability ``cc``, with NVVM and no
+    GPU; :class:`PTXVersionError` if its ISA is newer than ``max_version`` (None: no
+    check). The library kernels' ``ptx_for`` functions go through it.
+
+    >>> from numba import types  # doctest: +SKIP
+    >>> def fill(a):  # doctest: +SKIP
+    ...     a[0] = 1.0
+    >>> ptx_version(function_ptx(fill, [types.float32[:]]))  # doctest: +SKIP
+    (9, 0)
+    """
+    from numba import cuda, types
+
+    if max_version is _DRIVERS:
+        max_version = MAX_PTX_VERSION
+    ptx, _ = cuda.compile_ptx(function, types.void(*argtypes), cc=tuple(cc))
     version = ptx_version(ptx)
     if max_version is not None and version > tuple(max_version):
         raise PTXVersionError(f"NVVM emitted PTX ISA {version[0]}.{version[1]}, newer than "
                               f"{max_version[0]}.{max_version[1]} (the driver's): install "
                               "the NVVM of the cuda extra (cuda-toolkit[nvvm]==13.0.*)")
-    return CompiledPTX(ks, ptx, version, tuple(cc))
+    return ptx

@@ -361,18 +361,10 @@ def ptx_for(name: str, dtype: Any = "float32", cc: tuple[int, int] = (9, 0)) -> 
 
     >>> ptx = ptx_for("col2im", "float16")  # doctest: +SKIP
     """
-    from numba import types as nbtypes
+    from graphc.codegen.cuda_ptx import function_ptx
 
-    from graphc.codegen.cuda_ptx import MAX_PTX_VERSION, PTXVersionError, ptx_version
-
-    signature = nbtypes.void(*argument_types(name, dtype))
     function = _FUNCTIONS["relayout" if name == "relayout_store" else name]
-    ptx, _ = cuda.compile_ptx(function, signature, cc=tuple(cc))
-    version = ptx_version(ptx)
-    if version > MAX_PTX_VERSION:
-        raise PTXVersionError(f"NVVM emitted PTX ISA {version[0]}.{version[1]}, newer than "
-                              f"{MAX_PTX_VERSION[0]}.{MAX_PTX_VERSION[1]} (the driver's)")
-    return ptx
+    return function_ptx(function, argument_types(name, dtype), cc)
 
 
 __all__ = ["conv2d_backward_data", "conv2d_backward_filter", "conv2d_forward", "ptx_for"]

@@ -347,12 +347,7 @@ def ptx_for(kernel, args: Sequence, cc: tuple[int, int] = (9, 0)) -> str:
     from numba import typeof
     from numba import types as nbtypes
 
-    from graphc.codegen.cuda_ptx import MAX_PTX_VERSION, PTXVersionError, ptx_version
+    from graphc.codegen.cuda_ptx import function_ptx
 
     argtypes = tuple(nbtypes.int64 if isinstance(a, int) else typeof(a) for a in args)
-    ptx, _ = cuda.compile_ptx(kernel.py_func, nbtypes.void(*argtypes), cc=tuple(cc))
-    version = ptx_version(ptx)
-    if version > MAX_PTX_VERSION:
-        raise PTXVersionError(f"NVVM emitted PTX ISA {version[0]}.{version[1]}, newer than "
-                              f"{MAX_PTX_VERSION[0]}.{MAX_PTX_VERSION[1]} (the driver's)")
-    return ptx
+    return function_ptx(kernel.py_func, argtypes, cc)

@@ -333,17 +333,8 @@ def ptx_for(dtype: object, cc: tuple[int, int] = (9, 0), ndim: int = 2,
     >>> ptx_version(ptx)  # doctest: +SKIP
     (9, 0)
     """
-    from numba import types as nbtypes
 
-    from graphc.codegen.cuda_ptx import MAX_PTX_VERSION, PTXVersionError, ptx_version
+    from graphc.codegen.cuda_ptx import function_ptx
 
     kernel = _variant(_dtype_name(dtype), ndim, int(tile))
-    ptx, _ = _cuda().compile_ptx(kernel, nbtypes.void(*argument_types(dtype, ndim)),
-                                 cc=tuple(cc))
-    version = ptx_version(ptx)
-    if version > MAX_PTX_VERSION:
-        raise PTXVersionError(f"NVVM emitted PTX ISA {version[0]}.{version[1]}, newer than "
-                              f"{MAX_PTX_VERSION[0]}.{MAX_PTX_VERSION[1]} (the driver's): "
-                              "install the NVVM of the cuda extra "
-                              "(cuda-toolkit[nvvm]==13.0.*)")
-    return ptx
+    return function_ptx(kernel, argument_types(dtype, ndim), cc)

@@ -350,15 +350,8 @@ def ptx_for(name: str, dtype: object, cc: tuple[int, int] = (9, 0)) -> str:
 
     >>> ptx = ptx_for("max_backward", "float32")  # doctest: +SKIP
     """
-    from graphc.codegen.cuda_ptx import MAX_PTX_VERSION, PTXVersionError, ptx_version
+    from graphc.codegen.cuda_ptx import function_ptx
 
     types = argument_types(name, dtype)
     kernel = _kernels(compute_dtype(dtype))[name]
-    ptx, _ = cuda.compile_ptx(kernel.py_func, nbtypes.void(*types), cc=tuple(cc))
-    version = ptx_version(ptx)
-    if version > MAX_PTX_VERSION:
-        raise PTXVersionError(f"NVVM emitted PTX ISA {version[0]}.{version[1]}, newer than "
-                              f"{MAX_PTX_VERSION[0]}.{MAX_PTX_VERSION[1]} (the driver's): "
-                              "install the NVVM of the cuda extra "
-                              "(cuda-toolkit[nvvm]==13.0.*)")
-    return ptx
+    return function_ptx(kernel.py_func, types, cc)
