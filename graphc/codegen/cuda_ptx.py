@@ -100,7 +100,11 @@ _PTX_VERSION = re.compile(r"^\s*\.version\s+(\d+)\.(\d+)", re.M)
 
 
 def ptx_version(ptx: str) -> tuple[int, int]:
-    """The PTX ISA version a PTX module declares (``.version 9.0`` → ``(9, 0)``)."""
+    """The PTX ISA version a PTX module declares.
+
+    >>> ptx_version("//\n.version 9.0\n.target sm_90\n")
+    (9, 0)
+    """
     found = _PTX_VERSION.search(ptx)
     if found is None:
         raise ValueError("no .version directive in the PTX")
