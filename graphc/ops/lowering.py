@@ -57,28 +57,39 @@ def lowerings(nodes: Sequence[Node], markers_only: bool = False) -> dict[int, No
 def lower_graph(roots: Sequence[Node], markers_only: bool = False
                 ) -> tuple[list[Node], dict[int, Node]]:
     """``roots`` with every composite and marker node below them replaced by what it
-    stands for, repeatedly (an expansion may hold more), and ``{old uid: new node}``
-    for every node of the walk. Frontier nodes stay as they are."""
-    mapping: dict[int, Node] = {}
-    roots = list(roots)
-    while True:
-        order = topo_order(roots)
-        replaced = lowerings(order, markers_only)
-        if not replaced:
-            return roots, mapping
-        new: dict[int, Node] = {}
+    stands for, recursively (an expansion may hold more), and ``{old uid: new node}``
+    for every node of the walk (empty when nothing was lowered: ``roots`` are then
+    returned as they are). Frontier nodes stay as they are.
+
+    One walk: a node's stand-in is lowered when the walk reaches the node, and every
+    node is rebuilt once. (Walking the whole graph again per level of nesting cost
+    ShuffleNet V2's training step 54 walks over 100,000 nodes: 19 s.)"""
+    new: dict[int, Node] = {}
+    lowered = [False]
+
+    def settled(n: Node) -> bool:
+        return n.uid in new or is_frontier(n)
+
+    def lower(subroots: list[Node]) -> None:
+        order = [n for n in topo_order(subroots, stop=settled) if n.uid not in new]
+        stand_ins = lowerings(order, markers_only)  # the markers of a call lowered together
         for n in order:
-            if n.uid in replaced:
-                new[n.uid] = replaced[n.uid]
-            elif is_frontier(n):
+            if is_frontier(n):
                 new[n.uid] = n
-            else:
+                continue
+            stand_in = stand_ins.get(n.uid)
+            if stand_in is None:
                 new[n.uid] = rebuild(n, tuple(new[i.uid] for i in n.inputs))
-        for uid, node in list(mapping.items()):  # compose with earlier rounds
-            mapping[uid] = new.get(node.uid, node)
-        for uid, node in new.items():
-            mapping.setdefault(uid, node)
-        roots = [new[r.uid] for r in roots]
+            else:
+                lowered[0] = True
+                lower([stand_in])  # its nodes below n are settled: only the new ones walk
+                new[n.uid] = new[stand_in.uid]
+
+    roots = list(roots)
+    lower(roots)
+    if not lowered[0]:
+        return roots, {}
+    return [new[r.uid] for r in roots], new
 
 
 def lower_gradients(markers: list[Node]) -> dict[int, Node]:
