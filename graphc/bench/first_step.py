@@ -243,7 +243,8 @@ def _breakdown(instruments, compiler, kernel_cache, compiled: list) -> dict[str,
     for r in instruments.numba.records:
         source = by_module.get(r["name"])
         records.append({**r, "generated": source is not None,
-                        "ops": kernel_ops(source) if source else None})
+                        "ops": kernel_ops(source) if source else None,
+                        "header": source.split("\nimport", 1)[0] if source else None})
     numba = instruments.numba.summary()
     generated = [r for r in records if r["generated"]]
     numba["generated"] = {"compiles": len(generated),
