@@ -12,3 +12,7 @@ step_compile_latency()
 from .jit import main as define_then_run  # noqa: E402  (define-then-run suite)
 
 define_then_run()
+
+from .first_step import main as first_step  # noqa: E402  (time to first step, issue 19)
+
+first_step([])

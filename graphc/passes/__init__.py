@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from ..ir import Graph
@@ -62,17 +63,21 @@ def graph_pass(name: str, asks_capabilities: bool = False
 
 
 def run_pipeline(graph: Graph, names: tuple[str, ...] = PIPELINE,
-                 capabilities: Capabilities | None = None) -> Graph:
+                 capabilities: Capabilities | None = None,
+                 seconds: dict[str, float] | None = None) -> Graph:
     """Run the named passes in order (unknown names are an error). ``capabilities``
-    (the target backend's) is required when a pass that asks them runs.
+    (the target backend's) is required when a pass that asks them runs. ``seconds``,
+    if given, receives each pass's wall time under its name (added to what is there).
 
     >>> import numpy as np
     >>> from graphc.ir import buffer_node
     >>> x = buffer_node(np.ones(2, np.float32), "cpux")
-    >>> run_pipeline(Graph((x,)), ("verify",)).outputs == (x,)
-    True
+    >>> took = {}
+    >>> run_pipeline(Graph((x,)), ("verify",), seconds=took).outputs == (x,), list(took)
+    (True, ['verify'])
     """
     for name in names:
+        t0 = time.perf_counter()
         graph_pass_fn = PASSES.get(name)
         if graph_pass_fn is None:
             raise KeyError(f"unknown graph pass {name!r}; known: {sorted(PASSES)}")
@@ -83,6 +88,8 @@ def run_pipeline(graph: Graph, names: tuple[str, ...] = PIPELINE,
             graph = graph_pass_fn(graph, capabilities)
         else:
             graph = graph_pass_fn(graph)
+        if seconds is not None:
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
     return graph
 
 

@@ -122,12 +122,20 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
     key_index = {}
     for k, n in enumerate(topo_order(outputs)):  # the key's order (see execute)
         key_index.setdefault(id(n.meta), k)
-    graph = run_pipeline(Graph(tuple(outputs)), capabilities=target.capabilities)
+    passes: dict[str, float] = {}
+    t1 = time.perf_counter()
+    graph = run_pipeline(Graph(tuple(outputs)), capabilities=target.capabilities,
+                         seconds=passes)
     from ..passes.fusion import fuse
     from ..passes.schedule import schedule
 
-    fused = schedule(fuse(graph))
+    t2 = time.perf_counter()
+    fused = fuse(graph)
+    t3 = time.perf_counter()
+    fused = schedule(fused)
+    t4 = time.perf_counter()
     plan = plan_memory(fused, list(graph.outputs))
+    t5 = time.perf_counter()
     if target.device == "gpu":
         from .link_cuda import CudaProgramBuilder as Builder
     else:
@@ -135,9 +143,17 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
     builder = Builder(fused, args, list(graph.outputs), plan, updates or set(), key_index,
                       backend=target)
     program = builder.build()
-    seconds = time.perf_counter() - t0
+    t6 = time.perf_counter()
+    seconds = t6 - t0
+    # Where the compile went (light: a few clock reads per compile and two per kernel):
+    # the pre-fusion passes each, fusion, scheduling, the memory plan, and the linker,
+    # of which rendering kernel sources and loading their modules (numba compiles later,
+    # at the first run: see graphc.bench.first_step for that part).
+    stages = {"prepare": t1 - t0, "passes": t2 - t1, "fuse": t3 - t2, "schedule": t4 - t3,
+              "memory": t5 - t4, "link": t6 - t5, **builder.seconds}
     program.stats.update(compile_seconds=seconds, kernels=len(fused.kernels),
-                         planned_bytes=plan.planned_bytes)
+                         planned_bytes=plan.planned_bytes, stage_seconds=stages,
+                         pass_seconds=passes)
     return Compiled(program, fused, builder.sources, plan, seconds, builder.calls)
 
 

@@ -8,6 +8,7 @@ helper needs to predict kernel argument types. The Program it returns holds no g
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -94,6 +95,9 @@ class ProgramBuilder:
         # Steps that may write their result into an argument's buffer: (step index,
         # argument slot, result slot, switch), the switch an int a call turns on.
         self.in_place: list[tuple[int, int, int, int]] = []
+        # Seconds spent rendering loop kernels' sources and loading their modules (the
+        # compiler reports them among its stages).
+        self.seconds = {"render": 0.0, "load": 0.0}
 
     def switch(self) -> int:
         """A new in-place switch (see Program.run)."""
@@ -160,9 +164,13 @@ class ProgramBuilder:
     def loop_kernel(self, kernel: Kernel) -> None:
         from ..codegen.cache import load_kernel  # imports numba: only when compiling
 
+        t0 = time.perf_counter()
         ks = render_kernel(self.fused, kernel, self.runtime_scalars)
         self.sources.append(ks)
+        t1 = time.perf_counter()
         dispatcher = load_kernel(ks.source)
+        self.seconds["render"] += t1 - t0
+        self.seconds["load"] += time.perf_counter() - t1
         params = []
         outs = []
         for p in ks.params:
