@@ -103,20 +103,33 @@ class Program:
         on = _NONE_DONATED
         if donate and self.in_place:
             on = frozenset([self.in_place[p] for p in donate if p in self.in_place])
-        progress = None
         if self.first_run is not None or self.progress is not None:
-            with self._first_lock:
-                first_run, self.first_run = self.first_run, None
-                progress, self.progress = self.progress, None
-            if progress is not None:
-                progress.resume()
+            return self._first_call(args, on)
+        return self._call(args, on)
+
+    def _first_call(self, args: Sequence, on: frozenset) -> list:
+        """The first run: compile ahead (``first_run``) and report each kernel step to
+        the compile's progress, which it then closes (also when the run fails)."""
+        with self._first_lock:
+            first_run, self.first_run = self.first_run, None
+            progress, self.progress = self.progress, None
+        if progress is None:  # (another thread's call took them first)
+            if first_run is not None:
+                first_run(args, on, None)
+            return self._call(args, on)
+        progress.resume()
+        try:
             if first_run is not None:  # the switches choose the kernels it predicts
-                try:
-                    first_run(args, on, progress)
-                except BaseException:
-                    if progress is not None:
-                        progress.finish(failed=True)
-                    raise
+                first_run(args, on, progress)
+            outs = self._call(args, on, progress)
+        except BaseException:
+            progress.finish(failed=True)
+            raise
+        self.stats["compiled_kernels"] = progress.finish()
+        self.stats["first_compile_seconds"] = progress.elapsed()
+        return outs
+
+    def _call(self, args: Sequence, on: frozenset, progress=None) -> list:
         arenas, device = self._arenas, self.device
         try:
             arena = arenas.pop()
@@ -133,18 +146,11 @@ class Program:
             if progress is None:
                 self.run_steps(vals)
             else:  # the first run: kernels compile at their first call
-                try:
-                    progress.run_steps(self.steps, vals, gpu=device is not None)
-                except BaseException:
-                    progress.finish(failed=True)
-                    raise
+                progress.run_steps(self.steps, vals, gpu=device is not None)
         finally:
             if device is not None:
                 device.end(arena)
             arenas.append(arena)  # outputs never live in planned buffers
-        if progress is not None:
-            self.stats["compiled_kernels"] = progress.finish()
-            self.stats["first_compile_seconds"] = progress.elapsed()
         outs = [vals[s] for s in self.output_slots]
         hand_out(outs, self.arg_outputs)
         return outs
