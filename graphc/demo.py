@@ -18,6 +18,7 @@ import graphc.module as M
 import graphc.optimizer as optim
 from graphc.autodiff import GradManager
 from graphc.runtime import compiler
+from graphc.runtime.progress import Progress
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -47,13 +48,6 @@ def cnn() -> M.Module:
 
 
 MODELS = {"mlp": (mlp, (64,)), "cnn": (cnn, (1, 8, 8))}
-
-
-def progress(label: str, epoch: int, epochs: int, loss: float, rate: float) -> None:
-    done = int(30 * epoch / epochs)
-    sys.stdout.write(f"\r  {label} [{'#' * done}{'.' * (30 - done)}] epoch {epoch}/{epochs} "
-                     f"loss {loss:.4f}  {rate:,.0f} steps/s")
-    sys.stdout.flush()
 
 
 def _step_kernels(before: set[int]) -> int:
@@ -87,6 +81,7 @@ def train(kind: str = "mlp", epochs: int = 30, batch: int = 64, lr: float = 0.1,
     stats_before = dict(compiler.stats)
     steps, t_start = 0, time.perf_counter()
     first_step_s = None
+    bar = None  # the epochs' progress: a bar on a terminal, a line every few seconds else
     compiled_after_epoch1 = 0
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(x_train))
@@ -106,9 +101,16 @@ def train(kind: str = "mlp", epochs: int = 30, batch: int = 64, lr: float = 0.1,
         if epoch == 1:
             compiled_after_epoch1 = compiler.stats["programs_compiled"]
         if verbose:
-            progress(kind, epoch, epochs, loss.item(),
-                     epoch_steps / (time.perf_counter() - t0))
+            if bar is None:  # after the first epoch, whose step compiled (graphc's own
+                # compile progress shows on stderr while that takes long)
+                bar = Progress(f"  {kind}", total=epochs, unit="epochs", stream=sys.stdout,
+                               started=t_start)
+            bar.update(epoch, note=f"loss {loss.item():.4f}, "
+                       f"{epoch_steps / (time.perf_counter() - t0):,.0f} steps/s")
     total = time.perf_counter() - t_start
+    if bar is not None:
+        bar.close(f"  {kind}: {epochs} epochs, {steps} steps in {total:.2f} s, "
+                  f"final loss {loss.item():.4f}")
     compiles_after_epoch1 = compiler.stats["programs_compiled"] - compiled_after_epoch1
     model.eval()
     predicted = model(graphc.tensor(x_test)).numpy().argmax(axis=1)
@@ -125,7 +127,7 @@ def train(kind: str = "mlp", epochs: int = 30, batch: int = 64, lr: float = 0.1,
         "kernels_per_step": _step_kernels(programs_before),
     }
     if verbose:
-        print(f"\n  test accuracy {result['accuracy']:.2%} after {steps} steps in "
+        print(f"  test accuracy {result['accuracy']:.2%} after {steps} steps in "
               f"{total:.2f} s ({result['steps_per_second']:,.0f} steps/s overall)")
         print(f"  first step {first_step_s:.2f} s (graph compilation plus numba's, whose "
               f"machine code is cached on disk for the next run); "

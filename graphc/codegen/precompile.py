@@ -35,7 +35,7 @@ import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +71,10 @@ class Helper:
     done (a line each on its stdout, read by a thread). Jobs this process claims (by
     writing ``claim <index>`` to the helper's stdin) are skipped by the helper."""
 
-    def __init__(self, process: subprocess.Popen) -> None:
+    def __init__(self, process: subprocess.Popen,
+                 report: Callable[[int, str], None] | None = None) -> None:
         self.process = process
+        self.report = report
         self.state: dict[int, str] = {}
         self.claimed: set[int] = set()
         self.exited = False
@@ -83,8 +85,10 @@ class Helper:
         for line in self.process.stdout:
             what, _, index = line.decode(errors="replace").partition(" ")
             if what in ("start", "done") and index.strip().isdigit():
-                with self.changed:
+                with self.changed:  # reported before a waiting run can go on
                     self.state[int(index)] = what
+                    if self.report is not None:
+                        self.report(int(index), what)
                     self.changed.notify_all()
         with self.changed:
             self.exited = True
@@ -118,31 +122,39 @@ class Helper:
             _helpers.remove(self)
 
 
-def compile_in_parallel(jobs: Sequence[tuple[Any, str, tuple]], share: bool = True) -> bool:
+def compile_in_parallel(jobs: Sequence[tuple[Any, str, tuple]], share: bool = True,
+                        report: Callable[[int, str], None] | None = None) -> bool:
     """Compile ``(dispatcher, kernel source, argument types)`` jobs on two processes.
 
     Both take jobs in the order given (put the longest first) until none is left: this
     process compiles its own with ``dispatcher.compile``; a helper process compiles the
     others into numba's cache, where this process's first call of each finds it.
-    ``share=False`` leaves every job to the helper (tests use it). Returns False when no
-    helper could start (then nothing was compiled)."""
-    helper = _start([(source, signature) for _, source, signature in jobs])
+    ``share=False`` leaves every job to the helper (tests use it). ``report(index,
+    "start" | "done")`` hears of each job as either process starts it and ends it (from
+    a reader thread for the helper's). Returns False when no helper could start (then
+    nothing was compiled)."""
+    helper = _start([(source, signature) for _, source, signature in jobs], report)
     if helper is None:
         return False
     try:
         for index, (dispatcher, _, signature) in enumerate(jobs):
             if share and helper.claim(index):
+                if report is not None:
+                    report(index, "start")
                 try:
                     dispatcher.compile(signature)
                 except Exception:  # the call compiles it again and reports the error
                     pass
+                if report is not None:
+                    report(index, "done")
         helper.wait(range(len(jobs)))
     finally:
         helper.stop()
     return True
 
 
-def _start(jobs: list[tuple[str, tuple]]) -> Helper | None:
+def _start(jobs: list[tuple[str, tuple]],
+           report: Callable[[int, str], None] | None = None) -> Helper | None:
     env = dict(os.environ, GRAPHC_PARALLEL_COMPILE="0")
     try:
         process = subprocess.Popen([sys.executable, "-c", _HELPER, _PACKAGE_DIR],
@@ -153,7 +165,7 @@ def _start(jobs: list[tuple[str, tuple]]) -> Helper | None:
         process.stdin.flush()
     except (OSError, pickle.PicklingError):
         return None
-    helper = Helper(process)
+    helper = Helper(process, report)
     _helpers.append(helper)
     return helper
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..ir import Node, topo_order
 from ..ir.graph import is_input_free
+from ..ir.state import current
 from .registry import OPS, apply, get_op
 
 _FLOAT_DTYPES: dict[np.dtype, bool] = {}
@@ -82,6 +83,7 @@ def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
     for node in order:
         if node.op == "custom_grad" and node.uid in depends:
             calls.setdefault(node.attrs["function"], []).append(node)
+    scopes = current().scopes
     for node in reversed(order):
         if node.uid not in depends or not node.inputs or (xs_are_leaves and node.uid in x_ids):
             continue
@@ -102,7 +104,13 @@ def vjp_graph(ys: Sequence[Node], dys: Sequence[Node], xs: Sequence[Node],
                        for i in node.inputs])
         if not any(needs):
             continue
-        input_grads = op.vjp(node, g, needs) if op.vjp_needs else op.vjp(node, g)
+        # A gradient is built in its forward node's module scope: "layer1.conv" in the
+        # backward pass too (compile progress, visualisation).
+        scopes.append(node.meta.scope)
+        try:
+            input_grads = op.vjp(node, g, needs) if op.vjp_needs else op.vjp(node, g)
+        finally:
+            scopes.pop()
         for inp, gi, need in zip(node.inputs, input_grads, needs):
             if gi is not None and need:
                 _accumulate(grads, inp, gi)

@@ -34,6 +34,7 @@ from .donation import donations, hand_out, replaced_pairs
 from .kernel_calls import CallPlan
 from .link import ProgramBuilder
 from .program import Program, StepError
+from .progress import CompileProgress
 
 # Programs kept in memory, least recently used evicted first (with their buffers).
 MAX_PROGRAMS = 256
@@ -111,10 +112,13 @@ _gpu_seen = [False]
 
 def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
                     updates: set[tuple[int, int]] | None = None,
-                    target: Backend | None = None) -> Compiled:
+                    target: Backend | None = None,
+                    progress: CompileProgress | None = None) -> Compiled:
     """Run the whole pipeline on the pending graph of ``outputs`` (no cache). ``updates``:
     the (argument index, output index) pairs to prefer for in-place kernels; ``target``:
-    the backend (by default the one of the outputs' device)."""
+    the backend (by default the one of the outputs' device); ``progress``: the compile's
+    progress display (graphc.runtime.progress), told the stages and the kernels, and
+    handed to the Program, whose first run (where numba compiles them) closes it."""
     t0 = time.perf_counter()
     target = target or target_backend(outputs)
     if args is None:
@@ -134,6 +138,8 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
     t3 = time.perf_counter()
     fused = schedule(fused)
     t4 = time.perf_counter()
+    if progress is not None:
+        progress.set_stage(f"generating {len(fused.kernels)} kernels")
     plan = plan_memory(fused, list(graph.outputs))
     t5 = time.perf_counter()
     if target.device == "gpu":
@@ -154,6 +160,10 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
     program.stats.update(compile_seconds=seconds, kernels=len(fused.kernels),
                          planned_bytes=plan.planned_bytes, stage_seconds=stages,
                          pass_seconds=passes)
+    if progress is not None:
+        progress.expect(program.kernel_steps)
+        progress.hold()  # until the first run, which closes it
+        program.progress = progress
     return Compiled(program, fused, builder.sources, plan, seconds, builder.calls)
 
 
@@ -232,8 +242,14 @@ def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None,
         with _compile_lock:  # one compile at a time: a second thread then finds it cached
             compiled = _cached(key)
             if compiled is None:
-                compiled = compile_outputs(outputs, args, updates(args) if updates else None,
-                                           target)
+                progress = CompileProgress.from_environment()
+                try:
+                    compiled = compile_outputs(outputs, args,
+                                               updates(args) if updates else None, target,
+                                               progress)
+                except BaseException:
+                    progress.finish(failed=True)
+                    raise
                 stats["programs_compiled"] += 1
                 stats["compile_seconds"] += compiled.compile_seconds
                 if os.environ.get("GRAPHC_LOG_COMPILES"):

@@ -88,9 +88,11 @@ class CallPlan:
                 jobs.setdefault(key, (dispatcher, sources[key], types))
         return sorted(jobs.values(), key=lambda job: -len(job[1]))
 
-    def parallel_compile_hook(self) -> Callable[[Sequence], None] | None:
+    def parallel_compile_hook(self) -> Callable[[Sequence, frozenset, object], None] | None:
         """The Program's ``first_run``: compile the kernels missing from numba's cache on
-        two processes, once the arguments are known; None when there are too few."""
+        two processes, once the arguments are known; None when there are too few. Its
+        third argument, the compile's progress (graphc.runtime.progress) or None, hears
+        of each kernel step as either process starts it and as it is done."""
         from ..codegen import precompile
 
         if not precompile.enabled():
@@ -100,7 +102,7 @@ class CallPlan:
         if len(missing) < precompile.MIN_KERNELS:
             return None
 
-        def first_run(args: Sequence, on: frozenset) -> None:
+        def first_run(args: Sequence, on: frozenset, progress=None) -> None:
             # The in-place variants too: the runs after the first donate their state.
             for info in loops:
                 if info[5] is not None and not precompile.is_cached(info[5].dispatcher()):
@@ -110,6 +112,29 @@ class CallPlan:
             except Exception:  # an argument we cannot type ahead: kernels compile at
                 return  # their calls, as without a helper (the run reports real errors)
             if len(jobs) >= precompile.MIN_KERNELS:
-                precompile.compile_in_parallel(jobs)
+                precompile.compile_in_parallel(
+                    jobs, report=None if progress is None else self._reporter(jobs, progress))
 
         return first_run
+
+    def _reporter(self, jobs: Sequence[tuple], progress) -> Callable[[int, str], None]:
+        """``report(job index, "start" | "done")`` for compile_in_parallel: tells
+        ``progress`` about the kernel step whose kernel (or in-place variant) it is."""
+        step_of = {}
+        for index, info in self.step_info.items():
+            if info[0] == "loop":
+                step_of[id(info[1])] = index
+                if info[5] is not None and info[5]._dispatcher is not None:
+                    step_of[id(info[5]._dispatcher)] = index
+        steps = [step_of.get(id(job[0])) for job in jobs]
+
+        def report(job: int, what: str) -> None:
+            step = steps[job]
+            if step is None:
+                return
+            if what == "start":
+                progress.start(step)
+            else:  # missing from the cache: compiled now, here or by the helper
+                progress.done(step, "new")
+
+        return report

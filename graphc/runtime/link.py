@@ -9,6 +9,7 @@ helper needs to predict kernel argument types. The Program it returns holds no g
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -56,6 +57,23 @@ def _view_fn(chain: list[Node]):
 def _unbound(params: list[Param]) -> list[Param]:
     """A kernel signature without the graph nodes its parameters were bound to."""
     return [replace(p, node=None) for p in params]
+
+
+def kernel_label(kernel: Kernel) -> str:
+    """Which model part a fused kernel computes, for the progress display: the module
+    scope most of its nodes were built in (else that of the nodes they read, as for a
+    gradient), then its op; ``(backward)`` for a kernel autodiff made."""
+    op = kernel.name.split("_", 1)[-1]
+    members = kernel.members
+    scope = _scope_of(members) or _scope_of([i for n in members for i in n.inputs][:256])
+    if sum(n.meta.from_autodiff for n in members) * 2 > len(members) and "backward" not in op:
+        op += " (backward)"
+    return f"{scope}: {op}" if scope else op
+
+
+def _scope_of(nodes: list[Node]) -> str:
+    scopes = Counter(n.meta.scope for n in nodes if n.meta.scope)
+    return scopes.most_common(1)[0][0] if scopes else ""
 
 
 class ProgramBuilder:
@@ -316,11 +334,14 @@ class ProgramBuilder:
         return pairs
 
     def build(self) -> Program:
+        kernel_steps = {}
         for kernel in self.fused.kernels:
             if kernel.kind == "library":
                 self.library_kernel(kernel)
             else:
                 self.loop_kernel(kernel)
+            # (The kernel's call is the last step it adds, after views of its inputs.)
+            kernel_steps[len(self.steps) - 1] = (kernel.kind, kernel_label(kernel))
         output_slots = [self.array_slot(o) if o.uid not in self.slot_of else self.slot_of[o.uid]
                         for o in self.outputs]
         kernels = [k.source if not isinstance(k, Kernel) else k.name  # text, no nodes
@@ -330,7 +351,8 @@ class ProgramBuilder:
                           kernels, in_place=self._in_place_pairs(output_slots),
                           n_planned=len(self.plan.buffers),
                           arg_outputs=tuple(j for j, s in enumerate(output_slots)
-                                            if s in arg_slots))
+                                            if s in arg_slots),
+                          kernel_steps=kernel_steps)
         self.calls = CallPlan(self.step_info, self.slot_type, self.arg_slots)
         program.first_run = self.calls.parallel_compile_hook()
         return program

@@ -77,9 +77,15 @@ class Program:
     # Outputs that are an argument's array itself (a graph simplified to its input): the
     # array then has two holders (graphc.runtime.donation).
     arg_outputs: tuple[int, ...] = ()
-    # Called once with the first run's arguments and switches, before it: the compiler
-    # sets it to compile the kernels on two processes (graphc.codegen.precompile).
-    first_run: Callable[[Sequence, frozenset], None] | None = None
+    # Called once with the first run's arguments, switches and compile progress (or
+    # None), before it: the compiler sets it to compile the kernels on two processes
+    # (graphc.codegen.precompile).
+    first_run: Callable[[Sequence, frozenset, object], None] | None = None
+    # The kernel steps: step index → ("loop" | "library", the model part it computes).
+    kernel_steps: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # The compile's progress (graphc.runtime.progress), carried to the first run, where
+    # numba compiles the kernels; that run reports each kernel step to it and closes it.
+    progress: object = None
     # The GPU side of a call (graphc/runtime/link_cuda.py): ``new_arena()`` makes a
     # call's arena (its planned buffers, stream and error words), ``begin(arena, args)``
     # returns the arguments as the call's kernels take them, ``end(arena)`` closes the
@@ -97,11 +103,33 @@ class Program:
         on = _NONE_DONATED
         if donate and self.in_place:
             on = frozenset([self.in_place[p] for p in donate if p in self.in_place])
-        if self.first_run is not None:
-            with self._first_lock:
-                first_run, self.first_run = self.first_run, None
+        if self.first_run is not None or self.progress is not None:
+            return self._first_call(args, on)
+        return self._call(args, on)
+
+    def _first_call(self, args: Sequence, on: frozenset) -> list:
+        """The first run: compile ahead (``first_run``) and report each kernel step to
+        the compile's progress, which it then closes (also when the run fails)."""
+        with self._first_lock:
+            first_run, self.first_run = self.first_run, None
+            progress, self.progress = self.progress, None
+        if progress is None:  # (another thread's call took them first)
+            if first_run is not None:
+                first_run(args, on, None)
+            return self._call(args, on)
+        progress.resume()
+        try:
             if first_run is not None:  # the switches choose the kernels it predicts
-                first_run(args, on)
+                first_run(args, on, progress)
+            outs = self._call(args, on, progress)
+        except BaseException:
+            progress.finish(failed=True)
+            raise
+        self.stats["compiled_kernels"] = progress.finish()
+        self.stats["first_compile_seconds"] = progress.elapsed()
+        return outs
+
+    def _call(self, args: Sequence, on: frozenset, progress=None) -> list:
         arenas, device = self._arenas, self.device
         try:
             arena = arenas.pop()
@@ -115,7 +143,10 @@ class Program:
         for slot, value in zip(self.arg_slots, args):
             vals[slot] = value
         try:
-            self.run_steps(vals)
+            if progress is None:
+                self.run_steps(vals)
+            else:  # the first run: kernels compile at their first call
+                progress.run_steps(self.steps, vals, gpu=device is not None)
         finally:
             if device is not None:
                 device.end(arena)
