@@ -60,7 +60,16 @@ def _power(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if np.issubdtype(b.dtype, np.integer) and b.size and b.min() < 0:
         # NumPy raises a bare ValueError here; report it as bad data of this op.
         raise OpError(f"integer base to the negative integer power {b.min()}")
-    return np.power(a, b)
+    out = np.power(a, b)
+    if out.dtype.kind == "f" and out.size:
+        # NumPy computes x ** 0.5 as sqrt(x) when the exponent is 0-d or repeats with a
+        # zero stride, and sqrt(-0.0) is -0.0 and sqrt(-inf) NaN where pow gives +0.0 and
+        # +inf (as with a full exponent array, and as the kernels compute it).
+        half = b == 0.5
+        if half.any():
+            out = np.where(half & (a == 0), np.zeros((), out.dtype), out)
+            out = np.where(half & (a == -np.inf), np.full((), np.inf, out.dtype), out)
+    return out
 
 
 def _maximum(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -204,3 +204,23 @@ def test_astype_template_casts(dtype):
         value = eval(cpu_text(get_op("astype")).format("_v", dtype=dtype),  # noqa: S307
                      dict(NAMESPACE, _v=x[k]))
         assert np.asarray(value, expected.dtype) == expected[k]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("backend", ["interp", "compiled"])
+def test_pow_by_a_scalar_half_is_pow_not_sqrt(dtype, backend, monkeypatch):
+    """pow(-0.0, 0.5) is +0.0 and pow(-inf, 0.5) is +inf (C's pow, the kernels), where
+    NumPy's power by a scalar 0.5 computes sqrt (-0.0 and NaN): the reference follows
+    pow whatever shape the exponent has."""
+    import graphc
+
+    monkeypatch.setenv("GRAPHC_BACKEND", backend)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 2.25, -4.0], dtype)
+    want = np.array([math.pow(v, 0.5) if not (v < 0 and v > -np.inf) else np.nan
+                     for v in special.tolist()], dtype)
+    scalar = graphc.tensor(special, dtype=dtype) ** 0.5
+    full = graphc.tensor(special, dtype=dtype) ** graphc.tensor(np.full(7, 0.5, dtype),
+                                                                  dtype=dtype)
+    for got in (scalar.numpy(), full.numpy()):
+        np.testing.assert_array_equal(got, want)  # NaN where NaN (of either sign)
+        assert (np.signbit(got) == np.signbit(want))[~np.isnan(want)].all()
