@@ -49,7 +49,8 @@ from numba import types as nbtypes
 THREADS = 256
 MAX_BLOCKS = 1024  # more elements are taken by the grid-stride loop
 DTYPES = ("float16", "float32", "float64")
-KERNELS = ("max_forward", "max_backward", "max_select", "avg_forward", "avg_backward")
+# (max pooling is max_select of x by itself: the value at the window's first maximum)
+KERNELS = ("max_select", "max_backward", "avg_forward", "avg_backward")
 
 Pair = tuple[int, int]
 
@@ -126,21 +127,6 @@ def _kernels(compute: str) -> dict[str, Any]:
     i64 = np.int64  # thread indices are 32-bit: widen before multiplying
     window, covering, first_max = _device_functions(compute)
     split = cuda.jit(device=True, inline="always")(_split)
-
-    @cuda.jit
-    def max_forward(x, out, kh, kw, sh, sw, ph, pw):
-        chans, height, width = x.shape[1], x.shape[2], x.shape[3]
-        oh, ow = out.shape[2], out.shape[3]
-        total = out.shape[0] * chans * oh * ow
-        t = i64(cuda.blockIdx.x) * i64(cuda.blockDim.x) + i64(cuda.threadIdx.x)
-        step = i64(cuda.gridDim.x) * i64(cuda.blockDim.x)
-        while t < total:
-            n, c, i, j = split(t, chans, oh, ow)
-            h0, h1 = window(i, sh, ph, kh, height)
-            w0, w1 = window(j, sw, pw, kw, width)
-            bi, bj = first_max(x, n, c, h0, h1, w0, w1)
-            out[n, c, i, j] = x[n, c, bi, bj]
-            t += step
 
     @cuda.jit
     def max_select(x, g, out, kh, kw, sh, sw, ph, pw):
@@ -235,8 +221,7 @@ def _kernels(compute: str) -> dict[str, Any]:
             dx[n, c, h, w] = acc
             t += step
 
-    return {"max_forward": max_forward, "max_backward": max_backward,
-            "max_select": max_select, "avg_forward": avg_forward,
+    return {"max_backward": max_backward, "max_select": max_select, "avg_forward": avg_forward,
             "avg_backward": avg_backward}
 
 
@@ -274,8 +259,8 @@ def max_pool2d_into(x, out, kernel: Pair, stride: Pair, padding: Pair, stream: A
 
     >>> max_pool2d_into(x, out, (2, 2), (2, 2), (0, 0), cuda.stream())  # doctest: +SKIP
     """
-    _launch("max_forward", {"x": x, "out": out}, _size(out), stream, threads, max_blocks,
-            *kernel, *stride, *padding)
+    _launch("max_select", {"x": x, "g": x, "out": out}, _size(out), stream, threads,
+            max_blocks, *kernel, *stride, *padding)
 
 
 def max_pool2d_select_into(x, g, out, kernel: Pair, stride: Pair, padding: Pair,
@@ -337,7 +322,7 @@ def argument_types(name: str, dtype: object) -> tuple:
     element = from_dtype(np.dtype(dtype))
     any_layout = nbtypes.Array(element, 4, "A", readonly=False)
     c_layout = nbtypes.Array(element, 4, "C", readonly=False)
-    inputs = {"max_forward": 1, "max_select": 2, "max_backward": 2, "avg_forward": 1,
+    inputs = {"max_select": 2, "max_backward": 2, "avg_forward": 1,
               "avg_backward": 1}[name]
     scalars = 7 if name.startswith("avg") else 6
     return (*[any_layout] * inputs, c_layout, *[nbtypes.int64] * scalars)
