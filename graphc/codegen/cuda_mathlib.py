@@ -27,7 +27,11 @@ import math
 from numba import cuda
 from numba.cuda.core import config as cuda_config
 
-_DEVICE = {"device": True, "inline": "always"}
+# Under the simulator a device function is a plain Python function: numba's simulated
+# device call swaps module globals on every call (about 1 ms with the block's threads
+# contending), which made an SGD update over LeNet's 48k weights take minutes.
+_device = ((lambda function: function) if cuda_config.ENABLE_CUDASIM
+           else cuda.jit(device=True, inline="always"))
 
 
 # ---- products that never contract into an FMA -----------------------------------------
@@ -41,48 +45,48 @@ _DEVICE = {"device": True, "inline": "always"}
 # are plain products.
 
 if cuda_config.ENABLE_CUDASIM:
-    @cuda.jit(**_DEVICE)
+    @_device
     def mul_f32(a, b):
         """float32 ``a * b``, never contracted into an FMA."""
         return a * b
 
-    @cuda.jit(**_DEVICE)
+    @_device
     def mul_f64(a, b):
         """float64 ``a * b``, never contracted into an FMA."""
         return a * b
 else:
     from numba.cuda import libdevice
 
-    @cuda.jit(**_DEVICE)
+    @_device
     def mul_f32(a, b):
         """float32 ``a * b``, never contracted into an FMA."""
         return libdevice.fmul_rn(a, b)
 
-    @cuda.jit(**_DEVICE)
+    @_device
     def mul_f64(a, b):
         """float64 ``a * b``, never contracted into an FMA."""
         return libdevice.dmul_rn(a, b)
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def maximum(a, b):
     """The larger operand; NaN if either is NaN; the second of equal operands."""
     return a if (a > b) or (a != a) else b
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def minimum(a, b):
     """The smaller operand; NaN if either is NaN; the second of equal operands."""
     return a if (a < b) or (a != a) else b
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def relu(x, zero):
     """max(x, 0) with NaN propagating and relu(-0.0) = +0.0 (``zero`` typed as x)."""
     return x if (x > zero) or (x != x) else zero
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def sign(x, zero, one):
     """-1, 0 or 1 in x's dtype (signed or float); NaN for NaN."""
     if x != x:
@@ -94,14 +98,14 @@ def sign(x, zero, one):
     return zero
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def sigmoid(x, one):
     """1 / (1 + exp(-x)), computed from exp(-|x|) so that it never overflows."""
     e = math.exp(-abs(x))
     return one / (one + e) if x >= one - one else e / (one + e)
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def floor_f(x, one):
     """floor(x) in x's float dtype (``math.floor`` returns an int in numba): x minus its
     floor-modulo by 1, exact for every finite x; inf and NaN stay."""
@@ -110,7 +114,7 @@ def floor_f(x, one):
     return x - (x % one)
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def ceil_f(x, one):
     """ceil(x) in x's float dtype."""
     if x - x != x - x:
@@ -118,7 +122,7 @@ def ceil_f(x, one):
     return x + ((-x) % one)
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def rint_f(x, one, half):
     """Round half to even (NumPy's ``round`` without decimals), keeping the sign of 0."""
     if x - x != x - x:
@@ -133,7 +137,7 @@ def rint_f(x, one, half):
     return math.copysign(r, x) if r == one - one else r
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def floor_div_i(a, b, zero):
     """NumPy's integer ``floor_divide``: by 0 gives 0; ``x // -1`` wraps."""
     if b == zero:
@@ -143,7 +147,7 @@ def floor_div_i(a, b, zero):
     return a // b
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def mod_i(a, b, zero):
     """NumPy's integer ``mod``: the divisor's sign; mod 0 gives 0."""
     if b == zero:
@@ -153,19 +157,19 @@ def mod_i(a, b, zero):
     return a % b
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def floor_div_u(a, b, zero):
     """Unsigned ``floor_divide``: by 0 gives 0."""
     return zero if b == zero else a // b
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def mod_u(a, b, zero):
     """Unsigned ``mod``: mod 0 gives 0."""
     return zero if b == zero else a % b
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def _divmod_f(a, b, zero, one, half):
     """NumPy's npy_divmod for floats, step for step: (floor quotient, remainder)."""
     m = math.fmod(a, b)
@@ -187,7 +191,7 @@ def _divmod_f(a, b, zero, one, half):
     return q, m
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def floor_div_f(a, b, zero, one, half):
     """NumPy's float ``floor_divide`` (by 0: ±inf or NaN)."""
     if b == zero:
@@ -195,7 +199,7 @@ def floor_div_f(a, b, zero, one, half):
     return _divmod_f(a, b, zero, one, half)[0]
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def mod_f(a, b, zero, one, half):
     """NumPy's float ``mod``: the divisor's sign; mod 0 gives NaN."""
     if b == zero:
@@ -203,7 +207,7 @@ def mod_f(a, b, zero, one, half):
     return _divmod_f(a, b, zero, one, half)[1]
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def power_i(a, b, zero, one):
     """Integer ``a ** b`` by squaring (wrapping as NumPy's); a negative exponent gives
     the truncated 1/a**n (0 for |a| > 1), as graphc's CPU kernels do."""
@@ -216,7 +220,7 @@ def power_i(a, b, zero, one):
     return power_u(a, b, zero, one)
 
 
-@cuda.jit(**_DEVICE)
+@_device
 def power_u(a, b, zero, one):
     """``a ** b`` by squaring, for ``b >= 0`` (unsigned, or a signed one checked)."""
     result = one
