@@ -38,7 +38,7 @@ from ..ir.kernel_ir import (
     size_param,
     var,
 )
-from ..ir.node import SCALAR_OPS
+from ..ir.node import SCALAR_OPS, is_key_value
 from ..ops import get_op
 
 
@@ -91,9 +91,14 @@ class _Lowering:
     def load(self, node: Node, index: tuple[Ix, ...]) -> int:
         dtype = node.type.dtype.name
         if node.op in SCALAR_OPS:
-            if node.uid not in self.runtime_scalars:
-                return self.add(Literal(node.value, dtype))
-            return self.add(ScalarParam(self.param(node, "scalar"), dtype))
+            # A float that passes folded or composites made (1/N of a mean, an epsilon)
+            # is a parameter like a runtime scalar, not text in the source: kernels that
+            # differ only in such values share one source, one cache key, one compile.
+            # The linker passes its value (ProgramBuilder.scalar_slot).
+            if node.uid in self.runtime_scalars or (
+                    node.type.dtype.kind == "f" and not is_key_value(node.value)):
+                return self.add(ScalarParam(self.param(node, "scalar"), dtype))
+            return self.add(Literal(node.value, dtype))
         return self.add(Load(self.param(node, "in"), index if node.type.shape else (), dtype))
 
     def index_map(self, node: Node, index: tuple[Ix, ...]) -> tuple[Ix, ...]:

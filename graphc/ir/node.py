@@ -296,7 +296,7 @@ def const_node(value: bool | int | float, dtype: Any, device: str) -> Node:
     dtype = np.dtype(dtype)
     py = dtype.type(value).item()
     t = TensorType((), dtype, device)
-    if not (py in (0, 1, -1) and py == py):
+    if not is_key_value(py):
         return Node("scalar", (), EMPTY_ATTRS, t, value=py, data=np.asarray(py, dtype=dtype))
     ident = py.hex() if isinstance(py, float) else py  # distinguishes -0.0 from 0.0
     key = (dtype, device, type(py), ident)  # (dtype.name is slow in NumPy 2)
@@ -316,6 +316,17 @@ def placeholder_node(shape: tuple[int, ...], dtype: Any, device: str, name: str)
     """An input slot of a define-then-run function; never hash-consed."""
     t = TensorType(tuple(shape), np.dtype(dtype), device)
     return Node("placeholder", (), Attrs(name=name), t)
+
+
+def is_key_value(value: object) -> bool:
+    """Whether a scalar value is one of the few that structural keys and kernel sources
+    spell out (0, -0.0 and ±1: simplification rewrites them); any other is a runtime
+    value.
+
+    >>> is_key_value(-1.0), is_key_value(0.5), is_key_value(float("nan"))
+    (True, False, False)
+    """
+    return value in (0, 1, -1) and value == value
 
 
 def const_in_key(node: Node) -> bool:

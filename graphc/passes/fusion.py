@@ -9,7 +9,11 @@ legal, else starts its own:
   the reduced shape join as an epilogue, and nodes that broadcast the reduced value back
   over the domain join too (softmax, layer norm: one kernel per row block);
 - opaque ops (matmul, gather, ...) are library kernels of their own;
-- a movement node that cannot join is a *free view* over the stored value it reads.
+- a movement node that cannot join is a *free view* over the stored value it reads;
+- a loop kernel takes at most ``OP_BUDGET`` compute ops (movement is free): a longer
+  chain is cut into segments, and a repeated pattern's segments render the same source
+  and so share one compiled kernel, while unrelated reductions over one domain stop
+  piling into one kernel whose compile time grows faster than its size.
 
 Legality is checked on index expressions: a member may be read at another element than
 the one being computed only if it is a pure elementwise expression of stored inputs
@@ -25,6 +29,16 @@ from ..ops import OPS, get_op
 from ..ops.reduce import reduced_shape
 from . import graph_pass
 
+# numba's compile time of one kernel grows faster than its op count (a 186-op kernel of
+# reductions side by side took 42 s, the critical path of a cold first step), and a
+# 2000-op chain compiles as one key where 64-op segments of it repeat one. A budget only
+# refuses joins, which is always legal, and the partition is a function of the graph
+# alone, so a graph's results are the same bits on every call. A cut in a map keeps
+# bits (a map kernel computes each op as NumPy does); a cut beside a reduction may move
+# results by ulps (reduction kernels compile with reassociation, codegen/cpu.py), and
+# a float16 intermediate, float32 inside a kernel, is rounded where a cut stores it.
+OP_BUDGET = 64
+
 
 def _size_placeholder(n: int) -> Ix:
     return size_param(0)  # sizes never affect legality: one parameter stands for all
@@ -39,6 +53,7 @@ class _KernelState:
         self.level: dict[int, str] = {}  # member uid → "full" | "row"
         self.pure: dict[int, bool] = {}  # member uid → recomputable at any index
         self.deps: set[int] = set()  # indices of kernels this one reads
+        self.ops = 0  # compute members (movement excluded), against OP_BUDGET
 
     @property
     def domain(self) -> tuple[int, ...]:
@@ -58,8 +73,9 @@ class _KernelState:
 
 
 class _Fuser:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, budget: int | None = None) -> None:
         self.graph = graph
+        self.budget = OP_BUDGET if budget is None else budget
         self.states: list[_KernelState] = []
         self.kernel_of: dict[int, _KernelState] = {}
         self.free: dict[int, Node] = {}
@@ -129,6 +145,8 @@ class _Fuser:
     def _try_join(self, st: _KernelState, node: Node) -> bool:
         if st.kernel.kind != "loop":
             return False
+        if st.ops >= self.budget and _kind(node) != "movement":
+            return False
         level = self._level_of(st, node)
         if level is None:
             return False
@@ -163,6 +181,7 @@ class _Fuser:
 
     def _add(self, st: _KernelState, node: Node, level: str) -> None:
         st.kernel.members.append(node)
+        st.ops += _kind(node) != "movement"
         st.level[node.uid] = level
         member_inputs = [self._base(i) for i in node.inputs]
         st.pure[node.uid] = _kind(node) != "reduce" and all(

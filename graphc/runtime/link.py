@@ -152,6 +152,16 @@ class ProgramBuilder:
             return dst
         raise AssertionError(f"no value for %{node.uid} {node.op}")
 
+    def scalar_slot(self, node: Node) -> int:
+        """The slot of a kernel's scalar parameter: a runtime argument's, or a constant's
+        that lowering made a parameter (codegen/lower.py), set on every call to the
+        constant's value as a host scalar of its dtype (on either backend)."""
+        if node.uid in self.slot_of:
+            return self.slot_of[node.uid]
+        dst = self.slot(node)
+        ProgramBuilder.const_step(self, dst, node.type.dtype.type(node.value))
+        return dst
+
     def view_step(self, node: Node, src: int, dst: int, view: Callable) -> None:
         """A step setting slot ``dst`` to ``view`` (NumPy movement) of slot ``src``."""
         self.step_info[len(self.steps)] = ("view", src, dst, view)
@@ -197,7 +207,7 @@ class ProgramBuilder:
                 params.append(("out", s))
                 outs.append((s, self.allocator(p.node)))
             elif p.kind == "scalar":
-                params.append(("scalar", self.slot(p.node)))
+                params.append(("scalar", self.scalar_slot(p.node)))
             else:
                 params.append(("in", self.array_slot(p.node)))
         sizes = np.array(ks.sizes or [0], dtype=np.int64)

@@ -197,7 +197,7 @@ class CudaProgramBuilder(ProgramBuilder):
                 kinds.append(("out", s))
                 outs.append((s, self.allocator(p.node)))
             elif p.kind == "scalar":
-                kinds.append(("scalar", self.slot(p.node)))
+                kinds.append(("scalar", self.scalar_slot(p.node)))
             else:
                 s = self.array_slot(p.node)
                 kinds.append(("in", s))

@@ -136,3 +136,93 @@ def test_forward_and_backward_of_a_gelu_chain_fuse_into_at_most_three_kernels():
     e = graphc.explain(y, dx, dw, db)
     assert len(e.kernels) <= 3, [k.ops for k in e.kernels]  # 2 today: see the note
     assert_same(y, dx, dw, db)
+
+
+def _chain(x, ops):
+    for _ in range(ops // 2):
+        x = x * 0.5 + 1
+    return x
+
+
+def test_a_long_chain_is_cut_at_the_op_budget_into_segments_that_share_one_source():
+    from graphc.passes.fusion import OP_BUDGET
+
+    y = _chain(t(8, 8), 5 * OP_BUDGET)
+    loops = loop_kernels(graphc.explain(y))
+    assert len(loops) == 5
+    assert all(len(k.ops) == OP_BUDGET for k in loops)
+    # The segments after the first read the stored value of the one before: one rendered
+    # source (one cache key, one compile) serves the four. (The first reads the leaf,
+    # which orders the commutative product's operands the other way.)
+    assert len({k.source for k in loops[1:]}) == 1
+    assert_same(y)
+
+
+def test_unrelated_reductions_over_one_domain_stop_at_the_budget(monkeypatch):
+    import graphc.passes.fusion as fusion
+
+    xs = [t(4, 16) for _ in range(6)]
+    sums = [F.exp(x * 2 + 1).sum(axis=1) for x in xs]  # 4 ops each, all over (4, 16)
+    assert len(loop_kernels(graphc.explain(*sums))) == 1
+    monkeypatch.setattr(fusion, "OP_BUDGET", 8)
+    kernels = loop_kernels(graphc.explain(*sums))
+    assert len(kernels) == 3 and all(len(k.ops) <= 8 for k in kernels)
+    assert_same(*sums)
+
+
+def _at_budgets(monkeypatch, make, budgets=(10**6, 64, 5, 1)):
+    import graphc.passes.fusion as fusion
+    from tests.runtime.compiled import run_compiled
+
+    results = []
+    for budget in budgets:
+        monkeypatch.setattr(fusion, "OP_BUDGET", budget)
+        values, compiled = run_compiled(*make())
+        results.append((len(compiled.fused.kernels), values))
+    counts = [n for n, _ in results]
+    assert counts == sorted(counts) and counts[0] < counts[-1], counts  # the budgets cut
+    return [values for _, values in results]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cutting_elementwise_kernels_at_any_budget_keeps_every_bit(monkeypatch, dtype):
+    """A map kernel computes each op as NumPy does, so a value stored at a cut has the
+    bits it had inside the kernel: the results do not depend on the budget."""
+    data = np.random.default_rng(1)
+    x, w = (graphc.tensor(data.standard_normal(s).astype(dtype)) for s in ((6, 10), (10,)))
+
+    def make():
+        y = F.tanh(x * w + 1) / (F.exp(-x) + 2) - F.sqrt(F.abs(x) + w * w)
+        return [_chain(y, 150), F.maximum(y, x * 3) ** 2]
+
+    unsplit, *split = _at_budgets(monkeypatch, make)
+    for values in split:
+        for got, want in zip(values, unsplit):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_cutting_reduction_kernels_changes_results_only_within_rounding(monkeypatch):
+    """Kernels with a reduction compile with reassociation (codegen/cpu.py FASTMATH), so a
+    prologue computed inside one may round differently from the same ops in a map kernel
+    of their own: cuts move results by ulps, never more. (The partition is a function
+    of the graph, so one graph's results are the same bits on every call.)"""
+    data = np.random.default_rng(2)
+
+    def tensor(*shape):
+        return graphc.tensor(data.standard_normal(shape).astype(np.float32))
+
+    x, w, b = tensor(6, 10), tensor(10), tensor(10)
+    img, gain = tensor(2, 3, 4, 5), tensor(1, 3, 1, 1)
+
+    def make():
+        loss = (F.softmax(x * w + b, axis=1) * F.layer_norm(x, (10,), affine=False)).sum()
+        mean = img.mean(axis=(0, 2, 3), keepdims=True)
+        var = ((img - mean) ** 2).mean(axis=(0, 2, 3), keepdims=True)
+        normed = (img - mean) / F.sqrt(var + 1e-5) * gain
+        loss = loss + (F.tanh(normed) ** 2).sum()
+        return [loss, *graphc.grad(loss, [x, w, b, img, gain])]
+
+    unsplit, *split = _at_budgets(monkeypatch, make)
+    for values in split:
+        for got, want in zip(values, unsplit):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
