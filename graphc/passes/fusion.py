@@ -4,7 +4,8 @@ Nodes are visited in topological order and each joins the first kernel where it 
 legal, else starts its own:
 
 - elementwise and movement nodes over the kernel's iteration domain join it (one loop
-  nest, several outputs where siblings share it);
+  nest, several outputs where siblings share it); a kernel that computes none of a
+  node's inputs takes it only as a sibling, reading an array the kernel reads;
 - a reduction joins the kernel computing its input (an elementwise prologue); nodes of
   the reduced shape join as an epilogue, and nodes that broadcast the reduced value back
   over the domain join too (softmax, layer norm: one kernel per row block);
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from ..ir import FusedGraph, Graph, Kernel, Node, is_frontier
 from ..ir.kernel_ir import Ix, lit, size_param, var
+from ..ir.node import SCALAR_OPS
 from ..ops import OPS, get_op
 from ..ops.reduce import reduced_shape
 from . import graph_pass
@@ -54,6 +56,7 @@ class _KernelState:
         self.pure: dict[int, bool] = {}  # member uid → recomputable at any index
         self.deps: set[int] = set()  # indices of kernels this one reads
         self.ops = 0  # compute members (movement excluded), against OP_BUDGET
+        self.reads: set[int] = set()  # uids of the stored arrays its members read
 
     @property
     def domain(self) -> tuple[int, ...]:
@@ -184,6 +187,8 @@ class _Fuser:
         st.ops += _kind(node) != "movement"
         st.level[node.uid] = level
         member_inputs = [self._base(i) for i in node.inputs]
+        st.reads.update(b.uid for b in member_inputs
+                        if b.uid not in st.level and b.op not in SCALAR_OPS)
         st.pure[node.uid] = _kind(node) != "reduce" and all(
             st.pure.get(b.uid, True) for b in member_inputs if b.uid in st.level) and all(
             st.level.get(b.uid, "full") == "full" for b in member_inputs)
@@ -215,8 +220,14 @@ class _Fuser:
                 self._new_kernel(node, f"{node.op} is a library call")
                 continue
             producers = sorted(self._input_kernels(node), reverse=True)
+            # A kernel that computes none of the node's inputs takes it only as a sibling
+            # (it reads an array the kernel reads): unrelated work of one shape, such as
+            # the updates of many parameters, stays in kernels of its own, which share
+            # one source, rather than piling into one kernel whose source is unique.
+            reads = {b.uid for b in map(self._base, node.inputs) if b.op not in SCALAR_OPS}
             candidates = [self.states[k] for k in producers] + [
-                st for st in reversed(self.states) if st.index not in producers]
+                st for st in reversed(self.states)
+                if st.index not in producers and not reads.isdisjoint(st.reads)]
             if any(self._try_join(st, node) for st in candidates):
                 continue
             if kind == "movement":

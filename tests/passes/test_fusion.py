@@ -158,11 +158,19 @@ def test_a_long_chain_is_cut_at_the_op_budget_into_segments_that_share_one_sourc
     assert_same(y)
 
 
-def test_unrelated_reductions_over_one_domain_stop_at_the_budget(monkeypatch):
+def test_unrelated_work_of_one_shape_stays_in_kernels_that_share_one_source():
+    xs = [t(4, 16) for _ in range(6)]
+    sums = [F.exp(x * 2 + 1).sum(axis=1) for x in xs]  # nothing read in common
+    kernels = loop_kernels(graphc.explain(*sums))
+    assert len(kernels) == 6 and len({k.source for k in kernels}) == 1
+    assert_same(*sums)
+
+
+def test_siblings_fuse_up_to_the_budget(monkeypatch):
     import graphc.passes.fusion as fusion
 
-    xs = [t(4, 16) for _ in range(6)]
-    sums = [F.exp(x * 2 + 1).sum(axis=1) for x in xs]  # 4 ops each, all over (4, 16)
+    x = t(4, 16)
+    sums = [F.exp(x * 2 + k).sum(axis=1) for k in range(6)]  # 4 ops each, all read x
     assert len(loop_kernels(graphc.explain(*sums))) == 1
     monkeypatch.setattr(fusion, "OP_BUDGET", 8)
     kernels = loop_kernels(graphc.explain(*sums))
