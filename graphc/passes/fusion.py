@@ -82,6 +82,7 @@ class _Fuser:
         self.states: list[_KernelState] = []
         self.kernel_of: dict[int, _KernelState] = {}
         self.free: dict[int, Node] = {}
+        self.waiting: dict[int, Node] = {}  # placed with their first consumer (run)
 
     # ---- dependency bookkeeping ---------------------------------------------------
     def _base(self, node: Node) -> Node:
@@ -216,7 +217,10 @@ class _Fuser:
     def run(self) -> FusedGraph:
         for node in self.graph.pending():
             kind = get_op(node.op).kind
+            waiting = self._waiting_inputs(node)
             if kind == "opaque":
+                for w in waiting:  # a library call reads stored values
+                    self._place_alone(w)
                 self._new_kernel(node, f"{node.op} is a library call")
                 continue
             producers = sorted(self._input_kernels(node), reverse=True)
@@ -224,20 +228,87 @@ class _Fuser:
             # (it reads an array the kernel reads): unrelated work of one shape, such as
             # the updates of many parameters, stays in kernels of its own, which share
             # one source, rather than piling into one kernel whose source is unique.
-            reads = {b.uid for b in map(self._base, node.inputs) if b.op not in SCALAR_OPS}
+            reads = self._reads(node)
+            for w in list(self.waiting.values()):  # a sibling found: it waits no more
+                if w not in waiting and not reads.isdisjoint(self._reads(w)):
+                    self._place_alone(w)
             candidates = [self.states[k] for k in producers] + [
                 st for st in reversed(self.states)
                 if st.index not in producers and not reads.isdisjoint(st.reads)]
             if any(self._try_join(st, node) for st in candidates):
+                self._settle(waiting, node)
                 continue
             if kind == "movement":
-                self.free[node.uid] = node
+                self.free[node.uid] = node  # a view of a waiting node waits with it
+                continue
+            if kind == "elementwise" and not producers and not waiting:
+                # Computed from stored values alone, with no kernel reading them: it
+                # waits for its first consumer and joins that one's kernel (a running
+                # mean's ``rm * 0.9`` joins the batch-norm kernel that adds the mean).
+                self.waiting[node.uid] = node
                 continue
             self._new_kernel(node, self._reason(node, producers))
+            self._settle(waiting, node)
+        for w in list(self.waiting.values()):  # read by no later node: results
+            self._place_alone(w)
         self._finish()
         order = [st.kernel for st in self._schedule()]
         return FusedGraph(self.graph, order, {u: st.kernel for u, st in self.kernel_of.items()},
                           dict(self.free))
+
+    def _waiting_inputs(self, node: Node) -> list[Node]:
+        out = []
+        for i in node.inputs:
+            base = self._base(i)
+            if base.uid in self.waiting and base not in out:
+                out.append(base)
+        return out
+
+    def _reads(self, node: Node) -> set[int]:
+        return {b.uid for b in map(self._base, node.inputs) if b.op not in SCALAR_OPS}
+
+    def _place_alone(self, node: Node) -> None:
+        del self.waiting[node.uid]
+        self._new_kernel(node, "reads only stored inputs and no kernel over the same "
+                               "domain could take it")
+
+    def _settle(self, waiting: list[Node], consumer: Node) -> None:
+        """Place the waiting inputs of ``consumer``, just placed: in its kernel where
+        they can be computed at every index it reads them, else in kernels of their own
+        that its kernel then reads."""
+        st = self.kernel_of.get(consumer.uid)
+        for w in waiting:
+            del self.waiting[w.uid]
+            reads = set(st.reads) if st is not None else None
+            if st is not None and self._try_join(st, w):
+                if all(self._readable(st, i, index) for i, index in self._reads_of(st, consumer)
+                       if self._base(i) is w):
+                    continue
+                self._remove_last(st, w)
+                st.reads = reads
+            self._new_kernel(w, "reads only stored inputs and its consumer's kernel "
+                                "cannot compute it where it is read")
+            if st is not None:
+                st.deps.add(self.kernel_of[w.uid].index)
+
+    def _reads_of(self, st: _KernelState, node: Node) -> list[tuple[Node, tuple[Ix, ...]]]:
+        """``node``'s inputs with the index ``st`` reads each at (``node`` a member)."""
+        index = self._index_for(st, node, st.level[node.uid])
+        out = []
+        for inp in node.inputs:
+            in_index = index
+            if _kind(node) == "movement":
+                in_index = get_op(node.op).index_map(inp.type, node.type, node.attrs, index,
+                                                     _size_placeholder)
+            out.append((inp, in_index))
+        return out
+
+    def _remove_last(self, st: _KernelState, node: Node) -> None:
+        """Undo the :meth:`_add` of ``node``, the last member added to ``st``."""
+        assert st.kernel.members[-1] is node
+        st.kernel.members.pop()
+        st.ops -= _kind(node) != "movement"
+        del st.level[node.uid], st.pure[node.uid], self.kernel_of[node.uid]
 
     def _reason(self, node: Node, producers: list[int]) -> str:
         if not producers:
