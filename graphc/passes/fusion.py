@@ -5,7 +5,9 @@ legal, else starts its own:
 
 - elementwise and movement nodes over the kernel's iteration domain join it (one loop
   nest, several outputs where siblings share it); a kernel that computes none of a
-  node's inputs takes it only as a sibling, reading an array the kernel reads;
+  node's inputs takes it only as a sibling, reading an array the kernel reads, and a
+  node computed from stored values alone, with no such kernel, joins the kernel of its
+  first consumer;
 - a reduction joins the kernel computing its input (an elementwise prologue); nodes of
   the reduced shape join as an epilogue, and nodes that broadcast the reduced value back
   over the domain join too (softmax, layer norm: one kernel per row block);
@@ -283,6 +285,7 @@ class _Fuser:
             if st is not None and self._try_join(st, w):
                 if all(self._readable(st, i, index) for i, index in self._reads_of(st, consumer)
                        if self._base(i) is w):
+                    self._move_before(st, w, consumer)
                     continue
                 self._remove_last(st, w)
                 st.reads = reads
@@ -302,6 +305,15 @@ class _Fuser:
                                                      _size_placeholder)
             out.append((inp, in_index))
         return out
+
+    def _move_before(self, st: _KernelState, node: Node, consumer: Node) -> None:
+        """List ``node`` before ``consumer`` among ``st``'s members (program order, which
+        names the kernel and orders its ops in explain and the visualisation)."""
+        members = st.kernel.members
+        members.remove(node)
+        members.insert(members.index(consumer), node)
+        if members[0] is node:
+            st.kernel.name = f"k{st.index}_{node.op}"
 
     def _remove_last(self, st: _KernelState, node: Node) -> None:
         """Undo the :meth:`_add` of ``node``, the last member added to ``st``."""
