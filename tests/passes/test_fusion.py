@@ -234,3 +234,18 @@ def test_cutting_reduction_kernels_changes_results_only_within_rounding(monkeypa
     for values in split:
         for got, want in zip(values, unsplit):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_node_of_stored_values_joins_its_first_consumer_where_it_can_be_read():
+    x, y = t(4, 16), t(1, 16)
+    column_sums = x.sum(axis=0, keepdims=True)  # (1, 16): the row values of x's kernel
+    joined = column_sums + y * 3  # y * 3 waits for the add, then joins its kernel
+    kernels = fuse(Graph((joined._node,))).kernels
+    assert [k.ops for k in kernels] == [["sum", "mul", "add"]]
+    assert_same(joined)
+    # Reversed, y * 2 would be read in another row than the one computed: it gets a
+    # kernel of its own, which runs first.
+    flipped = column_sums + (y * 2)[:, ::-1]
+    kernels = fuse(Graph((flipped._node,))).kernels
+    assert [k.ops for k in kernels] == [["mul"], ["sum", "add"]]
+    assert_same(flipped)
