@@ -191,5 +191,12 @@ def _register_run(subparsers: argparse._SubParsersAction) -> None:
     run_command.register(subparsers)
 
 
+@command("precompile")
+def _register_precompile(subparsers: argparse._SubParsersAction) -> None:
+    from graphc.jit import cli as dumped
+
+    dumped.register_precompile(subparsers)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -43,6 +43,10 @@ def load_function(path: str | os.PathLike, *,
     The loaded function's state (updated weights) lives in ``fn.variables`` (name →
     Tensor). See :func:`graphc.jit.dump.dump` for an example.
     """
+    # functional and optimizer declare composite ops (sgd_step, momentum_buffer,
+    # adam_step, ...) that a dumped graph may hold: a fresh process that loads a
+    # training step may have imported neither.
+    from .. import functional, optimizer  # noqa: F401
     from ..serialization import load
 
     limits = LoadLimits() if limits is None else limits

@@ -268,6 +268,10 @@ def check_attrs(op: str, attrs: dict[str, Any], input_ndims: Sequence[int],
                            f"{', '.join(names) or 'none'})")
             if name == "mode":
                 out[name] = _choice(*_modes(op))(value, ndim)
+            elif op == "check_index" and name == "axis":
+                # the class axis of the values the labels select from, one rank above
+                # the labels (cross_entropy's logits, one_hot's result)
+                out[name] = _axis(value, ndim + 1)
             else:
                 out[name] = KINDS[name](value, n_inputs if name == "spec" else ndim)
         except _Bad as err:
