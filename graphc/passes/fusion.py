@@ -227,7 +227,8 @@ class _Fuser:
                 continue
             producers = sorted(self._input_kernels(node), reverse=True)
             # A kernel that computes none of the node's inputs takes it only as a sibling
-            # (it reads an array the kernel reads): unrelated work of one shape, such as
+            # (it reads an array the kernel reads, or one the same kernel computed: layer
+            # norm's weight and bias gradients): unrelated work of one shape, such as
             # the updates of many parameters, stays in kernels of its own, which share
             # one source, rather than piling into one kernel whose source is unique.
             reads = self._reads(node)
@@ -236,7 +237,8 @@ class _Fuser:
                     self._place_alone(w)
             candidates = [self.states[k] for k in producers] + [
                 st for st in reversed(self.states)
-                if st.index not in producers and not reads.isdisjoint(st.reads)]
+                if st.index not in producers and (not reads.isdisjoint(st.reads)
+                                                  or not st.deps.isdisjoint(producers))]
             if any(self._try_join(st, node) for st in candidates):
                 self._settle(waiting, node)
                 continue

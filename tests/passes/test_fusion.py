@@ -249,3 +249,14 @@ def test_a_node_of_stored_values_joins_its_first_consumer_where_it_can_be_read()
     kernels = fuse(Graph((flipped._node,))).kernels
     assert [k.ops for k in kernels] == [["mul"], ["sum", "add"]]
     assert_same(flipped)
+
+
+def test_layer_norm_with_its_three_gradients_is_two_kernels():
+    """The weight and bias gradients, column sums of two arrays one kernel computed, are
+    siblings: one kernel (docs/compiler.md, normalisation layers)."""
+    x, w, b = t(64, 128), t(128), t(128)
+    z = F.layer_norm(x, 128, weight=w, bias=b)
+    grads = graphc.grad((z * z).sum(), [x, w, b])
+    kernels = graphc.explain(z, *grads).kernels
+    assert len(kernels) == 2, [k.ops for k in kernels]
+    assert_same(z, *grads)
