@@ -85,6 +85,7 @@ class _Fuser:
         self.kernel_of: dict[int, _KernelState] = {}
         self.free: dict[int, Node] = {}
         self.waiting: dict[int, Node] = {}  # placed with their first consumer (run)
+        self.waiting_readers: dict[int, list[Node]] = {}  # array uid → waiting nodes
 
     # ---- dependency bookkeeping ---------------------------------------------------
     def _base(self, node: Node) -> Node:
@@ -159,13 +160,8 @@ class _Fuser:
         reduce_axes = st.kernel.reduce_axes
         if _kind(node) == "reduce" and not reduce_axes:
             st.kernel.reduce_axes = node.attrs["axes"]  # tentatively, for row checks
-        index = self._index_for(st, node, level)
         reads_member = False
-        for inp in node.inputs:
-            in_index = index
-            if _kind(node) == "movement":
-                in_index = get_op(node.op).index_map(inp.type, node.type, node.attrs, index,
-                                                     _size_placeholder)
+        for inp, in_index in self._input_indices(node, self._index_for(st, node, level)):
             base = self._base(inp)
             if base.uid in st.level or (self._chain_reaches(inp, st)):
                 if not self._readable(st, inp, in_index):
@@ -232,9 +228,10 @@ class _Fuser:
             # the updates of many parameters, stays in kernels of its own, which share
             # one source, rather than piling into one kernel whose source is unique.
             reads = self._reads(node)
-            for w in list(self.waiting.values()):  # a sibling found: it waits no more
-                if w not in waiting and not reads.isdisjoint(self._reads(w)):
-                    self._place_alone(w)
+            for uid in reads:  # a sibling found: it waits no more
+                for w in self.waiting_readers.pop(uid, ()):
+                    if w not in waiting and w.uid in self.waiting:
+                        self._place_alone(w)
             candidates = [self.states[k] for k in producers] + [
                 st for st in reversed(self.states)
                 if st.index not in producers and (not reads.isdisjoint(st.reads)
@@ -250,6 +247,8 @@ class _Fuser:
                 # waits for its first consumer and joins that one's kernel (a running
                 # mean's ``rm * 0.9`` joins the batch-norm kernel that adds the mean).
                 self.waiting[node.uid] = node
+                for uid in reads:
+                    self.waiting_readers.setdefault(uid, []).append(node)
                 continue
             self._new_kernel(node, self._reason(node, producers))
             self._settle(waiting, node)
@@ -285,8 +284,9 @@ class _Fuser:
             del self.waiting[w.uid]
             reads = set(st.reads) if st is not None else None
             if st is not None and self._try_join(st, w):
-                if all(self._readable(st, i, index) for i, index in self._reads_of(st, consumer)
-                       if self._base(i) is w):
+                at = self._index_for(st, consumer, st.level[consumer.uid])
+                if all(self._readable(st, i, index) for i, index in
+                       self._input_indices(consumer, at) if self._base(i) is w):
                     self._move_before(st, w, consumer)
                     continue
                 self._remove_last(st, w)
@@ -296,17 +296,15 @@ class _Fuser:
             if st is not None:
                 st.deps.add(self.kernel_of[w.uid].index)
 
-    def _reads_of(self, st: _KernelState, node: Node) -> list[tuple[Node, tuple[Ix, ...]]]:
-        """``node``'s inputs with the index ``st`` reads each at (``node`` a member)."""
-        index = self._index_for(st, node, st.level[node.uid])
-        out = []
-        for inp in node.inputs:
-            in_index = index
-            if _kind(node) == "movement":
-                in_index = get_op(node.op).index_map(inp.type, node.type, node.attrs, index,
-                                                     _size_placeholder)
-            out.append((inp, in_index))
-        return out
+    @staticmethod
+    def _input_indices(node: Node, index: tuple[Ix, ...]) -> list[tuple[Node, tuple[Ix, ...]]]:
+        """``node``'s inputs, each with the index it is read at when ``node`` is computed
+        at ``index`` (the same index, except through a movement's index map)."""
+        if _kind(node) != "movement":
+            return [(inp, index) for inp in node.inputs]
+        op = get_op(node.op)
+        return [(inp, op.index_map(inp.type, node.type, node.attrs, index, _size_placeholder))
+                for inp in node.inputs]
 
     def _move_before(self, st: _KernelState, node: Node, consumer: Node) -> None:
         """List ``node`` before ``consumer`` among ``st``'s members (program order, which

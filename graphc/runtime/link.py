@@ -100,6 +100,7 @@ class ProgramBuilder:
         self.runtime_scalars = {a.uid for a in args if a.op == "scalar"}
         self.arg_slots = [self.slot(a) for a in args]
         self.constants: dict[int, object] = {}
+        self.constant_scalars: dict[int, int] = {}  # uid → slot (scalar_slot)
         self.n_switches = 0
         self.sources: list = []
         self.outputs = outputs
@@ -124,10 +125,14 @@ class ProgramBuilder:
 
     def slot(self, node: Node) -> int:
         if node.uid not in self.slot_of:
-            self.slot_of[node.uid] = self.n_slots
-            self.slot_type.append(node.type)
-            self.n_slots += 1
+            self.slot_of[node.uid] = self.new_slot(node)
         return self.slot_of[node.uid]
+
+    def new_slot(self, node: Node) -> int:
+        """A slot of its own for a value of ``node``'s type."""
+        self.slot_type.append(node.type)
+        self.n_slots += 1
+        return self.n_slots - 1
 
     def array_slot(self, node: Node) -> int:
         """The slot holding ``node`` as an array, adding view steps for free nodes."""
@@ -155,11 +160,15 @@ class ProgramBuilder:
     def scalar_slot(self, node: Node) -> int:
         """The slot of a kernel's scalar parameter: a runtime argument's, or a constant's
         that lowering made a parameter (codegen/lower.py), set on every call to the
-        constant's value as a host scalar of its dtype (on either backend)."""
-        if node.uid in self.slot_of:
+        constant's value as a host scalar of its dtype (on either backend). Such a slot
+        is apart from the constant's array slot (``array_slot``), which a library kernel
+        or a view may read as an array (on the GPU, on the device)."""
+        if node.uid in self.runtime_scalars:
             return self.slot_of[node.uid]
-        dst = self.slot(node)
-        ProgramBuilder.const_step(self, dst, node.type.dtype.type(node.value))
+        dst = self.constant_scalars.get(node.uid)
+        if dst is None:
+            dst = self.constant_scalars[node.uid] = self.new_slot(node)
+            ProgramBuilder.const_step(self, dst, node.type.dtype.type(node.value))
         return dst
 
     def view_step(self, node: Node, src: int, dst: int, view: Callable) -> None:

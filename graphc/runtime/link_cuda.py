@@ -152,6 +152,9 @@ class CudaProgramBuilder(ProgramBuilder):
         super().__init__(*args, **kwargs)
         self.launch = SIMULATED_PROGRAM_LAUNCH if simulated() else None
         self.checks: list[tuple] = []
+        # Slots of runtime scalars, which hold host numbers (every other array slot holds
+        # a device array): decided here, not per call.
+        self.host_scalar_slots = {self.slot_of[uid] for uid in self.runtime_scalars}
 
     def allocator(self, node: Node):
         shape, dtype = node.type.shape, node.type.dtype
@@ -170,15 +173,16 @@ class CudaProgramBuilder(ProgramBuilder):
 
     def view_step(self, node: Node, src: int, dst: int, view) -> None:
         make = view_maker(view)  # a device view of its base
-        dtype = self.slot_type[src].dtype
+        if src not in self.host_scalar_slots:
+            def run(v: list, s=src, d=dst, f=make) -> None:
+                v[d] = f(v[s])
+        else:
+            dtype = self.slot_type[src].dtype
 
-        def run(v: list, s=src, d=dst, f=make) -> None:
-            base = v[s]
-            if not is_device_array(base):
+            def run(v: list, s=src, d=dst, f=make) -> None:
                 # A runtime scalar (a number each call passes, on the host) that a view
                 # broadcasts: a 0-d device array first, as a kernel reads arrays there.
-                base = upload_scalar(base, dtype, v[ARENA].stream)
-            v[d] = f(base)
+                v[d] = f(upload_scalar(v[s], dtype, v[ARENA].stream))
 
         self.steps.append(Step(f"view {node.op}", run, (src,), (dst,)))
 
