@@ -5,9 +5,9 @@ legal, else starts its own:
 
 - elementwise and movement nodes over the kernel's iteration domain join it (one loop
   nest, several outputs where siblings share it); a kernel that computes none of a
-  node's inputs takes it only as a sibling, reading an array the kernel reads, and a
-  node computed from stored values alone, with no such kernel, joins the kernel of its
-  first consumer;
+  node's inputs takes it only as a sibling, reading an array the kernel reads (or one
+  computed by the kernel that computes the node's input), and a node computed from
+  stored values alone, with no such kernel, joins the kernel of its first consumer;
 - a reduction joins the kernel computing its input (an elementwise prologue); nodes of
   the reduced shape join as an epilogue, and nodes that broadcast the reduced value back
   over the domain join too (softmax, layer norm: one kernel per row block);
