@@ -198,5 +198,15 @@ def _register_precompile(subparsers: argparse._SubParsersAction) -> None:
     dumped.register_precompile(subparsers)
 
 
+# -------------------------------------------------------------------------- bench
+
+
+@command("bench")
+def _register_bench(subparsers: argparse._SubParsersAction) -> None:
+    from graphc.bench import command as bench_command
+
+    bench_command.register(subparsers)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,18 +1,7 @@
-"""``python -m graphc.bench``: the benchmark suites."""
+"""``python -m graphc.bench ARGS`` = ``graphc bench ARGS`` (``make bench``: ``all``)."""
 
-from .kernels import compile_latency, main
-from .training import main as training
-from .training import step_compile_latency
+import sys
 
-main()
-compile_latency()
-training()
-step_compile_latency()
+from graphc.cli import main
 
-from .jit import main as define_then_run  # noqa: E402  (define-then-run suite)
-
-define_then_run()
-
-from .first_step import main as first_step  # noqa: E402  (time to first step, issue 19)
-
-first_step([])
+sys.exit(main(["bench", *sys.argv[1:]]))

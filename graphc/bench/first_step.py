@@ -19,8 +19,9 @@ loads. The child is this module too::
 
     python -m graphc.bench.first_step --child resnet18 --out result.json
 
-and prints ``first_loss <value>`` as soon as it has the first loss (the parent times
-that line). :func:`workload` names what a child runs:
+and prints ``first_result <value>`` as soon as it has the first loss (the parent times
+that line: :mod:`graphc.bench.runner`, the one subprocess runner of ``graphc bench``).
+:func:`workload` names what a child runs:
 
 >>> workload("resnet18").batch, workload("bert_small").batch
 (2, 8)
@@ -32,8 +33,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-T0_VARIABLE = "GRAPHC_FIRST_STEP_T0"  # the parent's time.time() at the child's start
+from . import runner
+from .runner import announce, since_start
+
 LR = 0.01
 LOOP_STEPS = 5000  # docs/getting-started.md's laziness loop
 DEFAULT = ("resnet18", "shufflenet_v2_x0_5", "bert_small", "loop")
@@ -99,29 +100,20 @@ def _mlp_spec():
 # ---------------------------------------------------------------------------- child
 
 
-def _since_start() -> float | None:
-    t0 = os.environ.get(T0_VARIABLE)
-    return time.time() - float(t0) if t0 else None
-
-
 def child(name: str, out: str, steps: int = 10, torch: bool = False,
           batch: int | None = None) -> dict[str, Any]:
-    """Run workload ``name`` in this (fresh) process: print ``first_loss <value>`` when
+    """Run workload ``name`` in this (fresh) process: print ``first_result <value>`` when
     the first loss is known, then time ``steps`` more steps, and write the result as
     JSON to ``out`` (also returned)."""
     load = workload(name)
     if batch is not None:
         load = Workload(load.name, batch, load.tiny)
-    until_main = _since_start()
+    until_main = since_start()
     result = (_torch_child if torch else _graphc_child)(load, steps)
     result["seconds"]["until_main"] = until_main
     result.update(name=name, framework="torch" if torch else "graphc", batch=load.batch)
     Path(out).write_text(json.dumps(result, indent=1))
     return result
-
-
-def _announce(loss: float) -> None:
-    print(f"first_loss {loss!r}", flush=True)
 
 
 def _graphc_child(load: Workload, steps: int) -> dict[str, Any]:
@@ -156,7 +148,7 @@ def _graphc_child(load: Workload, steps: int) -> dict[str, Any]:
     t = time.perf_counter()
     loss = run(phases)
     seconds["first_step"] = time.perf_counter() - t
-    _announce(loss)
+    announce(loss)
     seconds.update(phases)
     breakdown = _breakdown(instruments, compiler, kernel_cache,
                            [c for k, c in compiler._programs.items() if k not in before])
@@ -302,7 +294,7 @@ def _torch_child(load: Workload, steps: int) -> dict[str, Any]:
     t = time.perf_counter()
     loss = step()
     seconds["first_step"] = time.perf_counter() - t
-    _announce(loss)
+    announce(loss)
     times = []
     for _ in range(steps):
         t = time.perf_counter()
@@ -319,33 +311,16 @@ def _torch_child(load: Workload, steps: int) -> dict[str, Any]:
 def run_child(name: str, env: dict[str, str], steps: int, torch: bool = False,
               batch: int | None = None, timeout: float = 1800) -> dict[str, Any]:
     """Run a child process for ``name`` under ``env``; its JSON result, with
-    ``first_step_wall`` (process start to the ``first_loss`` line) and ``process_wall``.
+    ``first_step_wall`` (process start to the ``first_result`` line) and ``process_wall``.
 
     >>> run_child("mlp", dict(os.environ), steps=2)["first_step_wall"] > 0  # doctest: +SKIP
     True
     """
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "result.json")
-        command = [sys.executable, "-m", "graphc.bench.first_step", "--child", name,
-                   "--out", out, "--steps", str(steps)]
-        command += ["--torch"] * torch + (["--batch", str(batch)] if batch else [])
-        with open(os.path.join(tmp, "stderr"), "w+") as err:
-            t0 = time.perf_counter()
-            child_env = dict(env, **{T0_VARIABLE: repr(time.time())})
-            process = subprocess.Popen(command, env=child_env, stdout=subprocess.PIPE,
-                                       stderr=err, text=True)
-            first = None
-            for line in process.stdout:
-                if first is None and line.startswith("first_loss "):
-                    first = time.perf_counter() - t0
-            code = process.wait(timeout)
-            wall = time.perf_counter() - t0
-            if code != 0 or first is None:
-                err.seek(0)
-                raise RuntimeError(f"first-step child {name} ({'torch' if torch else 'graphc'})"
-                                   f" failed with {code}:\n{err.read()[-4000:]}")
-        result = json.loads(Path(out).read_text())
-    result.update(first_step_wall=first, process_wall=wall)
+    command = ["--child", name, "--steps", str(steps)]
+    command += ["--torch"] * torch + (["--batch", str(batch)] if batch else [])
+    result = runner.run_child("graphc.bench.first_step", command, env, timeout,
+                              f"first-step child {name} ({'torch' if torch else 'graphc'})")
+    result["first_step_wall"] = result["first_result_wall"]
     return result
 
 

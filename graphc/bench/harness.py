@@ -6,11 +6,13 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
-def median_seconds(fn: Callable[[], object], repeat: int = 15, warmup: int = 3) -> float:
-    """Median wall time of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
+def call_seconds(fn: Callable[[], object], repeat: int, warmup: int = 0) -> list[float]:
+    """Wall seconds of each of ``repeat`` calls of ``fn()``, after ``warmup`` untimed ones:
+    the one timing method of every benchmark here (a call that must wait for a device
+    synchronises inside ``fn``, so the clock sees the work finished)."""
     for _ in range(warmup):
         fn()
     times = []
@@ -18,14 +20,38 @@ def median_seconds(fn: Callable[[], object], repeat: int = 15, warmup: int = 3) 
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return times
+
+
+def median_seconds(fn: Callable[[], object], repeat: int = 15, warmup: int = 3) -> float:
+    """Median wall time of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
+    return statistics.median(call_seconds(fn, repeat, warmup))
+
+
+def calibrate(fns: dict[str, Callable[[], object] | None], target: float = 0.2,
+              most: int = 200) -> int:
+    """Calls per round so that the slowest contender's round lasts about ``target``
+    seconds (at least 3 calls, at most ``most``), from one timed call of each after one
+    warm-up call.
+
+    >>> calibrate({"fast": lambda: None}, target=0.01) == 200
+    True
+    """
+    slowest = 0.0
+    for fn in fns.values():
+        if fn is not None:
+            fn()
+            slowest = max(slowest, call_seconds(fn, 1)[0])
+    return max(3, min(most, int(target / slowest) if slowest > 0 else most))
 
 
 @dataclass
 class Rounds:
-    """Per-round median seconds of each contender, timed in interleaved rounds."""
+    """Per-round median seconds of each contender, timed in interleaved rounds, and
+    every call's seconds (``calls[name][round]``)."""
 
     seconds: dict[str, list[float]]
+    calls: dict[str, list[list[float]]] = field(default_factory=dict)
 
     def median(self, name: str) -> float:
         """The median over rounds of ``name``'s round medians (NaN when absent)."""
@@ -34,11 +60,23 @@ class Rounds:
 
     def ratio(self, name: str, other: str) -> float:
         """The median over rounds of ``name`` / ``other`` measured in the same round:
-        a paired comparison, so the load both saw together cancels."""
+        a paired comparison, so the load both saw together cancels.
+
+        >>> Rounds({"a": [2.0, 4.0, 9.0], "b": [1.0, 1.0, 3.0]}).ratio("a", "b")
+        3.0
+        """
         a, b = self.seconds.get(name), self.seconds.get(other)
         if not a or not b:
             return float("nan")
         return statistics.median(x / y for x, y in zip(a, b))
+
+    def summary(self, name: str) -> dict:
+        """``name``'s median (of round medians), min and max (of every call) in seconds,
+        with the raw round medians and calls (the JSON's ``steady``)."""
+        calls = [t for r in self.calls.get(name, []) for t in r]
+        return {"median": self.median(name), "min": min(calls, default=float("nan")),
+                "max": max(calls, default=float("nan")), "rounds": self.seconds[name],
+                "calls": self.calls.get(name, [])}
 
 
 def interleaved_rounds(fns: dict[str, Callable[[], object] | None], rounds: int = 7,
@@ -52,17 +90,20 @@ def interleaved_rounds(fns: dict[str, Callable[[], object] | None], rounds: int 
     machine. None entries (a framework not installed) are skipped.
 
     >>> r = interleaved_rounds({"a": lambda: None, "b": lambda: None}, rounds=3, repeat=2)
-    >>> len(r.seconds["a"]), r.ratio("a", "missing") != r.ratio("a", "missing")
-    (3, True)
+    >>> len(r.seconds["a"]), len(r.calls["b"][0]), r.ratio("a", "missing")
+    (3, 2, nan)
     """
     present = [(name, fn) for name, fn in fns.items() if fn is not None]
     seconds: dict[str, list[float]] = {name: [] for name, _ in present}
+    calls: dict[str, list[list[float]]] = {name: [] for name, _ in present}
     for r in range(rounds):
         shift = r % len(present) if present else 0
         for name, fn in present[shift:] + present[:shift]:
             time.sleep(settle)
-            seconds[name].append(median_seconds(fn, repeat=repeat, warmup=warmup))
-    return Rounds(seconds)
+            times = call_seconds(fn, repeat, warmup)
+            calls[name].append(times)
+            seconds[name].append(statistics.median(times))
+    return Rounds(seconds, calls)
 
 
 def environment() -> dict:

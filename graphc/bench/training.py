@@ -134,21 +134,32 @@ class GraphcContender:
 
 # ---- NumPy by hand -------------------------------------------------------------------
 
-def _softmax_xent_grad(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _softmax_xent_grad(logits: np.ndarray, y: np.ndarray,
+                       loss: list | None = None) -> np.ndarray:
+    """The gradient of mean cross-entropy with respect to ``logits`` (the loss itself
+    appended to ``loss`` when given)."""
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     p = e / e.sum(axis=1, keepdims=True)
+    if loss is not None:
+        loss.append(np.float32(-np.mean(np.log(p[np.arange(len(y)), y]))))
     p[np.arange(len(y)), y] -= 1.0
     p /= len(y)
     return p
 
 
-def numpy_mlp_step(x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
-    rng = np.random.default_rng(1)
-    sizes = [784, 512, 512, 10]
-    ws = [(rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32)
-          for a, b in zip(sizes, sizes[1:])]
-    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
+def numpy_mlp_step(x: np.ndarray, y: np.ndarray,
+                   weights: list[tuple[np.ndarray, np.ndarray]] | None = None
+                   ) -> Callable[[], np.float32]:
+    """The MLP 784-512-512-10 step by hand; returns each step's loss. ``weights``: the
+    layers' (weight (in, out), bias) to start from (random when None), updated in place."""
+    if weights is None:
+        rng = np.random.default_rng(1)
+        sizes = [784, 512, 512, 10]
+        weights = [((rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32),
+                    np.zeros(b, np.float32)) for a, b in zip(sizes, sizes[1:])]
+    ws = [w for w, _ in weights]
+    bs = [b for _, b in weights]
 
     def step():
         acts = [x]
@@ -158,7 +169,8 @@ def numpy_mlp_step(x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
             if i < len(ws) - 1:
                 np.maximum(h, 0, out=h)
             acts.append(h)
-        g = _softmax_xent_grad(acts[-1], y)
+        loss: list = []
+        g = _softmax_xent_grad(acts[-1], y, loss)
         for i in range(len(ws) - 1, -1, -1):
             gw = acts[i].T @ g
             gb = g.sum(axis=0)
@@ -167,6 +179,7 @@ def numpy_mlp_step(x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
                 g *= acts[i] > 0
             ws[i] -= LR * gw
             bs[i] -= LR * gb
+        return loss[0]
 
     return step
 
@@ -213,7 +226,11 @@ def _pool_backward(g: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (mask * g[:, :, :, None, :, None]).reshape(n, c, 2 * h, 2 * w)
 
 
-def numpy_lenet_step(x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
+def numpy_lenet_step(x: np.ndarray, y: np.ndarray,
+                     params: dict[str, np.ndarray] | None = None) -> Callable[[], np.float32]:
+    """The LeNet-5 step by hand; returns each step's loss. ``params``: the values to
+    start from (conv weights (O, C, KH, KW), dense weights (in, out), biases (O,); keys
+    as below), updated in place; random when None."""
     rng = np.random.default_rng(1)
 
     def init(*shape):
@@ -223,11 +240,12 @@ def numpy_lenet_step(x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
     def dense(fan_in, fan_out):
         return (rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(np.float32)
 
-    p = {"c1": init(6, 1, 5, 5), "c1b": np.zeros(6, np.float32),
-         "c2": init(16, 6, 5, 5), "c2b": np.zeros(16, np.float32),
-         "f1": dense(400, 120), "f1b": np.zeros(120, np.float32),
-         "f2": dense(120, 84), "f2b": np.zeros(84, np.float32),
-         "f3": dense(84, 10), "f3b": np.zeros(10, np.float32)}
+    p = params if params is not None else {
+        "c1": init(6, 1, 5, 5), "c1b": np.zeros(6, np.float32),
+        "c2": init(16, 6, 5, 5), "c2b": np.zeros(16, np.float32),
+        "f1": dense(400, 120), "f1b": np.zeros(120, np.float32),
+        "f2": dense(120, 84), "f2b": np.zeros(84, np.float32),
+        "f3": dense(84, 10), "f3b": np.zeros(10, np.float32)}
 
     def step():
         a1, cols1 = _conv_forward(x, p["c1"], 2)
@@ -241,7 +259,8 @@ def numpy_lenet_step(x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
         f0 = p2.reshape(len(x), -1)
         h1 = np.maximum(f0 @ p["f1"] + p["f1b"], 0)
         h2 = np.maximum(h1 @ p["f2"] + p["f2b"], 0)
-        g = _softmax_xent_grad(h2 @ p["f3"] + p["f3b"], y)
+        loss: list = []
+        g = _softmax_xent_grad(h2 @ p["f3"] + p["f3b"], y, loss)
         grads = {"f3": h2.T @ g, "f3b": g.sum(0)}
         g = (g @ p["f3"].T) * (h2 > 0)
         grads.update(f2=h1.T @ g, f2b=g.sum(0))
@@ -256,6 +275,7 @@ def numpy_lenet_step(x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
         grads["c1b"] = g.sum(axis=(0, 2, 3))
         for k, gk in grads.items():
             p[k] -= LR * gk
+        return loss[0]
 
     return step
 

@@ -1,0 +1,73 @@
+"""``graphc bench --profile``: where a graphc call's time goes, from its Program's steps
+timed one by one: each loop kernel and library call (named as the compile progress
+names them: the model part, the op), views and constants together, and graphc's own
+Python (building the graph, the structural key, dispatch: the call's wall time minus
+its steps').
+
+>>> import graphc, numpy as np
+>>> x = graphc.tensor(np.ones((64, 64), np.float32))
+>>> rows = profile_calls(lambda: graphc.realize((x @ x).sum()), calls=3)
+>>> round(sum(r["share"] for r in rows), 6), rows[0]["calls"] > 0
+(1.0, True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+
+from graphc.runtime import program
+
+PYTHON = "graphc Python (graph, key, dispatch)"
+VIEWS = "views and constants"
+
+
+@contextlib.contextmanager
+def step_clock(seconds: dict[str, float], counts: dict[str, int]) -> Iterator[None]:
+    """While installed, every Program step's wall time is added to ``seconds`` under its
+    name (and counted in ``counts``)."""
+    original = program.Program.run_steps
+
+    def run_steps(prog, vals):
+        labels = prog.kernel_steps
+        for i, step in enumerate(prog.steps):
+            t0 = time.perf_counter()
+            step.run(vals)
+            elapsed = time.perf_counter() - t0
+            kind_part = labels.get(i)
+            name = f"{kind_part[0]} {kind_part[1]}" if kind_part else (
+                VIEWS if step.name.startswith(("view", "const")) else step.name)
+            seconds[name] = seconds.get(name, 0.0) + elapsed
+            counts[name] = counts.get(name, 0) + 1
+
+    program.Program.run_steps = run_steps
+    try:
+        yield
+    finally:
+        program.Program.run_steps = original
+
+
+def profile_calls(call: Callable[[], object], calls: int = 20,
+                  top: int = 12) -> list[dict]:
+    """Run ``call`` ``calls`` times with every Program step timed; the ``top`` entries
+    by time (the rest summed as ``"other steps"``), each ``{name, seconds (per call),
+    share (of the call's wall time), calls (per call)}``, graphc's own Python among
+    them."""
+    seconds: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    wall = 0.0
+    with step_clock(seconds, counts):
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            call()
+            wall += time.perf_counter() - t0
+    seconds[PYTHON] = max(0.0, wall - sum(seconds.values()))
+    counts[PYTHON] = calls
+    ranked = sorted(seconds.items(), key=lambda kv: -kv[1])
+    if len(ranked) > top:
+        rest = ranked[top - 1:]
+        ranked = ranked[:top - 1] + [("other steps", sum(v for _, v in rest))]
+        counts["other steps"] = sum(counts[k] for k, _ in rest)
+    return [{"name": name, "seconds": value / calls, "share": value / wall if wall else 0.0,
+             "calls": counts[name] / calls} for name, value in ranked]
