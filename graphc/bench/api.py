@@ -3,15 +3,16 @@ and return one result (its schema: graphc/bench/schema.py, docs/benchmarking.md)
 
 For each case, in one run:
 
-1. a **cold start** of each system in a fresh process (graphc: empty ``GRAPHC_CACHE_DIR``
-   and ``NUMBA_CACHE_DIR``; ``torch.compile``: an empty ``TORCHINDUCTOR_CACHE_DIR``;
-   JAX: its persistent cache off): process start to the first result;
+1. a **cold start** of each system (with ``quick``, graphc's alone) in a fresh process
+   (graphc: empty ``GRAPHC_CACHE_DIR`` and ``NUMBA_CACHE_DIR``; ``torch.compile``: an
+   empty ``TORCHINDUCTOR_CACHE_DIR``; JAX: its persistent cache off): process start to
+   the first result;
 2. the **measurement** process: every system's first call checked against graphc's
    result (a disagreeing system is reported and not timed), then steady-state calls in
    interleaved rounds, graphc's Program counted, and with ``profile`` its steps timed;
-3. a **warm start** of each agreeing system, a second fresh process on the caches the
-   cold one left, which also gives the case's memory: peak RSS minus the RSS after the
-   imports.
+3. a **warm start** of each agreeing system (not with ``quick``), a second fresh
+   process on the caches the cold one left, which also gives the case's memory: peak
+   RSS minus the RSS after the imports (with ``quick``, from the cold start).
 
 Every child runs with the same thread count (``threads``, default the CPUs this process
 may use) through its library's setting and ``OMP_NUM_THREADS``-style variables.
@@ -104,6 +105,10 @@ def _start_times(run: dict) -> dict[str, Any]:
             "calls": run["calls"]}
 
 
+def _memory(run: dict) -> dict[str, int]:
+    return {k: run[k] for k in ("rss_after_imports", "rss_peak", "case_rss")}
+
+
 def measure_case(target: str, systems: Sequence[str], quick: bool, device: str,
                  threads: int, profile: bool, rounds: int,
                  progress: Any = None) -> dict[str, Any]:
@@ -116,18 +121,15 @@ def measure_case(target: str, systems: Sequence[str], quick: bool, device: str,
             progress.set_postfix_str(f"{target}: {what}", refresh=True)
             progress.update(1)
 
-    out: dict[str, dict[str, Any]] = {s: {} for s in systems}
+    started = ["graphc"] if quick else list(systems)  # --quick: graphc's cold start only
+    colds: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, Any]] = {}
     with contextlib.ExitStack() as stack:
         caches = {s: stack.enter_context(fresh_caches()) for s in systems}
-        for system in systems:
-            cold = _start(target, system, dict(base, **caches[system]), options)
-            out[system]["status"] = cold["status"]
-            if "reason" in cold:
-                out[system]["reason"] = cold["reason"]
-            if cold["status"] == "ok":
-                out[system]["cold"] = _start_times(cold)
+        for system in started:
+            colds[system] = _start(target, system, dict(base, **caches[system]), options)
             tick(f"cold start, {system}")
-        measured_env = dict(base, **caches["graphc"]) if "graphc" in caches else base
+        measured_env = dict(base, **caches["graphc"])
         if "torch.compile" in caches:  # the measurement reuses its cold caches too
             measured_env["TORCHINDUCTOR_CACHE_DIR"] = \
                 caches["torch.compile"]["TORCHINDUCTOR_CACHE_DIR"]
@@ -142,27 +144,26 @@ def measure_case(target: str, systems: Sequence[str], quick: bool, device: str,
                                     for s in systems}, "label": ""}
         tick("steady state")
         for system in systems:
-            m = measured["systems"].get(system, {})
-            entry = out[system]
-            if entry.get("status") == "ok" and m.get("status") != "ok":
-                entry.pop("cold", None)  # reported, not timed
-            if entry.get("status") == "ok" or m.get("status") in ("disagrees", "failed"):
-                entry["status"] = m.get("status", entry.get("status"))
-                for key in ("reason", "check", "steady", "time_vs_graphc", "graphc"):
-                    if key in m:
-                        entry[key] = m[key]
-            if entry["status"] == "ok":
-                warm = _start(target, system, dict(base, **caches[system]), options)
-                if warm["status"] == "ok":
-                    entry["warm"] = _start_times(warm)
-                    entry["memory"] = {"rss_after_imports": warm["rss_after_imports"],
-                                       "rss_peak": warm["rss_peak"],
-                                       "case_rss": warm["case_rss"]}
-                    if "graphc" in warm:
-                        entry.setdefault("graphc", warm["graphc"])
-                else:
-                    entry.update(status="failed", reason=warm.get("reason", ""))
+            entry = out[system] = dict(measured["systems"].get(system, {"status": "failed"}))
+            cold = colds.get(system)
+            if entry["status"] != "ok":
+                continue  # not installed, not provided, disagreeing: reported, not timed
+            if cold is not None and cold["status"] != "ok":
+                entry.update(status="failed", reason=cold.get("reason", cold["status"]))
+                continue
+            if cold is not None:
+                entry["cold"] = _start_times(cold)
+            if quick:
+                if cold is not None:
+                    entry["memory"] = _memory(cold)
+                continue
+            warm = _start(target, system, dict(base, **caches[system]), options)
             tick(f"warm start, {system}")
+            if warm["status"] != "ok":
+                entry.update(status="failed", reason=warm.get("reason", warm["status"]))
+                continue
+            entry["warm"] = _start_times(warm)
+            entry["memory"] = _memory(warm)
     return {"name": target, "label": measured.get("label") or target,
             "timing": measured.get("timing"), "profile": measured.get("profile"),
             "systems": out}
@@ -204,7 +205,8 @@ def benchmark(target: str, *, systems: Sequence[str] = SYSTEMS, device: str = "c
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(names) * (2 * len(systems) + 1), unit="step",
+        children = 2 if quick else 2 * len(systems) + 1
+        bar = tqdm(total=len(names) * children, unit="process",
                    desc="graphc bench", dynamic_ncols=True)
     try:
         cases = [measure_case(name, systems, quick, device, threads, profile, rounds, bar)
