@@ -37,8 +37,10 @@ test: venv
 	$(PY) -m pytest -q -n 2 -m "not slow" tests
 	$(PY) -m pytest -q -n 2 -m slow --durations=0 tests
 
+# graphc bench all (docs/benchmarking.md): every suite against NumPy, PyTorch, torch.compile
+# and JAX where the bench extra is installed; ARGS adds options, e.g. ARGS="--quick".
 bench: venv
-	$(PY) -m graphc.bench
+	$(PY) -m graphc.bench all $(ARGS)
 
 lint: venv
 	$(PY) -m ruff check graphc kernels tests

@@ -169,11 +169,22 @@ def measure_case(target: str, systems: Sequence[str], quick: bool, device: str,
             "systems": out}
 
 
-def benchmark(target: str, *, systems: Sequence[str] = SYSTEMS, device: str = "cpu",
+def default_systems(quick: bool) -> list[str]:
+    """Every system; with ``quick`` all but ``torch.compile``, whose compiles alone take
+    minutes (inductor builds C++ per kernel).
+
+    >>> default_systems(True)
+    ['graphc', 'numpy', 'torch', 'jax']
+    """
+    return [s for s in SYSTEMS if not (quick and s == "torch.compile")]
+
+
+def benchmark(target: str, *, systems: Sequence[str] | None = None, device: str = "cpu",
               quick: bool = False, profile: bool = False, threads: int | None = None,
               rounds: int | None = None, progress: bool = False) -> dict[str, Any]:
     """Benchmark ``target`` (a suite of :data:`graphc.bench.suites.SUITES`, ``"all"``, or
-    a path to a user's ``.py`` file) on ``systems``; the result as a JSON-ready dict
+    a path to a user's ``.py`` file) on ``systems`` (default :func:`default_systems`);
+    the result as a JSON-ready dict
     (graphc/bench/schema.py).
 
     >>> result = benchmark("my_model.py", quick=True)  # doctest: +SKIP
@@ -182,6 +193,7 @@ def benchmark(target: str, *, systems: Sequence[str] = SYSTEMS, device: str = "c
     """
     from .case import load_source
 
+    systems = default_systems(quick) if systems is None else systems
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
         raise ValueError(f"graphc bench: unknown systems {unknown}; expected some of "

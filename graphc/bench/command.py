@@ -14,6 +14,7 @@ was timed; 1 when one disagreed or failed (the results are still printed and wri
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from typing import Any
@@ -38,9 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("target", help="a suite, all, or path/to/file.py")
     bench.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     bench.add_argument("--quick", action="store_true",
-                       help="small sizes and 3 rounds (all suites in about 3 minutes)")
-    bench.add_argument("--systems", default=",".join(SYSTEMS),
-                       help=f"comma-separated (default: {','.join(SYSTEMS)})")
+                       help="small sizes, 3 rounds, graphc's cold start alone, no "
+                            "torch.compile unless --systems names it (all: ~3 minutes)")
+    bench.add_argument("--systems", default=None,
+                       help=f"comma-separated (default: {','.join(SYSTEMS)}; with --quick "
+                            f"all but torch.compile)")
     bench.add_argument("--threads", type=int, default=None,
                        help="threads for every system (default: the CPUs available)")
     bench.add_argument("--rounds", type=int, default=None,
@@ -83,9 +86,13 @@ def main(args: argparse.Namespace) -> int:
     from .report import compare, compare_text, markdown, table
 
     old = read_result(args.compare) if args.compare else None
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        raise ValueError("graphc bench: --plot needs matplotlib (pip install "
+                         "'graphc[bench]')")
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"graphc bench: --threads {args.threads}; expected 1 or more")
-    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    systems = (None if args.systems is None else
+               [s.strip() for s in args.systems.split(",") if s.strip()])
     result = benchmark(args.target, systems=systems, device=args.device, quick=args.quick,
                        profile=args.profile, threads=args.threads, rounds=args.rounds,
                        progress=not args.no_progress and sys.stderr.isatty())

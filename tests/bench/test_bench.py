@@ -12,12 +12,14 @@ with graphc and NumPy cases through the command line (--json --profile --markdow
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 import jsonschema
 import numpy as np
@@ -28,6 +30,9 @@ from graphc.bench.child import _max_difference
 from graphc.bench.harness import Rounds
 from graphc.bench.schema import SCHEMA
 from graphc.cli import main
+
+HAS = {name: importlib.util.find_spec(name) is not None
+       for name in ("torch", "jax", "matplotlib")}
 
 AGREEING = '''
 import numpy as np
@@ -77,9 +82,10 @@ def agreeing(env, tmp_path_factory):
     path = root / "model.py"
     path.write_text(AGREEING)
     out = {"json": root / "r.json", "md": root / "r.md", "png": root / "r.png"}
+    plot = ["--plot", str(out["png"])] if HAS["matplotlib"] else []
     code = main(["bench", str(path), "--quick", "--rounds", "3", "--systems",
                  "graphc,numpy,torch,jax", "--profile", "--json", str(out["json"]),
-                 "--markdown", str(out["md"]), "--plot", str(out["png"]), "--no-progress"])
+                 "--markdown", str(out["md"]), "--no-progress", *plot])
     return code, json.loads(out["json"].read_text()), out, path
 
 
@@ -112,8 +118,9 @@ def test_a_user_file_without_the_optional_cases(agreeing):
     assert code == 0
     systems = result["cases"][0]["systems"]
     assert systems["graphc"]["status"] == systems["numpy"]["status"] == "ok"
-    assert systems["torch"] == {"status": "not provided"}  # torch_case() absent
-    assert systems["jax"]["status"] in ("not provided", "not installed")
+    for system in ("torch", "jax"):  # no torch_case(), no jax_case()
+        assert systems[system]["status"] == ("not provided" if HAS[system] else
+                                             "not installed")
     assert systems["numpy"]["check"].startswith("max |diff|")
     cold = systems["graphc"]["cold"]
     assert 0 < cold["first_call_seconds"] < cold["first_result_seconds"] < cold["process_seconds"]
@@ -180,12 +187,17 @@ def test_profile_names_graphc_kernels_and_its_python(agreeing):
                                                      reverse=True)
 
 
-def test_markdown_and_charts_are_written(agreeing):
-    _, result, out, _ = agreeing
+def test_markdown_and_charts_are_written(agreeing, tmp_path, capsys):
+    _, result, out, path = agreeing
     md = out["md"].read_text()
-    assert "| graphc | ok |" in md and "| torch | not provided |" in md
-    for png in (out["png"], out["png"].with_name("r-start.png")):
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| graphc | ok |" in md and "| numpy | ok |" in md
+    assert "| torch | not provided |" in md or not HAS["torch"]
+    if HAS["matplotlib"]:
+        for png in (out["png"], out["png"].with_name("r-start.png")):
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:  # refused before anything runs
+        assert main(["bench", str(path), "--plot", str(tmp_path / "x.png")]) == 2
+        assert "--plot needs matplotlib" in capsys.readouterr().err
 
 
 def _result(medians: dict[str, list[float]]) -> dict:
@@ -240,3 +252,23 @@ def test_help_exits_0_without_running_anything():
                               timeout=60)
         assert done.returncode == 0, done.stderr
         assert "usage: graphc bench" in done.stdout and "graphc_case()" in done.stdout
+
+
+def test_the_documented_user_file_with_every_optional_case(env, tmp_path):
+    """docs/benchmarking.md's my_model.py: graphc, NumPy, PyTorch and JAX agree and are
+    timed (or are "not installed" where the bench extra is absent)."""
+    from graphc.bench import benchmark
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "benchmarking.md").read_text()
+    source = doc.split('```python\n"""my_model.py')[1].split("```")[0]
+    path = tmp_path / "my_model.py"
+    path.write_text('"""my_model.py' + source)
+    result = benchmark(str(path), systems=["graphc", "numpy", "torch", "jax"], quick=True,
+                       rounds=2)
+    jsonschema.validate(result, SCHEMA)
+    systems = result["cases"][0]["systems"]
+    for name in ("graphc", "numpy", "torch", "jax"):
+        expected = "ok" if name not in HAS or HAS[name] else "not installed"
+        assert systems[name]["status"] == expected, systems[name]
+        if expected == "ok":
+            assert systems[name]["steady"]["median"] > 0
