@@ -144,6 +144,8 @@ def measure_case(target: str, systems: Sequence[str], quick: bool, device: str,
                                     for s in systems}, "label": ""}
         tick("steady state")
         for system in systems:
+            if not quick:
+                tick(f"warm start, {system}")  # (counted whether it runs or not)
             entry = out[system] = dict(measured["systems"].get(system, {"status": "failed"}))
             cold = colds.get(system)
             if entry["status"] != "ok":
@@ -158,7 +160,6 @@ def measure_case(target: str, systems: Sequence[str], quick: bool, device: str,
                     entry["memory"] = _memory(cold)
                 continue
             warm = _start(target, system, dict(base, **caches[system]), options)
-            tick(f"warm start, {system}")
             if warm["status"] != "ok":
                 entry.update(status="failed", reason=warm.get("reason", warm["status"]))
                 continue

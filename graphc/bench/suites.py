@@ -28,6 +28,10 @@ from .case import Case
 __all__ = ["SUITES"]
 
 LR = 0.01
+# A training step's first loss, compared across systems: float32 sums in another order
+# through 18 layers and batch norms move a ResNet-18 loss by about 1e-3 (torch.compile
+# against graphc, measured); a wrong model moves it by far more.
+TRAIN_RTOL, TRAIN_ATOL = 2e-3, 1e-3
 GELU_C = math.sqrt(2 / math.pi)
 
 
@@ -257,7 +261,7 @@ def train_suite(label: str, name: str, numpy_step: Callable | None = None,
         spec = ModelSpec(name, None, None, None, _graphc_loss(name))
         dev = "gpu0" if device == "gpu" else None
         step = train_step(spec, model, inputs, target, lr=LR, device=dev)
-        return Case(step, rtol=1e-3, atol=1e-4, label=label + " (quick: tiny)" * quick)
+        return Case(step, rtol=TRAIN_RTOL, atol=TRAIN_ATOL, label=label + " (quick: tiny)" * quick)
 
     def torch_case(quick: bool = False, device: str = "cpu", compiled: bool = False):
         import torch
@@ -287,18 +291,19 @@ def train_suite(label: str, name: str, numpy_step: Callable | None = None,
             opt.step()
             return loss.detach()
 
-        return Case(step, rtol=1e-3, atol=1e-4, label=label)
+        return Case(step, rtol=TRAIN_RTOL, atol=TRAIN_ATOL, label=label)
 
     suite = SimpleNamespace(label=label, graphc_case=graphc_case, torch_case=torch_case)
     if numpy_step is not None:
         def numpy_case(quick: bool = False):
             model, (x, y) = _graphc_model(name, quick)
-            return Case(numpy_step(model, x, y), rtol=1e-3, atol=1e-4, label=label)
+            return Case(numpy_step(model, x, y), rtol=TRAIN_RTOL, atol=TRAIN_ATOL, label=label)
         suite.numpy_case = numpy_case
     if jax_step is not None:
         def jax_case(quick: bool = False):
             model, (x, y) = _graphc_model(name, quick)
-            return Case(jax_step(model, x, y), rtol=1e-3, atol=1e-4, jit=False, label=label)
+            return Case(jax_step(model, x, y), rtol=TRAIN_RTOL, atol=TRAIN_ATOL, jit=False,
+                        label=label)
         suite.jax_case = jax_case
     return suite
 
