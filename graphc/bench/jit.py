@@ -78,17 +78,22 @@ def jit_step(model: M.Module) -> Callable:
     return step
 
 
-def jax_step(x: np.ndarray, y: np.ndarray) -> Callable[[], object] | None:
-    """A jax.jit MLP step with the same shapes, or None without JAX."""
+def jax_step(x: np.ndarray, y: np.ndarray,
+             weights: list[tuple[np.ndarray, np.ndarray]] | None = None
+             ) -> Callable[[], object] | None:
+    """A jax.jit MLP step with the same shapes (from ``weights``, the layers' (weight
+    (in, out), bias), or random ones), returning each step's loss; None without JAX."""
     try:
         import jax
         import jax.numpy as jnp
     except ImportError:
         return None
-    rng = np.random.default_rng(1)
-    sizes = [784, 512, 512, 10]
-    params = [(jnp.asarray(rng.standard_normal((a, b)) / np.sqrt(a), jnp.float32),
-               jnp.zeros(b, jnp.float32)) for a, b in zip(sizes, sizes[1:])]
+    if weights is None:
+        rng = np.random.default_rng(1)
+        sizes = [784, 512, 512, 10]
+        weights = [(rng.standard_normal((a, b)) / np.sqrt(a), np.zeros(b))
+                   for a, b in zip(sizes, sizes[1:])]
+    params = [(jnp.asarray(w, jnp.float32), jnp.asarray(b, jnp.float32)) for w, b in weights]
 
     def loss_fn(params, x, y):
         h = x
@@ -101,15 +106,15 @@ def jax_step(x: np.ndarray, y: np.ndarray) -> Callable[[], object] | None:
 
     @jax.jit
     def update(params, x, y):
-        grads = jax.grad(loss_fn)(params, x, y)
-        return jax.tree_util.tree_map(lambda p, g: p - LR * g, params, grads)
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        return loss, jax.tree_util.tree_map(lambda p, g: p - LR * g, params, grads)
 
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     state = [params]
 
     def step():
-        state[0] = update(state[0], xj, yj)
-        jax.block_until_ready(state[0])
+        loss, state[0] = update(state[0], xj, yj)
+        return jax.block_until_ready(loss)
 
     return step
 

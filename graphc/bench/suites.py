@@ -334,34 +334,10 @@ def _numpy_lenet(model, x, y):
 
 
 def _jax_mlp(model, x, y):
-    """The MLP step in JAX: ``jax.value_and_grad`` of the loss, SGD, jitted as one."""
-    import jax
-    import jax.numpy as jnp
+    """The MLP step in JAX (graphc/bench/jit.py): value and gradient, SGD, one jit."""
+    from .jit import jax_step
 
-    params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in _dense_weights(model)]
-    xj, yj = jnp.asarray(x), jnp.asarray(y)
-
-    def loss_fn(params, x, y):
-        h = x
-        for i, (w, b) in enumerate(params):
-            h = h @ w + b
-            if i < len(params) - 1:
-                h = jax.nn.relu(h)
-        logp = jax.nn.log_softmax(h, axis=1)
-        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
-
-    @jax.jit
-    def update(params, x, y):
-        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
-        return loss, jax.tree_util.tree_map(lambda p, g: p - LR * g, params, grads)
-
-    state = {"params": params}
-
-    def step():
-        loss, state["params"] = update(state["params"], xj, yj)
-        return loss
-
-    return step
+    return jax_step(x, y, _dense_weights(model))
 
 
 SUITES: dict[str, SimpleNamespace] = {
