@@ -183,6 +183,9 @@ def prepare(system: str, source: Any, quick: bool, device: str) -> Prepared | No
     elif system == "jax":
         import jax
 
+        if device == "gpu" and jax.default_backend() != "gpu":
+            raise RuntimeError(f"JAX runs on {jax.default_backend()} here, not the GPU "
+                               f"(install jax with CUDA to compare it on the GPU)")
         if case.jit:
             fn = jax.jit(fn)
 
