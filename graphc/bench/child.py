@@ -37,6 +37,26 @@ def _set_threads(threads: int, system: str) -> None:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
+def threads_of(system: str) -> int | None:
+    """The thread count ``system`` runs with in this process (None: not readable)."""
+    if system in ("torch", "torch.compile"):
+        import torch
+
+        return torch.get_num_threads()
+    if system == "graphc":
+        import numba
+
+        return numba.get_num_threads()
+    if system == "numpy":
+        try:
+            from threadpoolctl import threadpool_info
+        except ImportError:
+            return None
+        blas = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+        return max(blas, default=None)
+    return None  # JAX: XLA_FLAGS' intra_op_parallelism_threads
+
+
 def graphc_counts() -> dict[str, Any]:
     """The Programs graphc compiled in this process: the step's (the largest) kernel
     count and planned intermediate bytes, and how many Programs there are."""
@@ -147,6 +167,7 @@ def measure(target: str, systems: list[str], quick: bool, device: str, threads: 
             if not same:
                 continue
         ready[system] = prepared.call
+        report[system]["threads"] = threads_of(system)
     label = reference[1].label if reference else ""
     result: dict[str, Any] = {"systems": report, "label": label}
     if ready:

@@ -41,6 +41,7 @@ _SYSTEM = {
         "warm": _START,
         "steady": _STEADY,
         "time_vs_graphc": NUMBER,
+        "threads": {"type": ["integer", "null"]},
         "memory": {"type": "object", "required": ["rss_after_imports", "rss_peak", "case_rss"],
                    "properties": {k: {"type": "integer"} for k in
                                   ("rss_after_imports", "rss_peak", "case_rss")}},

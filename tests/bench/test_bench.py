@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import numba
 import numpy as np
 import pytest
 
@@ -272,3 +273,21 @@ def test_the_documented_user_file_with_every_optional_case(env, tmp_path):
         assert systems[name]["status"] == expected, systems[name]
         if expected == "ok":
             assert systems[name]["steady"]["median"] > 0
+
+
+def test_a_system_not_installed_is_listed_never_faked(agreeing, monkeypatch):
+    """The measurement with JAX's import made to fail here (in this process): listed as
+    "not installed", not run, the others timed as usual."""
+    from graphc.bench import case, child
+
+    _, _, _, path = agreeing
+    path.write_text(AGREEING + "\ndef jax_case():\n    raise AssertionError('called')\n")
+    real = case.installed
+    monkeypatch.setattr(case, "installed", lambda s: s != "jax" and real(s))
+    threads = numba.get_num_threads()  # (this process's own: left as it is)
+    result = child.measure(str(path), ["graphc", "numpy", "jax"], quick=True, device="cpu",
+                           threads=threads, rounds=1, profile=False)
+    assert result["systems"]["jax"] == {"status": "not installed",
+                                        "reason": "jax is not installed"}
+    assert result["systems"]["numpy"]["status"] == "ok"
+    assert result["systems"]["graphc"]["threads"] == threads
