@@ -201,6 +201,13 @@ def benchmark(target: str, *, systems: Sequence[str] | None = None, device: str 
                          f"{', '.join(SYSTEMS)}")
     if device not in ("cpu", "gpu"):
         raise ValueError(f"graphc bench: --device {device!r}; expected cpu or gpu")
+    if device == "gpu":
+        from graphc.backends.cuda_device import gpu_status
+
+        status = gpu_status()
+        if not status.usable:
+            raise ValueError(f"graphc bench: --device gpu, but graphc cannot use a GPU "
+                             f"here: {status.reason}")
     names = targets(target)
     if target.endswith(".py"):
         target = os.path.abspath(target)

@@ -245,6 +245,11 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     assert "defines no graphc_case()" in capsys.readouterr().err
     assert main(["bench", "softmax", "--systems", "graphc,tensorflow"]) == 2
     assert "unknown systems ['tensorflow']" in capsys.readouterr().err
+    from graphc.backends.cuda_device import gpu_status
+
+    if not gpu_status().usable:
+        assert main(["bench", "softmax", "--device", "gpu"]) == 2
+        assert "graphc cannot use a GPU here: " + gpu_status().reason in capsys.readouterr().err
 
 
 def test_help_exits_0_without_running_anything():
