@@ -24,9 +24,10 @@ VIEWS = "views and constants"
 
 
 @contextlib.contextmanager
-def step_clock(seconds: dict[str, float], counts: dict[str, int]) -> Iterator[None]:
-    """While installed, every Program step's wall time is added to ``seconds`` under its
-    name (and counted in ``counts``)."""
+def step_clock(record: Callable[[str, float], None]) -> Iterator[None]:
+    """While installed, every Program step is timed alone and reported as
+    ``record(name, seconds)``: a kernel step by its kind and model part (``"loop
+    layer1.conv1: conv2d"``), views and constants as :data:`VIEWS`."""
     original = program.Program.run_steps
 
     def run_steps(prog, vals):
@@ -36,10 +37,8 @@ def step_clock(seconds: dict[str, float], counts: dict[str, int]) -> Iterator[No
             step.run(vals)
             elapsed = time.perf_counter() - t0
             kind_part = labels.get(i)
-            name = f"{kind_part[0]} {kind_part[1]}" if kind_part else (
-                VIEWS if step.name.startswith(("view", "const")) else step.name)
-            seconds[name] = seconds.get(name, 0.0) + elapsed
-            counts[name] = counts.get(name, 0) + 1
+            record(f"{kind_part[0]} {kind_part[1]}" if kind_part else (
+                VIEWS if step.name.startswith(("view", "const")) else step.name), elapsed)
 
     program.Program.run_steps = run_steps
     try:
@@ -56,8 +55,13 @@ def profile_calls(call: Callable[[], object], calls: int = 20,
     them."""
     seconds: dict[str, float] = {}
     counts: dict[str, int] = {}
+
+    def record(name: str, elapsed: float) -> None:
+        seconds[name] = seconds.get(name, 0.0) + elapsed
+        counts[name] = counts.get(name, 0) + 1
+
     wall = 0.0
-    with step_clock(seconds, counts):
+    with step_clock(record):
         for _ in range(calls):
             t0 = time.perf_counter()
             call()
