@@ -147,17 +147,16 @@ def process_wall_times(script: str) -> tuple[float, float, float]:
     the caches the cold run left. The baseline is a bare numba program loading one
     cached parallel kernel: what any numba-based program pays at start-up.
     """
-    import subprocess
     import sys
     import tempfile
+
+    from .runner import run_process
 
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, GRAPHC_CACHE_DIR=cache, NUMBA_CACHE_DIR=cache)
 
         def wall(*args: str) -> float:
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, *args], env=env, check=True)
-            return time.perf_counter() - t0
+            return run_process([sys.executable, *args], env)[1]
 
         bare_path = os.path.join(cache, "bare_kernel.py")
         with open(bare_path, "w") as f:

@@ -47,6 +47,41 @@ class ChildFailed(RuntimeError):
     """A child process exited with an error or never announced its first result."""
 
 
+def run_process(command: Sequence[str], env: dict[str, str], timeout: float = 1800,
+                what: str = "") -> tuple[float | None, float]:
+    """Run ``command`` under ``env`` (with :data:`T0_VARIABLE` set); ``(first_result,
+    wall)``: seconds from its start to its ``first_result`` line (None if it printed
+    none) and to its exit. Raises :class:`ChildFailed` with the end of its stderr when
+    it fails or runs past ``timeout`` seconds.
+
+    >>> first, wall = run_process([sys.executable, "-c", "print('first_result 1')"],
+    ...                           dict(os.environ))
+    >>> 0 < first <= wall
+    True
+    """
+    with tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        child_env = dict(env, **{T0_VARIABLE: repr(time.time())})
+        process = subprocess.Popen(list(command), env=child_env, stdout=subprocess.PIPE,
+                                   stderr=err, text=True)
+        first = None
+        try:
+            for line in process.stdout:
+                if first is None and line.startswith(MARKER):
+                    first = time.perf_counter() - t0
+            code = process.wait(max(1.0, timeout - (time.perf_counter() - t0)))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            code = "a timeout"
+        wall = time.perf_counter() - t0
+        if code != 0:
+            err.seek(0)
+            raise ChildFailed(f"{what or command[-1]} failed with {code}:\n"
+                              f"{err.read()[-4000:]}")
+    return first, wall
+
+
 def run_child(module: str, args: Sequence[str], env: dict[str, str],
               timeout: float = 1800, what: str = "") -> dict[str, Any]:
     """Run ``python -m module *args --out FILE`` under ``env``; its JSON result, with
@@ -58,27 +93,10 @@ def run_child(module: str, args: Sequence[str], env: dict[str, str],
     """
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.json")
-        command = [sys.executable, "-m", module, *args, "--out", out]
-        with open(os.path.join(tmp, "stderr"), "w+") as err:
-            t0 = time.perf_counter()
-            child_env = dict(env, **{T0_VARIABLE: repr(time.time())})
-            process = subprocess.Popen(command, env=child_env, stdout=subprocess.PIPE,
-                                       stderr=err, text=True)
-            first = None
-            try:
-                for line in process.stdout:
-                    if first is None and line.startswith(MARKER):
-                        first = time.perf_counter() - t0
-                code = process.wait(max(1.0, timeout - (time.perf_counter() - t0)))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                code = "a timeout"
-            wall = time.perf_counter() - t0
-            if code != 0 or not os.path.exists(out):
-                err.seek(0)
-                raise ChildFailed(f"{what or module} failed with {code}:\n"
-                                  f"{err.read()[-4000:]}")
+        first, wall = run_process([sys.executable, "-m", module, *args, "--out", out], env,
+                                  timeout, what or module)
+        if not os.path.exists(out):
+            raise ChildFailed(f"{what or module} wrote no result")
         result = json.loads(Path(out).read_text())
     result.update(first_result_wall=first, process_wall=wall)
     return result
