@@ -4,8 +4,9 @@
   program starts: import, build the case, the first call (announced to the parent, who
   times process start to it), a few more calls, and the resident memory: after the
   imports, and at the peak;
-- ``--phase measure``: every system of the case in one process: each one's first call
-  checked against graphc's result, then the agreeing ones timed in interleaved rounds
+- ``--phase measure``: every system of the case in one process: graphc's first call
+  (announced: on empty caches, a ``--quick`` run's cold start), each other system's
+  first call checked against graphc's result, then the agreeing ones timed in interleaved rounds
   (:func:`graphc.bench.harness.interleaved_rounds`), graphc's Program counted and, with
   ``--profile``, its steps timed one by one (:mod:`graphc.bench.profile`).
 
@@ -135,10 +136,16 @@ def measure(target: str, systems: list[str], quick: bool, device: str, threads: 
     from .case import prepare as prepare_case
     from .harness import calibrate, interleaved_rounds
 
+    until_main = since_start()
+    t = time.perf_counter()
+    __import__("graphc")
+    imports = time.perf_counter() - t
+    rss_imports = rss_bytes()
     source = load_source(target)
     report: dict[str, dict[str, Any]] = {}
     ready = {}
     reference = None
+    result: dict[str, Any] = {}
     for system in systems:
         if not installed(system):
             report[system] = {"status": "not installed",
@@ -146,15 +153,28 @@ def measure(target: str, systems: list[str], quick: bool, device: str, threads: 
             continue
         try:
             _set_threads(threads, system)
+            t = time.perf_counter()
             prepared = prepare_case(system, source, quick, device)
             if prepared is None:
                 report[system] = {"status": "not provided"}
                 continue
+            build = time.perf_counter() - t
+            t = time.perf_counter()
             outputs = to_numpy(prepared.call())
+            first = time.perf_counter() - t
         except Exception as err:  # a system that fails is reported, the others go on
             report[system] = {"status": "failed", "reason": _failure(err)}
             continue
         if system == "graphc":
+            # graphc goes first: in a --quick run, on empty caches, this is its cold
+            # start (the parent times the process to this line).
+            announce(first)
+            rss = rss_bytes()
+            result["graphc_start"] = {
+                "status": "ok", "seconds": {"until_main": until_main, "imports": imports,
+                                            "build": build, "first_call": first},
+                "calls": [], "rss_after_imports": rss_imports["peak"],
+                "rss_peak": rss["peak"], "case_rss": rss["peak"] - rss_imports["peak"]}
             reference = (outputs, prepared.case)
             report[system] = {"status": "ok", "check": "the reference"}
         elif reference is None:
@@ -168,8 +188,7 @@ def measure(target: str, systems: list[str], quick: bool, device: str, threads: 
                 continue
         ready[system] = prepared.call
         report[system]["threads"] = threads_of(system)
-    label = reference[1].label if reference else ""
-    result: dict[str, Any] = {"systems": report, "label": label}
+    result.update(systems=report, label=reference[1].label if reference else "")
     if ready:
         repeat = calibrate(ready, target=0.05 if quick else 0.25, most=50 if quick else 200)
         r = interleaved_rounds(ready, rounds=rounds, repeat=repeat, warmup=1,
