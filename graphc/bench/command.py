@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     bench.add_argument("--quick", action="store_true",
                        help="small sizes, 3 rounds, graphc's cold start alone, no "
-                            "torch.compile unless --systems names it (all: ~3 minutes)")
+                            "torch.compile unless --systems names it (all: 3-4 minutes)")
     bench.add_argument("--systems", default=None,
                        help=f"comma-separated (default: {','.join(SYSTEMS)}; with --quick "
                             f"all but torch.compile)")
