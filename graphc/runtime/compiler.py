@@ -38,11 +38,16 @@ from .progress import CompileProgress
 
 # Programs kept in memory, least recently used evicted first (with their buffers).
 MAX_PROGRAMS = 256
-# A graph seen for the first time whose values are all this small, made only of ops a
-# kernel computes with their reference's bits (graphc/ops/exact.py), runs in the
-# interpreter: compiling it would cost more than it saves unless it recurs, and its
-# later, compiled realizations give the same bits. Any other graph compiles at once.
+# A graph whose values are all this small, made only of ops a kernel computes with their
+# reference's bits (graphc/ops/exact.py), runs in the interpreter at its first sighting,
+# and at later ones while the nodes interpreted under its structure stay within
+# INTERPRET_BUDGET: compiling it (0.3 s and more) would cost more than interpreting it
+# (10-30 us a node) unless it recurs often, and its compiled realizations give the same
+# bits. docs/getting-started.md's loop, `s = s * 0.5 + 1`, realizes chains of 3,000
+# scalar nodes a few times: interpreted, not compiled twice. Any other graph compiles
+# at once.
 TINY_ELEMENTS = 4096
+INTERPRET_BUDGET = 16384
 
 _programs: OrderedDict = OrderedDict()
 _sightings: dict = {}
@@ -391,10 +396,10 @@ def execute_on_one_device(roots: list[Node], memo: set[int], order: list[Node] |
     runnable: Compiled | Interpreted | None = \
         _cached(key) if backend() == "compiled" else None
     if runnable is None and target.device == "cpu":
-        seen = _sightings.get(key, 0)
-        if seen < 1 and _is_tiny(order):
+        seen = _sightings.get(key, 0)  # nodes interpreted under this structure so far
+        if (seen == 0 or seen + len(order) <= INTERPRET_BUDGET) and _is_tiny(order):
             with _cache_lock:
-                _sightings[key] = seen + 1
+                _sightings[key] = seen + len(order)
                 if len(_sightings) > 4 * MAX_PROGRAMS:
                     _sightings.clear()
             stats["interpreted"] += 1
