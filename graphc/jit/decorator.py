@@ -3,7 +3,7 @@
 JAX's semantics: Tensor and NumPy-array arguments (also inside tuples, lists and dicts)
 are inputs; every other argument is static and part of the signature, as are the
 shapes, dtypes and devices of the inputs. The first call with a new signature runs the
-Python body on placeholders (see :mod:`graphc.jit.trace`), compiles one Program for
+Python body on placeholders (see :mod:`graphc.jit.capture`), compiles one Program for
 everything it did (forward, GradManager backward, optimizer steps, state updates) and
 runs it; later calls only run the Program.
 
@@ -35,10 +35,10 @@ import numpy as np
 from .. import lazy
 from ..tensor import Tensor
 from . import tree as trees
+from .capture import Traced, arrays_of, path_difference, trace_call, wrap_outputs
 from .errors import TraceError
 from .function import CompiledFunction
 from .state import StateChanged
-from .trace import Traced, arrays_of, trace_call, wrap_outputs
 
 # Traced signatures kept per function (least recently traced dropped first).
 MAX_SIGNATURES = 64
@@ -271,25 +271,10 @@ def _static_key(value: Any, leaves: list, pins: list | None) -> Any:
 
 def _compare(name: str, traced: Traced, again: Traced) -> None:
     """TraceError at the first op where a checked call differs from the trace."""
-    for i, (want, got) in enumerate(zip(traced.ops, again.ops)):
-        if want != got:
-            raise TraceError(
-                f"{name}: the Python body took a different path than when it was traced: "
-                f"op {i} was {_op(want)} built at {traced.locations[i].location}, now "
-                f"{_op(got)} built at {again.locations[i].location}")
-    if len(traced.ops) != len(again.ops):
-        n = min(len(traced.ops), len(again.ops))
-        longer, which = (traced, "the trace") if len(traced.ops) > n else (again, "this call")
-        raise TraceError(
-            f"{name}: the Python body took a different path than when it was traced: it built "
-            f"{len(again.ops)} ops where the trace built {len(traced.ops)}; {which} goes on "
-            f"with {_op(longer.ops[n])} built at {longer.locations[n].location}")
-
-
-def _op(entry: tuple) -> str:
-    op, attrs, type = entry
-    extra = f" {attrs!r}" if len(attrs) else ""
-    return f"{op}{extra} -> {type}"
+    why = path_difference((traced.ops, traced.locations), (again.ops, again.locations))
+    if why is not None:
+        raise TraceError(f"{name}: the Python body took a different path than when it was "
+                         f"traced: {why}")
 
 
 def jit(fn: Callable | None = None, *, check: bool = False, name: str | None = None) -> Any:
