@@ -59,17 +59,32 @@ def optimizer_fingerprint(opt: Any) -> tuple:
 
 
 class Trace:
-    """The hooks of one trace; see the module docstring."""
+    """The hooks of one trace; see the module docstring. ``expected``: the trace of an
+    earlier call that this one must repeat op for op (``jit(check=True)``)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, expected: Traced | None = None) -> None:
         self.name = name
-        self.start_uid = const_node(0.5, np.float32, "cpux").uid  # nodes after: traced
+        self.expected = expected
+        self.start_uid = _next_uid()  # nodes built after: traced
         self.data: dict[int, tuple[weakref.ref, Node]] = {}
         self.grads: dict[int, tuple[weakref.ref, Tensor | None]] = {}
         self.optimizers: list[tuple[Any, tuple]] = []
         self.scalars: list[Any] = []  # optimizer hyper-parameter scalars made while tracing
         self.ops: list[Node] = []
         self.inputs: list[tuple[Node, Any]] = []  # (placeholder, the argument it stands for)
+        self.reads: list = []  # values read while tracing (graphc.jit.trace's guards)
+        self.excluded = 0  # exclude_from_trace blocks open now: their ops are not recorded
+        self.excludes = False  # whether the body had one
+        self._recording: list | None = None
+
+    def begin(self, inputs: list[tuple[Node, Any]]) -> None:
+        """The trace starts now, on these (placeholder, argument) pairs."""
+        self.inputs = inputs
+        self.start_uid = _next_uid()
+
+    def argument(self, placeholder: Tensor) -> Tensor:
+        """What the body gets for an argument's placeholder."""
+        return placeholder
 
     # -- hooks ----------------------------------------------------------------------
     def defer_realize(self, pending: list[Node], frame: Any) -> None:
@@ -105,9 +120,37 @@ class Trace:
         st = current()
         st.trace_ops = self.outer_ops
         _remove(st.traces, self)
+        if exc[0] is None and self.expected is not None:
+            why = path_difference((self.expected.ops, self.expected.locations),
+                                  op_records(self.ops))
+            if why is not None:
+                raise TraceError(self.path_changed(why))
+
+    def path_changed(self, why: str) -> str:
+        """The message when a checked call's op sequence departs from the trace's."""
+        return (f"{self.name}: the Python body took a different path than when it was "
+                f"traced: {why}")
+
+    def begin_excluded(self) -> None:
+        """``exclude_from_trace``: the ops built until :meth:`end_excluded` are not
+        recorded (they are still part of the traced graph)."""
+        self.excluded += 1
+        self.excludes = True
+        if self.excluded == 1:
+            st = current()
+            self._recording, st.trace_ops = st.trace_ops, None
+
+    def end_excluded(self) -> None:
+        self.excluded -= 1
+        if self.excluded == 0:
+            current().trace_ops = self._recording
 
     def traced(self, node: Node) -> bool:
         return node.uid >= self.start_uid
+
+
+def _next_uid() -> int:
+    return const_node(0.5, np.float32, "cpux").uid  # (a scalar leaf: a fresh node)
 
 
 def _remove(hooks: list, item: Any) -> None:
@@ -220,6 +263,8 @@ class Traced:
         self.function = function
         self.entry = function._current()
         self.ops, self.locations = op_records(trace.ops)
+        self.reads = trace.reads
+        self.excludes = trace.excludes
         self.result = result
         self.guards = guards
         self.grad_guards = grad_guards
@@ -269,17 +314,18 @@ def _op(entry: tuple) -> str:
 
 def trace_call(fn: Callable, name: str, tree: tuple, leaves: list,
                leaf_names: list[str], trace: Trace | None = None,
-               constants: bool = False) -> Traced:
+               constants: bool = False, check_only: bool = False) -> Traced | None:
     """Trace ``fn`` on the arguments ``tree`` (an ``(args, kwargs)`` tree over ``leaves``)
     with its tensor leaves as placeholders, compile it, and run it once (the traced
     call). ``trace`` is the hooks object to trace with (default: a :class:`Trace`);
     ``constants``: tensors the function reads but does not update are captured as
-    constants (their values now), not bound as state read on every call."""
+    constants (their values now), not bound as state read on every call.
+    ``check_only``: only run the body (the hooks check it), put state back, return None."""
     realize_pending_state()
     placeholders = make_inputs(leaves, leaf_names)
-    targs, tkwargs = trees.unflatten(tree, placeholders)
     trace = Trace(name) if trace is None else trace
-    trace.inputs = [(p._node, leaf) for p, leaf in zip(placeholders, leaves)]
+    targs, tkwargs = trees.unflatten(tree, [trace.argument(p) for p in placeholders])
+    trace.begin([(p._node, leaf) for p, leaf in zip(placeholders, leaves)])
     try:
         with trace:
             result = fn(*targs, **tkwargs)
@@ -287,6 +333,9 @@ def trace_call(fn: Callable, name: str, tree: tuple, leaves: list,
         _restore(trace)
         raise
     del targs, tkwargs
+    if check_only:
+        _restore(trace)
+        return None
     out_leaves: list = []
     out_tree = trees.flatten(result, out_leaves, [], "output")
     for leaf in out_leaves:
