@@ -70,9 +70,12 @@ class trace(JitFunction):  # noqa: N801  (MegEngine's name)
 
     Use it as ``@trace``, ``@trace(symbolic=True)`` or ``trace(fn, ...)``, and call it as
     the function. See the module docstring, and docs/define-then-run.md for the costs.
-    Keywords of MegEngine that tune its own graph runtime (``opt_level``,
-    ``graph_opt_config``, ``symbolic_shape``) are accepted and change nothing here;
-    those naming a feature graphc does not have are refused.
+    ``without_host=True`` runs the body on the first call only (later calls run the
+    Program, as ``symbolic=True`` does). Keywords of MegEngine that tune its own graph
+    runtime (``opt_level``, ``graph_opt_config``, ``symbolic_shape``, ``imperative``)
+    are accepted and change nothing here; those naming a feature graphc does not have
+    (``record_only``, ``sublinear_memory_config``, ``dtr_config``, ``profiling``) raise
+    NotImplementedError.
 
     >>> import graphc
     >>> @trace(symbolic=True)
@@ -95,7 +98,7 @@ class trace(JitFunction):  # noqa: N801  (MegEngine's name)
                  imperative: bool = False) -> None:
         refused = {"record_only": record_only, "sublinear_memory_config":
                    sublinear_memory_config is not None, "dtr_config": dtr_config is not None,
-                   "profiling": profiling, "imperative": imperative}
+                   "profiling": profiling}
         for key, asked in refused.items():
             if asked:
                 raise NotImplementedError(
@@ -210,7 +213,6 @@ _WHY_REFUSED = {
                                "(sublinear memory) mode",
     "dtr_config": "graphc has no dynamic tensor rematerialisation",
     "profiling": "see graphc.explain and the function's .stats for what runs and its cost",
-    "imperative": "graphc's eager mode is the function called untraced",
 }
 
 

@@ -132,6 +132,36 @@ def test_a_read_value_that_changes_raises_before_anything_runs():
     np.testing.assert_array_equal(w.numpy(), [3., 3.])  # the failed call changed nothing
 
 
+def test_a_read_the_first_call_did_not_make_raises():
+    read = [True]
+
+    @trace
+    def f(x):
+        if read[0]:
+            x.numpy()
+        return x + 1
+
+    f(graphc.tensor([1.]))
+    read[0] = False
+    with pytest.raises(TraceError, match=r"^trace error because \S*f read 0 value\(s\) where "
+                                         r"its first call read 1 \(the first call read one "
+                                         r"with \.numpy\(\) at test_tracing\.py:\d+\)"):
+        f(graphc.tensor([1.]))
+
+
+def test_without_host_runs_the_body_on_the_first_call_only():
+    runs = []
+
+    @trace(without_host=True)
+    def f(x):
+        runs.append(x.sum().item())  # a read: allowed, as in any non-symbolic trace
+        return x * 2
+
+    for v in (1., 2., 3.):
+        np.testing.assert_array_equal(f(graphc.tensor([v])).numpy(), [2 * v])
+    assert runs == [1.]
+
+
 def test_symbolic_traces_refuse_reads():
     @trace(symbolic=True)
     def f(x):
