@@ -17,11 +17,13 @@ Tensor method that asked finds it), then forgotten: the traced graph computes it
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import lazy
 from ..ir import Node, is_frontier
 from ..ir.state import current
 from ..ir.values import forget, record
@@ -51,6 +53,7 @@ class GuardedTrace(Trace):
         super().__init__(name, expected)
         self.symbolic = symbolic
         self._shown: list[Node] = []  # nodes whose read value is in the value table
+        self._holders: list[weakref.ref] = []  # live Tensors holding them
         self._values: dict[int, Node] | None = None  # placeholder uid → its argument
 
     def argument(self, placeholder: Tensor) -> Tensor:
@@ -64,6 +67,11 @@ class GuardedTrace(Trace):
             super().defer_realize(pending, frame)  # defers, or refuses the read
             return
         values = self._evaluate(pending)
+        uids = {n.uid for n in pending}
+        # While its value is shown, a Tensor holding one of these nodes looks realized
+        # and leaves the live registry when it is swept: it is tracked again at the end.
+        self._holders += [ref for ref in current().live.values()
+                          if (t := ref()) is not None and t._node.uid in uids]
         for node, value in zip(pending, values):
             record(node, value)
             self._shown.append(node)
@@ -104,7 +112,11 @@ class GuardedTrace(Trace):
     def __exit__(self, *exc: object) -> None:
         for node in self._shown:
             forget(node)
+        for ref in self._holders:
+            if (t := ref()) is not None:
+                lazy.track(t)
         self._shown.clear()
+        self._holders.clear()
         super().__exit__(*exc)
         if exc[0] is None and self.expected is not None and \
                 len(self.reads) != len(self.expected.reads):

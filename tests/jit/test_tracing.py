@@ -81,6 +81,32 @@ def test_a_traced_training_step_matches_numpy_and_the_untraced_step(backend, sym
         np.testing.assert_allclose(logged, want_losses, rtol=1e-5)
 
 
+def test_a_read_tensor_stored_outside_the_function_gets_each_calls_value():
+    # loss = (w·x - 1)², SGD lr 0.1 from w = (1, 2), x = (1, 1): 4, 1.44, 0.5184 (by hand)
+    w = graphc.Parameter([1., 2.])
+    gm = GradManager().attach([w])
+    opt = optim.SGD([w], lr=0.1)
+    holder, logged = {}, []
+
+    @trace
+    def step(x):
+        with gm:
+            loss = ((w * x).sum() - 1) ** 2
+            gm.backward(loss)
+        with exclude_from_trace():
+            logged.append(loss.item())
+        opt.step().clear_grad()  # (lists the live tensors: the read one must stay listed)
+        holder["loss"] = loss
+        return x + 0
+
+    stored = []
+    for _ in range(3):
+        step(graphc.tensor([1., 1.]))
+        stored.append(holder["loss"].item())
+    np.testing.assert_allclose(stored, [4., 1.44, 0.5184], rtol=1e-6)
+    np.testing.assert_allclose(logged, stored, rtol=1e-6)
+
+
 def test_decorator_and_class_forms():
     @trace
     def a(x):
