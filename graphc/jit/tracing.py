@@ -57,7 +57,7 @@ from .reads import GuardedTrace
 class DumpResult(NamedTuple):
     """What :meth:`trace.dump` wrote (MegEngine's ``CompGraphDumpResult`` fields)."""
 
-    nr_opr: int  # nodes of the dumped graph (inputs and constants included)
+    nr_opr: int  # nodes of the graph: inputs, constants and ops (not no-op identities)
     tot_bytes: int  # size of the file
     tensor_value_bytes: int  # bytes of the constants and state saved in it
     inputs: list[str]
@@ -252,8 +252,8 @@ def _result(fn: CompiledFunction, size: int) -> DumpResult:
     saved = sum(np.asarray(n.buffer).nbytes for n in nodes
                 if n.buffer is not None and n.op == "buffer" and n.uid not in c.draws)
     params = [ref.name or f"v{i}" for i, (ref, _) in enumerate(c.writes)]
-    return DumpResult(len(nodes), size, saved, fn.input_names, fn.output_names[:len(c.outputs)],
-                      params)
+    return DumpResult(sum(n.op != "identity" for n in nodes), size, saved, fn.input_names,
+                      fn.output_names[:len(c.outputs)], params)
 
 
 @contextlib.contextmanager
