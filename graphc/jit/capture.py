@@ -5,10 +5,13 @@ While a :class:`Trace` is active (``graphc.lazy.tracing``):
 - realization computes nothing. ``optimizer.step()``, ``graphc.realize`` and automatic
   realization just leave their nodes pending, so they become part of the one traced
   Program; a call that needs a *value* (``.numpy()``, ``.item()``, ``bool(t)``,
-  boolean-mask indexing) raises :class:`TraceError` saying why;
+  boolean-mask indexing) raises :class:`TraceError` saying why (``graphc.jit.trace``'s
+  hooks, :class:`graphc.jit.reads.GuardedTrace`, answer it instead);
 - every mutation through ``graphc.lazy.rebind`` and every ``.grad`` change is recorded:
   the new values become outputs of the Program, written back after each call;
-- every op built is recorded, so ``jit(check=True)`` can compare later calls with it;
+- every op built is recorded, so ``jit(check=True)`` can compare later calls with it
+  (a trace made with ``expected`` raises at its end when they differ), except inside
+  ``exclude_from_trace`` blocks (:meth:`Trace.begin_excluded`);
 - ``optimizer.step()`` reports its optimizer. Its hyper-parameter scalars become bound
   state read from the parameter groups on every call (a new learning rate needs no
   retrace); what shapes its graph (a hyper-parameter turned from zero to non-zero,
