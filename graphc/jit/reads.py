@@ -76,9 +76,11 @@ class GuardedTrace(Trace):
             record(node, value)
             self._shown.append(node)
         if not self.excluded:
-            where, _ = user_where(frame)
+            where, indexing = user_where(frame)
+            how = "a boolean mask or tensor index" if indexing and method in \
+                ("numpy", "__index__", "_value") else shown(method)
             for value in values:
-                self._guard(Read(np.array(to_host(value)), shown(method), where))
+                self._guard(Read(np.array(to_host(value)), how, where))
 
     def _evaluate(self, nodes: list[Node]) -> list[Any]:
         """The values of ``nodes`` for this call's arguments."""

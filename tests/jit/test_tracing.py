@@ -188,6 +188,19 @@ def test_without_host_runs_the_body_on_the_first_call_only():
     assert runs == [1.]
 
 
+def test_boolean_mask_indexing_is_guarded_by_its_mask():
+    @trace
+    def f(x):
+        return x[x > 0] * 2
+
+    np.testing.assert_array_equal(f(graphc.tensor([1., -1., 2.])).numpy(), [2., 4.])
+    np.testing.assert_array_equal(f(graphc.tensor([3., -5., 4.])).numpy(), [6., 8.])
+    with pytest.raises(TraceError, match=r"read with a boolean mask or tensor index at "
+                                         r"test_tracing\.py:\d+ changed: the first call read "
+                                         r"\[True, False, True\], this call \[False, True, True\]"):
+        f(graphc.tensor([-3., 5., 4.]))
+
+
 def test_symbolic_traces_refuse_reads():
     @trace(symbolic=True)
     def f(x):
