@@ -224,13 +224,16 @@ class pretrained:  # noqa: N801  (MegEngine's name: used as @hub.pretrained(url)
 
         @functools.wraps(func)
         def pretrained_model_func(pretrained: bool = False, **kwargs: Any) -> Any:
+            # The weights first: a refused or missing file fails before a large model
+            # is built and initialised for nothing.
+            weights = load_serialized_obj_from_url(url) if pretrained else None
             model = func(**kwargs)
             if pretrained:
                 if not callable(getattr(model, "load_state_dict", None)):
                     raise TypeError(f"hub.pretrained: {func.__name__} returned a "
                                     f"{type(model).__name__}, which has no load_state_dict "
                                     f"to load the weights of {url} into")
-                model.load_state_dict(load_serialized_obj_from_url(url))
+                model.load_state_dict(weights)
             return model
 
         pretrained_model_func.url = url  # type: ignore[attr-defined]

@@ -212,6 +212,19 @@ def test_server_down_names_the_url_and_where_to_put_the_file(cache):
     assert str(cache / "hub" / "weights") in message
 
 
+def test_weights_are_fetched_before_the_model_is_built(cache):
+    built = []
+
+    @hub.pretrained(f"http://127.0.0.1:{_closed_port()}/big.npz")
+    def big():
+        built.append(True)
+        return M.Linear(2, 2)
+
+    with pytest.raises(hub.DownloadError):
+        big(pretrained=True)
+    assert built == []
+
+
 def test_shape_mismatch_surfaces_from_load_state_dict(server, cache):
     root, base = server
     graphc.save(_state(), root / "mlp.npz")
@@ -226,10 +239,13 @@ def test_only_http_urls_are_fetched(cache, tmp_path):
         hub.load_serialized_obj_from_url(Path(target).as_uri())
 
 
-def test_a_factory_that_returns_no_module_is_named():
+def test_a_factory_that_returns_no_module_is_named(cache):
     @hub.pretrained("https://example.invalid/x.npz")
     def numbers():
         return [1, 2]
+
+    hub.cached_path(numbers.url).parent.mkdir(parents=True)
+    graphc.save(_state(), hub.cached_path(numbers.url))
 
     with pytest.raises(TypeError, match="numbers returned a list, which has no "
                                         "load_state_dict"):
