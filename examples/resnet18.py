@@ -32,4 +32,4 @@ if __name__ == "__main__":
 
     mge.random.seed(0)
     (images,), labels = image_batch(4, shape=(3, 32, 32), classes=10)
-    report("resnet18", train(resnet18(num_classes=10), (images,), labels))
+    report("resnet18", train(resnet18(num_classes=10), (images,), labels, lr=0.01))

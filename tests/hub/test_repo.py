@@ -127,3 +127,23 @@ def test_errors_in_hubconf_propagate(repo):
     (repo / "hubconf.py").write_text("raise KeyError('from hubconf')\n")
     with pytest.raises(KeyError, match="from hubconf"):
         hub.list(repo)
+
+
+def test_load_with_pretrained_downloads_the_entry_weights(tmp_path, server, cache):
+    root, base = server
+    weights = {"fc.weight": np.array([[1.0, -1.0, 2.0]], np.float32),
+               "fc.bias": np.array([0.5], np.float32)}
+    graphc.save(weights, root / "tiny.npz")
+    folder = tmp_path / "served_repo"
+    folder.mkdir()
+    (folder / "tinynet.py").write_text(TINYNET)
+    (folder / "hubconf.py").write_text(HUBCONF.replace(
+        "https://example.invalid/never-fetched.npz", f"{base}/tiny.npz"))
+    try:
+        model = hub.load(folder, "tiny_pretrained", pretrained=True)
+    finally:
+        sys.modules.pop("tinynet", None)
+    x = np.array([[1.0, 2.0, 3.0]], np.float32)
+    np.testing.assert_allclose(model(graphc.tensor(x)).numpy(),
+                               x @ weights["fc.weight"].T + weights["fc.bias"], rtol=1e-6)
+    assert hub.cached_path(f"{base}/tiny.npz").exists()

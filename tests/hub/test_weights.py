@@ -3,13 +3,11 @@ good weights, a corrupt file, a pickled file, a missing file and a server that i
 
 from __future__ import annotations
 
-import functools
-import http.server
 import io
 import os
 import pickle
 import socket
-import threading
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -19,41 +17,6 @@ import pytest
 import graphc
 import graphc.hub as hub
 import graphc.module as M
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    requests: list[str] = []
-
-    def do_GET(self):  # noqa: N802  (http.server's name)
-        type(self).requests.append(self.path)
-        super().do_GET()
-
-    def log_message(self, *args):  # keep the test output clean
-        pass
-
-
-@pytest.fixture
-def server(tmp_path):
-    """An HTTP server on 127.0.0.1 serving ``tmp_path / "www"`` from a thread."""
-    root = tmp_path / "www"
-    root.mkdir()
-    _Quiet.requests = []
-    handler = functools.partial(_Quiet, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(folder))
-    return folder
 
 
 def _state(seed: int = 0) -> dict[str, np.ndarray]:
@@ -78,7 +41,7 @@ def _factory(url):
     return mlp
 
 
-def test_pretrained_downloads_once_loads_the_weights_and_caches_them(server, cache):
+def test_pretrained_downloads_once_loads_the_weights_and_caches_them(server, cache, served):
     root, base = server
     state = _state()
     graphc.save(state, root / "mlp.npz")
@@ -96,16 +59,16 @@ def test_pretrained_downloads_once_loads_the_weights_and_caches_them(server, cac
     (root / "mlp.npz").unlink()  # the second call reads the cache, not the server
     again = mlp(pretrained=True)
     np.testing.assert_array_equal(again[0].weight.numpy(), state["0.weight"])
-    assert len(_Quiet.requests) == 1
+    assert len(served) == 1
 
 
-def test_without_pretrained_nothing_is_fetched_and_kwargs_reach_the_factory(server, cache):
+def test_without_pretrained_nothing_is_fetched_and_kwargs_reach_the_factory(server, cache, served):
     _, base = server
     mlp = _factory(f"{base}/absent.npz")
     model = mlp(hidden=7)
     assert model[0].weight.shape == (7, 3)
     assert mlp.__name__ == "mlp" and mlp.__doc__ == "A 3-4-2 perceptron."
-    assert _Quiet.requests == [] and not cache.exists()
+    assert served == [] and not cache.exists()
 
 
 def test_model_dir_overrides_the_cache(server, cache, tmp_path):
@@ -160,16 +123,16 @@ def test_pytorch_style_zip_with_a_pickle_inside_is_refused(server, cache):
 
 
 @pytest.mark.parametrize("name", ["resnet18_naiveaug_70312_78a63ca6.pkl", "net.mge"])
-def test_megengine_pickle_urls_are_refused_before_downloading(server, cache, name):
+def test_megengine_pickle_urls_are_refused_before_downloading(server, cache, served, name):
     _, base = server
     url = f"{base}/{name}"
     with pytest.raises(ValueError, match="graphc never unpickles") as err:
         _factory(url)(pretrained=True)
     assert str(hub.cached_path(url)) in str(err.value)  # where a converted file goes
-    assert _Quiet.requests == []
+    assert served == []
 
 
-def test_converted_weights_put_by_hand_at_the_named_path_load(server, cache):
+def test_converted_weights_put_by_hand_at_the_named_path_load(server, cache, served):
     _, base = server
     url = f"{base}/resnet_tiny.pkl"  # a MegEngine URL, served by nobody
     path = hub.cached_path(url)
@@ -177,7 +140,7 @@ def test_converted_weights_put_by_hand_at_the_named_path_load(server, cache):
     graphc.save(_state(3), path)
     model = _factory(url)(pretrained=True)
     np.testing.assert_array_equal(model[2].weight.numpy(), _state(3)["2.weight"])
-    assert _Quiet.requests == []
+    assert served == []
 
 
 def test_a_pickle_put_at_the_cache_path_is_refused(cache):
@@ -187,6 +150,34 @@ def test_a_pickle_put_at_the_cache_path_is_refused(cache):
     path.write_bytes(pickle.dumps({"w": 1}, protocol=2))
     with pytest.raises(hub.PickleRefused, match="which is a pickle"):
         hub.load_serialized_obj_from_url(url)
+
+
+def test_a_file_declaring_more_than_the_load_limit_is_not_read(server, cache):
+    root, base = server
+    graphc.save(_state(), root / "big.npz")
+    size = (root / "big.npz").stat().st_size
+    with pytest.raises(ValueError, match=rf"declares {size} bytes, over the load limit of "
+                                         rf"{size - 1} \(GRAPHC_LOAD_MAX_BYTES\)"):
+        hub.load_serialized_obj_from_url(f"{base}/big.npz",
+                                         limits=graphc.LoadLimits(max_bytes=size - 1))
+    assert not hub.cached_path(f"{base}/big.npz").exists()
+
+
+def test_a_stream_longer_than_the_load_limit_is_cut_off(cache, monkeypatch):
+    class Endless(io.BytesIO):  # a response without Content-Length
+        headers: dict = {}
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(urllib.request, "urlopen",
+                        lambda url, timeout: Endless(b"x" * 4096))
+    with pytest.raises(ValueError, match="sends more than the load limit of 1000 bytes"):
+        hub.load_serialized_obj_from_url("http://127.0.0.1:9/w.npz",
+                                         limits=graphc.LoadLimits(max_bytes=1000))
 
 
 def test_missing_file_names_the_status_and_the_path(server, cache):
