@@ -43,7 +43,7 @@ import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from ..codegen.cache import cache_dir
 from ..fileio import atomic_write
@@ -55,6 +55,7 @@ __all__ = ["DownloadError", "PickleRefused", "cached_path", "load_serialized_obj
 
 # A download's connect and per-read timeout, in seconds.
 TIMEOUT_S = 30.0
+CHUNK_BYTES = 1 << 20
 # File name endings of pickled weights: MegEngine's mge.save (.pkl, .mge) and PyTorch's.
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".mge", ".pt", ".pth")
 
@@ -133,6 +134,19 @@ def _check(data: bytes, url: str, path: Path, limits: LoadLimits) -> Any:
                          f"by graphc.save") from None
 
 
+def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``stream``, read in chunks (``HTTPResponse.read(n)``
+    allocates ``n`` bytes up front, whatever the file's size)."""
+    chunks, total = [], 0
+    while total < limit:
+        chunk = stream.read(min(CHUNK_BYTES, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
 def _download(url: str, path: Path, limits: LoadLimits) -> bytes:
     scheme = urllib.parse.urlparse(url).scheme
     if scheme not in ("http", "https"):
@@ -146,7 +160,7 @@ def _download(url: str, path: Path, limits: LoadLimits) -> bytes:
             if declared is not None and declared.isdigit() and int(declared) > limits.max_bytes:
                 raise ValueError(f"graphc.hub: {url} declares {int(declared)} bytes, over "
                                  f"the load limit of {limits.max_bytes} (GRAPHC_LOAD_MAX_BYTES)")
-            data = response.read(limits.max_bytes + 1)
+            data = _read_at_most(response, limits.max_bytes + 1)
     except urllib.error.HTTPError as err:
         raise DownloadError(f"graphc.hub: cannot download {url}: HTTP {err.code} "
                             f"{err.reason}. {hand}") from None
