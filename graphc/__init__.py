@@ -35,6 +35,7 @@ __all__ = [
     "__version__", "data", "explain", "functional", "grad", "get_default_device", "lazy",
     "load", "module", "ops", "optimizer", "random", "realize", "save", "set_default_device",
     "tensor", "jit", "placeholder", "function", "TraceError", "load_function", "LoadLimits",
+    "hub",
 ]
 
 
@@ -67,7 +68,7 @@ def _load_front_end() -> dict[str, object]:
 # imports a sibling (``from . import lazy``) asks this package for it mid-import, when the
 # whole front end cannot load yet.
 _SUBMODULES = frozenset({"data", "functional", "jit", "lazy", "module", "ops", "optimizer",
-                         "random"})
+                         "random", "hub"})
 
 
 def __getattr__(name: str) -> object:
