@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import random
 from .collator import Collator, default_collate
 from .dataset.meta_dataset import StreamDataset
-from .sampler import MapSampler, RandomSampler, Sampler, SequentialSampler, StreamSampler
+from .sampler import RandomSampler, Sampler, SequentialSampler, StreamSampler
 from .transform.meta_transform import PseudoTransform, Transform
 
 __all__ = ["DataLoader", "default_collate"]
@@ -124,23 +125,27 @@ class DataLoader:
         return map(_to_tensors, batches) if self.preload else batches
 
     def _map_batches(self) -> Iterator[Any]:
+        # One seed per pass from graphc.random, one stream per batch from it: a batch's
+        # random transforms draw the same in the main process and in any worker.
+        pass_seed = random.spawn_seed()
         if self.num_workers == 0:
-            for indices in self.sampler:
-                items = [self.dataset[i] for i in indices]
-                yield self.collator.apply(self.transform.apply_batch(items))
+            for number, indices in enumerate(self.sampler):
+                yield load_batch(self.dataset.__getitem__, self.transform, self.collator, indices,
+                                 batch_seed(pass_seed, number))
             return
         from .workers import WorkerPool
 
         pool = WorkerPool(self.num_workers, self.dataset, self.transform, self.collator,
                           self.timeout)
         try:
-            yield from pool.run(iter(self.sampler))
+            yield from pool.run(iter(self.sampler), pass_seed)
         finally:  # also on break: the generator is closed and the workers reaped
             pool.close()
 
     def _stream_batches(self) -> Iterator[Any]:
         stream = iter(self.dataset)
-        for indices in self.sampler:
+        pass_seed = random.spawn_seed()
+        for number, indices in enumerate(self.sampler):
             items = []
             for _ in indices:
                 item = next(stream, _END)
@@ -148,7 +153,8 @@ class DataLoader:
                     break
                 items.append(item)
             if items:
-                yield self.collator.apply(self.transform.apply_batch(items))
+                yield load_batch(items.__getitem__, self.transform, self.collator,
+                                 range(len(items)), batch_seed(pass_seed, number))
             if len(items) < len(indices):
                 return
 
@@ -159,6 +165,21 @@ class DataLoader:
 
 
 _END = object()
+
+
+def batch_seed(pass_seed: int, number: int) -> int:
+    """The seed of batch ``number``'s random stream in the pass seeded ``pass_seed``."""
+    return (pass_seed << 64) | number
+
+
+def load_batch(get_item: Any, transform: Any, collator: Any, indices: Any,
+               seed: int) -> Any:
+    """One batch: the items ``get_item(i)`` for ``i`` in ``indices``, transformed under
+    the batch's own random stream, collated (the main process and the workers both load
+    batches with this)."""
+    items = [get_item(i) for i in indices]
+    with random.seeded_stream(seed):
+        return collator.apply(transform.apply_batch(items))
 
 
 class _FunctionCollator:

@@ -23,10 +23,12 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
+from .dataloader import batch_seed, load_batch
+
 __all__ = ["WorkerError", "WorkerPool"]
 
 _POLL_SECONDS = 0.2
-_JOIN_SECONDS = 2.0
+_JOIN_SECONDS = 1.0
 
 
 class WorkerError(RuntimeError):
@@ -43,9 +45,9 @@ def _worker_loop(worker_id: int, dataset: Any, transform: Any, collator: Any,
         task = tasks.get()
         if task is None or done.is_set():
             break
-        number, indices = task
+        number, indices, seed = task
         try:
-            batch = collator.apply(transform.apply_batch([dataset[i] for i in indices]))
+            batch = load_batch(dataset.__getitem__, transform, collator, indices, seed)
             payload = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
             results.put((number, payload, None))
         except Exception as error:
@@ -100,8 +102,9 @@ class WorkerPool:
             self.close()
             raise
 
-    def run(self, batches: Iterator[list[int]]) -> Iterator[Any]:
-        """The collated batches for ``batches`` of indices, in order."""
+    def run(self, batches: Iterator[list[int]], pass_seed: int) -> Iterator[Any]:
+        """The collated batches for ``batches`` of indices, in order (batch ``k``'s
+        transforms draw from the stream ``batch_seed(pass_seed, k)``)."""
         n = len(self.processes)
         sent = received = 0
         ready: dict[int, Any] = {}
@@ -112,7 +115,7 @@ class WorkerPool:
                 if indices is None:
                     exhausted = True
                     break
-                self.tasks[sent % n].put((sent, list(indices)))
+                self.tasks[sent % n].put((sent, list(indices), batch_seed(pass_seed, sent)))
                 sent += 1
             if received == sent:
                 return

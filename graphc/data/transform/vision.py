@@ -22,8 +22,9 @@ from ... import random
 from .cv import interpolation_flag, resize
 from .meta_transform import Transform
 
-__all__ = ["CenterCrop", "Compose", "ImageOnly", "Normalize", "Pad", "RandomCrop", "RandomHorizontalFlip",
-           "RandomResize", "RandomResizedCrop", "RandomVerticalFlip", "Resize",
+__all__ = ["CenterCrop", "Compose", "ImageOnly", "Normalize", "Pad", "RandomCrop",
+           "RandomHorizontalFlip", "RandomResize", "RandomResizedCrop", "RandomVerticalFlip",
+           "Resize",
            "ShortestEdgeResize", "ToMode", "VisionTransform"]
 
 _NEAREST, _LINEAR = 0, 1  # cv2.INTER_NEAREST, cv2.INTER_LINEAR
