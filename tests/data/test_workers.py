@@ -12,7 +12,9 @@ import pytest
 
 import graphc
 import graphc.data.transform as T
+import graphc.functional as F
 from graphc.data import ArrayDataset, DataLoader, Dataset, SequentialSampler
+from graphc.runtime import threads
 
 
 class PidDataset(Dataset):
@@ -58,11 +60,16 @@ def _gone(pid: int, seconds: float = 5.0) -> bool:
     return False
 
 
-def test_workers_after_a_parallel_kernel_give_ordered_batches_and_stop_on_break() -> None:
-    # A parallel compiled kernel first: numba's OpenMP threads are running in this
-    # process, which a fork would copy in a broken state (forkserver does not fork us).
-    x = graphc.tensor(np.arange(200_000, dtype=np.float32))
-    np.testing.assert_allclose((x * 2 + 1).numpy(), np.arange(200_000) * 2 + 1)
+def test_workers_after_a_parallel_kernel_give_ordered_batches_and_stop_on_break(
+        monkeypatch) -> None:
+    # A parallel compiled kernel first: numba's threads are running in this process,
+    # which a fork would copy in a broken state (forkserver does not fork this process).
+    monkeypatch.setenv("GRAPHC_BACKEND", "compiled")
+    n = 1 << 21  # past PARALLEL_MIN_ELEMENTS: a prange kernel
+    x = graphc.tensor(np.arange(n, dtype=np.float32))
+    np.testing.assert_allclose(F.exp(x * 1e-6).numpy(), np.exp(np.arange(n) * 1e-6),
+                               rtol=1e-5)
+    assert threads._numba_threads_started()
     ds = PidDataset()
     loader = DataLoader(ds, SequentialSampler(ds, batch_size=3), num_workers=2)
     pids = set()

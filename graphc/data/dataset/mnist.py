@@ -44,13 +44,15 @@ def read_idx(path: str | os.PathLike, magic: int) -> tuple[dict, np.ndarray]:
     name = Path(path).name
     dims_count = _IDX_MAGIC[magic]
     with gzip.open(path, "rb") as f:
-        header = f.read(4 + 4 * dims_count)
-        if len(header) < 4 + 4 * dims_count:
-            raise ValueError(f"MNIST: {name} is too short for an idx header")
-        found, *dims = struct.unpack(f">{1 + dims_count}i", header)
+        head = f.read(4)
+        found = struct.unpack(">i", head)[0] if len(head) == 4 else None
         if found != magic:
             raise ValueError(f"MNIST: {name} has magic number {found}, expected {magic} "
                              f"(an idx{dims_count} file)")
+        header = f.read(4 * dims_count)
+        if len(header) < 4 * dims_count:
+            raise ValueError(f"MNIST: {name} is too short for an idx header")
+        dims = list(struct.unpack(f">{dims_count}i", header))
         if not all(0 <= d <= _MAX_ITEMS for d in dims) or \
                 int(np.prod(dims, dtype=np.int64)) > _MAX_ITEMS * 28 * 28:
             raise ValueError(f"MNIST: {name} claims sizes {dims}, out of range")
