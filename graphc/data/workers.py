@@ -98,6 +98,12 @@ class WorkerPool:
         try:
             for process in self.processes:
                 process.start()
+        except (pickle.PicklingError, AttributeError, TypeError) as error:
+            self.close()
+            raise TypeError(f"DataLoader: num_workers > 0 sends the dataset, transform and "
+                            f"collator to the worker processes by pickling, and one of them "
+                            f"cannot be pickled ({error}); define their classes at module "
+                            f"level, or use num_workers=0") from error
         except BaseException:
             self.close()
             raise

@@ -120,3 +120,15 @@ def test_timeout_is_honoured() -> None:
     with pytest.raises(RuntimeError, match="timeout=1.0s"):
         next(iter(loader))
     assert time.monotonic() - start < 15  # the slow worker was stopped, not waited for
+
+
+def test_an_unpicklable_dataset_is_a_clear_error() -> None:
+    class Local(Dataset):  # a class inside a function cannot be pickled
+        def __getitem__(self, i):
+            return np.float32(i)
+
+        def __len__(self):
+            return 2
+
+    with pytest.raises(TypeError, match="cannot be pickled.*num_workers=0"):
+        next(iter(DataLoader(Local(), num_workers=1)))
