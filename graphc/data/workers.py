@@ -17,13 +17,13 @@ import os
 import pickle
 import queue
 import signal
-import sys
 import time
 import traceback
 from collections.abc import Iterator
 from typing import Any
 
 from .dataloader import batch_seed, load_batch
+from .transform import cv
 
 __all__ = ["WorkerError", "WorkerPool"]
 
@@ -39,8 +39,7 @@ def _worker_loop(worker_id: int, dataset: Any, transform: Any, collator: Any,
                  tasks: Any, results: Any, done: Any) -> None:
     """One worker: turn ``(batch number, indices)`` tasks into pickled batches."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    if "cv2" in sys.modules:  # one thread per worker: the workers are the parallelism
-        sys.modules["cv2"].setNumThreads(1)
+    cv.threads_per_process = 1  # OpenCV: one thread per worker, the workers are the parallelism
     while True:
         task = tasks.get()
         if task is None or done.is_set():

@@ -20,14 +20,23 @@ INTERPOLATIONS = {"nearest": 0, "linear": 1, "bilinear": 1, "cubic": 2, "bicubic
                   "area": 3, "lanczos": 4, "lanczos4": 4}
 
 
+# Set by DataLoader workers (1: the workers are the parallelism); applied at first use.
+threads_per_process: int | None = None
+_threads_applied = False
+
+
 def load_cv2(user: str) -> Any:
     """The ``cv2`` module, or an ImportError naming ``user`` and the extra to install."""
+    global _threads_applied
     try:
         import cv2
     except ImportError as error:
         raise ImportError(f"{user} needs OpenCV, which graphc's optional 'vision' extra "
                           f"installs: pip install 'graphc[vision]' (or pip install "
                           f"opencv-python-headless)") from error
+    if threads_per_process is not None and not _threads_applied:
+        cv2.setNumThreads(threads_per_process)
+        _threads_applied = True
     return cv2
 
 
