@@ -64,7 +64,8 @@ def read_idx(path: str | os.PathLike, magic: int) -> tuple[dict, np.ndarray]:
     meta = {"magic": magic, "imgs": dims[0]}
     if dims_count == 3:
         meta.update(height=dims[1], width=dims[2])
-    return meta, np.frombuffer(data, dtype=np.uint8).reshape(dims)
+    # A writable copy: items are ordinary arrays a user's transform may change in place.
+    return meta, np.frombuffer(data, dtype=np.uint8).reshape(dims).copy()
 
 
 class MNIST(Dataset):
