@@ -106,3 +106,17 @@ def test_megengine_style_example_runs_as_a_script(tmp_path):
     assert done.returncode == 0, done.stderr
     losses = [float(v) for v in re.findall(r"\d+\.\d+", done.stdout)]
     assert len(losses) == 5 and losses[-1] < losses[0], done.stdout
+
+
+def test_mnist_quickstart_trains_on_the_idx_files_it_writes(tmp_path):
+    # MegEngine's quick start (MNIST, Compose([Normalize, ToMode]), RandomSampler, LeNet)
+    # offline: the script writes stand-in digits as MNIST idx files and reads them back.
+    env = dict(os.environ, EPOCHS="1", GRAPHC_BACKEND="compiled")
+    env.pop("MNIST_ROOT", None)
+    env.pop("DOWNLOAD", None)
+    done = subprocess.run([sys.executable, str(EXAMPLES / "mnist_quickstart.py")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "mnist-standin" / "train-images-idx3-ubyte.gz").is_file()
+    accuracy = float(re.search(r"test accuracy: ([\d.]+)%", done.stdout).group(1))
+    assert accuracy > 60.0, done.stdout  # 23 steps of one epoch; chance is 10%

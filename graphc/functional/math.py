@@ -157,6 +157,22 @@ def matmul(inp1: Any, inp2: Any, transpose_a: bool = False, transpose_b: bool = 
 
 
 @pins_location
+def dot(inp1: Any, inp2: Any) -> Tensor:
+    """The dot product of two vectors (MegEngine's ``F.dot``): 1-D tensors of one length,
+    or a 0-d one, which broadcasts; a 0-d result. For matrices use :func:`matmul`.
+
+    >>> import graphc
+    >>> dot(graphc.tensor([1., 2., 3.]), graphc.tensor([4., 5., 6.])).numpy()
+    array(32., dtype=float32)
+    """
+    a, b = tensor_of(inp1), tensor_of(inp2)
+    if a.ndim > 1 or b.ndim > 1 or (a.ndim == b.ndim == 1 and a.shape != b.shape):
+        raise ShapeError(f"dot: expected two vectors of one length (or a 0-d operand), got "
+                         f"shapes {a.shape} and {b.shape}; use matmul for matrices "
+                         f"({user_location()})")
+    return sum(a * b)
+
+
 def norm(inp: Any, ord: float | None = None, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Vector p-norm over ``axis`` (2-norm by default)."""
     x = tensor_of(inp)
@@ -170,5 +186,5 @@ def norm(inp: Any, ord: float | None = None, axis: Any = None, keepdims: bool = 
     return sum(_abs(x) ** p, axis, keepdims) ** (1.0 / p)
 
 
-__all__ = ["argmax", "argmin", "matmul", "max", "mean", "min", "norm", "prod", "std", "sum",
+__all__ = ["argmax", "argmin", "dot", "matmul", "max", "mean", "min", "norm", "prod", "std", "sum",
            "var"]

@@ -241,3 +241,18 @@ def test_matmul_shape_mismatch_names_op_and_both_shapes(ashape, bshape, kwargs):
 def test_matmul_of_0d_raises():
     with pytest.raises(ShapeError, match="matmul"):
         F.matmul(graphc.tensor(2.0), graphc.tensor(np.ones(3)))
+
+
+@pytest.mark.parametrize("backend_name", ["interp", "compiled"])
+def test_dot(monkeypatch, backend_name) -> None:
+    monkeypatch.setenv("GRAPHC_BACKEND", backend_name)
+    a = np.random.default_rng(5).standard_normal(7).astype(np.float32)
+    b = np.random.default_rng(6).standard_normal(7).astype(np.float32)
+    got = F.dot(graphc.tensor(a), graphc.tensor(b)).numpy()
+    assert got.shape == () and got.dtype == np.float32
+    np.testing.assert_allclose(got, np.dot(a.astype(np.float64), b), rtol=1e-5)
+    np.testing.assert_allclose(F.dot(graphc.tensor(a), 2.0).numpy(), 2 * a.sum(), rtol=1e-5)
+    with pytest.raises(graphc.ShapeError, match=r"dot: expected two vectors.*\(2, 2\)"):
+        F.dot(graphc.tensor(np.ones((2, 2))), graphc.tensor(np.ones(2)))
+    with pytest.raises(graphc.ShapeError, match=r"\(3,\) and \(2,\)"):
+        F.dot(graphc.tensor(np.ones(3)), graphc.tensor(np.ones(2)))
