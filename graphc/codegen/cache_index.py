@@ -200,7 +200,8 @@ def note_written(root: Path, nbytes: int, keep: str) -> None:
 
 def entries(root: Path) -> dict[str, list[Path]]:
     """The cache's files grouped by entry: ``kernels/k_<key>`` (a generated kernel's
-    module and numba files) or ``library/<module>-<hash>`` (a hand-written module's)."""
+    module and numba files), ``library/<module>-<hash>`` (a hand-written module's) or
+    ``programs/p_<key>`` (a saved Program and its record)."""
     return {group: [Path(f) for f, _ in files]
             for group, files in _scan(str(root), stat=False).items()}
 
@@ -233,6 +234,8 @@ def _scan(root: str, stat: bool) -> dict[str, list[tuple[str, os.stat_result | N
     visit(os.path.join(root, "kernels"),
           lambda name: "kernels/" + name.lstrip(".").split(".", 1)[0])
     visit(os.path.join(root, "library"), None)
+    visit(os.path.join(root, "programs"),  # whole-Program snapshots (runtime/snapshot.py)
+          lambda name: "programs/" + name.split(".", 1)[0])
     return groups
 
 
