@@ -15,7 +15,7 @@ import pytest
 import graphc
 import graphc.functional as F
 from graphc import lazy
-from graphc.autodiff import GradManager
+from graphc.autodiff import GradManager, GradManagerGroup
 from graphc.ir import count_nodes
 from graphc.ir.state import current
 
@@ -425,6 +425,67 @@ def test_a_manager_does_not_see_gradients_of_a_manager_recording_around_it() -> 
             np.testing.assert_allclose(x.grad.numpy(), -np.sin(data), rtol=1e-5)
             gm.backward(x.grad)
     np.testing.assert_allclose(x.grad.numpy(), -np.sin(data), rtol=1e-5)
+
+
+# ---- groups (gm | gm2) -------------------------------------------------------------
+
+def test_a_group_records_both_managers() -> None:
+    # MegEngine's test_grad_manager_group: both backwards of cos accumulate -2 sin(x).
+    data = np.random.default_rng(2).random(6).astype(np.float32)
+    x = graphc.tensor(data)
+    gm, gm2 = GradManager().attach([x]), GradManager().attach([x])
+    with gm | gm2:
+        assert gm.recording and gm2.recording
+        y = F.cos(x)
+        gm.backward(y)
+        gm2.backward(y)
+        np.testing.assert_allclose(x.grad.numpy(), -2 * np.sin(data), rtol=1e-5)
+    assert not gm.recording and not gm2.recording
+
+
+def test_members_of_a_group_do_not_see_each_others_backward() -> None:
+    # MegEngine's test_grad_manager_group_visibility: unlike nested managers, gm does
+    # not record gm2's backward, so differentiating x.grad through gm adds nothing.
+    data = np.random.default_rng(3).random(6).astype(np.float32)
+    x = graphc.tensor(data)
+    gm, gm2 = GradManager().attach([x]), GradManager().attach([x])
+    with gm | gm2:
+        y = F.cos(x)
+        gm2.backward(y)
+        np.testing.assert_allclose(x.grad.numpy(), -np.sin(data), rtol=1e-5)
+        gm.backward(x.grad)
+        np.testing.assert_allclose(x.grad.numpy(), -np.sin(data), rtol=1e-5)
+
+
+def test_a_manager_around_a_group_sees_the_groups_backward() -> None:
+    # Second order through an outer manager, as with nesting: d/dx of -sin x is -cos x.
+    data = np.random.default_rng(4).random(6).astype(np.float32)
+    x, w = graphc.tensor(data), graphc.tensor(data + 1)
+    outer = GradManager().attach([x])
+    gm, gm2 = GradManager().attach([x]), GradManager().attach([w])
+    with outer:
+        with gm2 | gm:
+            y = F.cos(x) * w
+            gm.backward(y)
+            gm2.backward(y)
+        np.testing.assert_allclose(x.grad.numpy(), -np.sin(data) * (data + 1), rtol=1e-5)
+        np.testing.assert_allclose(w.grad.numpy(), np.cos(data), rtol=1e-5)
+        outer.backward(x.grad)
+    np.testing.assert_allclose(x.grad.numpy(), -np.sin(data) * (data + 1)
+                               - np.cos(data) * (data + 1), rtol=1e-5)
+
+
+def test_groups_merge_and_refuse_a_manager_already_recording() -> None:
+    a, b, c = GradManager(), GradManager(), GradManager()
+    group = (a | b) | c
+    assert isinstance(group, GradManagerGroup) and group._gms == [a, b, c]
+    assert (a | (b | c))._gms == [a, b, c]
+    with pytest.raises(TypeError):
+        a | 3
+    with b, pytest.raises(RuntimeError, match="already recording"):
+        with a | b:
+            pass
+    assert not a.recording  # the members that started before the error were released
 
 
 # ---- cost and memory --------------------------------------------------------------
