@@ -305,7 +305,7 @@ class GradManagerGroup:
     ...     y = F.sin(x)
     ...     gm.backward(y)
     ...     gm2.backward(y)
-    >>> x.grad.numpy().round(4).tolist()  # 2 cos(x): both backwards accumulate
+    >>> [round(g, 4) for g in x.grad.numpy().tolist()]  # 2 cos(x): both accumulate
     [2.0, 1.0806]
     """
 
