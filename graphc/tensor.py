@@ -94,8 +94,8 @@ class Tensor:
     """
 
     # "__dict__" lets code store attributes (MegEngine's Tensor allows it); the dict is
-    # made only when one is set, so building graphs costs about 50 ns more per Tensor
-    # (0.3% of the time to build an op, measured in docs/performance.md).
+    # made only when one is set: building graphs costs no more within noise
+    # (docs/performance.md, attributes on Tensors).
     __slots__ = ("_node", "name", "_grad", "__weakref__", "__dict__")
     __array_priority__ = 1001
 

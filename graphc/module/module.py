@@ -77,7 +77,8 @@ class Module:
         self._hook_ids = 0
 
     def __setattr__(self, name: str, value: Any) -> None:
-        holds_modules = not name.startswith("_") and any(
+        public = not name.startswith("_")
+        holds_modules = public and any(
             isinstance(item, Module) for _, item in _items(value, name))
         if not self.__dict__.get("_initialized"):
             if holds_modules:  # as MegEngine: plain attributes may come first, modules not
@@ -89,10 +90,13 @@ class Module:
             for key, item in _items(value, name):
                 if isinstance(item, Module):
                     object.__setattr__(item, "_scope", key)
-        order = self._module_order  # assignment order, for repr (MegEngine's _modules)
-        if holds_modules and name not in order:
+        # Assignment order, for repr: MegEngine's _modules lists modules and containers
+        # (a list filled with modules after it is assigned shows where it was assigned).
+        order = self._module_order
+        module_like = public and isinstance(value, (Module, list, tuple, dict))
+        if module_like and name not in order:
             order.append(name)
-        elif not holds_modules and name in order:
+        elif not module_like and name in order:
             order.remove(name)
         object.__setattr__(self, name, value)
 

@@ -192,6 +192,14 @@ def test_repr_puts_extra_repr_lines_before_children():
     assert repr(Multi()) == "Multi(\n  a=1\n  b=2\n)"
 
 
+def test_repr_shows_modules_added_to_a_container_after_it_was_assigned():
+    net = M.Module()
+    net.blocks = []
+    net.head = M.Identity()
+    net.blocks.append(M.ReLU())
+    assert repr(net) == "Module(\n  (blocks.0): ReLU()\n  (head): Identity()\n)"
+
+
 def test_repr_forgets_a_child_replaced_by_a_plain_value_or_deleted():
     net = M.Module()
     net.a, net.b = M.ReLU(), M.Identity()
