@@ -14,9 +14,11 @@ True
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import importlib.util
 import os
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -42,6 +44,25 @@ def simulated() -> bool:
     return os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
 
+def _driver_loadable() -> bool:
+    """Whether a CUDA driver library loads, tried where numba-cuda looks for it
+    (numba/cuda/cudadrv/driver.py's ``locate_driver_and_loader``)."""
+    if sys.platform == "win32":
+        loader, dirs, names = ctypes.WinDLL, ["\\windows\\system32"], ["nvcuda.dll"]
+    elif sys.platform == "darwin":
+        loader, dirs, names = ctypes.CDLL, ["/usr/local/cuda/lib"], ["libcuda.dylib"]
+    else:
+        loader, dirs, names = ctypes.CDLL, ["/usr/lib", "/usr/lib64"], ["libcuda.so",
+                                                                       "libcuda.so.1"]
+    for path in names + [os.path.join(d, n) for d in dirs for n in names]:
+        try:
+            loader(path)
+        except OSError:
+            continue
+        return True
+    return False
+
+
 @functools.cache
 def gpu_status() -> GpuStatus:
     """Whether graphc can run kernels on a GPU here, with the reason (checked once)."""
@@ -54,6 +75,11 @@ def _probe() -> GpuStatus:
         return GpuStatus(False, "GPU use is switched off (GRAPHC_GPU=0)")
     if importlib.util.find_spec("numba_cuda") is None:
         return GpuStatus(False, "numba-cuda is not installed (pip install 'graphc[cuda]')")
+    if not simulated() and not _driver_loadable():
+        # Importing numba.cuda costs 0.6 s: a process without a driver (every CPU-only
+        # user, on the default device xpux) learns that in a millisecond.
+        return GpuStatus(False, "no usable CUDA driver (the CUDA driver library cannot "
+                         "be found or loaded)")
     try:
         from numba import cuda
     except Exception as err:  # a broken install must not break the CPU path
