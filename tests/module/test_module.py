@@ -177,6 +177,56 @@ def test_repr_nests_children_in_assignment_order():
         ")")
 
 
+class ConvModel(M.Module):
+    """MegEngine's test_repr_basic model (imperative/python/test/unit/module)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = M.Conv2d(3, 128, 3, padding=1, bias=False)
+        self.conv2 = M.Conv2d(3, 128, 3, dilation=2, bias=False)
+        self.bn1 = M.BatchNorm1d(128)
+        self.bn2 = M.BatchNorm2d(128)
+        self.pooling = M.MaxPool2d(kernel_size=2, padding=0)
+        modules = OrderedDict()
+        modules["depthwise"] = M.Conv2d(256, 256, 3, 1, 0, groups=256, bias=False)
+        modules["pointwise"] = M.Conv2d(256, 256, kernel_size=1, stride=1, padding=0,
+                                        bias=True)
+        self.submodule1 = M.Sequential(modules)
+        self.list1 = [M.Dropout(drop_prob=0.1), [M.Softmax(axis=100)]]
+        self.tuple1 = (M.Dropout(drop_prob=0.1),
+                       [M.Softmax(axis=100), M.Dropout(drop_prob=0.2)])
+        self.dict1 = {"Dropout": M.Dropout(drop_prob=0.1)}
+        self.fc1 = M.Linear(512, 1024)
+
+    def forward(self, inputs):
+        return inputs
+
+
+def test_repr_matches_megengines_test_repr_basic():
+    # MegEngine's ground truth, character for character.
+    assert repr(ConvModel()) == (
+        "ConvModel(\n"
+        "  (conv1): Conv2d(3, 128, kernel_size=(3, 3), padding=(1, 1), bias=False)\n"
+        "  (conv2): Conv2d(3, 128, kernel_size=(3, 3), dilation=(2, 2), bias=False)\n"
+        "  (bn1): BatchNorm1d(128, eps=1e-05, momentum=0.9, affine=True, "
+        "track_running_stats=True)\n"
+        "  (bn2): BatchNorm2d(128, eps=1e-05, momentum=0.9, affine=True, "
+        "track_running_stats=True)\n"
+        "  (pooling): MaxPool2d(kernel_size=2, stride=2, padding=0)\n"
+        "  (submodule1): Sequential(\n"
+        "    (depthwise): Conv2d(256, 256, kernel_size=(3, 3), groups=256, bias=False)\n"
+        "    (pointwise): Conv2d(256, 256, kernel_size=(1, 1))\n"
+        "  )\n"
+        "  (list1.0): Dropout(drop_prob=0.1)\n"
+        "  (list1.1.0): Softmax(axis=100)\n"
+        "  (tuple1.0): Dropout(drop_prob=0.1)\n"
+        "  (tuple1.1.0): Softmax(axis=100)\n"
+        "  (tuple1.1.1): Dropout(drop_prob=0.2)\n"
+        "  (dict1.Dropout): Dropout(drop_prob=0.1)\n"
+        "  (fc1): Linear(in_features=512, out_features=1024, bias=True)\n"
+        ")")
+
+
 def test_repr_puts_extra_repr_lines_before_children():
     class Head(M.Linear):
         def __init__(self):
