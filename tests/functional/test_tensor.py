@@ -412,6 +412,22 @@ def test_split_into_uneven_sections_as_array_split(size, sections, backend):
         check(got, want)
 
 
+def test_split_as_megengines_test_split_basic(backend):
+    # Size 5 into 2 sections is (3, 2), the same pieces as the split point [3].
+    data = RNG.random((2, 3, 4, 5)).astype(np.float32)
+    x = graphc.tensor(data)
+    by_count, by_point = F.split(x, 2, axis=3), F.split(x, [3], axis=3)
+    expected = np.split(data, [3, 5], axis=3)
+    assert len(by_count) == len(by_point) == 2
+    for i in range(2):
+        check(by_count[i], expected[i])
+        check(by_point[i], expected[i])
+    with pytest.raises(ValueError):
+        F.split(x, 4)
+    with pytest.raises(ValueError, match=r"^Invalid nsplits_or_secions: \[3, 2, 5\]$"):
+        F.split(x, [3, 2, 5], axis=3)
+
+
 def test_split_into_more_sections_than_elements_raises():
     with pytest.raises(ValueError, match="split: the size 3 of axis 0 cannot be split into 4"):
         F.split(graphc.tensor(arange(3)), 4)
