@@ -47,10 +47,20 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> None:
 
 
 def calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
-    """(fan_in, fan_out) of a weight: (out, in) for Linear, (out, in, kh, kw) for conv."""
+    """(fan_in, fan_out) of a weight: (out, in) for Linear, (out, in, kh, kw) for conv;
+    a grouped conv weight (groups, out/groups, in/groups, kh, kw) counts one group, as
+    MegEngine does.
+
+    >>> calculate_fan_in_and_fan_out(Tensor(np.zeros((3, 2, 5, 7))))
+    (70, 105)
+    >>> calculate_fan_in_and_fan_out(Tensor(np.zeros((2, 2, 1, 5, 7))))
+    (35, 70)
+    """
     shape = tensor.shape
     if len(shape) < 2:
         raise ValueError(f"fan in and fan out need at least 2 dimensions, got {shape}")
+    if len(shape) == 5:
+        shape = shape[1:]  # the groups axis of a grouped conv2d weight
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
     return shape[1] * receptive, shape[0] * receptive
 

@@ -33,6 +33,14 @@ def test_calculate_gain_rejects_unknown_names_and_bad_slopes():
 
 
 def test_fans_of_linear_and_conv_weights():
+    # MegEngine's test_calculate_fan_in_and_fan_out, grouped conv included.
+    assert init.calculate_fan_in_and_fan_out(M.Linear(3, 8).weight) == (3, 8)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        init.calculate_fan_in_and_fan_out(M.Linear(3, 8).bias)
+    assert init.calculate_fan_in_and_fan_out(M.Conv2d(2, 3, (5, 7)).weight) == (
+        2 * 5 * 7, 3 * 5 * 7)
+    assert init.calculate_fan_in_and_fan_out(M.Conv2d(2, 4, (5, 7), groups=2).weight) == (
+        2 // 2 * 5 * 7, 4 // 2 * 5 * 7)
     assert init.calculate_fan_in_and_fan_out(zeros(10, 4)) == (4, 10)
     assert init.calculate_correct_fan(zeros(8, 3, 5, 5), "fan_in") == 75
     assert init.calculate_correct_fan(zeros(8, 3, 5, 5), "FAN_OUT") == 200
