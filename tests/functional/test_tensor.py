@@ -329,6 +329,7 @@ def test_concat_joins_python_scalars_and_0d_tensors_as_shape_1(backend):
     # BERT's F.concat([shape[:-2], self.all_head_size]): a size appended to a shape.
     shape = graphc.tensor(np.array([8, 128, 12, 64], np.int32))
     check(F.concat([shape[:-2], 768]), np.array([8, 128, 768], np.int32))
+    check(F.concat([shape[:-1], (12, 64)]), np.array([8, 128, 12, 12, 64], np.int32))
     check(F.concat([graphc.tensor(1.0), graphc.tensor([2.0, 3.0]), 4.0]),
           np.array([1.0, 2.0, 3.0, 4.0], np.float32))
     check(F.concat([graphc.tensor(2), graphc.tensor(5)]), np.array([2, 5], np.int32))
