@@ -91,9 +91,15 @@ def _arg(op: str, inp: Any, axis: Any, keepdims: bool) -> Tensor:
         out = wrap(apply(op, [flat._node], axes=(0,), keepdims=False))
         return out.reshape([1] * x.ndim) if keepdims else out
     if isinstance(axis, (list, tuple)):
+        if not axis:
+            raise ShapeError(f"{op}: axis=() names no axis; give an int, a tuple of axes "
+                             f"or None ({user_location()})")
+        axes = normalize_axes(op, axis, x.ndim)
+        if not axes:  # a 0-d tensor: its one element is at index 0
+            return _arg(op, x, 0, keepdims)
         # MegEngine's rule for several axes: reduce over each in turn, the highest axis
         # first, each step taking the arg-reduction of the previous step's indices.
-        for a in reversed(normalize_axes(op, axis, x.ndim)):
+        for a in reversed(axes):
             x = _arg(op, x, a, keepdims)
         return x
     a = normalize_axis(op, int(axis), x.ndim)

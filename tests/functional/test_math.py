@@ -197,9 +197,17 @@ def test_arg_reduction_over_two_axes_of_a_matrix():
     assert F.argmin(x, axis=(0, 1)).item() == 0  # argmin over axis 1 is [0, 1]; of that, 0
 
 
-def test_arg_reduction_rejects_repeated_axes():
+def test_arg_reduction_rejects_repeated_and_empty_axes():
     with pytest.raises(ShapeError, match="argmax"):
         F.argmax(graphc.tensor(np.ones((2, 3))), (1, -1))
+    with pytest.raises(ShapeError, match=r"argmin: axis=\(\) names no axis"):
+        F.argmin(graphc.tensor(np.ones((2, 3))), ())
+
+
+@pytest.mark.parametrize("name", sorted(ARG))
+def test_arg_reduction_of_0d_tensor_over_a_tuple_is_index_0(name):
+    check(getattr(F, name)(graphc.tensor(5.0), (0,)),
+          np.asarray(ARG[name](np.float32(5.0)), np.int32))
 
 
 def test_argmax_rejects_out_of_range_axis():
