@@ -100,6 +100,13 @@ class Module:
             order.remove(name)
         object.__setattr__(self, name, value)
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a missing attribute: say why when __init__ never ran.
+        if not self.__dict__.get("_initialized"):
+            raise AttributeError(f"{type(self).__name__}.{name}: Module.__init__() was not "
+                                 "called; call super().__init__() in __init__")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __delattr__(self, name: str) -> None:
         object.__delattr__(self, name)
         if name in self.__dict__.get("_module_order", ()):

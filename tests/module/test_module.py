@@ -68,6 +68,20 @@ def test_assigning_a_module_before_super_init_is_a_clear_error():
             cls()
 
 
+def test_calling_a_module_whose_init_never_ran_is_a_clear_error():
+    class Forgot(M.Module):
+        def __init__(self):
+            self.k = 3
+
+        def forward(self, x):
+            return x * self.k
+
+    with pytest.raises(AttributeError, match=r"Module.__init__\(\) was not called"):
+        Forgot()(graphc.tensor([1.0]))
+    with pytest.raises(AttributeError, match="'Linear' object has no attribute 'nope'"):
+        M.Linear(2, 2).nope
+
+
 def test_plain_attributes_may_be_set_before_super_init():
     # MegEngine allows it (ResNet's blocks set self.in_channels first).
     class Block(M.Module):
