@@ -79,7 +79,7 @@ def test_calling_a_module_whose_init_never_ran_is_a_clear_error():
     with pytest.raises(AttributeError, match=r"Module.__init__\(\) was not called"):
         Forgot()(graphc.tensor([1.0]))
     with pytest.raises(AttributeError, match="'Linear' object has no attribute 'nope'"):
-        M.Linear(2, 2).nope
+        _ = M.Linear(2, 2).nope
 
 
 def test_plain_attributes_may_be_set_before_super_init():
