@@ -35,7 +35,7 @@ EXCLUDED: dict[str, str] = {}
 DOC_FILES = ["README.md", "docs/getting-started.md", "docs/architecture.md", "docs/api.md",
              "docs/autodiff.md", "docs/define-then-run.md", "docs/training.md",
              "docs/visualisation.md", "docs/security.md", "docs/hub.md",
-             "docs/data.md"]
+             "docs/data.md", "docs/devices-and-config.md"]
 
 
 def _module_names(package: ModuleType) -> list[str]:

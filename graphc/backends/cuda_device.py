@@ -25,13 +25,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class GpuStatus:
-    """``usable``: kernels can run; ``reason``: why not (or what runs them)."""
+    """``usable``: kernels can run; ``reason``: why not (or what runs them);
+    ``device_count``: how many GPUs the driver lists (0 when none is usable)."""
 
     usable: bool
     reason: str
     simulated: bool = False
     name: str = ""
     compute_capability: tuple[int, int] | None = None
+    device_count: int = 0
 
 
 _lock = threading.Lock()
@@ -84,7 +86,7 @@ def _probe() -> GpuStatus:
         return GpuStatus(False, f"numba.cuda failed to import: {err}")
     if simulated():
         return GpuStatus(True, "numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)", True,
-                         "simulator", (5, 2))
+                         "simulator", (5, 2), 1)
     try:
         from numba.cuda.cudadrv.driver import driver
 
@@ -100,4 +102,5 @@ def _probe() -> GpuStatus:
         name = device.name.decode() if isinstance(device.name, bytes) else str(device.name)
     except Exception as err:
         return GpuStatus(False, f"the GPU cannot be used: {err}")
-    return GpuStatus(True, f"{name} (compute capability {cc[0]}.{cc[1]})", False, name, cc)
+    return GpuStatus(True, f"{name} (compute capability {cc[0]}.{cc[1]})", False, name, cc,
+                     count)
