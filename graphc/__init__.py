@@ -35,7 +35,9 @@ __all__ = [
     "__version__", "data", "explain", "functional", "grad", "get_default_device", "lazy",
     "load", "module", "ops", "optimizer", "random", "realize", "save", "set_default_device",
     "tensor", "jit", "placeholder", "function", "TraceError", "load_function", "LoadLimits",
+    "hub",
 ]
+__all__ += ["config", "get_device_count", "is_cuda_available"]  # MegEngine's (issue 20)
 
 
 def _load_front_end() -> dict[str, object]:
@@ -52,7 +54,13 @@ def _load_front_end() -> dict[str, object]:
         random,
     )
     from .autodiff import grad
-    from .device import Device, get_default_device, set_default_device
+    from .device import (
+        Device,
+        get_default_device,
+        get_device_count,
+        is_cuda_available,
+        set_default_device,
+    )
     from .ir import DTypeError, GraphcError, OpError, ShapeError
     from .jit import TraceError, function, load_function, placeholder
     from .limits import LoadLimits
@@ -66,8 +74,8 @@ def _load_front_end() -> dict[str, object]:
 # Public names that are submodules: reached one by one, since a front-end module that
 # imports a sibling (``from . import lazy``) asks this package for it mid-import, when the
 # whole front end cannot load yet.
-_SUBMODULES = frozenset({"data", "functional", "jit", "lazy", "module", "ops", "optimizer",
-                         "random"})
+_SUBMODULES = frozenset({"config", "data", "functional", "hub", "jit", "lazy", "module",
+                         "ops", "optimizer", "random"})
 
 
 def __getattr__(name: str) -> object:

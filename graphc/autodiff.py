@@ -47,7 +47,7 @@ from .ops.vjp import _FLOAT_DTYPES
 from .ops.vjp import differentiable_dtype as _differentiable_dtype
 from .tensor import Tensor
 
-__all__ = ["Function", "GradManager", "grad"]
+__all__ = ["Function", "GradManager", "GradManagerGroup", "grad"]
 
 
 def _ones_like(node: Node) -> Node:
@@ -157,6 +157,7 @@ class GradManager:
         self._attached: list[_Attachment] = []
         self._recorded: set[int] = set()
         self._keeper: lazy.keeping_graph | None = None
+        self._group: tuple[GradManager, ...] = ()  # the managers it records with (gm | gm2)
 
     # -- attaching ------------------------------------------------------------------
     def attach(self, tensors: Tensor | Iterable[Tensor],
@@ -220,6 +221,7 @@ class GradManager:
         st = current()
         st.recording.remove(self)
         self._recorded = set()
+        self._group = ()
         _restamp(st)
         for entry in self._attached:
             entry.node = None  # holds no graph once released
@@ -248,7 +250,7 @@ class GradManager:
         try:
             if y is not None:
                 st = current()
-                st.visible_to.append(st.recording.index(self))
+                st.visible_to.append(self._seen_by(st))
                 _restamp(st)
                 try:
                     self._accumulate([y] if isinstance(y, Tensor) else list(y), dy)
@@ -276,8 +278,68 @@ class GradManager:
                 gt = cb(t, gt)
             t.grad = gt if t.grad is None else t.grad + gt
 
-    def __or__(self, other: GradManager) -> GradManager:
-        raise NotImplementedError("GradManager groups (gm | gm2) are not supported yet")
+    def _seen_by(self, st: ExecutionState) -> int:
+        """How many recording managers see the backward this one builds: those that
+        began recording before it or, in a group, before the group (MegEngine)."""
+        peers = [gm for gm in self._group if gm in st.recording] or [self]
+        return min(st.recording.index(gm) for gm in peers)
+
+    def __or__(self, other: GradManager | GradManagerGroup) -> GradManagerGroup:
+        """``gm | gm2``: a :class:`GradManagerGroup` recording both at once."""
+        return GradManagerGroup([self]) | other
+
+    __ror__ = __or__
+
+
+class GradManagerGroup:
+    """Several GradManagers that record together (MegEngine's ``gm | gm2``).
+
+    ``with gm | gm2:`` records every member; each member's ``backward`` works as
+    alone, and no member records what another member's backward builds (they are at
+    one level, where nested managers see the backward of those inside them).
+
+    >>> import graphc, graphc.functional as F
+    >>> x = graphc.tensor([0.0, 1.0])
+    >>> gm, gm2 = GradManager().attach(x), GradManager().attach(x)
+    >>> with gm | gm2:
+    ...     y = F.sin(x)
+    ...     gm.backward(y)
+    ...     gm2.backward(y)
+    >>> [round(g, 4) for g in x.grad.numpy().tolist()]  # 2 cos(x): both accumulate
+    [2.0, 1.0806]
+    """
+
+    def __init__(self, managers: Iterable[GradManager]) -> None:
+        self._gms = list(managers)
+
+    def merge_with(self, other: GradManager | GradManagerGroup) -> GradManagerGroup:
+        """The group of this group's managers and ``other``'s."""
+        if isinstance(other, GradManager):
+            other = GradManagerGroup([other])
+        elif not isinstance(other, GradManagerGroup):
+            return NotImplemented
+        return GradManagerGroup([*self._gms, *other._gms])
+
+    __or__ = merge_with
+    __ror__ = merge_with
+
+    def __enter__(self) -> GradManagerGroup:
+        started: list[GradManager] = []
+        try:
+            for gm in self._gms:
+                gm.record()  # RuntimeError if one records already (or appears twice)
+                started.append(gm)
+        except BaseException:
+            for gm in reversed(started):
+                gm.release()
+            raise
+        for gm in self._gms:
+            gm._group = tuple(self._gms)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for gm in reversed(self._gms):
+            gm.release()
 
 
 class _Attachment:

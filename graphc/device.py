@@ -2,9 +2,10 @@
 
 The names and their canonical form are defined in :mod:`graphc.ir.device`; this module
 adds the default device, whether a GPU is usable, and the :class:`Device` object. Valid
-names: ``cpux``, ``cpu<N>``, ``gpux``, ``gpu<N>`` and ``xpux`` (any device: the GPU
-when one is usable, else the CPU), each optionally followed by ``:<stream>``. The
-default is ``xpux``, or ``GRAPHC_DEFAULT_DEVICE`` when set.
+names: ``cpux``, ``cpu<N>``, ``gpux``, ``gpu<N>``, ``xpux`` and ``xpu<N>`` (any device:
+the GPU when one is usable, else the CPU), each optionally followed by ``:<stream>``,
+and ``cpu:<N>`` for ``cpu<N>``. The default is ``xpux``, or ``GRAPHC_DEFAULT_DEVICE``
+when set. :func:`get_device_count` and :func:`is_cuda_available` answer as MegEngine's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import os
 
 from .backends.cuda_device import gpu_status
-from .ir.device import canonical_device_name, device_kind
+from .ir.device import canonical_device_name, device_kind, device_stream
 
 
 class Device:
@@ -75,6 +76,30 @@ def gpu_reason() -> str:
     return gpu_status().reason
 
 
+def is_cuda_available() -> bool:
+    """Whether a CUDA GPU is usable here (MegEngine's name for :func:`gpu_usable`).
+
+    >>> is_cuda_available() == (get_device_count("gpu") > 0)
+    True
+    """
+    return gpu_usable()
+
+
+def get_device_count(device_type: str) -> int:
+    """How many devices of ``device_type`` (``"cpu"`` or ``"gpu"``) this process can use:
+    the CPU cores, or the GPUs the CUDA driver lists (0 when no GPU is usable).
+
+    >>> get_device_count("cpu") == os.cpu_count()
+    True
+    """
+    if device_type == "cpu":
+        return os.cpu_count() or 1
+    if device_type == "gpu":
+        return gpu_status().device_count if gpu_usable() else 0
+    raise ValueError(f"get_device_count: device_type must be 'cpu' or 'gpu', got "
+                     f"{device_type!r}")
+
+
 def physical_device(name: str) -> str:
     """``"cpu"`` or ``"gpu"``: where buffers on device ``name`` live."""
     kind = device_kind(name)
@@ -108,8 +133,7 @@ def set_default_device(device: str = "xpux") -> None:
     if device_kind(name) != "cpu" and gpu_usable():
         from .runtime.link_cuda import select_stream
 
-        stream = str(device).partition(":")[2]  # MegEngine's stream suffix: gpu0:1
-        select_stream(int(stream) if stream else None)
+        select_stream(device_stream(str(device)))  # MegEngine's stream suffix: gpu0:1
 
 
 def get_default_device() -> str:

@@ -25,6 +25,8 @@ body or feed the random arrays as inputs).
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -34,8 +36,8 @@ from .device import canonical_device
 from .ir.state import current
 from .tensor import Tensor
 
-__all__ = ["RNG", "bernoulli", "get_seed", "normal", "permutation", "seed", "shuffle",
-           "uniform"]
+__all__ = ["RNG", "bernoulli", "beta", "gamma", "get_seed", "normal", "numpy_generator",
+           "permutation", "poisson", "seed", "seeded_stream", "shuffle", "uniform"]
 
 _MAX_SEED = 2 ** 128
 
@@ -129,6 +131,38 @@ class RNG:
         shape = _shape("bernoulli", size) if size is not None else probs.shape
         return self._draw("bernoulli", shape, dtypes.canonical(dtype), (p,), device)
 
+    def gamma(self, shape: Any, scale: Any = 1, size: Any = None) -> Tensor:
+        """float32 samples from Gamma(shape, scale): mean ``shape * scale``."""
+        return self._draw_with_params("gamma", (shape, scale), size)
+
+    def beta(self, alpha: Any, beta: Any, size: Any = None) -> Tensor:
+        """float32 samples from Beta(alpha, beta): mean ``alpha / (alpha + beta)``."""
+        return self._draw_with_params("beta", (alpha, beta), size)
+
+    def poisson(self, lam: Any, size: Any = None) -> Tensor:
+        """float32 counts from Poisson(lam): mean and variance ``lam``."""
+        return self._draw_with_params("poisson", (lam,), size)
+
+    def _draw_with_params(self, kind: str, params: tuple, size: Any) -> Tensor:
+        """A draw whose parameters may be arrays or Tensors: MegEngine's shape rule, the
+        output shape is ``size + broadcast(params).shape``; parameters must be > 0."""
+        values = [np.asarray(p.numpy() if isinstance(p, Tensor) else p, dtype=np.float64)
+                  for p in params]
+        for name, value in zip(_PARAM_NAMES[kind], values):
+            if not (np.isfinite(value) & (value > 0)).all():
+                raise ValueError(f"random.{kind}: {name} must be finite and > 0, got "
+                                 f"{value if value.size < 8 else value.shape}")
+        try:
+            param_shape = np.broadcast_shapes(*(v.shape for v in values))
+        except ValueError:
+            raise ValueError(f"random.{kind}: parameter shapes "
+                             f"{[v.shape for v in values]} do not broadcast") from None
+        shape = _shape(kind, size) + param_shape
+        frozen = tuple(np.broadcast_to(v, param_shape).copy() for v in values)
+        for value in frozen:
+            value.flags.writeable = False
+        return self._draw(kind, shape, np.dtype(np.float32), frozen)
+
     def permutation(self, n: int | Tensor, dtype: Any = "int32") -> Tensor:
         """A shuffled ``arange(n)``, or a copy of a Tensor shuffled along axis 0."""
         if isinstance(n, Tensor):
@@ -166,7 +200,17 @@ def _sample(gen: np.random.Generator, kind: str, shape: tuple[int, ...], dtype: 
         return (gen.random(shape) < np.asarray(params[0], dtype=np.float64)).astype(dtype)
     if kind == "permutation":
         return gen.permutation(shape[0]).astype(dtype)
+    if kind == "gamma":
+        shape_param, scale = params
+        return gen.gamma(shape_param, scale, size=shape).astype(dtype)
+    if kind == "beta":
+        return gen.beta(params[0], params[1], size=shape).astype(dtype)
+    if kind == "poisson":
+        return gen.poisson(params[0], size=shape).astype(dtype)
     raise ValueError(f"random: unknown kind of draw {kind!r}")
+
+
+_PARAM_NAMES = {"gamma": ("shape", "scale"), "beta": ("alpha", "beta"), "poisson": ("lam",)}
 
 
 def _default() -> RNG:
@@ -239,3 +283,67 @@ def shuffle(inp: Tensor) -> None:
 def spawn_seed() -> int:
     """A seed drawn from the thread's default stream: reproducible under :func:`seed`."""
     return _default().spawn_seed()
+
+
+def gamma(shape: Any, scale: Any = 1, size: Any = None) -> Tensor:
+    """float32 samples from the gamma distribution (MegEngine's ``random.gamma``):
+    ``shape`` and ``scale`` (numbers, arrays or Tensors, > 0) broadcast together, and the
+    result has shape ``size + broadcast(shape, scale).shape``; mean ``shape * scale``.
+
+    >>> gamma(2.0, 3.0, size=(2, 4)).shape
+    (2, 4)
+    >>> gamma(Tensor(np.array([1.0, 2.0])), size=3).shape
+    (3, 2)
+    """
+    return _default().gamma(shape, scale, size)
+
+
+def beta(alpha: Any, beta: Any, size: Any = None) -> Tensor:
+    """float32 samples from the beta distribution (MegEngine's ``random.beta``), shape
+    ``size + broadcast(alpha, beta).shape``; mean ``alpha / (alpha + beta)``.
+
+    >>> x = beta(2.0, 5.0, size=100).numpy()
+    >>> bool(((x > 0) & (x < 1)).all())
+    True
+    """
+    return _default().beta(alpha, beta, size)
+
+
+def poisson(lam: Any, size: Any = None) -> Tensor:
+    """float32 counts from the Poisson distribution (MegEngine's ``random.poisson``),
+    shape ``size + lam.shape``; mean and variance ``lam``.
+
+    >>> poisson(3.0, size=(2, 2)).dtype
+    dtype('float32')
+    """
+    return _default().poisson(lam, size)
+
+
+def numpy_generator() -> np.random.Generator:
+    """A NumPy Generator on the next stream of the thread's default generator: host-side
+    randomness (data augmentation) that :func:`seed` repeats, as it repeats every draw.
+
+    >>> seed(3); a = numpy_generator().random(); seed(3); a == numpy_generator().random()
+    True
+    """
+    return _default()._generator()
+
+
+@contextmanager
+def seeded_stream(seed: int) -> Iterator[RNG]:
+    """Inside the block, the thread's default generator is a fresh ``RNG(seed)``; the
+    stream outside resumes unchanged after it (a DataLoader seeds each batch's transforms
+    so, whether workers or the main process run them, they draw the same).
+
+    >>> with seeded_stream(5): a = uniform().item()
+    >>> with seeded_stream(5): b = uniform().item()
+    >>> a == b
+    True
+    """
+    state = current()
+    saved = state.rng
+    state.rng = RNG(seed)
+    try:
+        yield state.rng
+    finally:
+        state.rng = saved

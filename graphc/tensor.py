@@ -85,11 +85,18 @@ def _never_written(arr: np.ndarray) -> bool:
 class Tensor:
     """A lazy n-dimensional array on a device.
 
+    As in MegEngine, code may store its own attributes on a Tensor or Parameter.
+
     >>> Tensor([[1, 2], [3, 4]]).sum(axis=1).numpy()
     array([3, 7], dtype=int32)
+    >>> p = Parameter([1.0]); p.frozen = True; p.frozen
+    True
     """
 
-    __slots__ = ("_node", "name", "_grad", "__weakref__")
+    # "__dict__" lets code store attributes (MegEngine's Tensor allows it); the dict is
+    # made only when one is set: building graphs costs no more within noise
+    # (docs/performance.md, attributes on Tensors).
+    __slots__ = ("_node", "name", "_grad", "__weakref__", "__dict__")
     __array_priority__ = 1001
 
     def __init__(self, data: Any = None, dtype: Any = None, device: Any = None,

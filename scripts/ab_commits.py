@@ -10,9 +10,12 @@ importing graphc from a checkout of its commit, and measures:
 - jit per-call overhead (``graphc.bench.jit.overhead``);
 
 or, with ``--warm-start``, the whole-process wall and CPU time of two MLP training steps
-with a warm kernel cache (``graphc.bench.training.STEP_SCRIPT``).
+with a warm kernel cache (``graphc.bench.training.STEP_SCRIPT``); or, with
+``--graph-building``, only the cost of building graphs: the minimum thread time per op
+of a chain of 2,000 small elementwise ops built and never realized, and the graph
+building figure above (issue 20 used it for Tensor's ``__dict__``).
 
-    python scripts/ab_commits.py OLD NEW [--rounds 5] [--warm-start]
+    python scripts/ab_commits.py OLD NEW [--rounds 5] [--warm-start | --graph-building]
 
 Prints each round and the medians; OLD and NEW are any git revisions (NEW may be
 ``WORKTREE``: the working tree as it is).
@@ -81,6 +84,33 @@ lenet = training.graphc_step(training.lenet(), x, y)
 out["lazy_lenet_b64_ms"] = med(lambda: lenet().numpy(), n=20) * 1e3
 out["jit_call_overhead_us"] = jit_bench.overhead()["graphc.function call"]
 print("RESULT " + json.dumps(out))
+"""
+
+
+# Building graphs only: many small ops (4x4 tensors, Python scalars), never realized.
+GRAPH_BUILDING = IMPORT_CHECKOUT + r"""
+import numpy as np
+import graphc.functional as F
+from graphc.bench import training
+
+x = graphc.tensor(np.ones((4, 4), np.float32))
+w = graphc.tensor(np.ones((4, 4), np.float32))
+
+def build(chains=10, length=50):
+    kept = []
+    for _ in range(chains):
+        y = x
+        for _ in range(length):
+            y = F.relu(y * 1.5 + w) - 0.25
+        kept.append(y)
+    return kept
+
+build()
+best = float("inf")
+for _ in range(40):
+    t0 = time.thread_time(); build(); best = min(best, time.thread_time() - t0)
+print("RESULT " + json.dumps({"small_ops_us_per_op": best / 2000 * 1e6,
+                              "graph_building_ms": training.graph_building_seconds(300) * 1e3}))
 """
 
 
@@ -159,9 +189,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warm-start", action="store_true",
                         help="measure a warm MLP training-step process instead")
+    parser.add_argument("--graph-building", action="store_true",
+                        help="measure only the cost of building graphs")
     args = parser.parse_args()
     code = (WARM_START.replace("IMPORT + step", repr(IMPORT_CHECKOUT) + " + step")
-            if args.warm_start else MEASURE)
+            if args.warm_start else GRAPH_BUILDING if args.graph_building else MEASURE)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         roots = {"old": checkout(args.old, tmp_path), "new": checkout(args.new, tmp_path)}

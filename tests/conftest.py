@@ -16,6 +16,9 @@ os.environ.setdefault("GRAPHC_GPU", "0")
 # The suite's workers use the cores already: no helper compile processes, except in
 # tests/codegen/test_precompile.py.
 os.environ.setdefault("GRAPHC_PARALLEL_COMPILE", "0")
+# Tests count the Programs they compile: no Program snapshots left on disk by an earlier
+# run or test, except in tests/runtime/test_snapshot.py (graphc/runtime/snapshot.py).
+os.environ.setdefault("GRAPHC_PROGRAM_CACHE", "0")
 
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.register_profile("dev", max_examples=30, deadline=None)

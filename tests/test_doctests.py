@@ -34,7 +34,8 @@ EXCLUDED: dict[str, str] = {}
 # one interactive session read top to bottom.
 DOC_FILES = ["README.md", "docs/getting-started.md", "docs/architecture.md", "docs/api.md",
              "docs/autodiff.md", "docs/define-then-run.md", "docs/training.md",
-             "docs/visualisation.md", "docs/security.md"]
+             "docs/visualisation.md", "docs/security.md", "docs/hub.md",
+             "docs/data.md", "docs/devices-and-config.md"]
 
 
 def _module_names(package: ModuleType) -> list[str]:

@@ -2,6 +2,7 @@
 what it forgets, the rebind/grad hooks, and graphs that stay bounded in long loops."""
 
 import gc
+import threading
 
 import numpy as np
 import pytest
@@ -253,7 +254,25 @@ def test_live_registry_is_swept_and_keeps_insertion_order():
 
 def test_a_released_node_keeps_its_value_only_while_a_pending_graph_may_read_it():
     """Realizing ``y`` rebinds it to a leaf; its old node keeps a value in the realized
-    table only while a live pending Tensor (``z``, built on it) may still read it."""
+    table only while a live pending Tensor (``z``, built on it) may still read it. (In a
+    thread of its own: a pending Tensor another test left alive on this thread would
+    keep every released value, rightly.)"""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _released_node_values()
+        except BaseException as err:  # re-raised on the test's thread
+            errors.append(err)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
+
+
+def _released_node_values() -> None:
     from graphc.ir.values import _values
 
     x = graphc.tensor(np.arange(4, dtype=np.float32))

@@ -130,3 +130,60 @@ def test_a_seeded_training_run_repeats_bit_for_bit() -> None:
 def test_bad_arguments(call, error, match) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+# ---- MegEngine's gamma, beta, poisson (moments with fixed seeds) -------------------------
+
+@pytest.mark.parametrize("draw, mean, var", [
+    (lambda n: random.gamma(2.0, 3.0, size=n), 6.0, 18.0),           # k theta, k theta^2
+    (lambda n: random.beta(2.0, 5.0, size=n), 2 / 7, 10 / (49 * 8)),  # ab/((a+b)^2(a+b+1))
+    (lambda n: random.poisson(4.0, size=n), 4.0, 4.0),
+])
+def test_distribution_moments(draw, mean, var) -> None:
+    random.seed(0)
+    x = draw(200_000).numpy().astype(np.float64)
+    assert x.dtype == np.float64 and draw(3).dtype == np.float32
+    # 200,000 draws: the sample mean's sd is sqrt(var / n); allow 5 of them
+    assert abs(x.mean() - mean) < 5 * np.sqrt(var / x.size)
+    assert abs(x.var() - var) / var < 0.03
+
+
+def test_parameter_tensors_broadcast_into_the_shape() -> None:
+    random.seed(1)
+    shape = graphc.tensor([1.0, 50.0])
+    x = random.gamma(shape, 2.0, size=(20_000,)).numpy()
+    assert x.shape == (20_000, 2)
+    np.testing.assert_allclose(x.mean(axis=0), [2.0, 100.0], rtol=0.05)
+    assert random.beta(np.ones((3, 1)), np.ones(4)).shape == (3, 4)
+    lam = random.poisson(np.array([0.5, 30.0]), size=(5, 10_000)).numpy()
+    assert lam.shape == (5, 10_000, 2)
+    np.testing.assert_allclose(lam.mean(axis=(0, 1)), [0.5, 30.0], rtol=0.05)
+    assert (lam == np.round(lam)).all()  # counts
+
+
+def test_new_samplers_repeat_under_a_seed_and_reject_bad_parameters() -> None:
+    random.seed(2)
+    a = [random.gamma(1.5, size=4).numpy(), random.poisson(2.0, size=4).numpy()]
+    random.seed(2)
+    b = [random.gamma(1.5, size=4).numpy(), random.poisson(2.0, size=4).numpy()]
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    with pytest.raises(ValueError, match=r"random.gamma: shape must be finite and > 0"):
+        random.gamma(0.0)
+    with pytest.raises(ValueError, match=r"random.beta: beta must be"):
+        random.beta(1.0, -1.0)
+    with pytest.raises(ValueError, match="do not broadcast"):
+        random.beta(np.ones(2), np.ones(3))
+
+
+def test_numpy_generator_and_seeded_stream_keep_the_outer_stream() -> None:
+    random.seed(4)
+    outer = [random.uniform(size=2).numpy() for _ in range(2)]
+    random.seed(4)
+    first = random.uniform(size=2).numpy()
+    with random.seeded_stream(99):
+        inner = random.numpy_generator().random(3)
+    with random.seeded_stream(99):
+        np.testing.assert_array_equal(random.numpy_generator().random(3), inner)
+    np.testing.assert_array_equal(first, outer[0])
+    np.testing.assert_array_equal(random.uniform(size=2).numpy(), outer[1])  # resumed

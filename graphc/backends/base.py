@@ -22,8 +22,9 @@ IntoBuffer = Callable[[Sequence[np.ndarray], Attrs, np.ndarray], None]
 ReturnsArray = Callable[[Sequence[np.ndarray], Attrs], np.ndarray]
 
 
-class NoImplementation(GraphcError):
-    """An op or device the chosen backend cannot run."""
+class NoImplementation(GraphcError, RuntimeError):
+    """An op or device the chosen backend cannot run (a RuntimeError, as MegEngine's
+    errors for an op a device does not support are)."""
 
 
 @dataclass(frozen=True)

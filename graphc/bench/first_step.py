@@ -242,8 +242,11 @@ def _breakdown(instruments, compiler, kernel_cache, compiled: list) -> dict[str,
     numba["generated"] = {"compiles": len(generated),
                           "seconds": sum(r["seconds"] for r in generated)}
     kernel_stats = kernel_cache.compile_stats()
+    loaded = [c for c in compiled if "loaded_seconds" in c.program.stats]  # snapshots
     return {
-        "programs_compiled": len(compiled),
+        "programs_compiled": len(compiled) - len(loaded),
+        "programs_loaded": len(loaded),
+        "program_load_seconds": sum(c.program.stats["loaded_seconds"] for c in loaded),
         "compile_outputs_seconds": sum(c.compile_seconds for c in compiled),
         "stage_seconds": stages, "pass_seconds": passes,
         "clocks": instruments.snapshot(),

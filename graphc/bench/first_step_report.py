@@ -43,7 +43,9 @@ def _compile(b: dict[str, Any]) -> str:
             f"({_parts(b['pass_seconds'], 0.01, 4)}), fuse {stages.get('fuse', 0):.2f}, "
             f"schedule {stages.get('schedule', 0):.2f}, memory plan "
             f"{stages.get('memory', 0):.2f}, link {link:.2f} (render {render:.2f}, "
-            f"load kernel modules {load:.2f})")
+            f"load kernel modules {load:.2f})"
+            + (f"; {b['programs_loaded']} Program(s) loaded from their snapshots in "
+               f"{b['program_load_seconds']:.2f} s" if b.get("programs_loaded") else ""))
 
 
 def _numba(b: dict[str, Any]) -> str:

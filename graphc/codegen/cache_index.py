@@ -200,20 +200,42 @@ def note_written(root: Path, nbytes: int, keep: str) -> None:
 
 def entries(root: Path) -> dict[str, list[Path]]:
     """The cache's files grouped by entry: ``kernels/k_<key>`` (a generated kernel's
-    module and numba files) or ``library/<module>-<hash>`` (a hand-written module's)."""
-    groups: dict[str, list[Path]] = {}
-    for directory, _, names in os.walk(root):
-        relative = Path(directory).relative_to(root).parts
-        for name in names:
-            if name in BOOKKEEPING:
+    module and numba files), ``library/<module>-<hash>`` (a hand-written module's) or
+    ``programs/p_<key>`` (a saved Program and its record)."""
+    return {group: [Path(f) for f, _ in files]
+            for group, files in _scan(str(root), stat=False).items()}
+
+
+def _scan(root: str, stat: bool) -> dict[str, list[tuple[str, os.stat_result | None]]]:
+    """:func:`entries` as path strings, each with its stat when ``stat`` (one ``scandir``
+    pass: a cache of thousands of files is scanned at a process's first write, so this
+    avoids a Path object and a second system call per file)."""
+    groups: dict[str, list[tuple[str, os.stat_result | None]]] = {}
+
+    def visit(directory: str, group_of) -> None:
+        try:
+            listing = list(os.scandir(directory))
+        except OSError:
+            return
+        for item in listing:
+            if item.name in BOOKKEEPING:
                 continue
-            if relative[:1] == ("kernels",):
-                group = "kernels/" + name.lstrip(".").split(".", 1)[0]
-            elif relative[:1] == ("library",) and len(relative) >= 2:
-                group = "library/" + relative[1]
-            else:
+            try:
+                if item.is_dir(follow_symlinks=False):
+                    # library/<module>-<hash>/... is one entry, at any depth below it
+                    visit(item.path, group_of or (lambda _, g="library/" + item.name: g))
+                    continue
+                info = item.stat(follow_symlinks=False) if stat else None
+            except OSError:
                 continue
-            groups.setdefault(group, []).append(Path(directory) / name)
+            if group_of is not None:
+                groups.setdefault(group_of(item.name), []).append((item.path, info))
+
+    visit(os.path.join(root, "kernels"),
+          lambda name: "kernels/" + name.lstrip(".").split(".", 1)[0])
+    visit(os.path.join(root, "library"), None)
+    visit(os.path.join(root, "programs"),  # whole-Program snapshots (runtime/snapshot.py)
+          lambda name: "programs/" + name.split(".", 1)[0])
     return groups
 
 
@@ -221,19 +243,20 @@ def evict(root: Path, cap: int, keep: str = "") -> int:
     """Delete least recently used entries until the cache holds at most 90% of ``cap``
     bytes (never the entry ``keep``); returns the bytes freed."""
     sized = []
-    for group, files in entries(root).items():
-        stats = [s for s in map(_stat, files) if s is not None]
-        sized.append((max((s.st_mtime for s in stats), default=0.0), group, files,
-                      sum(s.st_size for s in stats)))
+    for group, files in _scan(str(root), stat=True).items():
+        stats = [s for _, s in files if s is not None]
+        sized.append((max((s.st_mtime for s in stats), default=0.0), group,
+                      [f for f, _ in files], sum(s.st_size for s in stats)))
     total = sum(size for *_, size in sized)
     if total <= cap:
         return 0
     freed = 0
-    for _, group, files, _ in sorted(sized, key=lambda entry: entry[:2]):
+    for _, group, names, _ in sorted(sized, key=lambda entry: entry[:2]):
         if total - freed <= cap * 0.9:
             break
         if group == keep:
             continue
+        files = [Path(f) for f in names]
         directories = {f.parent for f in files}
         with contextlib.ExitStack() as stack:
             for directory in sorted(directories):
@@ -242,8 +265,3 @@ def evict(root: Path, cap: int, keep: str = "") -> int:
     return freed
 
 
-def _stat(path: Path) -> os.stat_result | None:
-    try:
-        return path.stat()
-    except OSError:
-        return None

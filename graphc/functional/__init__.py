@@ -6,6 +6,7 @@ array([[11.]], dtype=float32)
 """
 
 from . import elemwise, loss, math, nn, nn_layers, normalization, padding, tensor
+from .activation import hsigmoid, hswish, logsigmoid, prelu, relu6, silu, softplus
 from .conv import (
     adaptive_avg_pool2d,
     adaptive_max_pool2d,
@@ -57,9 +58,9 @@ from .elemwise import (
     where,
 )
 from .loss import binary_cross_entropy, cross_entropy, l1_loss, mse_loss, nll_loss, square_loss
-from .math import argmax, argmin, matmul, max, mean, min, norm, prod, std, sum, var
+from .math import argmax, argmin, dot, matmul, max, mean, min, norm, prod, std, sum, var
 from .nn import gelu, leaky_relu, linear, logsoftmax, logsumexp, relu, softmax
-from .nn_layers import dropout, embedding, one_hot, topk_accuracy
+from .nn_layers import dropout, embedding, indexing_one_hot, one_hot, topk_accuracy
 from .normalization import batch_norm, layer_norm
 from .padding import pad
 from .tensor import (

@@ -90,6 +90,18 @@ def _arg(op: str, inp: Any, axis: Any, keepdims: bool) -> Tensor:
         flat = x.reshape(-1)
         out = wrap(apply(op, [flat._node], axes=(0,), keepdims=False))
         return out.reshape([1] * x.ndim) if keepdims else out
+    if isinstance(axis, (list, tuple)):
+        if not axis:
+            raise ShapeError(f"{op}: axis=() names no axis; give an int, a tuple of axes "
+                             f"or None ({user_location()})")
+        axes = normalize_axes(op, axis, x.ndim)
+        if not axes:  # a 0-d tensor: its one element is at index 0
+            return _arg(op, x, 0, keepdims)
+        # MegEngine's rule for several axes: reduce over each in turn, the highest axis
+        # first, each step taking the arg-reduction of the previous step's indices.
+        for a in reversed(axes):
+            x = _arg(op, x, a, keepdims)
+        return x
     a = normalize_axis(op, int(axis), x.ndim)
     if x.ndim == 0:
         return wrap(apply(op, [x.reshape(1)._node], axes=(0,), keepdims=False))
@@ -97,12 +109,28 @@ def _arg(op: str, inp: Any, axis: Any, keepdims: bool) -> Tensor:
 
 
 def argmax(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Index of the maximum (int32); ``axis=None`` indexes the flattened tensor."""
+    """Index of the maximum (int32); ``axis=None`` indexes the flattened tensor.
+
+    A tuple or list of axes reduces over each in turn, the highest axis first, as
+    MegEngine does: after the first, each step takes the argmax of the indices the
+    step before it gave.
+
+    >>> import graphc
+    >>> x = graphc.tensor([[1., 5., 2.], [7., 0., 3.]])
+    >>> argmax(x).item(), argmax(x, axis=1).numpy().tolist(), argmax(x, (0, 1)).item()
+    (3, [1, 0], 0)
+    """
     return _arg("argmax", inp, axis, keepdims)
 
 
 def argmin(inp: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Index of the minimum (int32); ``axis=None`` indexes the flattened tensor."""
+    """Index of the minimum (int32); ``axis=None`` indexes the flattened tensor. Several
+    axes reduce in turn, the highest first, as in :func:`argmax`.
+
+    >>> import graphc
+    >>> argmin(graphc.tensor([[1., 5.], [-7., 0.]]), axis=0).numpy().tolist()
+    [1, 1]
+    """
     return _arg("argmin", inp, axis, keepdims)
 
 
@@ -157,6 +185,22 @@ def matmul(inp1: Any, inp2: Any, transpose_a: bool = False, transpose_b: bool = 
 
 
 @pins_location
+def dot(inp1: Any, inp2: Any) -> Tensor:
+    """The dot product of two vectors (MegEngine's ``F.dot``): 1-D tensors of one length,
+    or a 0-d one, which broadcasts; a 0-d result. For matrices use :func:`matmul`.
+
+    >>> import graphc
+    >>> dot(graphc.tensor([1., 2., 3.]), graphc.tensor([4., 5., 6.])).numpy()
+    array(32., dtype=float32)
+    """
+    a, b = tensor_of(inp1), tensor_of(inp2)
+    if a.ndim > 1 or b.ndim > 1 or (a.ndim == b.ndim == 1 and a.shape != b.shape):
+        raise ShapeError(f"dot: expected two vectors of one length (or a 0-d operand), got "
+                         f"shapes {a.shape} and {b.shape}; use matmul for matrices "
+                         f"({user_location()})")
+    return sum(a * b)
+
+
 def norm(inp: Any, ord: float | None = None, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Vector p-norm over ``axis`` (2-norm by default)."""
     x = tensor_of(inp)
@@ -170,5 +214,5 @@ def norm(inp: Any, ord: float | None = None, axis: Any = None, keepdims: bool = 
     return sum(_abs(x) ** p, axis, keepdims) ** (1.0 / p)
 
 
-__all__ = ["argmax", "argmin", "matmul", "max", "mean", "min", "norm", "prod", "std", "sum",
+__all__ = ["argmax", "argmin", "dot", "matmul", "max", "mean", "min", "norm", "prod", "std", "sum",
            "var"]

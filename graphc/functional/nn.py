@@ -143,3 +143,10 @@ from .normalization import batch_norm, layer_norm  # noqa: E402
 from .padding import pad  # noqa: E402
 
 __all__ += ["batch_norm", "layer_norm", "pad"]
+
+# ... and MegEngine's layer functions and the other activations (F.nn.one_hot, ...).
+from .activation import hsigmoid, hswish, logsigmoid, prelu, relu6, silu, softplus  # noqa: E402
+from .nn_layers import dropout, embedding, indexing_one_hot, one_hot  # noqa: E402
+
+__all__ += ["dropout", "embedding", "hsigmoid", "hswish", "indexing_one_hot", "logsigmoid",
+            "one_hot", "prelu", "relu6", "silu", "softplus"]

@@ -17,9 +17,9 @@ from ..ops import apply
 from ..tensor import Tensor
 from ._operands import tensor_of
 from .elemwise import equal
-from .tensor import arange, expand_dims
+from .tensor import arange, expand_dims, gather, squeeze
 
-__all__ = ["dropout", "embedding", "one_hot", "topk_accuracy"]
+__all__ = ["dropout", "embedding", "indexing_one_hot", "one_hot", "topk_accuracy"]
 
 
 def dropout(inp: Any, drop_prob: float, training: bool = True) -> Tensor:
@@ -39,6 +39,20 @@ def dropout(inp: Any, drop_prob: float, training: bool = True) -> Tensor:
 def embedding(inp: Any, weight: Any) -> Tensor:
     """Rows of ``weight`` selected by the integer ``inp`` (bounds-checked)."""
     return tensor_of(weight)[tensor_of(inp)]
+
+
+def indexing_one_hot(src: Any, index: Any, axis: int = 1, keepdims: bool = False) -> Tensor:
+    """``src`` indexed along ``axis`` by the integer ``index`` (one index per position of
+    the other axes): MegEngine's ``indexing_one_hot``, picking each row's label entry.
+
+    >>> import graphc
+    >>> src = graphc.tensor([[1., 2., 3.], [4., 5., 6.]])
+    >>> indexing_one_hot(src, graphc.tensor([2, 0])).numpy()
+    array([3., 4.], dtype=float32)
+    """
+    x = tensor_of(src)
+    picked = gather(x, axis, expand_dims(tensor_of(index, x._node.type.device), axis))
+    return picked if keepdims else squeeze(picked, axis)
 
 
 def one_hot(inp: Any, num_classes: int) -> Tensor:

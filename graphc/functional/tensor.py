@@ -42,13 +42,29 @@ def _error(op: str, msg: str) -> ShapeError:
 # ---- creation -------------------------------------------------------------------
 
 def full(shape: Any, value: Any, dtype: Any = None, device: Any = None) -> Tensor:
-    """A tensor of ``shape`` filled with ``value`` (no memory until realized)."""
+    """A tensor of ``shape`` filled with ``value`` (no memory until realized).
+
+    ``shape`` is an int, a list or tuple (``x.shape``), an array or a 1-D Tensor;
+    ``value`` a scalar or a 0-d Tensor.
+
+    >>> import graphc
+    >>> full([2, 1], 7).numpy().tolist(), full(graphc.tensor([1, 2]), 0.5).shape
+    ([[7], [7]], (1, 2))
+    """
     shape = _shape_arg("full", shape)
+    if any(d is None or d < 0 for d in shape):
+        raise _error("full", f"negative or unknown dimension in shape {shape}")
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise _error("full", f"the fill value must be a scalar or a 0-d Tensor, got a "
+                         f"Tensor of shape {value.shape}")
+        filler = value if dtype is None else value.astype(dtype)
+        if device is not None:
+            filler = copy(filler, device)
+        return wrap(broadcast_node(filler._node, shape))
     dtype = dtypes.canonical(dtype) if dtype is not None else dtypes.scalar_dtype(value)
     dev = canonical_device(device)
     check_available(dev)
-    if any(d < 0 for d in shape):
-        raise _error("full", f"negative dimension in shape {shape}")
     return wrap(broadcast_node(const_node(value, dtype, dev), shape))
 
 
@@ -90,9 +106,34 @@ def linspace(start: float, stop: float, num: int, dtype: Any = "float32",
     return Tensor(values, device=device)
 
 
-def eye(N: int, M: int | None = None, dtype: Any = "float32", device: Any = None) -> Tensor:
-    """The identity matrix (ones on the diagonal)."""
-    return Tensor(np.eye(N, M, dtype=dtypes.canonical(dtype)), device=device)
+def eye(N: Any, M: Any = None, dtype: Any = "float32", device: Any = None) -> Tensor:
+    """The identity matrix (ones on the diagonal) of ``N`` rows and ``M`` columns (``N``
+    by default). As in MegEngine, ``N`` may also be the whole shape: a list or tuple
+    (``x.shape``) or a Tensor of one or two sizes.
+
+    >>> import graphc
+    >>> eye(2).numpy().tolist(), eye([2, 3]).shape, eye(zeros((3, 1)).shape).shape
+    ([[1.0, 0.0], [0.0, 1.0]], (2, 3), (3, 1))
+    """
+    if M is None and not isinstance(N, (int, np.integer)):
+        shape = _shape_arg("eye", N)
+        if len(shape) not in (1, 2):
+            raise _error("eye", f"the shape must have one or two sizes, got {shape}")
+        N, M = shape if len(shape) == 2 else (shape[0], None)
+    rows, cols = _size_arg("eye", N), None if M is None else _size_arg("eye", M)
+    if rows < 0 or (cols is not None and cols < 0):
+        raise _error("eye", f"negative size in ({rows}, {cols})")
+    return Tensor(np.eye(rows, cols, dtype=dtypes.canonical(dtype)), device=device)
+
+
+def _size_arg(op: str, size: Any) -> int:
+    """One size given as an int, a NumPy integer or a 0-d Tensor."""
+    if isinstance(size, Tensor) and size.ndim == 0:
+        size = size.item()
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
+        raise TypeError(f"{op}: a size must be an int or a 0-d Tensor, got {size!r} "
+                        f"({user_location()})")
+    return int(size)
 
 
 def copy(inp: Any, device: Any = None) -> Tensor:
@@ -201,13 +242,30 @@ def flatten(inp: Any, start_axis: int = 0, end_axis: int = -1) -> Tensor:
 
 # ---- joining and splitting ------------------------------------------------------
 
+def _join_operands(op: str, inps: Sequence[Any]) -> list[Tensor]:
+    """``inps`` as Tensors; Python scalars, arrays and lists are placed on the device of
+    the first Tensor among them (the default device when there is none)."""
+    if isinstance(inps, Tensor) or not isinstance(inps, Sequence) or not inps:
+        raise ValueError(f"{op}: expects a non-empty list of tensors, got {inps!r} "
+                         f"({user_location()})")
+    device = next((t._node.type.device for t in inps if isinstance(t, Tensor)), None)
+    return [tensor_of(t, device) for t in inps]
+
+
 def concat(inps: Sequence[Any], axis: int = 0, device: Any = None) -> Tensor:
-    """Join tensors along an existing axis; one tensor is returned as it is."""
-    tensors = [tensor_of(t) for t in inps]
-    if not tensors:
-        raise ValueError("concat: needs at least one tensor")
+    """Join tensors along an existing axis; one tensor is returned as it is.
+
+    As in MegEngine, a Python scalar or 0-d tensor among several operands is joined as
+    shape ``(1,)``: ``F.concat([x.shape[:-1], 64])`` appends a size to a shape tensor.
+
+    >>> import graphc
+    >>> concat([graphc.tensor([2, 3]), 4, graphc.tensor(5)]).numpy().tolist()
+    [2, 3, 4, 5]
+    """
+    tensors = _join_operands("concat", inps)
     if len(tensors) == 1:
         return tensors[0]
+    tensors = [t.reshape(1) if t.ndim == 0 else t for t in tensors]
     devices = {t._node.type.device for t in tensors}
     if device is not None:
         tensors = [t if t._node.type.device == canonical_device(device) else copy(t, device)
@@ -223,10 +281,13 @@ def concat(inps: Sequence[Any], axis: int = 0, device: Any = None) -> Tensor:
 
 
 def stack(inps: Sequence[Any], axis: int = 0, device: Any = None) -> Tensor:
-    """Join tensors of one shape along a new axis."""
-    tensors = [tensor_of(t) for t in inps]
-    if not tensors:
-        raise ValueError("stack: needs at least one tensor")
+    """Join tensors of one shape along a new axis (Python scalars count as 0-d).
+
+    >>> import graphc
+    >>> stack([graphc.tensor(1.5), 2]).numpy().tolist()
+    [1.5, 2.0]
+    """
+    tensors = _join_operands("stack", inps)
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise _error("stack", f"tensors must have one shape, got {sorted(shapes)}")
@@ -235,25 +296,39 @@ def stack(inps: Sequence[Any], axis: int = 0, device: Any = None) -> Tensor:
 
 
 def split(inp: Any, nsplits_or_sections: Any, axis: int = 0) -> list[Tensor]:
-    """Split into ``n`` equal sections (an int) or at the given points (a list)."""
+    """Split along ``axis`` with MegEngine's ``nsplits_or_sections``: an int ``n`` gives
+    ``n`` near-equal pieces (the first ``size % n`` one longer, as ``np.array_split``);
+    a list gives the split points (non-decreasing, within ``[0, size]``: a repeated
+    point makes an empty piece).
+
+    >>> import graphc
+    >>> [p.numpy().tolist() for p in split(graphc.tensor([1, 2, 3, 4, 5]), 2)]
+    [[1, 2, 3], [4, 5]]
+    >>> [p.shape for p in split(zeros((6, 2)), [1, 4])]
+    [(1, 2), (3, 2), (2, 2)]
+    """
     x = tensor_of(inp)
     a = normalize_axis("split", axis, x.ndim)
     total = x.shape[a]
     if isinstance(nsplits_or_sections, (int, np.integer)):
         n = int(nsplits_or_sections)
-        if n <= 0 or total % n:
-            raise ValueError(f"split: the size {total} of axis {a} is not divisible into {n} "
-                             "sections")
-        points = [total // n * i for i in range(1, n)]
+        if n <= 0:
+            raise ValueError(f"split: the number of sections must be positive, got {n} "
+                             f"({user_location()})")
+        if n > total:
+            raise ValueError(f"split: the size {total} of axis {a} cannot be split into {n} "
+                             f"sections ({user_location()})")
+        sizes = [(total + n - i - 1) // n for i in range(n)]  # MegEngine's section sizes
+        points = list(np.cumsum(sizes[:-1]))
     else:
         points = [int(p) for p in nsplits_or_sections]
-        if any(p <= q for p, q in zip(points[1:], points)) or any(
-                not 0 < p < total for p in points):
+        bounds = [0, *points, total]
+        if any(lo > hi for lo, hi in zip(bounds, bounds[1:])):
             raise ValueError(f"Invalid nsplits_or_secions: {list(nsplits_or_sections)}")
     bounds = [0, *points, total]
     pieces = []
     for lo, hi in zip(bounds, bounds[1:]):
-        index = tuple(slice(None) for _ in range(a)) + (slice(lo, hi),)
+        index = tuple(slice(None) for _ in range(a)) + (slice(int(lo), int(hi)),)
         pieces.append(x[index])
     return pieces
 

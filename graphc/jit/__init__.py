@@ -6,7 +6,9 @@
   check=False)``) traces a Python function per input signature (GradManager, optimizer
   steps and state updates included) and replays its compiled Program;
 - :meth:`CompiledFunction.dump` and :func:`load_function`: ship a compiled function to
-  a process without the model's code (JSON graph plus ``.npz`` weights, no pickle).
+  a process without the model's code (JSON graph plus ``.npz`` weights, no pickle);
+- :class:`trace`, :func:`exclude_from_trace`, :func:`is_tracing`: MegEngine's
+  ``jit.trace`` API on the same machinery (:mod:`graphc.jit.tracing`).
 
 See docs/define-then-run.md.
 """
@@ -19,9 +21,11 @@ from .errors import TraceError
 from .function import CompiledFunction, function
 from .load import load_function
 from .placeholder import placeholder
+from .tracing import DumpResult, exclude_from_trace, is_tracing, trace
 
-__all__ = ["CompiledFunction", "JitFunction", "TraceError", "function", "jit",
-           "load_function", "placeholder"]
+__all__ = ["CompiledFunction", "DumpResult", "JitFunction", "TraceError",
+           "exclude_from_trace", "function", "is_tracing", "jit", "load_function",
+           "placeholder", "trace"]
 
 
 class _CallableModule(types.ModuleType):

@@ -3,7 +3,7 @@
 JAX's semantics: Tensor and NumPy-array arguments (also inside tuples, lists and dicts)
 are inputs; every other argument is static and part of the signature, as are the
 shapes, dtypes and devices of the inputs. The first call with a new signature runs the
-Python body on placeholders (see :mod:`graphc.jit.trace`), compiles one Program for
+Python body on placeholders (see :mod:`graphc.jit.capture`), compiles one Program for
 everything it did (forward, GradManager backward, optimizer steps, state updates) and
 runs it; later calls only run the Program.
 
@@ -35,10 +35,10 @@ import numpy as np
 from .. import lazy
 from ..tensor import Tensor
 from . import tree as trees
+from .capture import Trace, Traced, arrays_of, trace_call, wrap_outputs
 from .errors import TraceError
 from .function import CompiledFunction
 from .state import StateChanged
-from .trace import Traced, arrays_of, trace_call, wrap_outputs
 
 # Traced signatures kept per function (least recently traced dropped first).
 MAX_SIGNATURES = 64
@@ -81,8 +81,13 @@ class JitFunction:
         traced = self._cache.get(key)
         if traced is None or (traced.guards or traced.grad_guards) and not traced.valid():
             return self._trace(key, traced, args, kwargs)
-        if self.check:
-            return self._checked(traced, key, args, kwargs)
+        if self._reruns(traced):
+            return self._checked(traced, key, leaves, args, kwargs)
+        return self._replay(traced, key, leaves, args, kwargs)
+
+    def _replay(self, traced: Traced, key: tuple, leaves: list, args: tuple,
+                kwargs: dict) -> Any:
+        """Run ``traced``'s Program on the call's tensor ``leaves``."""
         self._latest = traced
         try:
             values = traced.entry.run(arrays_of(leaves, traced.dtypes))
@@ -111,19 +116,37 @@ class JitFunction:
         result, traced.result = traced.result, None
         return result
 
-    def _run_trace(self, args: tuple, kwargs: dict) -> Traced:
+    def _run_trace(self, args: tuple, kwargs: dict, expected: Traced | None = None,
+                   check_only: bool = False) -> Traced | None:
         leaves: list = []
         names: list[str] = []
         tree = _flatten_args(args, kwargs, self._signature, leaves, names)
-        traced = trace_call(self.fn, self.name, tree, leaves, names)
+        traced = trace_call(self.fn, self.name, tree, leaves, names, self._hooks(expected),
+                            self._constants, check_only)
+        if traced is None:
+            return None
         pins: list = []
         _key(args, kwargs, [], pins)
         traced.pins = pins  # objects keyed by identity stay alive with their trace
         return traced
 
-    def _checked(self, traced: Traced, key: tuple, args: tuple, kwargs: dict) -> Any:
-        again = self._run_trace(args, kwargs)
-        _compare(self.name, traced, again)
+    # What graphc.jit.trace (MegEngine's semantics) changes: the hooks a trace uses,
+    # whether a call runs the body again, whether read-only state is captured as constants.
+    _constants = False
+
+    def _hooks(self, expected: Traced | None) -> Trace:
+        """The hooks of a trace; ``expected``: the trace a checked call must repeat."""
+        return Trace(self.name, expected)
+
+    def _reruns(self, traced: Traced) -> bool:
+        """Whether a call with a traced signature runs the Python body again."""
+        return self.check
+
+    def _checked(self, traced: Traced, key: tuple, leaves: list, args: tuple,
+                 kwargs: dict) -> Any:
+        """Run the body again, checked against ``traced`` (TraceError at the first
+        difference, before anything runs), and run what it traced this time."""
+        again = self._run_trace(args, kwargs, traced)
         self._latest = traced
         result, again.result = again.result, None
         return result
@@ -267,29 +290,6 @@ def _static_key(value: Any, leaves: list, pins: list | None) -> Any:
     if pins is not None:
         pins.append(value)
     return ("object", id(value))  # modules, optimizers: by identity
-
-
-def _compare(name: str, traced: Traced, again: Traced) -> None:
-    """TraceError at the first op where a checked call differs from the trace."""
-    for i, (want, got) in enumerate(zip(traced.ops, again.ops)):
-        if want != got:
-            raise TraceError(
-                f"{name}: the Python body took a different path than when it was traced: "
-                f"op {i} was {_op(want)} built at {traced.locations[i].location}, now "
-                f"{_op(got)} built at {again.locations[i].location}")
-    if len(traced.ops) != len(again.ops):
-        n = min(len(traced.ops), len(again.ops))
-        longer, which = (traced, "the trace") if len(traced.ops) > n else (again, "this call")
-        raise TraceError(
-            f"{name}: the Python body took a different path than when it was traced: it built "
-            f"{len(again.ops)} ops where the trace built {len(traced.ops)}; {which} goes on "
-            f"with {_op(longer.ops[n])} built at {longer.locations[n].location}")
-
-
-def _op(entry: tuple) -> str:
-    op, attrs, type = entry
-    extra = f" {attrs!r}" if len(attrs) else ""
-    return f"{op}{extra} -> {type}"
 
 
 def jit(fn: Callable | None = None, *, check: bool = False, name: str | None = None) -> Any:

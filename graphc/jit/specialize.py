@@ -63,9 +63,11 @@ def subst_shape(shape: tuple[int, ...], binding: Binding) -> tuple[int, ...]:
     return tuple(_subst_int(d, binding) for d in shape)
 
 
-def specialize(outputs: Sequence[Node], binding: Binding) -> tuple[list[Node], dict[int, Node]]:
+def specialize(outputs: Sequence[Node], binding: Binding,
+               inputs: dict[int, Node] | None = None) -> tuple[list[Node], dict[int, Node]]:
     """The graph of ``outputs`` rebuilt for ``binding``; returns the new outputs and a map
     from old node uid to new node. TraceError names the first node that does not follow.
+    ``inputs`` maps a placeholder's uid to the node that replaces it (a call's values).
 
     >>> import graphc
     >>> x = graphc.placeholder((None, 2))
@@ -77,7 +79,10 @@ def specialize(outputs: Sequence[Node], binding: Binding) -> tuple[list[Node], d
     """
     mapping: dict[int, Node] = {}
     for node in topo_order(outputs):
-        mapping[node.uid] = _rebuild(node, mapping, binding)
+        if inputs and node.uid in inputs:
+            mapping[node.uid] = inputs[node.uid]
+        else:
+            mapping[node.uid] = _rebuild(node, mapping, binding)
     return [mapping[o.uid] for o in outputs], mapping
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,37 +100,64 @@ class Identity(Module):
 
 
 class Sequential(Module):
-    """Modules applied in order; supports indexing, slicing, ``len`` and iteration.
+    """Modules applied in order, given as arguments (named ``"0"``, ``"1"``, ...) or as
+    one ``OrderedDict`` (named by its keys), as in MegEngine. Supports indexing,
+    slicing (which keeps the names), assignment and deletion by index, ``len`` and
+    iteration.
 
+    >>> from collections import OrderedDict
     >>> net = Sequential(Linear(4, 8), ReLU(), Linear(8, 2))
     >>> len(net), type(net[1]).__name__, len(net[:2])
     (3, 'ReLU', 2)
+    >>> named = Sequential(OrderedDict([("fc", Linear(4, 2)), ("act", ReLU())]))
+    >>> named.layer_keys, [k for k, _ in named.named_parameters()]
+    (['fc', 'act'], ['fc.bias', 'fc.weight'])
     """
 
     def __init__(self, *modules: Module, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._keys = [str(i) for i in range(len(modules))]
-        for key, module in zip(self._keys, modules):
-            setattr(self, key, module)  # named "0", "1", ... as in MegEngine
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            pairs = [(str(key), module) for key, module in modules[0].items()]
+        else:
+            pairs = [(str(i), module) for i, module in enumerate(modules)]
+        for key, module in pairs:
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: layer {key!r} is not a Module (got "
+                                f"{type(module).__name__})")
+        self.layer_keys = [key for key, _ in pairs]
+        for key, module in pairs:
+            setattr(self, key, module)
 
-    def _layers(self) -> list[Module]:
-        return [getattr(self, key) for key in self._keys]
+    @property
+    def layer_values(self) -> list[Module]:
+        """The layers, in order."""
+        return [getattr(self, key) for key in self.layer_keys]
 
     def forward(self, x: Any) -> Any:
-        for module in self._layers():
+        for module in self.layer_values:
             x = module(x)
         return x
 
     def __getitem__(self, index: int | slice) -> Module:
         if isinstance(index, slice):
-            return Sequential(*self._layers()[index])
-        return self._layers()[index]
+            return type(self)(OrderedDict(zip(self.layer_keys[index],
+                                              self.layer_values[index])))
+        return getattr(self, self.layer_keys[index])
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        setattr(self, self.layer_keys[index], module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        keys = self.layer_keys[index]
+        for key in keys if isinstance(index, slice) else [keys]:
+            delattr(self, key)
+        del self.layer_keys[index]
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self.layer_keys)
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(self._layers())
+        return iter(self.layer_values)
 
 
 class Dropout(Module):

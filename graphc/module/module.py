@@ -65,7 +65,10 @@ class Module:
     """Base class of layers and models: subclasses define ``forward``."""
 
     def __init__(self, name: str | None = None) -> None:
+        # Attributes a subclass set before calling this (MegEngine allows plain values
+        # there) are kept.
         object.__setattr__(self, "_initialized", True)
+        self.__dict__.setdefault("_module_order", [])
         self.name = name or ""
         self.training = True
         self._forward_pre_hooks: OrderedDict = OrderedDict()
@@ -74,14 +77,40 @@ class Module:
         self._hook_ids = 0
 
     def __setattr__(self, name: str, value: Any) -> None:
+        public = not name.startswith("_")
+        holds_modules = public and any(
+            isinstance(item, Module) for _, item in _items(value, name))
         if not self.__dict__.get("_initialized"):
-            raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
-                                 f"setting attributes (setting {name!r})")
-        if not name.startswith("_"):
+            if holds_modules:  # as MegEngine: plain attributes may come first, modules not
+                raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
+                                     f"assigning a module (setting {name!r})")
+            object.__setattr__(self, name, value)
+            return
+        if holds_modules:
             for key, item in _items(value, name):
                 if isinstance(item, Module):
                     object.__setattr__(item, "_scope", key)
+        # Assignment order, for repr: MegEngine's _modules lists modules and containers
+        # (a list filled with modules after it is assigned shows where it was assigned).
+        order = self._module_order
+        module_like = public and isinstance(value, (Module, list, tuple, dict))
+        if module_like and name not in order:
+            order.append(name)
+        elif not module_like and name in order:
+            order.remove(name)
         object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a missing attribute: say why when __init__ never ran.
+        if not self.__dict__.get("_initialized"):
+            raise AttributeError(f"{type(self).__name__}.{name}: Module.__init__() was not "
+                                 "called; call super().__init__() in __init__")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        if name in self.__dict__.get("_module_order", ()):
+            self._module_order.remove(name)
 
     # ---- calling ------------------------------------------------------------------
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
@@ -281,7 +310,26 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = [f"  ({key}): " + repr(child).replace("\n", "\n  ")
-                 for key, child in self._children_with_keys("")]
-        head = f"{type(self).__name__}({self._module_info_string()}"
-        return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
+        """MegEngine's form: ``Name(extra)`` for a leaf; otherwise one line per line of
+        the extra repr, then ``(key): child`` per submodule in assignment order, each
+        indented by two spaces.
+
+        >>> import graphc.module as M
+        >>> print(M.Sequential(M.Linear(2, 3), M.ReLU()))
+        Sequential(
+          (0): Linear(in_features=2, out_features=3, bias=True)
+          (1): ReLU()
+        )
+        """
+        extra = self._module_info_string()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = []
+        for attr in self._module_order:
+            for key, child in _items(self.__dict__.get(attr), attr):
+                if isinstance(child, Module):
+                    child_lines.append(f"({key}): " + repr(child).replace("\n", "\n  "))
+        lines = extra_lines + child_lines
+        if len(extra_lines) == 1 and not child_lines:
+            return f"{type(self).__name__}({extra_lines[0]})"
+        body = "\n  " + "\n  ".join(lines) + "\n" if lines else ""
+        return f"{type(self).__name__}({body})"

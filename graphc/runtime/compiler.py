@@ -30,6 +30,7 @@ from ..ir.values import _values, forget, record
 from ..ops import computes_exactly
 from ..passes import run_pipeline
 from ..passes.memory import MemoryPlan, plan_memory
+from . import snapshot
 from .donation import donations, hand_out, replaced_pairs
 from .kernel_calls import CallPlan
 from .link import ProgramBuilder
@@ -38,11 +39,16 @@ from .progress import CompileProgress
 
 # Programs kept in memory, least recently used evicted first (with their buffers).
 MAX_PROGRAMS = 256
-# A graph seen for the first time whose values are all this small, made only of ops a
-# kernel computes with their reference's bits (graphc/ops/exact.py), runs in the
-# interpreter: compiling it would cost more than it saves unless it recurs, and its
-# later, compiled realizations give the same bits. Any other graph compiles at once.
+# A graph whose values are all this small, made only of ops a kernel computes with their
+# reference's bits (graphc/ops/exact.py), runs in the interpreter at its first sighting,
+# and at later ones while the nodes interpreted under its structure stay within
+# INTERPRET_BUDGET: compiling it (0.3 s and more) would cost more than interpreting it
+# (10-30 us a node) unless it recurs often, and its compiled realizations give the same
+# bits. docs/getting-started.md's loop, `s = s * 0.5 + 1`, realizes chains of 3,000
+# scalar nodes a few times: interpreted, not compiled twice. Any other graph compiles
+# at once.
 TINY_ELEMENTS = 4096
+INTERPRET_BUDGET = 16384
 
 _programs: OrderedDict = OrderedDict()
 _sightings: dict = {}
@@ -50,7 +56,8 @@ _sightings: dict = {}
 # OrderedDict's move_to_end and popitem are not atomic); compiling holds _compile_lock.
 _cache_lock = threading.Lock()
 _compile_lock = threading.RLock()
-stats = {"programs_compiled": 0, "program_hits": 0, "interpreted": 0, "compile_seconds": 0.0}
+stats = {"programs_compiled": 0, "program_hits": 0, "interpreted": 0, "compile_seconds": 0.0,
+         "programs_loaded": 0, "load_seconds": 0.0}
 
 
 @dataclass
@@ -66,6 +73,9 @@ class Compiled:
     # The key the Program cache holds it under: a hit moves that very object to the end
     # of the LRU order (found by identity, where an equal key costs a deep comparison).
     cache_key: object = None
+    # What the linker made each step from (graphc.runtime.snapshot saves them); None
+    # once saved, or for a Program loaded from a snapshot.
+    records: list | None = None
 
     def without_graph(self) -> Compiled:
         """This Compiled without the graph it was built from, which is what the Program
@@ -73,7 +83,7 @@ class Compiled:
         nodes, and through them its buffers (a model's initial weights, the first batch)
         and the values its caller is about to replace (which could then never be
         updated in place). Counts stay in ``program.stats``."""
-        return replace(self, fused=None, kernels=[])
+        return replace(self, fused=None, kernels=[], records=None)
 
 
 def _runtime_value(node: Node):
@@ -164,7 +174,8 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
         progress.expect(program.kernel_steps)
         progress.hold()  # until the first run, which closes it
         program.progress = progress
-    return Compiled(program, fused, builder.sources, plan, seconds, builder.calls)
+    return Compiled(program, fused, builder.sources, plan, seconds, builder.calls,
+                    records=builder.records)
 
 
 class _Key:
@@ -243,23 +254,56 @@ def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None,
             compiled = _cached(key)
             if compiled is None:
                 progress = CompileProgress.from_environment()
+                wanted = updates(args) if updates else None
+                saved_as = _snapshot_key(key, wanted, target)
                 try:
-                    compiled = compile_outputs(outputs, args,
-                                               updates(args) if updates else None, target,
-                                               progress)
+                    compiled = _load_snapshot(saved_as, target, progress)
+                    if compiled is None:
+                        compiled = compile_outputs(outputs, args, wanted, target, progress)
                 except BaseException:
                     progress.finish(failed=True)
                     raise
-                stats["programs_compiled"] += 1
-                stats["compile_seconds"] += compiled.compile_seconds
-                if os.environ.get("GRAPHC_LOG_COMPILES"):
-                    _log_miss(key, len(compiled.fused.kernels))
+                if compiled.records is not None:  # compiled here: save it for later
+                    stats["programs_compiled"] += 1
+                    stats["compile_seconds"] += compiled.compile_seconds
+                    if saved_as is not None:
+                        snapshot.save(saved_as, compiled.records, compiled.program,
+                                      compiled.plan)
+                    if os.environ.get("GRAPHC_LOG_COMPILES"):
+                        _log_miss(key, len(compiled.fused.kernels))
                 compiled = replace(compiled.without_graph(), cache_key=key)
                 with _cache_lock:
                     _programs[key] = compiled
                     while len(_programs) > MAX_PROGRAMS:
                         _programs.popitem(last=False)
     return compiled, args
+
+
+def _snapshot_key(key: _Key, updates: set | None, target: Backend) -> str | None:
+    """The key of this Program's snapshot in the kernel cache, where one may be kept."""
+    if target.device != "cpu" or not snapshot.enabled():
+        return None
+    return snapshot.program_key(key.key, key.backend, updates)
+
+
+def _load_snapshot(saved_as: str | None, target: Backend,
+                   progress: CompileProgress) -> Compiled | None:
+    """The Program saved under ``saved_as`` by an earlier process (None if none)."""
+    if saved_as is None:
+        return None
+    t0 = time.perf_counter()
+    loaded = snapshot.load(saved_as, target)
+    if loaded is None:
+        return None
+    program, plan = loaded
+    seconds = time.perf_counter() - t0
+    stats["programs_loaded"] += 1
+    stats["load_seconds"] += seconds
+    program.stats.update(loaded_seconds=seconds, compile_seconds=0.0)
+    progress.expect(program.kernel_steps)
+    progress.hold()  # until the first run (numba loads the kernels), which closes it
+    program.progress = progress
+    return Compiled(program, None, [], plan, 0.0)
 
 
 BACKENDS = ("compiled", "interp")
@@ -391,10 +435,10 @@ def execute_on_one_device(roots: list[Node], memo: set[int], order: list[Node] |
     runnable: Compiled | Interpreted | None = \
         _cached(key) if backend() == "compiled" else None
     if runnable is None and target.device == "cpu":
-        seen = _sightings.get(key, 0)
-        if seen < 1 and _is_tiny(order):
+        seen = _sightings.get(key, 0)  # nodes interpreted under this structure so far
+        if (seen == 0 or seen + len(order) <= INTERPRET_BUDGET) and _is_tiny(order):
             with _cache_lock:
-                _sightings[key] = seen + 1
+                _sightings[key] = seen + len(order)
                 if len(_sightings) > 4 * MAX_PROGRAMS:
                     _sightings.clear()
             stats["interpreted"] += 1

@@ -21,6 +21,7 @@ from ..codegen.cpu_in_place import in_place_pairs
 from ..ir import FusedGraph, Kernel, Node, is_frontier
 from ..ir.kernel_ir import Param
 from ..ir.node import SCALAR_OPS
+from ..ir.types import Attrs
 from ..ops import get_op
 from ..passes.memory import MemoryPlan
 from .kernel_calls import CallPlan
@@ -36,22 +37,85 @@ from .program import (
     overwritable,
 )
 
+# A Program's steps are made from plain data by the functions below, both when the
+# linker builds the Program and when graphc.runtime.snapshot loads one a process saved:
+# an allocation is ("planned", buffer, shape, dtype) or ("fresh", shape, dtype).
 
-def _fresh(type) -> Callable[[list], np.ndarray]:
-    """An allocator of a new array of ``type`` per call (outputs: handed to the caller)."""
-    return lambda vals, shape=type.shape, dtype=type.dtype: np.empty(shape, dtype)
+
+def allocator_of(spec: tuple) -> Callable[[list], np.ndarray]:
+    """The allocator an allocation ``spec`` describes: a planned buffer of the call's
+    arena (made at its first use), or a new array per call (outputs: handed to the
+    caller)."""
+    if spec[0] == "planned":
+        _, b, shape, name = spec
+        dtype = np.dtype(name)
+
+        def reused(vals, b=b, shape=shape, dtype=dtype):
+            arena = vals[ARENA]  # this call's planned buffers
+            buf = arena[b]
+            if buf is None:
+                buf = arena[b] = np.empty(shape, dtype)
+            return buf
+
+        return reused
+    _, shape, name = spec
+    dtype = np.dtype(name)
+    return lambda vals, shape=shape, dtype=dtype: np.empty(shape, dtype)
 
 
-def _view_fn(chain: list[Node]):
-    """NumPy views for a chain of movement nodes (base first)."""
-    ops = [(get_op(n.op).reference, n.attrs) for n in chain]
+def view_fn(ops: list[tuple[str, Attrs]]):
+    """NumPy views for a chain of movement ops, ``(op, attrs)`` from the base out."""
+    steps = [(get_op(op).reference, attrs) for op, attrs in ops]
 
     def view(a: np.ndarray) -> np.ndarray:
-        for ref, attrs in ops:
+        for ref, attrs in steps:
             a = ref([a], attrs)
         return a
 
     return view
+
+
+def view_step_of(name: str, src: int, dst: int, view: Callable) -> Step:
+    """A step setting slot ``dst`` to ``view`` (NumPy movement) of slot ``src``."""
+    return Step(name, lambda v, s=src, d=dst, f=view: v.__setitem__(d, f(v[s])), (src,),
+                (dst,))
+
+
+def const_step_of(dst: int, value) -> Step:
+    """A step setting slot ``dst`` to the constant ``value``."""
+    return Step("const", lambda v, d=dst, c=value: v.__setitem__(d, c), (), (dst,))
+
+
+def library_fn(library: LibraryKernel, attrs: Attrs, dtype, mode: tuple) -> Callable:
+    """``fn(vals, *inputs)`` computing a library kernel's result. ``mode``: ("donor",
+    switch, input, shape), computing into that input's buffer where the call donated
+    it; ("into", allocation spec), into a planned or fresh buffer; ("returns",), the
+    backend's function returning the array."""
+    dtype = np.dtype(dtype)
+    if mode[0] == "donor":  # may update an argument in place (see _in_place_pairs)
+        _, switch, donor, shape = mode
+        lib = library.into
+
+        def fn(vals, *xs, switch=switch, donor=donor, lib=lib, attrs=attrs, shape=shape,
+               dtype=dtype):
+            c = xs[donor]
+            out = c if overwritable(c, switch in vals[DONATED]) else np.empty(shape, dtype)
+            lib(xs, attrs, out)
+            return out
+    elif mode[0] == "into":  # the backend's kernel, into a planned buffer
+        alloc, lib = allocator_of(mode[1]), library.into
+
+        def fn(vals, *xs, alloc=alloc, lib=lib, attrs=attrs):
+            out = alloc(vals)
+            lib(xs, attrs, out)
+            return out
+    else:
+        ref = library.returns
+
+        def fn(vals, *xs, ref=ref, attrs=attrs, dtype=dtype):
+            with np.errstate(all="ignore"):
+                return np.asarray(ref(list(xs), attrs), dtype=dtype)
+    return fn
 
 
 def _unbound(params: list[Param]) -> list[Param]:
@@ -117,6 +181,15 @@ class ProgramBuilder:
         # Seconds spent rendering loop kernels' sources and loading their modules (the
         # compiler reports them among its stages).
         self.seconds = {"render": 0.0, "load": 0.0}
+        # What each step is made from, as plain data (see allocator_of): what
+        # graphc.runtime.snapshot saves, so that a later process builds this Program
+        # without the passes, fusion or rendering. None where a builder makes steps from
+        # live objects (the GPU's).
+        self.records: list[tuple] | None = []
+
+    def record(self, entry: tuple) -> None:
+        if self.records is not None:
+            self.records.append(entry)
 
     def switch(self) -> int:
         """A new in-place switch (see Program.run)."""
@@ -147,7 +220,9 @@ class ProgramBuilder:
             src = self.array_slot(cur)
             dst = self.slot(node)
             self.view_base[dst] = self.view_base.get(src, src)
-            self.view_step(node, src, dst, _view_fn(list(reversed(chain))))
+            ops = [(n.op, n.attrs) for n in reversed(chain)]
+            self.record(("view", node.op, src, dst, ops))
+            self.view_step(node, src, dst, view_fn(ops))
             return dst
         if is_frontier(node):  # a baked constant (folded or in the key)
             dst = self.slot(node)
@@ -174,29 +249,23 @@ class ProgramBuilder:
     def view_step(self, node: Node, src: int, dst: int, view: Callable) -> None:
         """A step setting slot ``dst`` to ``view`` (NumPy movement) of slot ``src``."""
         self.step_info[len(self.steps)] = ("view", src, dst, view)
-        self.steps.append(Step(f"view {node.op}", lambda v, s=src, d=dst, f=view:
-                               v.__setitem__(d, f(v[s])), (src,), (dst,)))
+        self.steps.append(view_step_of(f"view {node.op}", src, dst, view))
 
     def const_step(self, dst: int, value: np.ndarray) -> None:
         """A step setting slot ``dst`` to the constant ``value``."""
+        self.record(("const", dst, value))
         self.step_info[len(self.steps)] = ("const", dst, value)
-        self.steps.append(Step("const", lambda v, d=dst, c=value: v.__setitem__(d, c),
-                               (), (dst,)))
+        self.steps.append(const_step_of(dst, value))
+
+    def allocation(self, node: Node) -> tuple:
+        """How ``node``'s array is allocated (see :func:`allocator_of`)."""
+        dtype = node.type.dtype.name
+        if node.uid in self.plan.buffer_of:
+            return ("planned", self.plan.buffer_of[node.uid], node.type.shape, dtype)
+        return ("fresh", node.type.shape, dtype)
 
     def allocator(self, node: Node):
-        dtype = node.type.dtype
-        if node.uid in self.plan.buffer_of:
-            b = self.plan.buffer_of[node.uid]
-
-            def reused(vals, b=b, shape=node.type.shape, dtype=dtype):
-                arena = vals[ARENA]  # this call's planned buffers
-                buf = arena[b]
-                if buf is None:
-                    buf = arena[b] = np.empty(shape, dtype)
-                return buf
-
-            return reused
-        return _fresh(node.type)
+        return allocator_of(self.allocation(node))
 
     def loop_kernel(self, kernel: Kernel) -> None:
         from ..codegen.cache import load_kernel  # imports numba: only when compiling
@@ -210,11 +279,13 @@ class ProgramBuilder:
         self.seconds["load"] += time.perf_counter() - t1
         params = []
         outs = []
+        allocations = []
         for p in ks.params:
             if p.kind == "out":
                 s = self.slot(p.node)
                 params.append(("out", s))
                 outs.append((s, self.allocator(p.node)))
+                allocations.append((s, self.allocation(p.node)))
             elif p.kind == "scalar":
                 params.append(("scalar", self.scalar_slot(p.node)))
             else:
@@ -228,6 +299,9 @@ class ProgramBuilder:
             self.step_info[len(self.steps)] = ("loop", dispatcher, params, sizes, ks.source,
                                                variant, _unbound(ks.params),
                                                _unbound(variant_signature))
+        self.record(("loop", kernel.name, ks.source, params, allocations, ks.sizes or [0],
+                     plain, None if variant is None else
+                     (variant.source, variant.params, variant.pairs)))
         self.steps.append(loop_step(kernel.name, dispatcher, params, outs, sizes, plain,
                                     variant))
 
@@ -295,29 +369,17 @@ class ProgramBuilder:
         if donor is not None:  # may update an argument in place (see _in_place_pairs)
             switch = self.switch()
             self.in_place.append((len(self.steps), in_slots[donor], out, switch))
-            shape, lib, attrs = node.type.shape, library.into, node.attrs
-
-            def fn(vals, *xs, switch=switch, donor=donor, lib=lib, attrs=attrs, shape=shape,
-                   dtype=dtype):
-                c = xs[donor]
-                out = c if overwritable(c, switch in vals[DONATED]) else np.empty(shape, dtype)
-                lib(xs, attrs, out)
-                return out
-        elif library.into is not None:  # the backend's kernel, into a planned buffer
-            alloc, lib, attrs = self.allocator(node), library.into, node.attrs
-
-            def fn(vals, *xs, alloc=alloc, lib=lib, attrs=attrs):
-                out = alloc(vals)
-                lib(xs, attrs, out)
-                return out
+            mode: tuple = ("donor", switch, donor, node.type.shape)
+        elif library.into is not None:
+            mode = ("into", self.allocation(node))
         else:
-            ref, attrs = library.returns, node.attrs
-
-            def fn(vals, *xs, ref=ref, attrs=attrs, dtype=dtype):
-                with np.errstate(all="ignore"):
-                    return np.asarray(ref(list(xs), attrs), dtype=dtype)
-        self.steps.append(library_step(kernel.name, fn, in_slots, out, node.meta.location,
-                                       node.op, self.key_index.get(id(node.meta))))
+            mode = ("returns",)
+        location, key_index = node.meta.location, self.key_index.get(id(node.meta))
+        self.record(("library", kernel.name, node.op, node.attrs, in_slots, out,
+                     dtype.name, mode, location, key_index))
+        fn = library_fn(library, node.attrs, dtype, mode)
+        self.steps.append(library_step(kernel.name, fn, in_slots, out, location, node.op,
+                                       key_index))
 
     def _in_place_donor(self, node: Node, library: LibraryKernel, in_slots: list[int]
                         ) -> int | None:

@@ -150,6 +150,7 @@ class CudaProgramBuilder(ProgramBuilder):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.records = None  # steps made from device objects: not saved (snapshot.py)
         self.launch = SIMULATED_PROGRAM_LAUNCH if simulated() else None
         self.checks: list[tuple] = []
         # Slots of runtime scalars, which hold host numbers (every other array slot holds

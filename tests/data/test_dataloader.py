@@ -134,3 +134,80 @@ def test_batches_are_read_only_and_become_tensors_without_a_copy() -> None:
     t = graphc.tensor(xb)
     assert t._node.buffer is xb  # shared: nothing can write it
     np.testing.assert_array_equal(t.numpy(), x[yb])
+
+
+# ---- MegEngine's signature: DataLoader(dataset, sampler, transform, collator, ...) ------
+
+def test_megengine_positional_order_with_a_transform() -> None:
+    import graphc.data.transform as T
+
+    images = np.arange(4 * 2 * 3 * 1, dtype=np.uint8).reshape(4, 2, 3, 1)
+    ds = ArrayDataset(images, np.arange(4))
+    transform = T.Compose([T.Normalize(mean=1.0, std=2.0), T.ToMode("CHW")])
+    batches = list(DataLoader(ds, SequentialSampler(ds, batch_size=3), transform))
+    x, y = batches[0]
+    assert x.shape == (3, 1, 2, 3) and x.dtype == np.float32
+    np.testing.assert_allclose(x, ((images[:3] - 1.0) / 2.0).transpose(0, 3, 1, 2))
+    assert y.tolist() == [0, 1, 2] and batches[1][1].tolist() == [3]
+
+
+def test_a_positional_int_points_at_the_sampler() -> None:
+    with pytest.raises(TypeError, match=r"second argument is the sampler.*batch_size=4"):
+        DataLoader(_dataset(), 4)
+
+
+def test_seeded_epochs_with_random_transforms_repeat() -> None:
+    import graphc.data.transform as T
+    from graphc.data import RandomSampler
+
+    ds = ArrayDataset(np.random.default_rng(0).random((9, 5, 5, 1)), np.arange(9))
+
+    def run():
+        graphc.random.seed(3)
+        loader = DataLoader(ds, RandomSampler(ds, batch_size=4),
+                            T.Compose([T.RandomCrop(3), T.RandomHorizontalFlip()]))
+        return [(x.copy(), y.copy()) for _ in range(2) for x, y in loader]
+
+    first, second = run(), run()
+    for (xa, ya), (xb, yb) in zip(first, second):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    assert not np.array_equal(first[0][1], first[3][1])  # epoch 2 has another order
+
+
+def test_collator_concat_dataset_stream_dataset_and_preload() -> None:
+    from graphc.data import Collator, ConcatDataset, StreamDataset, StreamSampler
+
+    class Rows(Collator):
+        def apply(self, inputs):
+            return np.stack([x for x, _ in inputs])
+
+    ds = ConcatDataset([_dataset(), ArrayDataset(X[:2] + 100, Y[:2])])
+    out = list(DataLoader(ds, SequentialSampler(ds, batch_size=6), collator=Rows()))
+    np.testing.assert_array_equal(np.concatenate(out), np.concatenate([X, X[:2] + 100]))
+
+    class Counting(StreamDataset):
+        def __iter__(self):
+            return iter((np.float32(i), i % 2) for i in range(5))
+
+    stream = list(DataLoader(Counting(), StreamSampler(batch_size=2)))
+    assert [x.tolist() for x, _ in stream] == [[0.0, 1.0], [2.0, 3.0], [4.0]]
+    with pytest.raises(NotImplementedError, match="StreamDataset"):
+        DataLoader(Counting(), num_workers=2)
+    with pytest.raises(TypeError, match="StreamSampler"):
+        DataLoader(Counting(), SequentialSampler(_dataset()))
+
+    xt, yt = next(iter(DataLoader(_dataset(), batch_size=3, preload=True)))
+    assert isinstance(xt, graphc.Tensor) and xt.shape == (3, 2)
+    np.testing.assert_array_equal(yt.numpy(), Y[:3])
+
+
+def test_collator_fields() -> None:
+    from graphc.data import Collator
+
+    batch = Collator().apply([{"x": np.ones(2), "name": "a"}, {"x": np.zeros(2), "name": "b"}])
+    assert batch["x"].shape == (2, 2) and batch["name"] == ["a", "b"]
+    with pytest.raises(ValueError, match=r"different shapes \[\(2,\), \(3,\)\]"):
+        Collator().apply([np.ones(2), np.ones(3)])
+    with pytest.raises(ValueError, match="timeout"):
+        DataLoader(_dataset(), timeout=-1)

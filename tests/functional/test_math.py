@@ -167,6 +167,49 @@ def test_arg_reduction_of_0d_tensor_is_index_0(name):
     check(getattr(F, name)(graphc.tensor(5.0)), np.asarray(ARG[name](np.float32(5.0)), np.int32))
 
 
+@pytest.fixture(params=["interp", "compiled"])
+def backend(request, monkeypatch):
+    monkeypatch.setenv("GRAPHC_BACKEND", request.param)
+    return request.param
+
+
+def megengine_arg_over_axes(fn, x: np.ndarray, axes, keepdims: bool) -> np.ndarray:
+    """MegEngine's rule for a tuple of axes, written with NumPy: the axes normalised and
+    taken highest first, each step reducing the previous step's result."""
+    for a in sorted((a % x.ndim for a in axes), reverse=True):
+        x = fn(x, axis=a, keepdims=keepdims)
+    return x.astype(np.int32)
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axes", [(-1, -2), [0, 2], (1,), (2, 0, 1)])
+@pytest.mark.parametrize("name", sorted(ARG))
+def test_arg_reductions_over_a_tuple_of_axes(name, axes, keepdims, backend):
+    x = RNG.permutation(60).reshape(3, 4, 5).astype(np.float32)
+    expected = megengine_arg_over_axes(ARG[name], x, axes, keepdims)
+    check(getattr(F, name)(graphc.tensor(x), axes, keepdims), expected)
+
+
+def test_arg_reduction_over_two_axes_of_a_matrix():
+    # By hand: argmax over axis 1 of [[1, 5, 2], [7, 0, 3]] is [1, 0]; argmax of that is 0.
+    x = graphc.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    assert F.argmax(x, axis=(-1, -2)).item() == 0
+    assert F.argmin(x, axis=(0, 1)).item() == 0  # argmin over axis 1 is [0, 1]; of that, 0
+
+
+def test_arg_reduction_rejects_repeated_and_empty_axes():
+    with pytest.raises(ShapeError, match="argmax"):
+        F.argmax(graphc.tensor(np.ones((2, 3))), (1, -1))
+    with pytest.raises(ShapeError, match=r"argmin: axis=\(\) names no axis"):
+        F.argmin(graphc.tensor(np.ones((2, 3))), ())
+
+
+@pytest.mark.parametrize("name", sorted(ARG))
+def test_arg_reduction_of_0d_tensor_over_a_tuple_is_index_0(name):
+    check(getattr(F, name)(graphc.tensor(5.0), (0,)),
+          np.asarray(ARG[name](np.float32(5.0)), np.int32))
+
+
 def test_argmax_rejects_out_of_range_axis():
     with pytest.raises(ShapeError, match="argmax"):
         F.argmax(graphc.tensor(np.ones((2, 3))), 2)
@@ -241,3 +284,18 @@ def test_matmul_shape_mismatch_names_op_and_both_shapes(ashape, bshape, kwargs):
 def test_matmul_of_0d_raises():
     with pytest.raises(ShapeError, match="matmul"):
         F.matmul(graphc.tensor(2.0), graphc.tensor(np.ones(3)))
+
+
+@pytest.mark.parametrize("backend_name", ["interp", "compiled"])
+def test_dot(monkeypatch, backend_name) -> None:
+    monkeypatch.setenv("GRAPHC_BACKEND", backend_name)
+    a = np.random.default_rng(5).standard_normal(7).astype(np.float32)
+    b = np.random.default_rng(6).standard_normal(7).astype(np.float32)
+    got = F.dot(graphc.tensor(a), graphc.tensor(b)).numpy()
+    assert got.shape == () and got.dtype == np.float32
+    np.testing.assert_allclose(got, np.dot(a.astype(np.float64), b), rtol=1e-5)
+    np.testing.assert_allclose(F.dot(graphc.tensor(a), 2.0).numpy(), 2 * a.sum(), rtol=1e-5)
+    with pytest.raises(graphc.ShapeError, match=r"dot: expected two vectors.*\(2, 2\)"):
+        F.dot(graphc.tensor(np.ones((2, 2))), graphc.tensor(np.ones(2)))
+    with pytest.raises(graphc.ShapeError, match=r"\(3,\) and \(2,\)"):
+        F.dot(graphc.tensor(np.ones(3)), graphc.tensor(np.ones(2)))

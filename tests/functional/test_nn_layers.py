@@ -65,3 +65,25 @@ def test_topk_accuracy_matches_numpy():
     order = np.argsort(-logits, axis=1)
     assert top1.item() == pytest.approx((order[:, 0] == target).mean())
     assert top3.item() == pytest.approx((order[:, :3] == target[:, None]).any(1).mean())
+
+
+@pytest.mark.parametrize("backend_name", ["interp", "compiled"])
+def test_indexing_one_hot(monkeypatch, backend_name) -> None:
+    monkeypatch.setenv("GRAPHC_BACKEND", backend_name)
+    src = np.random.default_rng(7).standard_normal((4, 5, 3)).astype(np.float32)
+    index = np.array([[0, 4, 2], [1, 1, 3], [4, 0, 0], [2, 3, 1]], np.int32)
+    expected = np.take_along_axis(src, index[:, None, :], axis=1)
+    got = F.nn.indexing_one_hot(graphc.tensor(src), graphc.tensor(index), axis=1)
+    np.testing.assert_array_equal(got.numpy(), expected[:, 0, :])
+    kept = F.indexing_one_hot(graphc.tensor(src), graphc.tensor(index), 1, keepdims=True)
+    np.testing.assert_array_equal(kept.numpy(), expected)
+
+
+def test_megengine_functional_nn_names() -> None:
+    # The names MegEngine's tutorials reach through F.nn (megengine.functional.nn).
+    for name in ["one_hot", "softmax", "logsoftmax", "conv2d", "dropout", "embedding",
+                 "relu", "sigmoid", "linear", "max_pool2d", "avg_pool2d", "batch_norm",
+                 "cross_entropy", "pad", "leaky_relu", "gelu", "indexing_one_hot"]:
+        assert getattr(F.nn, name) is getattr(F, name), name
+    labels = F.nn.one_hot(graphc.tensor([1, 0]), 3).numpy()
+    np.testing.assert_array_equal(labels, np.eye(3, dtype=labels.dtype)[[1, 0]])

@@ -32,6 +32,12 @@ def arange(*shape, dtype=np.float32):
     return np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape)
 
 
+@pytest.fixture(params=["interp", "compiled"])
+def backend(request, monkeypatch):
+    monkeypatch.setenv("GRAPHC_BACKEND", request.param)
+    return request.param
+
+
 # ---- creation ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape", [(), 3, (2, 3), (0, 2), [2, 1]])
@@ -91,6 +97,44 @@ def test_linspace(args):
 def test_eye(args):
     check(F.eye(*args), np.eye(*args, dtype=np.float32))
     check(F.eye(*args, dtype="int32"), np.eye(*args, dtype=np.int32))
+
+
+@pytest.mark.parametrize(("shape", "expected"), [
+    ([3, 4], (3, 4)), ((2, 5), (2, 5)), ([3], (3, 3)), (np.array([4, 2]), (4, 2)),
+])
+def test_eye_takes_the_shape_as_a_sequence(shape, expected):
+    check(F.eye(shape), np.eye(*expected, dtype=np.float32))
+    check(F.eye(graphc.tensor(np.asarray(shape, np.int32))), np.eye(*expected, dtype=np.float32))
+
+
+def test_eye_takes_a_tensor_shape_and_tensor_sizes():
+    x = graphc.tensor(np.zeros((2, 3), np.float32))
+    check(F.eye(x.shape), np.eye(2, 3, dtype=np.float32))
+    check(F.eye(graphc.tensor(3)), np.eye(3, dtype=np.float32))
+    check(F.eye(2, graphc.tensor(4), dtype="int32"), np.eye(2, 4, dtype=np.int32))
+
+
+def test_eye_rejects_bad_shapes():
+    with pytest.raises(ShapeError, match=r"eye: the shape must have one or two sizes"):
+        F.eye([1, 2, 3])
+    with pytest.raises(TypeError, match="eye: a size must be"):
+        F.eye(2, "three")
+
+
+@pytest.mark.parametrize("make", [F.zeros, F.ones])
+def test_zeros_and_ones_take_any_shape_form(make):
+    x = graphc.tensor(np.zeros((2, 3), np.float32))
+    expected = np.full((2, 3), 1.0 if make is F.ones else 0.0, np.float32)
+    for shape in ([2, 3], (2, 3), x.shape, graphc.tensor([2, 3]), np.array([2, 3]),
+                  (graphc.tensor(2), 3)):
+        check(make(shape), expected)
+
+
+def test_full_with_a_0d_tensor_value(backend):
+    check(F.full([2, 2], graphc.tensor(1.5)), np.full((2, 2), 1.5, np.float32))
+    check(F.full((3,), graphc.tensor(2), dtype="float32"), np.full(3, 2.0, np.float32))
+    with pytest.raises(ShapeError, match="full: the fill value must be a scalar"):
+        F.full((2,), graphc.tensor([1.0, 2.0]))
 
 
 def test_copy_is_a_new_tensor_with_the_same_value():
@@ -281,6 +325,36 @@ def test_concat_accepts_arrays_and_lists():
           np.array([1.0, 2.0], np.float32))
 
 
+def test_concat_joins_python_scalars_and_0d_tensors_as_shape_1(backend):
+    # BERT's F.concat([shape[:-2], self.all_head_size]): a size appended to a shape.
+    shape = graphc.tensor(np.array([8, 128, 12, 64], np.int32))
+    check(F.concat([shape[:-2], 768]), np.array([8, 128, 768], np.int32))
+    check(F.concat([shape[:-1], (12, 64)]), np.array([8, 128, 12, 12, 64], np.int32))
+    check(F.concat([graphc.tensor(1.0), graphc.tensor([2.0, 3.0]), 4.0]),
+          np.array([1.0, 2.0, 3.0, 4.0], np.float32))
+    check(F.concat([graphc.tensor(2), graphc.tensor(5)]), np.array([2, 5], np.int32))
+    check(F.concat([graphc.tensor([1.5]), 2]), np.array([1.5, 2.0], np.float32))
+
+
+def test_concat_places_scalars_on_the_tensors_device():
+    out = F.concat([graphc.tensor([1.0], device="cpu1"), 2.0])
+    assert out.device == "cpu1"
+    check(out, np.array([1.0, 2.0], np.float32))
+
+
+def test_concat_and_stack_need_a_list():
+    for fn in (F.concat, F.stack):
+        with pytest.raises(ValueError, match=f"{fn.__name__}: expects a non-empty list"):
+            fn([])
+        with pytest.raises(ValueError, match=f"{fn.__name__}: expects a non-empty list"):
+            fn(graphc.tensor([1.0, 2.0]))
+
+
+def test_stack_of_python_scalars_and_0d_tensors(backend):
+    check(F.stack([1, graphc.tensor(2), 3]), np.array([1, 2, 3], np.int32))
+    check(F.stack([graphc.tensor(1.5), 2]), np.array([1.5, 2.0], np.float32))
+
+
 def test_concat_shape_mismatch_raises():
     with pytest.raises(ShapeError, match="concat"):
         F.concat([graphc.tensor(arange(2, 3)), graphc.tensor(arange(2, 4))], 0)
@@ -328,12 +402,52 @@ def test_split_at_points(points, axis):
         check(got, want)
 
 
-def test_split_not_divisible_raises():
-    with pytest.raises(ValueError, match="split"):
-        F.split(graphc.tensor(arange(5)), 2)
+@pytest.mark.parametrize(("size", "sections"), [(5, 2), (10, 3), (10, 4), (7, 7), (11, 5)])
+def test_split_into_uneven_sections_as_array_split(size, sections, backend):
+    # MegEngine's section sizes are np.array_split's: the first size % n one longer.
+    data = arange(size, 2)
+    pieces = F.split(graphc.tensor(data), sections)
+    expected = np.array_split(data, sections)
+    assert [p.shape for p in pieces] == [e.shape for e in expected]
+    for got, want in zip(pieces, expected):
+        check(got, want)
 
 
-@pytest.mark.parametrize("points", [[3, 2, 5], [0, 2], [2, 2], [7]])
+def test_split_as_megengines_test_split_basic(backend):
+    # Size 5 into 2 sections is (3, 2), the same pieces as the split point [3].
+    data = RNG.random((2, 3, 4, 5)).astype(np.float32)
+    x = graphc.tensor(data)
+    by_count, by_point = F.split(x, 2, axis=3), F.split(x, [3], axis=3)
+    expected = np.split(data, [3, 5], axis=3)
+    assert len(by_count) == len(by_point) == 2
+    for i in range(2):
+        check(by_count[i], expected[i])
+        check(by_point[i], expected[i])
+    with pytest.raises(ValueError):
+        F.split(x, 4)
+    with pytest.raises(ValueError, match=r"^Invalid nsplits_or_secions: \[3, 2, 5\]$"):
+        F.split(x, [3, 2, 5], axis=3)
+
+
+def test_split_into_more_sections_than_elements_raises():
+    with pytest.raises(ValueError, match="split: the size 3 of axis 0 cannot be split into 4"):
+        F.split(graphc.tensor(arange(3)), 4)
+    with pytest.raises(ValueError, match="positive"):
+        F.split(graphc.tensor(arange(3)), 0)
+
+
+@pytest.mark.parametrize("points", [[0, 2], [2, 2], [2, 6], [0, 0, 6]])
+def test_split_points_may_repeat_or_touch_the_ends(points):
+    # MegEngine checks only that the points are non-decreasing within [0, size].
+    data = arange(6)
+    pieces = F.split(graphc.tensor(data), points)
+    expected = np.split(data, points)
+    assert [p.shape for p in pieces] == [e.shape for e in expected]
+    for got, want in zip(pieces, expected):
+        check(got, want)
+
+
+@pytest.mark.parametrize("points", [[3, 2, 5], [7], [-1, 2]])
 def test_split_invalid_points_raise(points):
     with pytest.raises(ValueError) as info:
         F.split(graphc.tensor(arange(6)), points)

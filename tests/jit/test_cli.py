@@ -33,6 +33,7 @@ import json, sys
 import numpy as np
 import graphc
 from graphc.codegen.cache import compile_stats
+from graphc.runtime import compiler
 fn = graphc.load_function(sys.argv[1])
 rng = np.random.default_rng(0)
 x = rng.standard_normal((4, 6)).astype(np.float32)
@@ -41,6 +42,8 @@ loss = fn(x, y)
 program = fn._last.program
 print(json.dumps({"compiled": program.stats["compiled_kernels"],
                   "numba_compiles": compile_stats()["numba_compiles"],
+                  "programs": [compiler.stats[k] for k in ("programs_compiled",
+                                                          "programs_loaded")],
                   "loss": float(np.asarray(loss).reshape(()))}))
 """
 
@@ -69,7 +72,7 @@ def test_a_precompiled_function_loads_and_runs_without_compiling(tmp_path):
     model = tmp_path / "step.graphc"
     _dump_training_step(model)
     env = {**os.environ, "GRAPHC_CACHE_DIR": str(tmp_path / "cache"), "GRAPHC_PROGRESS": "0",
-           "GRAPHC_BACKEND": "compiled"}
+           "GRAPHC_BACKEND": "compiled", "GRAPHC_PROGRAM_CACHE": "1"}
 
     def run(*argv):
         done = subprocess.run([sys.executable, *argv], env=env, capture_output=True,
@@ -83,10 +86,12 @@ def test_a_precompiled_function_loads_and_runs_without_compiling(tmp_path):
     first = json.loads(run("-c", _CALL, str(model)))
     assert first["compiled"]["new"] == 0 and first["numba_compiles"] == 0, first
     assert first["compiled"]["from_cache"] > 0, first
+    assert first["programs"] == [0, 1], first  # the Program itself loaded, not compiled
     # The same call with nothing compiled ahead gives the same loss, to the bit.
     env["GRAPHC_CACHE_DIR"] = str(tmp_path / "other-cache")
     cold = json.loads(run("-c", _CALL, str(model)))
     assert cold["compiled"]["new"] > 0 and cold["loss"] == first["loss"], (cold, first)
+    assert cold["programs"] == [1, 0], cold
 
 
 def test_precompile_asks_for_the_shape_of_symbolic_dimensions(tmp_path, capsys, monkeypatch):

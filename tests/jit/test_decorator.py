@@ -107,6 +107,23 @@ def test_check_mode_names_the_first_op_where_control_flow_changed():
     assert f.traces == 1
 
 
+def test_check_mode_raises_before_the_call_updates_state():
+    mode = {"add": True}
+    total = graphc.Parameter([0., 0.])
+
+    @graphc.jit(check=True)
+    def f(x):
+        total[...] = total + x if mode["add"] else total - x
+        return total
+
+    a = np.array([1., 2.], np.float32)
+    f(a)
+    mode["add"] = False
+    with pytest.raises(TraceError, match=r"different path"):
+        f(a)
+    np.testing.assert_array_equal(total.numpy(), [1., 2.])
+
+
 def test_without_check_a_changed_path_replays_the_trace():
     mode = {"relu": True}
 

@@ -18,7 +18,7 @@ def test_numpy_inside_a_trace_is_a_clear_error_naming_the_line():
         print(x.numpy())
         return x
 
-    with pytest.raises(TraceError, match=r"\.numpy\(\) at test_trace\.py:\d+ needs the value"):
+    with pytest.raises(TraceError, match=r"\.numpy\(\) at test_capture\.py:\d+ needs the value"):
         f(np.ones(2, np.float32))
 
 

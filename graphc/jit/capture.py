@@ -5,10 +5,13 @@ While a :class:`Trace` is active (``graphc.lazy.tracing``):
 - realization computes nothing. ``optimizer.step()``, ``graphc.realize`` and automatic
   realization just leave their nodes pending, so they become part of the one traced
   Program; a call that needs a *value* (``.numpy()``, ``.item()``, ``bool(t)``,
-  boolean-mask indexing) raises :class:`TraceError` saying why;
+  boolean-mask indexing) raises :class:`TraceError` saying why (``graphc.jit.trace``'s
+  hooks, :class:`graphc.jit.reads.GuardedTrace`, answer it instead);
 - every mutation through ``graphc.lazy.rebind`` and every ``.grad`` change is recorded:
   the new values become outputs of the Program, written back after each call;
-- every op built is recorded, so ``jit(check=True)`` can compare later calls with it;
+- every op built is recorded, so ``jit(check=True)`` can compare later calls with it
+  (a trace made with ``expected`` raises at its end when they differ), except inside
+  ``exclude_from_trace`` blocks (:meth:`Trace.begin_excluded`);
 - ``optimizer.step()`` reports its optimizer. Its hyper-parameter scalars become bound
   state read from the parameter groups on every call (a new learning rate needs no
   retrace); what shapes its graph (a hyper-parameter turned from zero to non-zero,
@@ -59,23 +62,39 @@ def optimizer_fingerprint(opt: Any) -> tuple:
 
 
 class Trace:
-    """The hooks of one trace; see the module docstring."""
+    """The hooks of one trace; see the module docstring. ``expected``: the trace of an
+    earlier call that this one must repeat op for op (``jit(check=True)``)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, expected: Traced | None = None) -> None:
         self.name = name
-        self.start_uid = const_node(0.5, np.float32, "cpux").uid  # nodes after: traced
+        self.expected = expected
+        self.start_uid = _next_uid()  # nodes built after: traced
         self.data: dict[int, tuple[weakref.ref, Node]] = {}
         self.grads: dict[int, tuple[weakref.ref, Tensor | None]] = {}
         self.optimizers: list[tuple[Any, tuple]] = []
         self.scalars: list[Any] = []  # optimizer hyper-parameter scalars made while tracing
         self.ops: list[Node] = []
+        self.inputs: list[tuple[Node, Any]] = []  # (placeholder, the argument it stands for)
+        self.reads: list = []  # values read while tracing (graphc.jit.trace's guards)
+        self.excluded = 0  # exclude_from_trace blocks open now: their ops are not recorded
+        self.excludes = False  # whether the body had one
+        self._recording: list | None = None
+
+    def begin(self, inputs: list[tuple[Node, Any]]) -> None:
+        """The trace starts now, on these (placeholder, argument) pairs."""
+        self.inputs = inputs
+        self.start_uid = _next_uid()
+
+    def argument(self, placeholder: Tensor) -> Tensor:
+        """What the body gets for an argument's placeholder."""
+        return placeholder
 
     # -- hooks ----------------------------------------------------------------------
     def defer_realize(self, pending: list[Node], frame: Any) -> None:
         """Called by ``lazy.realize``: defer, or refuse when a value is needed."""
-        code = frame.f_code
-        if code.co_filename == _TENSOR_FILE and code.co_name != "realize":
-            raise TraceError(_value_message(self.name, frame))
+        method = value_read(frame)
+        if method is not None:
+            raise TraceError(_value_message(self.name, method, frame))
 
     def note_rebind(self, field: str, tensor: Tensor, old: Any) -> None:
         """``tensor``'s ``field`` ("data" or "grad") was rebound from ``old`` (called by
@@ -104,9 +123,37 @@ class Trace:
         st = current()
         st.trace_ops = self.outer_ops
         _remove(st.traces, self)
+        if exc[0] is None and self.expected is not None:
+            why = path_difference((self.expected.ops, self.expected.locations),
+                                  op_records(self.ops))
+            if why is not None:
+                raise TraceError(self.path_changed(why))
+
+    def path_changed(self, why: str) -> str:
+        """The message when a checked call's op sequence departs from the trace's."""
+        return (f"{self.name}: the Python body took a different path than when it was "
+                f"traced: {why}")
+
+    def begin_excluded(self) -> None:
+        """``exclude_from_trace``: the ops built until :meth:`end_excluded` are not
+        recorded (they are still part of the traced graph)."""
+        self.excluded += 1
+        self.excludes = True
+        if self.excluded == 1:
+            st = current()
+            self._recording, st.trace_ops = st.trace_ops, None
+
+    def end_excluded(self) -> None:
+        self.excluded -= 1
+        if self.excluded == 0:
+            current().trace_ops = self._recording
 
     def traced(self, node: Node) -> bool:
         return node.uid >= self.start_uid
+
+
+def _next_uid() -> int:
+    return const_node(0.5, np.float32, "cpux").uid  # (a scalar leaf: a fresh node)
 
 
 def _remove(hooks: list, item: Any) -> None:
@@ -116,14 +163,48 @@ def _remove(hooks: list, item: Any) -> None:
             return
 
 
-def _value_message(name: str, frame: Any) -> str:
+_SHOWN = {"numpy": ".numpy()", "item": ".item()", "tolist": ".tolist()",
+          "__bool__": "bool(tensor) (an `if` or `while` on a tensor)",
+          "__int__": "int(tensor)", "__float__": "float(tensor)",
+          "__index__": "using a tensor as an index", "__repr__": "printing a tensor",
+          "__array__": "np.asarray(tensor)"}
+
+
+def _value_message(name: str, method: str, frame: Any) -> str:
     """Why a value was needed, in the user's terms, with a hint."""
-    method = "_value"  # the outermost Tensor method on the way (bool → item → _value)
+    where, indexing = user_where(frame)
+    if indexing and method in ("numpy", "__index__", "_value"):
+        return (f"{name}: indexing with a boolean mask or a tensor-valued index (at {where}) "
+                f"gives a result whose shape depends on the data, which a traced Program "
+                f"cannot have. Hint: keep shapes static, e.g. F.where(mask, x, 0) instead of "
+                f"x[mask], or do the indexing outside the traced function.")
+    return (f"{name}: {shown(method)} at {where} needs the value of a tensor, but inside a traced "
+            f"function tensors have no values yet. Return the tensor from the function and "
+            f"read it after the call, or move this Python code out of the traced function.")
+
+
+def value_read(frame: Any) -> str | None:
+    """The outermost Tensor method (``numpy``, ``__bool__``, ...) asking for a value when
+    the realization called from ``frame`` is a value read; None when it only realizes."""
+    code = frame.f_code
+    if code.co_filename != _TENSOR_FILE or code.co_name == "realize":
+        return None
+    method = "_value"  # bool → item → _value: the outermost one names the user's call
     f = frame.f_back
     while f is not None and f.f_code.co_filename == _TENSOR_FILE:
         method = f.f_code.co_name
         f = f.f_back
-    where = "<graphc>"
+    return method
+
+
+def shown(method: str) -> str:
+    """A Tensor method that reads a value, as the user wrote it."""
+    return _SHOWN.get(method, f"{method}()")
+
+
+def user_where(frame: Any) -> tuple[str, bool]:
+    """``file:line`` of the first frame outside graphc from ``frame`` outwards, and
+    whether graphc's indexing code is on the way."""
     indexing = False
     f = frame
     while f is not None:
@@ -131,22 +212,9 @@ def _value_message(name: str, frame: Any) -> str:
         if filename == _INDEXING_FILE:
             indexing = True
         if not filename.startswith(_GRAPHC_DIR):
-            where = f"{os.path.basename(filename)}:{f.f_lineno}"
-            break
+            return f"{os.path.basename(filename)}:{f.f_lineno}", indexing
         f = f.f_back
-    if indexing and method in ("numpy", "__index__", "_value"):
-        return (f"{name}: indexing with a boolean mask or a tensor-valued index (at {where}) "
-                f"gives a result whose shape depends on the data, which a traced Program "
-                f"cannot have. Hint: keep shapes static, e.g. F.where(mask, x, 0) instead of "
-                f"x[mask], or do the indexing outside the traced function.")
-    shown = {"numpy": ".numpy()", "item": ".item()", "tolist": ".tolist()",
-             "__bool__": "bool(tensor) (an `if` or `while` on a tensor)",
-             "__int__": "int(tensor)", "__float__": "float(tensor)",
-             "__index__": "using a tensor as an index", "__repr__": "printing a tensor",
-             "__array__": "np.asarray(tensor)"}.get(method, f"{method}()")
-    return (f"{name}: {shown} at {where} needs the value of a tensor, but inside a traced "
-            f"function tensors have no values yet. Return the tensor from the function and "
-            f"read it after the call, or move this Python code out of the traced function.")
+    return "<graphc>", indexing
 
 
 def realize_pending_state() -> None:
@@ -197,8 +265,9 @@ class Traced:
                  guards: list[tuple[Any, tuple]], grad_guards: list[tuple[GradRef, bool]]):
         self.function = function
         self.entry = function._current()
-        self.ops = [(n.op, n.attrs, n.type) for n in trace.ops]
-        self.locations = [n.meta for n in trace.ops]
+        self.ops, self.locations = op_records(trace.ops)
+        self.reads = trace.reads
+        self.excludes = trace.excludes
         self.result = result
         self.guards = guards
         self.grad_guards = grad_guards
@@ -217,15 +286,49 @@ class Traced:
         return True
 
 
+def op_records(nodes: list[Node]) -> tuple[list[tuple], list]:
+    """The op sequence of a trace as compared between calls, and where each op was built."""
+    return [(n.op, n.attrs, n.type) for n in nodes], [n.meta for n in nodes]
+
+
+def path_difference(want: tuple[list[tuple], list], got: tuple[list[tuple], list]
+                    ) -> str | None:
+    """Where the op sequence ``got`` (records and locations, as :func:`op_records` gives)
+    departs from ``want``, in words; None when they are the same."""
+    (want_ops, want_at), (got_ops, got_at) = want, got
+    for i, (a, b) in enumerate(zip(want_ops, got_ops)):
+        if a != b:
+            return (f"op {i} was {_op(a)} built at {want_at[i].location}, now {_op(b)} "
+                    f"built at {got_at[i].location}")
+    if len(want_ops) == len(got_ops):
+        return None
+    n = min(len(want_ops), len(got_ops))
+    ops, at, which = (want_ops, want_at, "the trace") if len(want_ops) > n else \
+        (got_ops, got_at, "this call")
+    return (f"it built {len(got_ops)} ops where the trace built {len(want_ops)}; {which} "
+            f"goes on with {_op(ops[n])} built at {at[n].location}")
+
+
+def _op(entry: tuple) -> str:
+    op, attrs, type = entry
+    extra = f" {attrs!r}" if len(attrs) else ""
+    return f"{op}{extra} -> {type}"
+
+
 def trace_call(fn: Callable, name: str, tree: tuple, leaves: list,
-               leaf_names: list[str]) -> Traced:
+               leaf_names: list[str], trace: Trace | None = None,
+               constants: bool = False, check_only: bool = False) -> Traced | None:
     """Trace ``fn`` on the arguments ``tree`` (an ``(args, kwargs)`` tree over ``leaves``)
     with its tensor leaves as placeholders, compile it, and run it once (the traced
-    call)."""
+    call). ``trace`` is the hooks object to trace with (default: a :class:`Trace`);
+    ``constants``: tensors the function reads but does not update are captured as
+    constants (their values now), not bound as state read on every call.
+    ``check_only``: only run the body (the hooks check it), put state back, return None."""
     realize_pending_state()
     placeholders = make_inputs(leaves, leaf_names)
-    targs, tkwargs = trees.unflatten(tree, placeholders)
-    trace = Trace(name)
+    trace = Trace(name) if trace is None else trace
+    targs, tkwargs = trees.unflatten(tree, [trace.argument(p) for p in placeholders])
+    trace.begin([(p._node, leaf) for p, leaf in zip(placeholders, leaves)])
     try:
         with trace:
             result = fn(*targs, **tkwargs)
@@ -233,6 +336,9 @@ def trace_call(fn: Callable, name: str, tree: tuple, leaves: list,
         _restore(trace)
         raise
     del targs, tkwargs
+    if check_only:
+        _restore(trace)
+        return None
     out_leaves: list = []
     out_tree = trees.flatten(result, out_leaves, [], "output")
     for leaf in out_leaves:
@@ -243,7 +349,7 @@ def trace_call(fn: Callable, name: str, tree: tuple, leaves: list,
     del result
     try:
         function, grad_guards = _capture(trace, name, placeholders, leaf_names, out_leaves,
-                                         out_tree)
+                                         out_tree, constants)
     finally:
         _restore(trace)
     traced = Traced(function, trace, None, list(trace.optimizers), grad_guards)
@@ -253,7 +359,7 @@ def trace_call(fn: Callable, name: str, tree: tuple, leaves: list,
 
 
 def _capture(trace: Trace, name: str, placeholders: list[Tensor], leaf_names: list[str],
-             out_leaves: list[Tensor], out_tree: tuple
+             out_leaves: list[Tensor], out_tree: tuple, constants: bool = False
              ) -> tuple[CompiledFunction, list[tuple[GradRef, bool]]]:
     outputs = {id(t) for t in out_leaves}
     writes: list[tuple[StateRef, Node | None]] = []
@@ -302,10 +408,14 @@ def _capture(trace: Trace, name: str, placeholders: list[Tensor], leaf_names: li
     for scalars in trace.scalars:  # optimizer hyper-parameters: read from the groups
         for tensor, value in scalars.bindings():
             owners.setdefault(tensor._node.uid, HyperRef(tensor, value))
-    unowned = [n for n in frontier if n.uid not in owners and n.uid not in draws
-               and n.op not in ("const", "scalar")]
-    for uid, ref in find_owners(unowned).items():
-        owners.setdefault(uid, ref)
+    if constants:  # only state the function writes stays bound: the rest is read now
+        written = {id(ref) for ref, _ in writes}
+        owners = {uid: ref for uid, ref in owners.items() if id(ref) in written}
+    else:
+        unowned = [n for n in frontier if n.uid not in owners and n.uid not in draws
+                   and n.op not in ("const", "scalar")]
+        for uid, ref in find_owners(unowned).items():
+            owners.setdefault(uid, ref)
     capture = Capture(name, [p._node for p in placeholders], list(leaf_names), out_nodes,
                       out_tree, writes, owners, draws, {})
     return CompiledFunction(capture), grad_guards
