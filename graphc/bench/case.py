@@ -110,29 +110,28 @@ def call_case_function(fn: Callable, **options: Any) -> Any:
     return fn(**{k: v for k, v in options.items() if takes_all or k in params})
 
 
-def to_numpy(value: Any) -> list[np.ndarray]:
-    """Every array in ``value`` (a tensor of any system, or tuples, lists and dicts of
-    them) as NumPy arrays, in order."""
-    if isinstance(value, dict):
-        return [a for k in sorted(value) for a in to_numpy(value[k])]
-    if isinstance(value, (tuple, list)):
-        return [a for v in value for a in to_numpy(v)]
-    if value is None:
-        return []
-    module = type(value).__module__
-    if module.startswith("torch"):
-        return [value.detach().cpu().numpy()]
-    if module.startswith("graphc"):
-        return [np.asarray(value.numpy())]
-    return [np.asarray(value)]
-
-
 def _flat(value: Any) -> list:
+    """The leaves of ``value`` (tuples, lists and dicts by sorted key), in order."""
     if isinstance(value, dict):
         return [a for k in sorted(value) for a in _flat(value[k])]
     if isinstance(value, (tuple, list)):
         return [a for v in value for a in _flat(v)]
     return [] if value is None else [value]
+
+
+def _array(value: Any) -> np.ndarray:
+    module = type(value).__module__
+    if module.startswith("torch"):
+        return value.detach().cpu().numpy()
+    if module.startswith("graphc"):
+        return np.asarray(value.numpy())
+    return np.asarray(value)
+
+
+def to_numpy(value: Any) -> list[np.ndarray]:
+    """Every array in ``value`` (a tensor of any system, or tuples, lists and dicts of
+    them) as NumPy arrays, in order."""
+    return [_array(v) for v in _flat(value)]
 
 
 @dataclasses.dataclass
