@@ -169,7 +169,7 @@ def measure_case(target: str, systems: Sequence[str], quick: bool, device: str,
                 continue
             entry["warm"] = _start_times(warm)
             entry["memory"] = _memory(warm)
-    return {"name": target, "label": measured.get("label") or target,
+    return {"name": target, "label": measured.get("label") or os.path.basename(target),
             "timing": measured.get("timing"), "profile": measured.get("profile"),
             "systems": out}
 
