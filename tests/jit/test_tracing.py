@@ -16,7 +16,14 @@ import graphc
 import graphc.functional as F
 import graphc.optimizer as optim
 from graphc.autodiff import GradManager
-from graphc.jit import TraceError, exclude_from_trace, is_tracing, load_function, trace
+from graphc.jit import (
+    TraceError,
+    exclude_from_trace,
+    is_tracing,
+    load_function,
+    partial_trace,
+    trace,
+)
 
 RNG = np.random.default_rng(0)
 W0 = RNG.standard_normal((3, 1)).astype(np.float32)
@@ -387,3 +394,55 @@ def test_keywords_for_features_graphc_lacks_are_refused_clearly():
     with pytest.raises(NotImplementedError, match="dtr_config= is not supported"):
         trace(lambda x: x, dtr_config=object())
     trace(lambda x: x, opt_level=3, symbolic_shape=False)  # tuning knobs: accepted
+
+
+# ---- partial_trace: a part of a network, its forward and backward compiled --------------
+
+
+def partial_step(wrap):
+    """An eager GradManager + SGD step whose hidden layer is ``wrap(hidden)``; returns
+    (step, w1, w2), the weights the same on every call."""
+    rng = np.random.default_rng(7)
+    w1 = graphc.Parameter(rng.standard_normal((3, 5)).astype(np.float32))
+    w2 = graphc.Parameter(rng.standard_normal((5, 1)).astype(np.float32))
+    gm = GradManager().attach([w1, w2])
+    opt = optim.SGD([w1, w2], lr=0.05)
+
+    def hidden(x, w):
+        return F.relu(F.matmul(x, w)) * 0.5
+
+    block = wrap(hidden)
+
+    def step(x, y):
+        with gm:
+            loss = F.mean((F.matmul(block(x, w1), w2) - y) ** 2)
+            gm.backward(loss)
+        opt.step().clear_grad()
+        return loss.numpy()
+
+    return step, w1, w2
+
+
+@pytest.mark.parametrize("wrap", [
+    pytest.param(lambda f: partial_trace(f), id="partial_trace(f)"),
+    pytest.param(lambda f: partial_trace(trace_gmcallback=True)(f), id="partial_trace()(f)"),
+])
+def test_a_partially_traced_block_trains_as_the_plain_function_does(backend, wrap):
+    # MegEngine's partial_trace compiles a part of a network, forward and backward, used
+    # inside an eager training step: the same losses and weights as without it.
+    plain, pw1, pw2 = partial_step(lambda f: f)
+    traced, tw1, tw2 = partial_step(wrap)
+    for x, y in zip(XS, YS):
+        assert traced(graphc.tensor(x), graphc.tensor(y)).tobytes() == \
+            plain(graphc.tensor(x), graphc.tensor(y)).tobytes()
+    assert tw1.numpy().tobytes() == pw1.numpy().tobytes()
+    assert tw2.numpy().tobytes() == pw2.numpy().tobytes()
+
+
+def test_partial_trace_refuses_what_it_cannot_do():
+    with pytest.raises(AssertionError, match="without_host"):  # as MegEngine asserts
+        partial_trace(lambda x: x, without_host=False)
+    with pytest.raises(NotImplementedError, match="xla"):
+        partial_trace(lambda x: x, backend="xla")
+    with pytest.raises(TypeError, match="no_such_option"):
+        partial_trace(lambda x: x, no_such_option=1)
