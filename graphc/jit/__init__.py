@@ -21,11 +21,11 @@ from .errors import TraceError
 from .function import CompiledFunction, function
 from .load import load_function
 from .placeholder import placeholder
-from .tracing import DumpResult, exclude_from_trace, is_tracing, trace
+from .tracing import DumpResult, exclude_from_trace, is_tracing, partial_trace, trace
 
 __all__ = ["CompiledFunction", "DumpResult", "JitFunction", "TraceError",
            "exclude_from_trace", "function", "is_tracing", "jit", "load_function",
-           "placeholder", "trace"]
+           "partial_trace", "placeholder", "trace"]
 
 
 class _CallableModule(types.ModuleType):

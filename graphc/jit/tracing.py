@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import inspect
 import os
 import shutil
 import tempfile
@@ -298,3 +299,47 @@ def is_tracing() -> bool:
     """
     traces = lazy.active_traces()
     return bool(traces) and not traces[-1].excluded
+
+
+_TRACE_OPTIONS = frozenset(inspect.signature(trace.__init__).parameters) - {"self",
+                                                                             "function"}
+
+
+def partial_trace(func: Callable | None = None, *, backend: str = "default",
+                  without_host: bool = True, trace_gmcallback: bool = True,
+                  **trace_options: Any) -> Callable:
+    """MegEngine's ``partial_trace``: compile a part of a network, its forward and its
+    backward, for use inside an eager training step (a GradManager recording around it).
+
+    MegEngine traces the part's forward and backward into two graphs of their own and
+    ties them with a custom autodiff function. graphc compiles every step lazily, the
+    part included: its forward and the backward GradManager builds through it join the
+    step's graph and compile with it. So the function is returned as it is, after the
+    same checks MegEngine makes: ``without_host`` must be True, the backend ``default``
+    (graphc has no XLA backend), and every option one ``trace`` takes.
+
+    >>> import graphc, graphc.functional as F
+    >>> from graphc.autodiff import GradManager
+    >>> w = graphc.Parameter([1., -2.])
+    >>> @partial_trace
+    ... def block(x):
+    ...     return F.relu(x * w)
+    >>> gm = GradManager().attach([w])
+    >>> with gm:
+    ...     gm.backward(block(graphc.tensor([3., 4.])).sum())
+    >>> w.grad.numpy()
+    array([3., 0.], dtype=float32)
+    """
+    assert without_host, "partial_trace only support without_host mode currently!"
+    if backend != "default":
+        raise NotImplementedError(f"graphc.jit.partial_trace: backend={backend!r} is not "
+                                  f"supported (graphc has no xla backend; 'default' is)")
+    unknown = sorted(set(trace_options) - _TRACE_OPTIONS)
+    if unknown:
+        raise TypeError(f"graphc.jit.partial_trace: unknown trace option(s) "
+                        f"{', '.join(unknown)}")
+
+    def wrapper(function: Callable) -> Callable:
+        return function
+
+    return wrapper if func is None else wrapper(func)
