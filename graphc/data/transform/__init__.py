@@ -21,19 +21,21 @@ from .color import (
     Lighting,
     SaturationTransform,
 )
+from .geometry import (
+    CenterCrop,
+    RandomCrop,
+    RandomResize,
+    RandomResizedCrop,
+    Resize,
+    ShortestEdgeResize,
+)
 from .meta_transform import PseudoTransform, Transform
 from .vision import (
-    CenterCrop,
     Compose,
     Normalize,
     Pad,
-    RandomCrop,
     RandomHorizontalFlip,
-    RandomResize,
-    RandomResizedCrop,
     RandomVerticalFlip,
-    Resize,
-    ShortestEdgeResize,
     ToMode,
     VisionTransform,
 )
