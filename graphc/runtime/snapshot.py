@@ -207,7 +207,7 @@ def load(key: str, backend) -> tuple[Program, MemoryPlan] | None:
         if not trusted:
             raise ValueError("its record does not vouch for it")
         loaded = _program(data, backend)
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+    except Exception as exc:  # verified but unusable (a stale kernel, a bad record): rebuilt
         with locked(directory, exclusive=True):
             remove_files([path, record])
         warn_once("program", str(path), f"graphc: the saved Program {path} could not be "
