@@ -1,34 +1,16 @@
-"""Automatic differentiation as a graph transform, ``GradManager`` and custom ``Function``.
-
-Gradients are not a tape replayed in Python: :func:`grad` walks back from ``y`` over the
-graph and calls each op's VJP rule (declared with the op in :mod:`graphc.ops`), which
-emits ordinary nodes. They go through the same passes and fusion as the forward pass,
-so forward, backward and update compile into one Program, and gradients of gradients
-work because gradients are nodes like any other.
-
->>> import graphc, graphc.functional as F
->>> from graphc.autodiff import GradManager
->>> x = graphc.tensor([1., 3., 5.]).reshape(1, 3)
->>> w = graphc.tensor([2., 4., 6.]).reshape(3, 1)
->>> b = graphc.tensor(-1.)
->>> gm = GradManager().attach([w, b])
->>> with gm:
-...     y = F.matmul(x, w) + b
-...     gm.backward(y)
->>> w.grad.numpy().ravel().tolist(), b.grad.item()
-([1.0, 3.0, 5.0], 1.0)
-"""
+"""Automatic differentiation as a graph transform: :func:`grad` (the VJP walk over the
+graph), :class:`GradManager` (recording, attachments, deferred gradients) and
+:class:`GradManagerGroup` (see :mod:`graphc.autodiff` for an example)."""
 
 from __future__ import annotations
 
 import functools
-import itertools
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from . import lazy
-from .ir import (
+from .. import lazy
+from ..ir import (
     DTypeError,
     Node,
     ShapeError,
@@ -38,16 +20,16 @@ from .ir import (
     topo_order,
     user_location,
 )
-from .ir.graph import is_input_free
-from .ir.state import ExecutionState, current
-from .ir.values import _values
-from .ops import OPS, apply, vjp_graph
-from .ops.registry import Attrs
-from .ops.vjp import _FLOAT_DTYPES
-from .ops.vjp import differentiable_dtype as _differentiable_dtype
-from .tensor import Tensor
+from ..ir.graph import is_input_free
+from ..ir.state import ExecutionState, current
+from ..ir.values import _values
+from ..ops import OPS, apply, vjp_graph
+from ..ops.registry import Attrs
+from ..ops.vjp import _FLOAT_DTYPES
+from ..ops.vjp import differentiable_dtype as _differentiable_dtype
+from ..tensor import Tensor
 
-__all__ = ["Function", "GradManager", "GradManagerGroup", "grad"]
+__all__ = ["GradManager", "GradManagerGroup", "grad"]
 
 
 def _ones_like(node: Node) -> Node:
@@ -420,104 +402,3 @@ def _deferred_gradients(ys: list[Node], dys: list[Node], xs: list[Node],
 @functools.lru_cache(maxsize=1024)
 def _marker_attrs(n_ys: int, x: int) -> Attrs:
     return Attrs(n_ys=n_ys, x=x)
-
-
-# ---- custom functions -----------------------------------------------------------
-
-_function_ids = itertools.count()
-
-
-class Function:
-    """A differentiable operation with a user-written backward.
-
-    >>> import graphc
-    >>> class Square(Function):
-    ...     def forward(self, x):
-    ...         self.x = x
-    ...         return x * x
-    ...     def backward(self, dy):
-    ...         return dy * 2 * self.x
-    >>> x = graphc.tensor([3.])
-    >>> graphc.grad(Square()(x).sum(), x).numpy()
-    array([6.], dtype=float32)
-    """
-
-    def forward(self, *inputs: Tensor) -> Tensor | tuple[Tensor, ...]:
-        raise NotImplementedError
-
-    def backward(self, *output_grads: Tensor) -> Tensor | None | tuple:
-        raise NotImplementedError
-
-    def __call__(self, *inputs: Tensor) -> Any:
-        for t in inputs:
-            if not isinstance(t, Tensor):
-                raise TypeError(f"{type(self).__name__}: inputs must be Tensors, got "
-                                f"{type(t).__name__}")
-        detached = [Tensor._wrap(apply("detach", [t._node])) for t in inputs]
-        result = self.forward(*detached)
-        outputs = result if isinstance(result, (tuple, list)) else (result,)
-        for out in outputs:
-            if not isinstance(out, Tensor):
-                raise TypeError(f"{type(self).__name__}.forward must return Tensors, got "
-                                f"{type(out).__name__} ({user_location()})")
-        fid = next(_function_ids)
-        call = _FunctionCall(self, detached, outputs)
-        wrapped = []
-        for i, out in enumerate(outputs):
-            node = make_node("custom_grad", (out._node, *[t._node for t in inputs]),
-                             Attrs(function=fid, index=i, outputs=len(outputs)), out._node.type,
-                             value=call)
-            wrapped.append(Tensor._wrap(node))
-        return tuple(wrapped) if isinstance(result, (tuple, list)) else wrapped[0]
-
-
-class _FunctionCall:
-    """What the outputs of one Function call share (the ``custom_grad`` nodes' payload):
-    the Function, and weak references to the Tensors its forward saw and returned.
-
-    While ``backward`` runs, those Tensors stand for the call's real inputs and outputs
-    (as PyTorch's saved tensors do), so what the user's backward computes from them is
-    differentiable again: second-order gradients through custom Functions, nested ones
-    included, reach the inputs."""
-
-    __slots__ = ("function", "inputs", "outputs", "__weakref__")
-
-    def __init__(self, function: Function, inputs: Sequence[Tensor],
-                 outputs: Sequence[Tensor]) -> None:
-        self.function = function
-        self.inputs = [weakref.ref(t) for t in inputs]
-        self.outputs = [weakref.ref(t) for t in outputs]
-
-    def backward(self, node: Node, siblings: Sequence[Node],
-                 out_grads: Sequence[Node | None]) -> list[Node | None]:
-        """Run the user's backward on the output gradients (None for an output that got
-        none, as MegEngine passes); one gradient node (or None) per input."""
-        fn = self.function
-        stand_ins = list(zip(self.inputs, node.inputs[1:]))
-        by_index = {s.attrs["index"]: s for s in siblings}
-        stand_ins += [(ref, by_index[i]) for i, ref in enumerate(self.outputs) if i in by_index]
-        saved = []
-        for ref, real in stand_ins:
-            t = ref()
-            if t is not None:
-                saved.append((t, t._node))
-                t._node = real  # (not lazy.rebind: no mutation anyone should observe)
-        try:
-            result = fn.backward(*[None if g is None else Tensor._wrap(g) for g in out_grads])
-        finally:
-            for t, old in saved:
-                t._node = old
-        in_grads = result if isinstance(result, (tuple, list)) else (result,)
-        inputs = node.inputs[1:]
-        name = type(fn).__name__
-        if len(in_grads) != len(inputs):
-            raise ValueError(f"{name}.backward returned {len(in_grads)} gradients for "
-                             f"{len(inputs)} inputs")
-        out: list[Node | None] = []
-        for k, (inp, gi) in enumerate(zip(inputs, in_grads)):
-            if gi is not None and (not isinstance(gi, Tensor) or gi.shape != inp.type.shape):
-                got = gi.shape if isinstance(gi, Tensor) else type(gi).__name__
-                raise ValueError(f"{name}.backward: gradient {k} must be a Tensor of shape "
-                                 f"{inp.type.shape} (or None), got {got}")
-            out.append(None if gi is None else gi._node)
-        return out
