@@ -36,9 +36,8 @@ import contextlib
 import dataclasses
 import functools
 import inspect
+import io
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -196,12 +195,11 @@ class trace(JitFunction):  # noqa: N801  (MegEngine's name)
         if not hasattr(file, "write"):
             raise TypeError(f"{self.name}.dump: file must be a path or a binary file "
                             f"object, got {type(file).__name__}")
-        with tempfile.TemporaryDirectory() as tmp:  # graphc.save writes files atomically
-            path = os.path.join(tmp, "function.graphc")
-            function.dump(path)
-            with open(path, "rb") as f:
-                shutil.copyfileobj(f, file)
-            return _result(function, os.path.getsize(path))
+        buffer = io.BytesIO()  # the whole file first: its size is DumpResult.tot_bytes
+        function.dump(buffer)
+        data = buffer.getvalue()
+        file.write(data)
+        return _result(function, len(data))
 
     def __repr__(self) -> str:
         return (f"<graphc.jit.trace {self.name} (symbolic={self.symbolic}, "
