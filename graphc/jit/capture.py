@@ -68,7 +68,7 @@ class Trace:
     def __init__(self, name: str, expected: Traced | None = None) -> None:
         self.name = name
         self.expected = expected
-        self.start_uid = _next_uid()  # nodes built after: traced
+        self.start_uid = 0  # set by begin(): the nodes built after it are traced
         self.data: dict[int, tuple[weakref.ref, Node]] = {}
         self.grads: dict[int, tuple[weakref.ref, Tensor | None]] = {}
         self.optimizers: list[tuple[Any, tuple]] = []
