@@ -107,7 +107,10 @@ class trace(JitFunction):  # noqa: N801  (MegEngine's name)
         self.symbolic = bool(symbolic)
         self.capture_as_const = bool(capture_as_const)
         self.without_host = bool(without_host)
-        self._constants = self.capture_as_const
+
+    @property
+    def _constants(self) -> bool:  # (JitFunction's switch)
+        return self.capture_as_const
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.capture_as_const and not lazy.active_traces():
