@@ -57,6 +57,8 @@ _DEFAULTS: dict[str, Any] = {
     "_auto_format_convert": False,
 }
 _options: dict[str, Any] = dict(_DEFAULTS)
+# The keyword of each option in _reset_execution_config and _override: its name without "_".
+_KEYWORDS = {name.lstrip("_"): name for name in _DEFAULTS}
 
 # Values graphc has no implementation for: the only accepted value of each option.
 _ONLY = {"_conv_format": "default", "_bn_format": "dim_1c11", "_auto_format_convert": False}
@@ -88,12 +90,11 @@ def _reset_execution_config(**values: Any) -> dict[str, Any]:
     >>> old, _reset_execution_config(**old)
     ({'async_level': 2}, {'async_level': 0})
     """
-    unknown = sorted(set(values) - {name.lstrip("_") for name in _DEFAULTS})
+    unknown = sorted(set(values) - set(_KEYWORDS))
     if unknown:
-        raise TypeError(f"config: unknown options {unknown}; known: "
-                        f"{sorted(name.lstrip('_') for name in _DEFAULTS)}")
-    keys = {name.lstrip("_"): name for name in _DEFAULTS}
-    checked = {keys[k]: _checked(keys[k], v) for k, v in values.items() if v is not None}
+        raise TypeError(f"config: unknown options {unknown}; known: {sorted(_KEYWORDS)}")
+    checked = {_KEYWORDS[k]: _checked(_KEYWORDS[k], v) for k, v in values.items()
+               if v is not None}
     previous = {k.lstrip("_"): _options[k] for k in checked}
     _options.update(checked)
     return previous

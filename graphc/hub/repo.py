@@ -129,11 +129,11 @@ def list(repo_info: str | os.PathLike, git_host: str | None = None,  # noqa: A00
 
 
 def _entry(module: types.ModuleType, entry: str, caller: str) -> Any:
-    value = getattr(module, entry, None) if isinstance(entry, str) else None
-    if entry not in _entries(module):
+    entries = _entries(module)
+    if entry not in entries:
         raise AttributeError(f"hub.{caller}: {entry!r} is not an entry point of "
-                             f"{module.__file__}; it has {_entries(module)}")
-    return value
+                             f"{module.__file__}; it has {entries}")
+    return getattr(module, entry)
 
 
 def help(repo_info: str | os.PathLike, entry: str, git_host: str | None = None,  # noqa: A001

@@ -68,7 +68,7 @@ class Trace:
     def __init__(self, name: str, expected: Traced | None = None) -> None:
         self.name = name
         self.expected = expected
-        self.start_uid = _next_uid()  # nodes built after: traced
+        self.start_uid = 0  # set by begin(): the nodes built after it are traced
         self.data: dict[int, tuple[weakref.ref, Node]] = {}
         self.grads: dict[int, tuple[weakref.ref, Tensor | None]] = {}
         self.optimizers: list[tuple[Any, tuple]] = []
@@ -409,8 +409,8 @@ def _capture(trace: Trace, name: str, placeholders: list[Tensor], leaf_names: li
         for tensor, value in scalars.bindings():
             owners.setdefault(tensor._node.uid, HyperRef(tensor, value))
     if constants:  # only state the function writes stays bound: the rest is read now
-        written = {id(ref) for ref, _ in writes}
-        owners = {uid: ref for uid, ref in owners.items() if id(ref) in written}
+        updated = {id(ref) for ref, _ in writes}
+        owners = {uid: ref for uid, ref in owners.items() if id(ref) in updated}
     else:
         unowned = [n for n in frontier if n.uid not in owners and n.uid not in draws
                    and n.op not in ("const", "scalar")]

@@ -76,7 +76,6 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "output"
 
 
-
 def register_precompile(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``precompile`` command to the ``graphc`` parser."""
     ahead = subparsers.add_parser(
@@ -104,7 +103,6 @@ def precompile(args: argparse.Namespace) -> int:
     precompiled ...m.graphc: 1 kernel(s) (... new, ... from the cache, 0 library) in ... s
     0
     """
-    from ..limits import LoadLimits
     from ..runtime.compiler import backend
 
     if backend() != "compiled":
@@ -113,7 +111,7 @@ def precompile(args: argparse.Namespace) -> int:
     from . import load_function
     from .placeholder import display_shape
 
-    fn = load_function(args.model, limits=LoadLimits())
+    fn = load_function(args.model)  # within the default LoadLimits
     names = fn.input_names
     given: dict[str, tuple[int, ...]] = {}
     for item in args.shape:

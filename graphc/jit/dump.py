@@ -18,7 +18,8 @@ inputs, the outputs and their nesting, the variables and the updates written to 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+import os
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,8 +35,9 @@ FORMAT = "graphc.function"
 VERSION = 1
 
 
-def dump(fn: CompiledFunction, path: str) -> None:
-    """Write ``fn`` to ``path`` (see the module docstring).
+def dump(fn: CompiledFunction, path: str | os.PathLike | IO[bytes]) -> None:
+    """Write ``fn`` to ``path``, a file name or a binary file object (see the module
+    docstring).
 
     >>> import graphc, os, tempfile
     >>> x = graphc.placeholder((2,), name="x")

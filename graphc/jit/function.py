@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -221,8 +222,9 @@ class CompiledFunction:
                              f"compiled ({err}); build the function again") from None
         return trees.unflatten(self.capture.tree, values)
 
-    def dump(self, path: str) -> None:
-        """Write the graph and its weights to one file (see :mod:`graphc.jit.dump`)."""
+    def dump(self, path: str | os.PathLike | IO[bytes]) -> None:
+        """Write the graph and its weights to one file, by name or a binary file object
+        (see :mod:`graphc.jit.dump`)."""
         from .dump import dump
 
         dump(self, path)

@@ -36,9 +36,8 @@ import contextlib
 import dataclasses
 import functools
 import inspect
+import io
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -108,7 +107,10 @@ class trace(JitFunction):  # noqa: N801  (MegEngine's name)
         self.symbolic = bool(symbolic)
         self.capture_as_const = bool(capture_as_const)
         self.without_host = bool(without_host)
-        self._constants = self.capture_as_const
+
+    @property
+    def _constants(self) -> bool:  # (JitFunction's switch)
+        return self.capture_as_const
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.capture_as_const and not lazy.active_traces():
@@ -196,12 +198,11 @@ class trace(JitFunction):  # noqa: N801  (MegEngine's name)
         if not hasattr(file, "write"):
             raise TypeError(f"{self.name}.dump: file must be a path or a binary file "
                             f"object, got {type(file).__name__}")
-        with tempfile.TemporaryDirectory() as tmp:  # graphc.save writes files atomically
-            path = os.path.join(tmp, "function.graphc")
-            function.dump(path)
-            with open(path, "rb") as f:
-                shutil.copyfileobj(f, file)
-            return _result(function, os.path.getsize(path))
+        buffer = io.BytesIO()  # the whole file first: its size is DumpResult.tot_bytes
+        function.dump(buffer)
+        data = buffer.getvalue()
+        file.write(data)
+        return _result(function, len(data))
 
     def __repr__(self) -> str:
         return (f"<graphc.jit.trace {self.name} (symbolic={self.symbolic}, "
