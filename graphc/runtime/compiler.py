@@ -171,9 +171,7 @@ def compile_outputs(outputs: list[Node], args: list[Node] | None = None,
                          planned_bytes=plan.planned_bytes, stage_seconds=stages,
                          pass_seconds=passes)
     if progress is not None:
-        progress.expect(program.kernel_steps)
-        progress.hold()  # until the first run, which closes it
-        program.progress = progress
+        _hand_over(progress, program)
     return Compiled(program, fused, builder.sources, plan, seconds, builder.calls,
                     records=builder.records)
 
@@ -257,16 +255,16 @@ def lookup_or_compile(outputs: list[Node], keyed: tuple | None = None,
                 wanted = updates(args) if updates else None
                 saved_as = _snapshot_key(key, wanted, target)
                 try:
-                    compiled = _load_snapshot(saved_as, target, progress)
-                    if compiled is None:
-                        compiled = compile_outputs(outputs, args, wanted, target, progress)
+                    loaded = _load_snapshot(saved_as, target, progress)
+                    compiled = loaded or compile_outputs(outputs, args, wanted, target,
+                                                         progress)
                 except BaseException:
                     progress.finish(failed=True)
                     raise
-                if compiled.records is not None:  # compiled here: save it for later
+                if loaded is None:  # compiled here (a GPU Program has no records to save)
                     stats["programs_compiled"] += 1
                     stats["compile_seconds"] += compiled.compile_seconds
-                    if saved_as is not None:
+                    if saved_as is not None and compiled.records is not None:
                         snapshot.save(saved_as, compiled.records, compiled.program,
                                       compiled.plan)
                     if os.environ.get("GRAPHC_LOG_COMPILES"):
@@ -300,10 +298,16 @@ def _load_snapshot(saved_as: str | None, target: Backend,
     stats["programs_loaded"] += 1
     stats["load_seconds"] += seconds
     program.stats.update(loaded_seconds=seconds, compile_seconds=0.0)
-    progress.expect(program.kernel_steps)
-    progress.hold()  # until the first run (numba loads the kernels), which closes it
-    program.progress = progress
+    _hand_over(progress, program)
     return Compiled(program, None, [], plan, 0.0)
+
+
+def _hand_over(progress: CompileProgress, program: Program) -> None:
+    """Give a new Program the compile's progress display: told its kernel steps and held
+    until the Program's first run (where numba compiles or loads them) closes it."""
+    progress.expect(program.kernel_steps)
+    progress.hold()
+    program.progress = progress
 
 
 BACKENDS = ("compiled", "interp")
