@@ -212,14 +212,11 @@ def benchmark(target: str, *, systems: Sequence[str] | None = None, device: str 
         if not status.usable:
             raise ValueError(f"graphc bench: --device gpu, but graphc cannot use a GPU "
                              f"here: {status.reason}")
-    names = targets(target)
     if target.endswith(".py"):
         target = os.path.abspath(target)
-        names = [target]
-        load_source(target)  # a missing file or graphc_case fails here, before any child
-    else:
-        for name in names:
-            load_source(name)
+    names = targets(target)
+    for name in names:  # an unknown suite, a missing file or graphc_case fails here,
+        load_source(name)  # before any child
     systems = ["graphc", *[s for s in systems if s != "graphc"]]
     threads = threads or default_threads()
     rounds = rounds or (3 if quick else 7)

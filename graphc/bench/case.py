@@ -157,14 +157,16 @@ def prepare(system: str, source: Any, quick: bool, device: str) -> Prepared | No
     if system == "graphc":
         import graphc
 
+        synchronize = None
+        if device == "gpu":
+            from .gpu import synchronize
+
         def call():
             out = fn(*inputs)
             tensors = [t for t in _flat(out) if isinstance(t, graphc.Tensor)]
             if tensors:
                 graphc.realize(*tensors)
-            if device == "gpu":
-                from .gpu import synchronize
-
+            if synchronize is not None:
                 synchronize()
             return out
     elif system in ("torch", "torch.compile"):

@@ -71,6 +71,17 @@ def graphc_counts() -> dict[str, Any]:
             "planned_bytes": step.stats.get("planned_bytes")}
 
 
+def _start_record(until_main: float | None, imports: float, build: float, first: float,
+                  calls: list[float], rss_imports: dict[str, int]) -> dict[str, Any]:
+    """A start's record (the parent's ``cold``/``warm`` and ``memory``), the resident
+    memory's peak read now."""
+    peak = rss_bytes()["peak"]
+    return {"status": "ok", "seconds": {"until_main": until_main, "imports": imports,
+                                        "build": build, "first_call": first},
+            "calls": calls, "rss_after_imports": rss_imports["peak"],
+            "rss_peak": peak, "case_rss": peak - rss_imports["peak"]}
+
+
 def start(target: str, system: str, quick: bool, device: str, threads: int,
           steps: int) -> dict[str, Any]:
     """The ``start`` phase (see the module's docstring)."""
@@ -98,11 +109,7 @@ def start(target: str, system: str, quick: bool, device: str, threads: int,
         t = time.perf_counter()
         prepared.call()
         times.append(time.perf_counter() - t)
-    rss = rss_bytes()
-    result = {"status": "ok", "seconds": {"until_main": until_main, "imports": imports,
-                                          "build": build, "first_call": first},
-              "calls": times, "rss_after_imports": rss_imports["peak"],
-              "rss_peak": rss["peak"], "case_rss": rss["peak"] - rss_imports["peak"]}
+    result = _start_record(until_main, imports, build, first, times, rss_imports)
     if system == "graphc":
         result["graphc"] = graphc_counts()
     return result
@@ -169,12 +176,8 @@ def measure(target: str, systems: list[str], quick: bool, device: str, threads: 
             # graphc goes first: in a --quick run, on empty caches, this is its cold
             # start (the parent times the process to this line).
             announce(first)
-            rss = rss_bytes()
-            result["graphc_start"] = {
-                "status": "ok", "seconds": {"until_main": until_main, "imports": imports,
-                                            "build": build, "first_call": first},
-                "calls": [], "rss_after_imports": rss_imports["peak"],
-                "rss_peak": rss["peak"], "case_rss": rss["peak"] - rss_imports["peak"]}
+            result["graphc_start"] = _start_record(until_main, imports, build, first, [],
+                                                   rss_imports)
             reference = (outputs, prepared.case)
             report[system] = {"status": "ok", "check": "the reference"}
         elif reference is None:
@@ -229,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target", required=True)
     parser.add_argument("--phase", choices=("start", "measure"), required=True)
     parser.add_argument("--system", default="graphc")
-    parser.add_argument("--systems", default=",".join(("graphc",)))
+    parser.add_argument("--systems", default="graphc")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)

@@ -40,8 +40,7 @@ def calibrate(fns: dict[str, Callable[[], object] | None], target: float = 0.2,
     slowest = 0.0
     for fn in fns.values():
         if fn is not None:
-            fn()
-            slowest = max(slowest, call_seconds(fn, 1)[0])
+            slowest = max(slowest, call_seconds(fn, 1, warmup=1)[0])
     return max(3, min(most, int(target / slowest) if slowest > 0 else most))
 
 

@@ -25,13 +25,22 @@ def start_path(path: str) -> str:
     return f"{root}-start{ext or '.png'}"
 
 
-def _save(fig: Any, path: str) -> None:
-    """``fig`` as a PNG at ``path``, written atomically."""
+def _save(plt: Any, fig: Any, path: str) -> None:
+    """``fig``, laid out, as a PNG at ``path``, written atomically; then closed."""
     from graphc.fileio import atomic_write
 
+    fig.tight_layout()
     data = io.BytesIO()
     fig.savefig(data, format="png", dpi=110)
     atomic_write(path, data.getvalue(), durable=False)
+    plt.close(fig)
+
+
+def _label_cases(ax: Any, cases: list[dict[str, Any]], height: float) -> None:
+    """The cases' names down the y axis, the first at the top."""
+    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(cases))],
+                  [c["name"] for c in cases])
+    ax.invert_yaxis()
 
 
 def _figure(cases: list[dict[str, Any]]):
@@ -64,18 +73,14 @@ def plot(result: dict[str, Any], path: str) -> list[str]:
         if xs:
             ax.barh(ys, xs, height, xerr=[lo, hi], color=COLOURS.get(system), label=system,
                     error_kw={"elinewidth": 0.8, "capsize": 2})
-    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(cases))],
-                  [c["name"] for c in cases])
-    ax.invert_yaxis()
+    _label_cases(ax, cases, height)
     ax.set_xscale("log")
     ax.axvline(1.0, color="black", linewidth=0.6)
     ax.set_xlabel("time per call / graphc's median (log; whiskers: min–max call)")
     ax.set_title(f"graphc bench {result['target']} ({result['device']}): steady state")
     ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    _save(fig, path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
     plt, (fig, ax) = _figure(cases)
     for j, system in enumerate(systems):
@@ -89,14 +94,10 @@ def plot(result: dict[str, Any], path: str) -> list[str]:
             if xs:
                 ax.barh(ys, xs, height, color=COLOURS.get(system), alpha=alpha, hatch=hatch,
                         label=f"{system} {kind}")
-    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(cases))],
-                  [c["name"] for c in cases])
-    ax.invert_yaxis()
+    _label_cases(ax, cases, height)
     ax.set_xlabel("seconds from process start to the first result (cold: empty caches)")
     ax.set_title(f"graphc bench {result['target']}: cold and warm start")
     ax.legend(loc="lower right", fontsize="x-small", ncol=2)
-    fig.tight_layout()
     second = start_path(path)
-    _save(fig, second)
-    plt.close(fig)
+    _save(plt, fig, second)
     return [path, second]
