@@ -18,7 +18,7 @@ from typing import IO
 
 from ...fileio import atomic_write
 
-__all__ = ["DownloadError", "default_root", "dataset_root", "fetch", "md5_of"]
+__all__ = ["DownloadError", "check_md5", "default_root", "dataset_root", "fetch", "md5_of"]
 
 _CHUNK = 1 << 20
 
@@ -57,6 +57,15 @@ def md5_of(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_md5(owner: str, path: Path, expected: str, advice: str) -> None:
+    """Raise ValueError unless the file at ``path`` (found there, not downloaded) has MD5
+    ``expected``; the message gives both digests and ends with ``advice``."""
+    found = md5_of(path)
+    if found != expected:
+        raise ValueError(f"{owner}: {path} is not the published file (MD5 {found}, "
+                         f"expected {expected}); {advice}")
 
 
 def _checked_copy(owner: str, url: str, response: IO[bytes], md5: str,
