@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 from pathlib import Path
@@ -54,10 +55,9 @@ def read_idx(path: str | os.PathLike, magic: int) -> tuple[dict, np.ndarray]:
         if len(header) < 4 * dims_count:
             raise ValueError(f"MNIST: {name} is too short for an idx header")
         dims = list(struct.unpack(f">{dims_count}i", header))
-        if not all(0 <= d <= _MAX_ITEMS for d in dims) or \
-                int(np.prod(dims, dtype=np.int64)) > _MAX_ITEMS * 28 * 28:
+        size = math.prod(dims)  # a Python int: no int64 wrap-around for huge claims
+        if not all(0 <= d <= _MAX_ITEMS for d in dims) or size > _MAX_ITEMS * 28 * 28:
             raise ValueError(f"MNIST: {name} claims sizes {dims}, out of range")
-        size = int(np.prod(dims, dtype=np.int64))
         data = f.read(size + 1)
     if len(data) != size:
         raise ValueError(f"MNIST: {name} holds {len(data)}{'+' if len(data) > size else ''} "
