@@ -10,16 +10,10 @@ import numpy as np
 from .. import random
 from .collator import Collator, default_collate
 from .dataset.meta_dataset import StreamDataset
-from .sampler import RandomSampler, Sampler, SequentialSampler, StreamSampler
+from .sampler import RandomSampler, Sampler, SequentialSampler, StreamSampler, _check_int
 from .transform.meta_transform import PseudoTransform, Transform
 
 __all__ = ["DataLoader", "default_collate"]
-
-
-def _check_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"DataLoader: {name} must be a non-negative int, got {value!r}")
-    return int(value)
 
 
 def _to_tensors(batch: Any) -> Any:
@@ -100,7 +94,8 @@ class DataLoader:
             raise TypeError(f"DataLoader: transform must be a graphc.data.transform."
                             f"Transform (with apply/apply_batch), got "
                             f"{type(transform).__name__}")
-        self.num_workers = _check_int("num_workers", num_workers)
+        self.num_workers = _check_int("DataLoader", "num_workers", num_workers, 0,
+                                      what="a non-negative int")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise ValueError(f"DataLoader: timeout must be a non-negative number of seconds, "
                              f"got {timeout!r}")

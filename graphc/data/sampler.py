@@ -25,9 +25,13 @@ class Sampler:
         raise NotImplementedError(f"{type(self).__name__} must define __iter__")
 
 
-def _check_positive_int(owner: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+def _check_int(owner: str, name: str, value: Any, low: int, high: int | None = None,
+               what: str = "a positive int") -> int:
+    """``value`` as an int in ``[low, high)`` (no upper bound when ``high`` is None), else
+    ValueError saying it must be ``what``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low \
+            or (high is not None and value >= high):
+        raise ValueError(f"{owner}: {name} must be {what}, got {value!r}")
     return int(value)
 
 
@@ -36,10 +40,7 @@ def _check_seed(owner: str, seed: Any) -> int:
         from .. import random  # an unseeded sampler follows graphc.random.seed
 
         return random.spawn_seed()
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
-            0 <= seed < 2 ** 128):
-        raise ValueError(f"{owner}: seed must be an int in [0, 2**128), got {seed!r}")
-    return int(seed)
+    return _check_int(owner, "seed", seed, 0, 2 ** 128, "an int in [0, 2**128)")
 
 
 class MapSampler(Sampler):
@@ -61,26 +62,18 @@ class MapSampler(Sampler):
                  num_samples: int | None = None, world_size: int | None = None,
                  rank: int | None = None, seed: int | None = None) -> None:
         owner = type(self).__name__
-        self.batch_size = _check_positive_int(owner, "batch_size", batch_size)
+        self.batch_size = _check_int(owner, "batch_size", batch_size, 1)
         if not isinstance(drop_last, bool):
             raise ValueError(f"{owner}: drop_last must be a bool, got {drop_last!r}")
-        self.world_size = 1 if world_size is None else _check_positive_int(
-            owner, "world_size", world_size)
-        rank = 0 if rank is None else rank
-        if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not (
-                0 <= rank < self.world_size):
-            raise ValueError(f"{owner}: rank must be an int in [0, world_size="
-                             f"{self.world_size}), got {rank!r}")
-        self.rank = int(rank)
-        if num_samples is None:
-            num_samples = len(dataset)
-        elif isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
-                or num_samples < 0:
-            raise ValueError(f"{owner}: num_samples must be a non-negative int, got "
-                             f"{num_samples!r}")
+        self.world_size = 1 if world_size is None else _check_int(
+            owner, "world_size", world_size, 1)
+        self.rank = 0 if rank is None else _check_int(
+            owner, "rank", rank, 0, self.world_size,
+            f"an int in [0, world_size={self.world_size})")
         self.dataset = dataset
         self.drop_last = drop_last
-        self.total_samples = int(num_samples)
+        self.total_samples = len(dataset) if num_samples is None else _check_int(
+            owner, "num_samples", num_samples, 0, what="a non-negative int")
         # Each rank's share (MegEngine's num_samples is this per-rank count).
         self.num_samples = math.ceil(self.total_samples / self.world_size)
         self.seed = _check_seed(owner, 0 if seed is None and self.world_size > 1 else seed)
@@ -251,7 +244,7 @@ class StreamSampler(Sampler):
     """
 
     def __init__(self, batch_size: int = 1) -> None:
-        self.batch_size = _check_positive_int("StreamSampler", "batch_size", batch_size)
+        self.batch_size = _check_int("StreamSampler", "batch_size", batch_size, 1)
 
     def __iter__(self) -> Iterator[list[int]]:
         while True:

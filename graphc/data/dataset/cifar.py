@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import dataset_root, fetch, md5_of
+from .download import check_md5, dataset_root, fetch
 from .meta_dataset import Dataset
 
 __all__ = ["CIFAR10", "CIFAR100"]
@@ -60,10 +60,9 @@ class CIFAR10(Dataset):
                     raise FileNotFoundError(self._missing_message(archive))
                 fetch(owner, [u + self.raw_file_name for u in self.url_path], archive,
                       self.raw_file_md5, timeout)
-            elif md5_of(archive) != self.raw_file_md5:
-                raise ValueError(f"{owner}: {archive} is not the published archive (MD5 "
-                                 f"{md5_of(archive)}, expected {self.raw_file_md5}); delete "
-                                 f"it to download it again")
+            else:
+                check_md5(owner, archive, self.raw_file_md5,
+                          "delete it to download it again")
         members = [*(self.train_batch if train else self.test_batch),
                    *self.meta_files.values()]
         files = self._read_members(folder, archive, members)

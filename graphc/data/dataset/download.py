@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import IO
 
 from ...fileio import atomic_write
 
-__all__ = ["DownloadError", "default_root", "dataset_root", "fetch", "md5_of"]
+__all__ = ["DownloadError", "check_md5", "default_root", "dataset_root", "fetch", "md5_of"]
 
 _CHUNK = 1 << 20
 
@@ -59,6 +58,15 @@ def md5_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def check_md5(owner: str, path: Path, expected: str, advice: str) -> None:
+    """Raise ValueError unless the file at ``path`` (found there, not downloaded) has MD5
+    ``expected``; the message gives both digests and ends with ``advice``."""
+    found = md5_of(path)
+    if found != expected:
+        raise ValueError(f"{owner}: {path} is not the published file (MD5 {found}, "
+                         f"expected {expected}); {advice}")
+
+
 def _checked_copy(owner: str, url: str, response: IO[bytes], md5: str,
                   target: Path) -> Callable[[IO[bytes]], None]:
     """A writer for atomic_write: copies ``response`` and raises unless its MD5 is ``md5``
@@ -86,13 +94,13 @@ def fetch(owner: str, urls: Sequence[str], target: Path, md5: str,
     for url in urls:
         try:
             response = urllib.request.urlopen(url, timeout=timeout)
-        except (urllib.error.URLError, OSError, ValueError) as error:
+        except (OSError, ValueError) as error:  # URLError is an OSError
             failures.append(f"{url}: {getattr(error, 'reason', error)}")
             continue
         try:
             with response:
                 atomic_write(target, _checked_copy(owner, url, response, md5, target))
-        except (urllib.error.URLError, OSError) as error:
+        except OSError as error:  # a connection lost mid-download; the MD5 ValueError passes
             failures.append(f"{url}: {error}")
             continue
         return target

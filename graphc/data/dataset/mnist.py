@@ -15,13 +15,15 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 from pathlib import Path
 
 import numpy as np
 
-from .download import dataset_root, fetch, md5_of
+from .download import check_md5 as verify_md5
+from .download import dataset_root, fetch
 from .meta_dataset import Dataset
 
 __all__ = ["MNIST", "read_idx"]
@@ -53,10 +55,9 @@ def read_idx(path: str | os.PathLike, magic: int) -> tuple[dict, np.ndarray]:
         if len(header) < 4 * dims_count:
             raise ValueError(f"MNIST: {name} is too short for an idx header")
         dims = list(struct.unpack(f">{dims_count}i", header))
-        if not all(0 <= d <= _MAX_ITEMS for d in dims) or \
-                int(np.prod(dims, dtype=np.int64)) > _MAX_ITEMS * 28 * 28:
+        size = math.prod(dims)  # a Python int: no int64 wrap-around for huge claims
+        if not all(0 <= d <= _MAX_ITEMS for d in dims) or size > _MAX_ITEMS * 28 * 28:
             raise ValueError(f"MNIST: {name} claims sizes {dims}, out of range")
-        size = int(np.prod(dims, dtype=np.int64))
         data = f.read(size + 1)
     if len(data) != size:
         raise ValueError(f"MNIST: {name} holds {len(data)}{'+' if len(data) > size else ''} "
@@ -101,11 +102,9 @@ class MNIST(Dataset):
                         f"hand from {self.url_path[0]}{name} and put it there")
                 fetch("MNIST", [base + name for base in self.url_path], path, _FILES[name],
                       timeout)
-            elif check_md5 and md5_of(path) != _FILES[name]:
-                raise ValueError(f"MNIST: {path} is not the published file (MD5 "
-                                 f"{md5_of(path)}, expected {_FILES[name]}); delete it to "
-                                 f"download it again, or pass check_md5=False for your "
-                                 f"own idx files")
+            elif check_md5:
+                verify_md5("MNIST", path, _FILES[name], "delete it to download it again, or "
+                           "pass check_md5=False for your own idx files")
         image_meta, images = read_idx(self.root / names[0], 2051)
         label_meta, labels = read_idx(self.root / names[1], 2049)
         if len(images) != len(labels):

@@ -75,8 +75,8 @@ class ContrastTransform(_Colour):
     """``image * alpha + mean(gray(image)) * (1 - alpha)``: towards or away from the mean
     luma.
 
-    >>> ContrastTransform(0.5).apply(np.full((2, 2, 3), 7, np.uint8)).tolist()[0][0]
-    [7, 7, 7]
+    >>> ContrastTransform(0.5).apply(np.full((2, 2, 3), 8, np.uint8)).tolist()[0][0]
+    [8, 8, 8]
     """
 
     def _blend(self, image: np.ndarray, alpha: float) -> np.ndarray:

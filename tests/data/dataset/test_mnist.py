@@ -100,6 +100,11 @@ def test_header_claims_are_checked(tmp_path) -> None:
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(huge))
     with pytest.raises(ValueError, match="out of range"):
         MNIST(tmp_path, train=False, download=False, check_md5=False)
+    # Each size in range, their product 2**64: int64 arithmetic would wrap it to 0.
+    wraps = struct.pack(">4i", 2051, 2**21, 2**21, 2**22)
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(wraps))
+    with pytest.raises(ValueError, match="out of range"):
+        MNIST(tmp_path, train=False, download=False, check_md5=False)
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(_idx_bytes(2049, LABELS))
     with pytest.raises(ValueError, match="magic number 2049, expected 2051"):
         MNIST(tmp_path, train=False, download=False, check_md5=False)
