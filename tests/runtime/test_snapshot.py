@@ -153,3 +153,22 @@ def test_a_key_changes_with_the_structure_the_backend_and_the_updates():
     assert snapshot.program_key(key, backend, set()) == snapshot.program_key(key, backend,
                                                                              set())
     assert snapshot.program_key(((object(),), ()), backend, set()) is None  # no JSON form
+
+
+def test_a_program_without_records_counts_as_compiled_and_is_not_saved(cache_root,
+                                                                      monkeypatch):
+    # The GPU linker keeps no records (its steps hold device objects): such a compile
+    # is counted like any other and nothing is saved.
+    from graphc.runtime import link
+
+    built = link.ProgramBuilder.build
+
+    def without_records(self):
+        self.records = None
+        return built(self)
+
+    monkeypatch.setattr(link.ProgramBuilder, "build", without_records)
+    before = dict(compiler.stats)
+    exp_plus_one(5)
+    assert compiler.stats["programs_compiled"] - before["programs_compiled"] == 1
+    assert not list(programs_directory().glob("p_*"))
