@@ -2,8 +2,10 @@
 saved in the kernel cache, and a process meeting the same structure builds it from the
 snapshot without the passes, fusion or rendering, with the same bits."""
 
+import os
 import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,6 +155,25 @@ def test_a_key_changes_with_the_structure_the_backend_and_the_updates():
     assert snapshot.program_key(key, backend, set()) == snapshot.program_key(key, backend,
                                                                              set())
     assert snapshot.program_key(((object(),), ()), backend, set()) is None  # no JSON form
+
+
+def test_a_key_changes_when_graphc_code_changes():
+    # An edited, checked-out or reinstalled source file has a new time: the keys of
+    # every Program change with it, so a plan made by other code is never loaded.
+    # (graphc/version.py: no numba kernel is cached against its time.)
+    key, backend = ((("arg", "float32[2]@cpux", 0),), (0,)), ("cpu", "abc")
+    source = Path(graphc.__file__).parent / "version.py"
+    stat = source.stat()
+    snapshot.fingerprint.cache_clear()
+    before = snapshot.program_key(key, backend, set())
+    try:
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        snapshot.fingerprint.cache_clear()
+        assert snapshot.program_key(key, backend, set()) != before
+    finally:
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        snapshot.fingerprint.cache_clear()
+    assert snapshot.program_key(key, backend, set()) == before
 
 
 def test_a_program_without_records_counts_as_compiled_and_is_not_saved(cache_root,
