@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,16 +65,28 @@ def run_process(command: Sequence[str], env: dict[str, str], timeout: float = 18
         child_env = dict(env, **{T0_VARIABLE: repr(time.time())})
         process = subprocess.Popen(list(command), env=child_env, stdout=subprocess.PIPE,
                                    stderr=err, text=True)
+        # Reading stdout blocks until the child closes it: a child hung before its
+        # first line would block past any wait's timeout, so a timer kills it.
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            process.kill()
+
+        watchdog = threading.Timer(timeout, expire)
+        watchdog.daemon = True
+        watchdog.start()
         first = None
         try:
             for line in process.stdout:
                 if first is None and line.startswith(MARKER):
                     first = time.perf_counter() - t0
-            code = process.wait(max(1.0, timeout - (time.perf_counter() - t0)))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            code = "a timeout"
+            code = process.wait()
+        finally:
+            watchdog.cancel()
+            process.stdout.close()
+        if expired.is_set():
+            code = f"a timeout ({timeout:g} s)"
         wall = time.perf_counter() - t0
         if code != 0:
             err.seek(0)
