@@ -37,15 +37,14 @@ import hashlib
 import io
 import os
 import posixpath
-import urllib.error
 import urllib.parse
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..codegen.cache import cache_dir
+from ..download import DownloadError, open_url, read_chunks
 from ..fileio import atomic_write
 from ..limits import LoadLimits
 from ..serialization import load
@@ -55,15 +54,10 @@ __all__ = ["DownloadError", "PickleRefused", "cached_path", "load_serialized_obj
 
 # A download's connect and per-read timeout, in seconds.
 TIMEOUT_S = 30.0
-CHUNK_BYTES = 1 << 20
 # File name endings of pickled weights: MegEngine's mge.save (.pkl, .mge) and PyTorch's.
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".mge", ".pt", ".pth")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class DownloadError(OSError):
-    """A weights file could not be downloaded (offline, refused, or an HTTP error)."""
 
 
 class PickleRefused(ValueError):
@@ -134,19 +128,6 @@ def _check(data: bytes, url: str, path: Path, limits: LoadLimits) -> Any:
                          f"by graphc.save") from None
 
 
-def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
-    """Up to ``limit`` bytes of ``stream``, read in chunks (``HTTPResponse.read(n)``
-    allocates ``n`` bytes up front, whatever the file's size)."""
-    chunks, total = [], 0
-    while total < limit:
-        chunk = stream.read(min(CHUNK_BYTES, limit - total))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        total += len(chunk)
-    return b"".join(chunks)
-
-
 def _download(url: str, path: Path, limits: LoadLimits) -> bytes:
     scheme = urllib.parse.urlparse(url).scheme
     if scheme not in ("http", "https"):
@@ -155,18 +136,14 @@ def _download(url: str, path: Path, limits: LoadLimits) -> bytes:
     hand = (f"Offline, download it on another machine and put it at {path} (or pass "
             f"model_dir= to use another folder)")
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+        with open_url(url, TIMEOUT_S) as response:
             declared = response.headers.get("Content-Length")
             if declared is not None and declared.isdigit() and int(declared) > limits.max_bytes:
                 raise ValueError(f"graphc.hub: {url} declares {int(declared)} bytes, over "
                                  f"the load limit of {limits.max_bytes} (GRAPHC_LOAD_MAX_BYTES)")
-            data = _read_at_most(response, limits.max_bytes + 1)
-    except urllib.error.HTTPError as err:
-        raise DownloadError(f"graphc.hub: cannot download {url}: HTTP {err.code} "
-                            f"{err.reason}. {hand}") from None
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise DownloadError(f"graphc.hub: cannot download {url} ({reason}). {hand}") from None
+            data = b"".join(read_chunks(response, limits.max_bytes + 1))
+    except OSError as err:  # DownloadError from open_url, or the connection lost mid-read
+        raise DownloadError(f"graphc.hub: cannot download {url}: {err}. {hand}") from None
     if len(data) > limits.max_bytes:
         raise ValueError(f"graphc.hub: {url} sends more than the load limit of "
                          f"{limits.max_bytes} bytes (GRAPHC_LOAD_MAX_BYTES)")

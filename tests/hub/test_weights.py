@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import socket
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 import graphc
 import graphc.hub as hub
 import graphc.module as M
+from tests.loopback import closed_port
 
 
 def _state(seed: int = 0) -> dict[str, np.ndarray]:
@@ -186,14 +186,8 @@ def test_missing_file_names_the_status_and_the_path(server, cache):
         hub.load_serialized_obj_from_url(f"{base}/gone.npz")
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # nothing listens once the socket closes
-
-
 def test_server_down_names_the_url_and_where_to_put_the_file(cache):
-    url = f"http://127.0.0.1:{_closed_port()}/models/mlp.npz"
+    url = f"http://127.0.0.1:{closed_port()}/models/mlp.npz"
     with pytest.raises(OSError) as err:
         _factory(url)(pretrained=True)
     message = str(err.value)
@@ -206,7 +200,7 @@ def test_server_down_names_the_url_and_where_to_put_the_file(cache):
 def test_weights_are_fetched_before_the_model_is_built(cache):
     built = []
 
-    @hub.pretrained(f"http://127.0.0.1:{_closed_port()}/big.npz")
+    @hub.pretrained(f"http://127.0.0.1:{closed_port()}/big.npz")
     def big():
         built.append(True)
         return M.Linear(2, 2)

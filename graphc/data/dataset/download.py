@@ -10,20 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
+from ...download import DownloadError, open_url, read_chunks
 from ...fileio import atomic_write
 
 __all__ = ["DownloadError", "check_md5", "default_root", "dataset_root", "fetch", "md5_of"]
-
-_CHUNK = 1 << 20
-
-
-class DownloadError(RuntimeError):
-    """A dataset file could not be downloaded (offline, or the server refused)."""
 
 
 def default_root() -> Path:
@@ -53,7 +47,7 @@ def md5_of(path: str | os.PathLike) -> str:
     """The MD5 hex digest of a file, read in chunks."""
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
+        for chunk in read_chunks(f):
             digest.update(chunk)
     return digest.hexdigest()
 
@@ -74,7 +68,7 @@ def _checked_copy(owner: str, url: str, response: IO[bytes], md5: str,
 
     def write(f: IO[bytes]) -> None:
         digest = hashlib.md5(usedforsecurity=False)
-        for chunk in iter(lambda: response.read(_CHUNK), b""):
+        for chunk in read_chunks(response):
             digest.update(chunk)
             f.write(chunk)
         if digest.hexdigest() != md5:
@@ -93,9 +87,9 @@ def fetch(owner: str, urls: Sequence[str], target: Path, md5: str,
     failures = []
     for url in urls:
         try:
-            response = urllib.request.urlopen(url, timeout=timeout)
-        except (OSError, ValueError) as error:  # URLError is an OSError
-            failures.append(f"{url}: {getattr(error, 'reason', error)}")
+            response = open_url(url, timeout)
+        except DownloadError as error:
+            failures.append(f"{url}: {error}")
             continue
         try:
             with response:
