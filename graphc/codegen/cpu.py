@@ -136,7 +136,31 @@ class _Printer(ValuePrinter, ColumnPrinter, WholePrinter):
                     set(self.row_vars):
                 self.store(n)
 
-    def row_reduction(self, r: int, reduced: list[int], reuse: tuple[int, int] | None) -> None:
+    def row_wave(self, wave: list[int], reduced: list[int],
+                 reuse: tuple[int, int] | None = None) -> None:
+        """One pass over the reduced axes of a row accumulating every reduction of
+        ``wave`` (the schedule's ``waves``: none reads another), so that the values they
+        share are computed once per point; each keeps its own accumulator and order."""
+        parts = [self.reduction_start(r, reduced) for r in wave]
+
+        def body() -> None:
+            values = [self.value(part["item"].input) for part in parts]
+            if reuse is not None:
+                shared, position = reuse
+                keep = self.value(shared)
+                out = self.ir.stores[position]
+                self.emit(f"{self.param_name(out.param)}"
+                          f"{self.subscript(self.index_text(out.index))} = {keep}")
+            for part, v in zip(parts, values):
+                self.reduction_step(part, v)
+
+        self.reduce_loops(reduced, body)
+        for part in parts:
+            self.reduction_finish(part, reduced)
+
+    def reduction_start(self, r: int, reduced: list[int]) -> dict:
+        """Emit reduction ``r``'s accumulator (and lanes, NaN count, argument index)
+        before its loops; what its step and finish need."""
         item, acc_dtype, init, combine = self.reduction_parts(r)
         acc = self.fresh("acc")
         self.emit(f"{acc} = {init}")
@@ -160,30 +184,29 @@ class _Printer(ValuePrinter, ColumnPrinter, WholePrinter):
             lane = self.fresh("lane")
             target = f"{lane}[i{reduced[-1]}]"
             self.emit(f"{lane} = np.full(({self.dim(reduced[-1])},), {init}, {acc_dtype})")
+        return dict(r=r, item=item, acc=acc, acc_dtype=acc_dtype, combine=combine,
+                    is_arg=is_arg, best=best, nans=nans, target=target, lane=lane)
 
-        def body() -> None:
-            v = self.value(item.input)
-            if reuse is not None:
-                shared, position = reuse
-                keep = self.value(shared)
-                out = self.ir.stores[position]
-                self.emit(f"{self.param_name(out.param)}"
-                          f"{self.subscript(self.index_text(out.index))} = {keep}")
-            if is_arg:
-                self.emit(f"if {arg_condition(combine, v, acc)}:")
-                self.emit(f"    {acc} = {v}")
-                self.emit(f"    {best} = {self.full_index[item.position_axis]}")
-            else:
-                for line in combine.format(acc=target, v=v).split("\n"):
-                    self.emit(line)
+    def reduction_step(self, part: dict, v: str) -> None:
+        """Emit one point's update of a reduction with value ``v`` (inside its loops)."""
+        item, acc, combine = part["item"], part["acc"], part["combine"]
+        if part["is_arg"]:
+            self.emit(f"if {arg_condition(combine, v, acc)}:")
+            self.emit(f"    {acc} = {v}")
+            self.emit(f"    {part['best']} = {self.full_index[item.position_axis]}")
+        else:
+            for line in combine.format(acc=part["target"], v=v).split("\n"):
+                self.emit(line)
 
-        self.reduce_loops(reduced, body)
+    def reduction_finish(self, part: dict, reduced: list[int]) -> None:
+        """After the loops: fold the lanes, apply the NaN count, name the row's value."""
+        acc, lane, nans = part["acc"], part["lane"], part["nans"]
         if lane is not None:
             self.emit(f"for i{reduced[-1]} in range({self.dim(reduced[-1])}):")
-            self.emit("    " + combine.split("\n")[0].format(acc=acc, v=target))
+            self.emit("    " + part["combine"].split("\n")[0].format(acc=acc, v=part["target"]))
         if nans is not None:
-            self.emit(f"{acc} = {acc_dtype}(np.nan) if {nans} > 0 else {acc}")
-        self.finish_row(r, best if is_arg else acc)
+            self.emit(f"{acc} = {part['acc_dtype']}(np.nan) if {nans} > 0 else {acc}")
+        self.finish_row(part["r"], part["best"] if part["is_arg"] else acc)
 
     # ---- kernel -----------------------------------------------------------------
     def rows(self) -> None:
@@ -194,9 +217,11 @@ class _Printer(ValuePrinter, ColumnPrinter, WholePrinter):
             self.emit(f"for i{a} in {self.loop(n == 0)}({self.dim(a)}):")
             self.push()
         reuse = self.schedule.reuse
-        for r in ir.reductions:
-            self.row_reduction(r, reduced, reuse if r == ir.reductions[-1] else None)
-            self.row_epilogue(r)
+        for wave in self.schedule.waves or tuple((r,) for r in ir.reductions):
+            self.row_wave(list(wave), reduced,
+                          reuse if wave[-1] == ir.reductions[-1] else None)
+            for r in wave:
+                self.row_epilogue(r)
         full = [n for n, s in enumerate(ir.stores) if not s.per_row]
         if full:
             def final() -> None:

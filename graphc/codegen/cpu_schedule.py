@@ -2,16 +2,20 @@
 
 A :class:`CpuSchedule` annotates one :class:`~graphc.ir.kernel_ir.KernelIR`:
 
-- ``form``: ``rows`` (kept axes outer, the first under ``prange``; each reduction one
-  loop over the reduced axes per row), ``columns`` (the last axis is kept: the loop nest
-  runs in memory order and reductions accumulate per column, graphc/codegen/cpu_columns.py)
-  or ``whole`` (every axis reduced: graphc/codegen/cpu_whole.py);
+- ``form``: ``rows`` (kept axes outer, the first under ``prange``; each pass of
+  reductions one loop over the reduced axes per row), ``columns`` (the last axis is
+  kept: the loop nest runs in memory order and reductions accumulate per column,
+  graphc/codegen/cpu_columns.py) or ``whole`` (every axis reduced:
+  graphc/codegen/cpu_whole.py);
 - ``parallel``: whether the kernel runs under ``prange`` at all (``PARALLEL_MIN_ELEMENTS``);
   so each kernel has at most two variants, small and large, never one per size;
 - ``lanes``: the reductions that accumulate in one accumulator per position of the last
   reduced axis (``LANE_MIN_ROW``);
 - ``column_blocks``: a columns kernel whose reduced first axis runs in blocks, each with
-  its own partial accumulators; ``waves``: its reductions grouped into passes;
+  its own partial accumulators;
+- ``waves``: the reductions grouped into passes (columns and rows kernels): a pass
+  holds reductions that read none of each other, so the values they share are read and
+  computed once per point (BatchNorm's backward sums three such reductions);
 - ``fixed_blocks``: the whole reductions computed in blocks of a fixed order (floats in a
   parallel kernel: bit-identical results under any thread count);
 - ``accumulators``: each reduction's accumulator dtype (float64 for float sums and
@@ -112,8 +116,9 @@ def schedule_cpu(ir: KernelIR) -> CpuSchedule:
             r for r, item in zip(ir.reductions, reductions)
             if ARRAY_ACCUMULATORS and len(reduced) >= 2 and row_points >= LANE_MIN_ROW
             and item.combine not in ("argmax", "argmin") and item.src_dtype != "bool")
-        return CpuSchedule("rows", parallel, lanes=lanes, accumulators=accumulators,
-                           reuse=_reusable(ir))
+        reuse = _reusable(ir)
+        return CpuSchedule("rows", parallel, lanes=lanes, waves=_row_waves(ir, reuse),
+                           accumulators=accumulators, reuse=reuse)
     fixed = frozenset(r for r, item in zip(ir.reductions, reductions)
                       if parallel and reduced and np.issubdtype(np.dtype(item.src_dtype),
                                                                 np.floating))
@@ -131,6 +136,24 @@ def _waves(ir: KernelIR) -> tuple[tuple[int, ...], ...]:
         else:
             waves.append([r])
     return tuple(tuple(w) for w in waves)
+
+
+def _row_waves(ir: KernelIR, reuse: tuple[int, int] | None) -> tuple[tuple[int, ...], ...]:
+    """The passes of a rows kernel over each row (:func:`_waves`), or ``()`` when every
+    reduction has its own. An argmax or argmin, and the last reduction when its loop
+    keeps a value for the final loop (``reuse``), keep a pass of their own."""
+    alone = {r for r in ir.reductions if ir.values[r].combine in ("argmax", "argmin")}
+    if reuse is not None:
+        alone.add(ir.reductions[-1])
+    waves: list[list[int]] = []
+    for r in ir.reductions:
+        source = ir.values[r].input
+        if waves and r not in alone and not (set(waves[-1]) & alone) and \
+                not any(ir.depends_on(source, w) for w in waves[-1]):
+            waves[-1].append(r)
+        else:
+            waves.append([r])
+    return tuple(tuple(w) for w in waves) if len(waves) < len(ir.reductions) else ()
 
 
 def _reusable(ir: KernelIR) -> tuple[int, int] | None:
