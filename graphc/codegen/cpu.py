@@ -59,6 +59,20 @@ class KernelSource:
     schedule: CpuSchedule | None = None
 
 
+@dataclass
+class _RowReduction:
+    """One reduction of a rows kernel while it is printed: its names in the source."""
+
+    r: int
+    item: Reduce
+    acc: str  # the accumulator
+    acc_dtype: str
+    combine: str  # the update's template ({acc}, {v})
+    best: str | None  # argmax/argmin: the position found so far
+    nans: str | None  # float max/min: the NaN count
+    target: str  # what a point updates: the accumulator, or its lane
+
+
 class _Printer(ValuePrinter, ColumnPrinter, WholePrinter):
     scalar_op_text = staticmethod(scalar_op_text)
 
@@ -144,7 +158,7 @@ class _Printer(ValuePrinter, ColumnPrinter, WholePrinter):
         parts = [self.reduction_start(r, reduced) for r in wave]
 
         def body() -> None:
-            values = [self.value(part["item"].input) for part in parts]
+            values = [self.value(part.item.input) for part in parts]
             if reuse is not None:
                 shared, position = reuse
                 keep = self.value(shared)
@@ -158,7 +172,7 @@ class _Printer(ValuePrinter, ColumnPrinter, WholePrinter):
         for part in parts:
             self.reduction_finish(part, reduced)
 
-    def reduction_start(self, r: int, reduced: list[int]) -> dict:
+    def reduction_start(self, r: int, reduced: list[int]) -> _RowReduction:
         """Emit reduction ``r``'s accumulator (and lanes, NaN count, argument index)
         before its loops; what its step and finish need."""
         item, acc_dtype, init, combine = self.reduction_parts(r)
@@ -175,7 +189,7 @@ class _Printer(ValuePrinter, ColumnPrinter, WholePrinter):
             self.emit(f"{nans} = 0")
             combine = (f"{{acc}} = {item.combine}({{acc}}, {{v}})\n"
                        f"{nans} += 1 if {{v}} != {{v}} else 0")
-        target, lane = acc, None
+        target = acc
         if r in self.schedule.lanes:
             # One accumulator per position of the last axis ("lanes"), folded after the
             # loops: the inner loop is then an elementwise update that vectorises however
@@ -184,29 +198,27 @@ class _Printer(ValuePrinter, ColumnPrinter, WholePrinter):
             lane = self.fresh("lane")
             target = f"{lane}[i{reduced[-1]}]"
             self.emit(f"{lane} = np.full(({self.dim(reduced[-1])},), {init}, {acc_dtype})")
-        return dict(r=r, item=item, acc=acc, acc_dtype=acc_dtype, combine=combine,
-                    is_arg=is_arg, best=best, nans=nans, target=target, lane=lane)
+        return _RowReduction(r, item, acc, acc_dtype, combine, best, nans, target)
 
-    def reduction_step(self, part: dict, v: str) -> None:
+    def reduction_step(self, part: _RowReduction, v: str) -> None:
         """Emit one point's update of a reduction with value ``v`` (inside its loops)."""
-        item, acc, combine = part["item"], part["acc"], part["combine"]
-        if part["is_arg"]:
-            self.emit(f"if {arg_condition(combine, v, acc)}:")
-            self.emit(f"    {acc} = {v}")
-            self.emit(f"    {part['best']} = {self.full_index[item.position_axis]}")
+        if part.best is not None:
+            self.emit(f"if {arg_condition(part.combine, v, part.acc)}:")
+            self.emit(f"    {part.acc} = {v}")
+            self.emit(f"    {part.best} = {self.full_index[part.item.position_axis]}")
         else:
-            for line in combine.format(acc=part["target"], v=v).split("\n"):
+            for line in part.combine.format(acc=part.target, v=v).split("\n"):
                 self.emit(line)
 
-    def reduction_finish(self, part: dict, reduced: list[int]) -> None:
+    def reduction_finish(self, part: _RowReduction, reduced: list[int]) -> None:
         """After the loops: fold the lanes, apply the NaN count, name the row's value."""
-        acc, lane, nans = part["acc"], part["lane"], part["nans"]
-        if lane is not None:
+        acc = part.acc
+        if part.target != acc:  # lanes: fold them
             self.emit(f"for i{reduced[-1]} in range({self.dim(reduced[-1])}):")
-            self.emit("    " + part["combine"].split("\n")[0].format(acc=acc, v=part["target"]))
-        if nans is not None:
-            self.emit(f"{acc} = {part['acc_dtype']}(np.nan) if {nans} > 0 else {acc}")
-        self.finish_row(part["r"], part["best"] if part["is_arg"] else acc)
+            self.emit("    " + part.combine.split("\n")[0].format(acc=acc, v=part.target))
+        if part.nans is not None:
+            self.emit(f"{acc} = {part.acc_dtype}(np.nan) if {part.nans} > 0 else {acc}")
+        self.finish_row(part.r, part.best if part.best is not None else acc)
 
     # ---- kernel -----------------------------------------------------------------
     def rows(self) -> None:
