@@ -284,8 +284,9 @@ class ProgramBuilder:
             if p.kind == "out":
                 s = self.slot(p.node)
                 params.append(("out", s))
-                outs.append((s, self.allocator(p.node)))
-                allocations.append((s, self.allocation(p.node)))
+                spec = self.allocation(p.node)
+                outs.append((s, allocator_of(spec)))
+                allocations.append((s, spec))
             elif p.kind == "scalar":
                 params.append(("scalar", self.scalar_slot(p.node)))
             else:
