@@ -125,13 +125,15 @@ def schedule_cpu(ir: KernelIR) -> CpuSchedule:
     return CpuSchedule("whole", parallel, fixed_blocks=fixed, accumulators=accumulators)
 
 
-def _waves(ir: KernelIR) -> tuple[tuple[int, ...], ...]:
+def _waves(ir: KernelIR, alone: frozenset[int] = frozenset()) -> tuple[tuple[int, ...], ...]:
     """Reductions grouped into passes: one pass holds reductions that read none of each
-    other (``x.sum(0)``, ``x.max(0)``), so their input is read once."""
+    other (``x.sum(0)``, ``x.max(0)``), so their input is read once; those in ``alone``
+    keep a pass of their own."""
     waves: list[list[int]] = []
     for r in ir.reductions:
         source = ir.values[r].input
-        if waves and not any(ir.depends_on(source, w) for w in waves[-1]):
+        if waves and r not in alone and not alone.intersection(waves[-1]) and \
+                not any(ir.depends_on(source, w) for w in waves[-1]):
             waves[-1].append(r)
         else:
             waves.append([r])
@@ -145,15 +147,8 @@ def _row_waves(ir: KernelIR, reuse: tuple[int, int] | None) -> tuple[tuple[int, 
     alone = {r for r in ir.reductions if ir.values[r].combine in ("argmax", "argmin")}
     if reuse is not None:
         alone.add(ir.reductions[-1])
-    waves: list[list[int]] = []
-    for r in ir.reductions:
-        source = ir.values[r].input
-        if waves and r not in alone and not (set(waves[-1]) & alone) and \
-                not any(ir.depends_on(source, w) for w in waves[-1]):
-            waves[-1].append(r)
-        else:
-            waves.append([r])
-    return tuple(tuple(w) for w in waves) if len(waves) < len(ir.reductions) else ()
+    waves = _waves(ir, frozenset(alone))
+    return waves if len(waves) < len(ir.reductions) else ()
 
 
 def _reusable(ir: KernelIR) -> tuple[int, int] | None:
